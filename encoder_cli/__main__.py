@@ -1,0 +1,3 @@
+from encoder_cli.cli import main
+
+main()

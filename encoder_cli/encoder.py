@@ -1,0 +1,219 @@
+"""run(spec, sentence) -> Trace: the encoder, stage by stage as in the seed's summary table.
+
+Legend: n tokens, d = d_model, d_k = d / heads, d_ff the FFN width; x is a layer's
+input (or, pre-norm, its normalised input); every matrix is [n, ...], one row per token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from encoder_cli import ops, tokenizer
+from encoder_cli.errors import EncoderError
+from encoder_cli.spec import Layer, Model, Norm, Spec
+from encoder_cli.trace import Step, Trace
+
+Array = np.ndarray
+
+
+class _Recorder:
+    """Collects steps; every value is checked finite as it is recorded."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tuple(tokens)
+        self.steps: list[Step] = []
+
+    def add(
+        self,
+        id: str,
+        title: str,
+        formula: str,
+        value: Array,
+        *,
+        inputs: tuple[str, ...],
+        op: str,
+        stage: int,
+        cols: tuple[str, ...] | str = "d",
+        params: Mapping[str, Array] | None = None,
+    ) -> Array:
+        if not np.isfinite(value).all():
+            raise EncoderError(
+                f"{id}: the result is not a finite number (overflow to infinity or 0/0); "
+                "the weights are too large, or layer_norm_eps is 0 with a constant row"
+            )
+        if isinstance(cols, str):  # a prefix: "d" -> d0, d1, ...
+            cols = tuple(f"{cols}{j}" for j in range(value.shape[1]))
+        self.steps.append(Step(id, title, formula, value, self.tokens, cols, inputs, op, stage, params or {}))
+        return value
+
+    def layer_norm(self, id: str, x: Array, x_id: str, norm: Norm, eps: float, stage: int) -> Array:
+        """Steps S.mean, S.variance and S = LayerNorm(x); returns S."""
+        y, mean, var = ops.layer_norm(x, norm.gamma, norm.beta, eps)
+        self.add(id + ".mean", "Mean of each row", "μ = (1/d) Σⱼ xⱼ", mean,
+                 inputs=(x_id,), op="mean", stage=stage, cols=("mean",))
+        self.add(id + ".variance", "Variance of each row", "σ² = (1/d) Σⱼ (xⱼ − μ)²", var,
+                 inputs=(x_id, id + ".mean"), op="variance", stage=stage, cols=("variance",))
+        return self.add(id, "Layer normalisation", f"LayerNorm(x) = (x − μ) / √(σ² + ε) · γ + β,  ε = {eps:g}", y,
+                        inputs=(x_id, id + ".mean", id + ".variance"), op="layer_norm", stage=stage,
+                        params={"gamma": norm.gamma, "beta": norm.beta})  # fmt: skip
+
+
+def run(spec: Spec, sentence: str) -> Trace:
+    m = spec.model
+    tokens = tokenizer.split(sentence, m.lowercase)
+    rec = _Recorder(tokens)
+
+    # Stage 1: tokenization & embedding. X [n, d]
+    X, unknown = tokenizer.embed(tokens, spec)
+    rec.add("embeddings", "Token embeddings", "X = embedding of each token", X,
+            inputs=(), op="lookup", stage=1)  # fmt: skip
+
+    # Stage 2: positional encoding. X' = X + PE
+    rec.add("positional", "Positional encoding", *_positional(spec, len(tokens)),
+            inputs=(), op="positional", stage=2)  # fmt: skip
+    x = rec.add("input", "Encoder input", "X' = X + PE", X + rec.steps[-1].value,
+                inputs=("embeddings", "positional"), op="add", stage=2)  # fmt: skip
+    x_id = "input"
+    if spec.embedding_norm is not None:
+        x = rec.layer_norm("input_norm", x, x_id, spec.embedding_norm, m.layer_norm_eps, stage=2)
+        x_id = "input_norm"
+
+    # Stages 3-6, once per layer.
+    for i, layer in enumerate(spec.layers):
+        x, x_id = _layer(rec, f"layers.{i}", x, x_id, layer, m)
+
+    if spec.final_norm is not None:
+        x = rec.layer_norm("final_norm", x, x_id, spec.final_norm, m.layer_norm_eps, stage=7)
+        x_id = "final_norm"
+    rec.add("output", "Encoder output", "the contextual representation of each token", x,
+            inputs=(x_id,), op="copy", stage=7)  # fmt: skip
+
+    model = {
+        "d_model": m.d_model,
+        "heads": m.heads,
+        "d_k": m.d_k,
+        "d_ff": spec.layers[0].d_ff,
+        "layers": len(spec.layers),
+        "positional": m.positional,
+        "norm": m.norm,
+        "activation": m.activation,
+        "layer_norm_eps": m.layer_norm_eps,
+    }
+    return Trace(sentence, tokens, unknown, model, rec.steps)
+
+
+def _positional(spec: Spec, n: int) -> tuple[str, Array]:
+    """The formula and PE [n, d] for the file's kind of positional encoding."""
+    m = spec.model
+    if m.positional == "sinusoidal":
+        base = f"{m.positional_base:g}"
+        formula = f"PE(pos, 2i) = sin(pos / {base}^(2i/d)),  PE(pos, 2i+1) = cos(pos / {base}^(2i/d))"
+        return formula, ops.sinusoidal(n, m.d_model, m.positional_base)
+    if m.positional == "table":
+        assert spec.positional_table is not None  # the spec checks it is there
+        rows = len(spec.positional_table)
+        if rows < n:
+            raise EncoderError(
+                f"{spec.where(('positional_table',))}has {rows} rows but the sentence has {n} tokens; "
+                "add a row for every position"
+            )
+        return "PE(pos) = positional_table[pos]", spec.positional_table[:n]
+    return "PE = 0 (positional: none)", np.zeros((n, m.d_model))
+
+
+def _affine(x: Array, W: Array | None, b: Array | None) -> Array:
+    """x W + b, where an absent W passes x through and an absent b adds nothing."""
+    y = x if W is None else x @ W
+    return y if b is None else y + b
+
+
+def _layer(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Model) -> tuple[Array, str]:
+    """One encoder layer. Post-norm (original Transformer, BERT): x -> LN(x + MHA(x)) -> LN(. + FFN(.)).
+    Pre-norm: x -> x + MHA(LN(x)) -> . + FFN(LN(.))."""
+    eps = m.layer_norm_eps
+    pre = m.norm == "pre"
+
+    # Stage 3: multi-head self-attention (pre-norm normalises its input first).
+    a_in, a_id = x, x_id
+    if pre:
+        a_in, a_id = rec.layer_norm(f"{p}.norm_1", x, x_id, layer.norm_1, eps, stage=3), f"{p}.norm_1"
+    attention = _attention(rec, p, a_in, a_id, layer, m)
+
+    # Stage 4: Add & Norm.
+    r1 = rec.add(f"{p}.residual_1", "Residual", "x + attention output", x + attention,
+                 inputs=(x_id, f"{p}.attention.output"), op="add", stage=4)  # fmt: skip
+    n_id = f"{p}.norm_2" if pre else f"{p}.norm_1"
+    f_in = rec.layer_norm(n_id, r1, f"{p}.residual_1", layer.norm_2 if pre else layer.norm_1, eps, stage=4)
+
+    # Stage 5: feed-forward network, FFN(x) = act(x W_1 + b_1) W_2 + b_2.
+    ffn = _ffn(rec, p, f_in, n_id, layer, m.activation)
+
+    # Stage 6: Add & Norm (pre-norm: the residual goes on; the next LayerNorm is the next layer's).
+    skip, skip_id = (r1, f"{p}.residual_1") if pre else (f_in, n_id)
+    r2 = rec.add(f"{p}.residual_2", "Residual", f"{skip_id.split('.')[-1]} + FFN output", skip + ffn,
+                 inputs=(skip_id, f"{p}.ffn.output"), op="add", stage=6)  # fmt: skip
+    if pre:
+        return r2, f"{p}.residual_2"
+    return rec.layer_norm(f"{p}.norm_2", r2, f"{p}.residual_2", layer.norm_2, eps, stage=6), f"{p}.norm_2"
+
+
+def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Model) -> Array:
+    """MultiHead(x) = [head_0 | ... | head_{h-1}] W_O + b_O,  head_h = softmax(Q Kᵀ / √d_k) V,
+    with Q = x W_Q + b_Q restricted to head h's columns h*d_k ... (h+1)*d_k - 1 (likewise K, V)."""
+    d_k = m.d_k
+    heads = [f"{p}.attention.heads.{h}" for h in range(m.heads)]
+    outputs = []
+    for h, hp in enumerate(heads):
+        cols = slice(h * d_k, (h + 1) * d_k)
+        part = "" if m.heads == 1 else f"[{cols.start}:{cols.stop}]"  # head h's columns, in formulas
+        Q, K, V = (
+            rec.add(f"{hp}.{name}", f"{title} (head {h})",
+                    f"{name} = x W_{name}{part}" + ("" if b is None else f" + b_{name}{part}"),
+                    _affine(x, W[:, cols], None if b is None else b[cols]), inputs=(x_id,), op="matmul",
+                    stage=3, params=_present(**{f"W_{name}": W[:, cols], f"b_{name}": None if b is None else b[cols]}))
+            for name, title, W, b in (("Q", "Queries", layer.W_Q, layer.b_Q), ("K", "Keys", layer.W_K, layer.b_K),
+                                      ("V", "Values", layer.W_V, layer.b_V))
+        )  # fmt: skip
+        scores = rec.add(f"{hp}.scores", f"Attention scores (head {h})", "Q Kᵀ", Q @ K.T,
+                         inputs=(f"{hp}.Q", f"{hp}.K"), op="matmul", stage=3, cols=rec.tokens)  # fmt: skip
+        scaled = rec.add(f"{hp}.scaled", f"Scaled scores (head {h})", f"Q Kᵀ / √d_k,  √d_k = √{d_k} = {math.sqrt(d_k):.4g}",
+                         scores / math.sqrt(d_k), inputs=(f"{hp}.scores",), op="scale", stage=3, cols=rec.tokens)  # fmt: skip
+        weights = rec.add(f"{hp}.weights", f"Attention weights (head {h})", "softmax of each row: exp(sⱼ) / Σₖ exp(sₖ)",
+                          ops.softmax(scaled), inputs=(f"{hp}.scaled",), op="softmax", stage=3, cols=rec.tokens)  # fmt: skip
+        outputs.append(rec.add(f"{hp}.output", f"Weighted sum of values (head {h})", "weights V", weights @ V,
+                               inputs=(f"{hp}.weights", f"{hp}.V"), op="matmul", stage=3))  # fmt: skip
+    concat = rec.add(f"{p}.attention.concat", "Heads side by side", " | ".join(f"head_{h}" for h in range(m.heads)),
+                     np.concatenate(outputs, axis=1), inputs=tuple(f"{hp}.output" for hp in heads), op="concat", stage=3)  # fmt: skip
+    formula = "concat" + (" W_O" if layer.W_O is not None else "") + (" + b_O" if layer.b_O is not None else "")
+    return rec.add(f"{p}.attention.output", "Attention output", formula, _affine(concat, layer.W_O, layer.b_O),
+                   inputs=(f"{p}.attention.concat",), op="matmul", stage=3,
+                   params=_present(W_O=layer.W_O, b_O=layer.b_O))  # fmt: skip
+
+
+_ACTIVATION_FORMULAS = {
+    "relu": "ReLU(h) = max(0, h)",
+    "gelu": "GELU(h) = h/2 · (1 + erf(h / √2))",
+    "gelu_tanh": "GELU(h) ≈ h/2 · (1 + tanh(√(2/π) · (h + 0.044715 h³)))",
+}
+
+
+def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: str) -> Array:
+    """FFN(x) = act(x W_1 + b_1) W_2 + b_2, each token on its own."""
+    f = f"{p}.ffn"
+    b1 = "" if layer.b_1 is None else " + b_1"
+    b2 = "" if layer.b_2 is None else " + b_2"
+    hidden = rec.add(f"{f}.hidden", "FFN hidden layer", f"h = x W_1{b1}", _affine(x, layer.W_1, layer.b_1),
+                     inputs=(x_id,), op="matmul", stage=5, cols="f",
+                     params=_present(W_1=layer.W_1, b_1=layer.b_1))  # fmt: skip
+    active = rec.add(f"{f}.activation", f"FFN activation ({activation})", _ACTIVATION_FORMULAS[activation],
+                     ops.ACTIVATIONS[activation](hidden), inputs=(f"{f}.hidden",), op="activation", stage=5, cols="f")  # fmt: skip
+    return rec.add(f"{f}.output", "FFN output", f"{activation}(h) W_2{b2}", _affine(active, layer.W_2, layer.b_2),
+                   inputs=(f"{f}.activation",), op="matmul", stage=5,
+                   params=_present(W_2=layer.W_2, b_2=layer.b_2))  # fmt: skip
+
+
+def _present(**params: Array | None) -> dict[str, Array]:
+    return {k: v for k, v in params.items() if v is not None}

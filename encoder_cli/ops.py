@@ -1,0 +1,56 @@
+"""The encoder's math as small pure numpy functions, named as in the paper.
+
+Conventions (../shared/spec/weights-format.md): float64 throughout, row vectors,
+every projection is `x @ W` with W stored (inputs x outputs).
+"""
+
+import math
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def sinusoidal(n: int, d: int, base: float) -> Array:  # -> [n, d]
+    """PE(pos, 2i) = sin(pos / base^(2i/d)),  PE(pos, 2i+1) = cos(pos / base^(2i/d))."""
+    pos = np.arange(n, dtype=np.float64)[:, None]
+    two_i = (np.arange(d) // 2 * 2).astype(np.float64)  # 2i for columns 2i and 2i+1
+    angle = pos / base ** (two_i / d)
+    return np.where(np.arange(d) % 2 == 0, np.sin(angle), np.cos(angle))
+
+
+def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
+    """softmax(x)_j = exp(x_j) / sum_k exp(x_k); shifting by the row max changes nothing but overflow."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def layer_norm(x: Array, gamma: Array, beta: Array, eps: float) -> tuple[Array, Array, Array]:
+    """(x - mean) / sqrt(var + eps) * gamma + beta, per row; var is the population variance.
+
+    [n, d] -> y [n, d], mean [n, 1], var [n, 1]
+    """
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta, mean, var
+
+
+def relu(x: Array) -> Array:
+    """ReLU(x) = max(0, x)."""
+    return np.maximum(x, 0.0)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def gelu(x: Array) -> Array:
+    """GELU(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt(2))), the exact form."""
+    return x * 0.5 * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+
+
+def gelu_tanh(x: Array) -> Array:
+    """GELU(x) ~ x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))), the tanh approximation."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+ACTIVATIONS = {"relu": relu, "gelu": gelu, "gelu_tanh": gelu_tanh}

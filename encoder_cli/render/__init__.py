@@ -1,0 +1,1 @@
+"""Renderers turn a Trace (and the steps a filter kept) into text or renderables; they never print."""

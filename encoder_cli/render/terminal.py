@@ -1,0 +1,131 @@
+"""The terminal view: the seed's story, stage by stage, one Rich table per matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from rich import box
+from rich.color import Color
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from encoder_cli.trace import STAGES, Step, Trace
+
+ELLIPSIS = "…"
+# Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light terminals alike.
+_HEAT = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
+
+
+def render(
+    trace: Trace, steps: Sequence[Step], *, precision: int, width: int | None, height: int | None
+) -> Iterator[RenderableType]:
+    """Header, then per stage a rule and its tables. width/height None: never summarise."""
+    yield _header(trace)
+    section = None
+    rows = labels(trace.tokens)
+    for step in steps:
+        if (step.layer, step.stage) != section:
+            section = (step.layer, step.stage)
+            yield _rule(step)
+        yield _table(step, rows, precision, width, height)
+
+
+def labels(tokens: Sequence[str]) -> list[str]:
+    """Row labels: the tokens, with the position added to a token that occurs twice."""
+    return [f"{t} ({p})" if tokens.count(t) > 1 else t for p, t in enumerate(tokens)]
+
+
+def number(value: float, precision: int) -> str:
+    """Fixed decimals; a value that rounds to zero shows no sign."""
+    text = f"{value:.{precision}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def _header(trace: Trace) -> RenderableType:
+    m = trace.model
+    plural = lambda k, word: f"{k} {word}" + ("s" if k != 1 else "")  # noqa: E731
+    model = " · ".join(
+        [
+            f"d_model {m['d_model']}",
+            f"{plural(m['heads'], 'head')} (d_k {m['d_k']})",
+            f"d_ff {m['d_ff']}",
+            plural(m["layers"], "layer"),
+            f"{m['positional']} PE",
+            f"{m['norm']}-norm",
+            m["activation"],
+            f"ε {m['layer_norm_eps']:g}",
+        ]
+    )
+    lines = [
+        Text.assemble(("Sentence  ", "bold"), repr(trace.sentence)),
+        Text.assemble(("Tokens    ", "bold"), " · ".join(trace.tokens)),
+        Text.assemble(("Model     ", "bold"), model),
+    ]
+    if trace.unknown:
+        unknown = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
+        lines.append(Text.assemble(("Unknown   ", "bold yellow"), f"{unknown} use the [UNK] embedding"))
+    return Group(*lines)
+
+
+def _rule(step: Step) -> Rule:
+    title = f"Step {step.stage} · {STAGES[step.stage]}" if step.stage < 7 else STAGES[7]
+    if step.layer is not None:
+        title = f"Layer {step.layer} · {title}"
+    return Rule(Text(title, style="bold"), align="left", style="dim")
+
+
+def _shown(count: int, room: int) -> list[int | None]:
+    """Indices to show out of `count` in `room` slots, NumPy style: first, None (…), last."""
+    if count <= room:
+        return list(range(count))
+    edge = max(1, (room - 1) // 2)
+    return [*range(edge), None, *range(count - edge, count)]
+
+
+def _table(step: Step, rows: list[str], precision: int, width: int | None, height: int | None) -> Group:
+    """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
+    value = step.value
+    n, m = value.shape
+    cols = labels(step.cols) if step.cols == step.rows else list(step.cols)  # n x n: tokens
+    cell = max(len(number(float(value.min()), precision)), len(number(float(value.max()), precision)), *map(len, cols))
+    label = max(map(len, rows))
+    # Each column costs its cell plus padding and a rule; keep room for the label column.
+    room_cols = m if width is None else max(2, (width - label - 4) // (cell + 3))
+    room_rows = n if height is None else max(8, height - 12)
+    show_rows, show_cols = _shown(n, room_rows), _shown(m, room_cols)
+
+    title = Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"))
+    caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim", no_wrap=True)
+    if len(show_rows) < n or len(show_cols) < m:
+        caption.append("   summarised: --full shows every row and column")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("", style="bold", no_wrap=True)
+    for j in show_cols:
+        table.add_column(ELLIPSIS if j is None else cols[j], justify="right", no_wrap=True, min_width=cell)
+    heat = step.op == "softmax"
+    for i in show_rows:
+        if i is None:
+            table.add_row(ELLIPSIS, *(ELLIPSIS for _ in show_cols))
+            continue
+        cells: list[Text | str] = [rows[i]]
+        for j in show_cols:
+            if j is None:
+                cells.append(ELLIPSIS)
+            else:
+                v = float(value[i, j])
+                cells.append(Text(number(v, precision), style=_heat(v) if heat else ""))
+        table.add_row(*cells)
+    return Group(title, table, caption)
+
+
+def _heat(weight: float) -> Style:
+    """A softmax weight in [0, 1] as a viridis background, with text that stays readable."""
+    position = min(max(weight, 0.0), 1.0) * (len(_HEAT) - 1)
+    low = int(min(position, len(_HEAT) - 2))
+    r, g, b = _HEAT[low] + (_HEAT[low + 1] - _HEAT[low]) * (position - low)
+    text = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+    return Style(color=text, bgcolor=Color.from_rgb(r, g, b))

@@ -1,0 +1,537 @@
+"""Weights file, format 1 (../shared/spec/weights-format.md): YAML text -> a validated Spec.
+
+Every check happens here, before any computation. Each problem is one EncoderError
+naming the file, the YAML line where known and the place in the file, e.g.
+`w.yaml:14: layers[0].attention.W_Q: expected 4 x 4 (d_model x d_model), got 4 x 3`.
+
+The YAML is composed into nodes (libyaml's C parser when present) and read by
+`_Reader` rather than by PyYAML's constructor, so that:
+- no tag can build a Python object, and only the YAML core tags are accepted;
+- mapping keys are taken as written (`on:` and `no:` are words, not booleans);
+- duplicate keys are errors instead of silently replacing each other;
+- an alias is read once and shared, so an alias bomb costs what its text costs,
+  and its expanded size is rejected by the shape checks before any array exists;
+- `1e-5` (a string to YAML 1.1) is the number it looks like, and `no`, `yes`,
+  `~` where a number belongs are errors that say what YAML made of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+import yaml
+
+from encoder_cli.errors import EncoderError
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Array = np.ndarray
+Path = tuple[str | int, ...]
+
+# Sizes past these are absurd for a calculator meant to be read by people.
+MAX_D_MODEL = 8192
+MAX_D_FF = 32768
+MAX_LAYERS = 64
+MAX_VOCAB = 250_000
+MAX_TOKENS = 8192
+MAX_NESTING = 32
+MAX_NUMBERS = 50_000_000  # 400 MB of float64
+
+POSITIONAL = ("sinusoidal", "table", "none")
+NORMS = ("post", "pre")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
+UNK = "[UNK]"
+
+
+@dataclass(frozen=True)
+class Model:
+    d_model: int
+    heads: int = 1
+    positional: str = "sinusoidal"
+    positional_base: float = 10000.0
+    norm: str = "post"
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+    lowercase: bool = False
+
+    @property
+    def d_k(self) -> int:
+        return self.d_model // self.heads
+
+
+@dataclass(frozen=True)
+class Norm:
+    gamma: Array  # [d]
+    beta: Array  # [d]
+
+
+@dataclass(frozen=True)
+class Layer:
+    W_Q: Array  # [d, d], head h owns columns h*d_k ... (h+1)*d_k - 1
+    W_K: Array  # [d, d]
+    W_V: Array  # [d, d]
+    W_O: Array | None  # [d, d]; None: the concatenated heads pass through
+    b_Q: Array | None  # [d]; None: no bias (the file gave none)
+    b_K: Array | None
+    b_V: Array | None
+    b_O: Array | None
+    norm_1: Norm
+    W_1: Array  # [d, d_ff]
+    b_1: Array | None  # [d_ff]
+    W_2: Array  # [d_ff, d]
+    b_2: Array | None  # [d]
+    norm_2: Norm
+
+    @property
+    def d_ff(self) -> int:
+        return int(self.W_1.shape[1])
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str  # the file's name as the user gave it, for messages
+    model: Model
+    embeddings: Mapping[str, Array]  # token (folded if lowercase) -> [d]
+    positional_table: Array | None  # [rows, d], with positional: table
+    embedding_norm: Norm | None
+    layers: tuple[Layer, ...]
+    final_norm: Norm | None
+    lines: Mapping[Path, int]  # where each key was written, for later messages
+
+    def where(self, path: Path) -> str:
+        """`w.yaml:12: embeddings.cat` for messages about a place in this file."""
+        return _where(self.source, self.lines, path)
+
+
+def parse(text: str, source: str) -> Spec:
+    """Read and check a whole weights file. Raises EncoderError on the first problem."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = e.problem or e.context or "unreadable"
+        raise EncoderError(f"{source}{line}: not valid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise EncoderError(f"{source}: not valid YAML: {e}") from None
+    if root is None:
+        raise EncoderError(f"{source}: the file is empty; a weights file needs embeddings and layers")
+    reader = _Reader(source)
+    data = reader.read(root, ())
+    return _Checker(source, reader.lines).spec(data)
+
+
+# ---------------------------------------------------------------------------
+# YAML nodes -> plain Python values, with the line of every key and container.
+
+_CORE = "tag:yaml.org,2002:"
+# What YAML 1.1 leaves as a string although it is plainly a number: 1e-5, 1E3, +2e0.
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_constructor = yaml.constructor.SafeConstructor()
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: dict[Path, int] = {}
+        self._done: dict[int, Any] = {}  # id(node) -> value: an alias is read once
+        self._open: set[int] = set()  # nodes being read: an alias to one of them is a loop
+
+    def fail(self, node: yaml.Node, path: Path, message: str) -> NoReturn:
+        where = _place(path)
+        raise EncoderError(f"{self.source}:{node.start_mark.line + 1}: {where}{message}")
+
+    def read(self, node: yaml.Node, path: Path) -> Any:
+        key = id(node)
+        if key in self._done:
+            return self._done[key]
+        if key in self._open:
+            self.fail(node, path, "an alias refers to a value that contains it; remove the loop")
+        if len(path) > MAX_NESTING:
+            self.fail(node, path, "nested too deeply for a weights file")
+        self._check_tag(node, path)
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        self._open.add(key)
+        if isinstance(node, yaml.MappingNode):
+            value: Any = self._mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            # In format 1 every scalar inside a list is a number.
+            value = [
+                self.number(item, (*path, i))
+                if isinstance(item, yaml.ScalarNode)
+                else self.read(item, (*path, i))
+                for i, item in enumerate(node.value)
+            ]
+        else:
+            value = self.scalar(node, path)
+        self._open.discard(key)
+        self._done[key] = value
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _CORE + "merge":
+                self.fail(key_node, path, "merge keys (<<) are not supported; write the keys out")
+            if not isinstance(key_node, yaml.ScalarNode):
+                hint = ""
+                if isinstance(key_node, yaml.SequenceNode) and len(key_node.value) == 1:
+                    word = getattr(key_node.value[0], "value", "")
+                    hint = f'; to use the token [{word}], quote it: "[{word}]":'
+                self.fail(key_node, path, f"a key must be a word, not a list or mapping{hint}")
+            name = key_node.value  # as written: `on`, `no` and `1` are words here
+            if name in out:
+                self.fail(key_node, (*path, name), "this key is given twice; keep one")
+            self.lines[(*path, name)] = key_node.start_mark.line + 1
+            out[name] = self.read(value_node, (*path, name))
+        return out
+
+    def _check_tag(self, node: yaml.Node, path: Path) -> None:
+        tag = node.tag or ""
+        if not tag.startswith(_CORE) or tag[len(_CORE) :].startswith("python"):
+            self.fail(
+                node,
+                path,
+                f"the YAML tag {tag!r} is not allowed in a weights file "
+                "(only plain numbers, words, lists and mappings); remove it",
+            )
+
+    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        """A setting's value: number, bool, null or word, as YAML 1.1 reads it, and 1e-5 as a number."""
+        kind = node.tag[len(_CORE) :]
+        if kind in ("int", "float"):
+            return self.number(node, path)
+        if kind == "bool":
+            return _constructor.construct_yaml_bool(node)
+        if kind == "null":
+            return None
+        if not node.style and _NUMBER.fullmatch(node.value):
+            return float(node.value)
+        return node.value
+
+    def number(self, node: yaml.Node, path: Path) -> float:
+        """A scalar where a number belongs; anything else is an error that says what YAML read."""
+        if not isinstance(node, yaml.ScalarNode):  # pragma: no cover - callers pass scalars
+            self.fail(node, path, "expected a number")
+        self._check_tag(node, path)
+        kind, text = node.tag[len(_CORE) :], node.value
+        value: float
+        if kind == "int":
+            value = float(_constructor.construct_yaml_int(node))
+        elif kind == "float":
+            value = float(_constructor.construct_yaml_float(node))
+        elif kind == "str" and not node.style and _NUMBER.fullmatch(text):
+            value = float(text)
+        elif kind == "bool":
+            self.fail(node, path, f"expected a number, got {text!r}, which YAML reads as a boolean")
+        elif kind == "null":
+            self.fail(node, path, f"expected a number, got {text or 'nothing'!r} (YAML's null)")
+        else:
+            self.fail(node, path, f"expected a number, got {text!r}")
+        if not math.isfinite(value):
+            self.fail(node, path, f"expected a finite number, got {text!r}")
+        return value
+
+
+def _place(path: Path) -> str:
+    """('layers', 0, 'attention', 'W_Q') -> 'layers[0].attention.W_Q: ' ('' for the root)."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return f"{text}: " if text else ""
+
+
+def _where(source: str, lines: Mapping[Path, int], path: Path) -> str:
+    """`source:line: place` with the line of the nearest enclosing thing that has one."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return f"{source}:{lines[path[:end]]}: {_place(path)}"
+    return f"{source}: {_place(path)}"
+
+
+def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(choices)}"
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, list):
+        inner = {len(row) if isinstance(row, list) else None for row in value}
+        if value and inner and None not in inner and len(inner) == 1:
+            return f"{len(value)} x {inner.pop()}"
+        return f"a list of {len(value)}"
+    return {dict: "a mapping", str: "a word", bool: "a boolean", type(None): "nothing"}.get(
+        type(value), "a number"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Plain Python values -> a checked Spec.
+
+
+class _Checker:
+    def __init__(self, source: str, lines: dict[Path, int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.numbers = 0
+
+    def fail(self, path: Path, message: str) -> NoReturn:
+        raise EncoderError(f"{_where(self.source, self.lines, path)}{message}")
+
+    def mapping(
+        self, value: Any, path: Path, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            what = "the file" if not path else "this"
+            self.fail(path, f"{what} must be a mapping of keys to values, got {_shape(value)}")
+        for key in value:
+            if key not in allowed:
+                self.fail((*path, key), f"unknown key{_suggest(key, allowed)}")
+        for key in required:
+            if key not in value:
+                self.fail(path, f"missing the key {key!r}")
+        return value
+
+    def choice(self, value: Any, path: Path, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            self.fail(path, f"{value!r} is not a choice{_suggest(str(value), choices)}")
+        return str(value)
+
+    def count(self, value: Any, path: Path, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            self.fail(path, f"expected a whole number, got {value!r}")
+        if not low <= value <= high:
+            self.fail(path, f"expected a whole number from {low} to {high}, got {int(value)}")
+        return int(value)
+
+    def real(self, value: Any, path: Path, low: float, *, strict: bool) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(path, f"expected a number, got {value!r}")
+        if value < low or (strict and value == low):
+            bound = "greater than" if strict else "at least"
+            self.fail(path, f"expected a number {bound} {low:g}, got {value!r}")
+        return float(value)
+
+    def spend(self, count: int, path: Path) -> None:
+        """Count the numbers a file holds; aliases can make a short file absurdly large."""
+        self.numbers += count
+        if self.numbers > MAX_NUMBERS:
+            self.fail(path, f"the file holds more than {MAX_NUMBERS:,} numbers; too large for this calculator")
+
+    def matrix(self, value: Any, path: Path, rows: int | None, cols: int | None, names: str) -> Array:
+        """A list of rows of numbers, `rows x cols` (None: any). `names` says what they are."""
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a {names} matrix (a list of rows), got {_shape(value)}")
+        for i, row in enumerate(value):
+            if not isinstance(row, list):
+                self.fail((*path, i), f"expected a row of numbers, got {_shape(row)}")
+        first = len(value[0])
+        for i, row in enumerate(value):
+            if len(row) != first:
+                self.fail((*path, i), f"ragged matrix: row 0 has {first} numbers, row {i} has {len(row)}")
+        got_rows, got_cols = len(value), first
+        if (rows is not None and got_rows != rows) or (cols is not None and got_cols != cols):
+            want = f"{rows if rows is not None else 'any'} x {cols if cols is not None else 'any'}"
+            self.fail(path, f"expected {want} ({names}), got {got_rows} x {got_cols}")
+        self.spend(got_rows * got_cols, path)
+        for i, row in enumerate(value):
+            if not all(isinstance(v, float) for v in row):
+                self.fail((*path, i), "expected a row of numbers, got a row holding a list or mapping")
+        return np.array(value, dtype=np.float64)
+
+    def vector(self, value: Any, path: Path, length: int, names: str) -> Array:
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list of {length} numbers ({names}), got {_shape(value)}")
+        if len(value) != length:
+            self.fail(path, f"expected {length} numbers ({names}), got {len(value)}")
+        self.spend(length, path)
+        if not all(isinstance(v, float) for v in value):
+            self.fail(path, f"expected a list of {length} numbers ({names}), got one holding a list or mapping")
+        return np.array(value, dtype=np.float64)
+
+    def optional_vector(self, data: dict[str, Any], key: str, path: Path, length: int, names: str) -> Array | None:
+        return None if key not in data else self.vector(data[key], (*path, key), length, names)
+
+    def norm(self, value: Any, path: Path, d: int) -> Norm:
+        """{gamma, beta}, each optional: gamma 1, beta 0 when absent (so is an absent norm)."""
+        data = self.mapping({} if value is None else value, path, ("gamma", "beta"))
+        gamma = self.optional_vector(data, "gamma", path, d, "d_model")
+        beta = self.optional_vector(data, "beta", path, d, "d_model")
+        return Norm(np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta)
+
+    # -- the file, top down --------------------------------------------------
+
+    def spec(self, data: Any) -> Spec:
+        top = self.mapping(
+            data,
+            (),
+            ("format", "model", "positional_table", "embedding_norm", "embeddings", "layers", "final_norm"),
+            required=("embeddings", "layers"),
+        )
+        if "format" in top and (isinstance(top["format"], bool) or top["format"] != 1):
+            self.fail(("format",), f"this is format 1 of the weights file; got {top['format']!r}")
+        settings = self.mapping(top.get("model") or {}, ("model",), tuple(Model.__dataclass_fields__))
+        lowercase = settings.get("lowercase", False)
+        if not isinstance(lowercase, bool):
+            self.fail(("model", "lowercase"), f"expected true or false, got {lowercase!r}")
+        embeddings = self.embeddings(top["embeddings"], settings.get("d_model"), lowercase)
+        d = len(next(iter(embeddings.values())))
+        model = self.model(settings, d, top["layers"])
+        layers_value = top["layers"]
+        if not isinstance(layers_value, list) or not layers_value:
+            self.fail(("layers",), f"expected a list of at least one layer, got {_shape(layers_value)}")
+        if len(layers_value) > MAX_LAYERS:
+            self.fail(("layers",), f"at most {MAX_LAYERS} layers, got {len(layers_value)}")
+        layers: list[Layer] = []
+        for i, layer in enumerate(layers_value):
+            layers.append(self.layer(layer, ("layers", i), model, layers[0].d_ff if layers else None))
+        table = None
+        if model.positional == "table":
+            if "positional_table" not in top:
+                self.fail(("model", "positional"), "positional: table needs a positional_table: list of rows")
+            table = self.matrix(top["positional_table"], ("positional_table",), None, d, "positions x d_model")
+            if len(table) > MAX_TOKENS:
+                self.fail(("positional_table",), f"at most {MAX_TOKENS} rows, got {len(table)}")
+        elif "positional_table" in top:
+            self.fail(
+                ("positional_table",),
+                f"only used with positional: table (this file has {model.positional}); "
+                "remove it or set model.positional: table",
+            )
+        return Spec(
+            source=self.source,
+            model=model,
+            embeddings=embeddings,
+            positional_table=table,
+            embedding_norm=self.norm(top["embedding_norm"], ("embedding_norm",), d) if "embedding_norm" in top else None,
+            layers=tuple(layers),
+            final_norm=self.norm(top["final_norm"], ("final_norm",), d) if "final_norm" in top else None,
+            lines=self.lines,
+        )
+
+    def embeddings(self, value: Any, d_model: Any, lowercase: bool) -> dict[str, Array]:
+        path: Path = ("embeddings",)
+        if not isinstance(value, dict) or not value:
+            self.fail(path, f"expected a mapping of tokens to vectors, got {_shape(value)}")
+        if len(value) > MAX_VOCAB:
+            self.fail(path, f"at most {MAX_VOCAB} tokens, got {len(value)}")
+        first_token, first = next(iter(value.items()))
+        if not isinstance(first, list) or not first:
+            self.fail((*path, first_token), f"expected a vector of numbers, got {_shape(first)}")
+        d = len(first)
+        if d > MAX_D_MODEL:
+            self.fail((*path, first_token), f"d_model is at most {MAX_D_MODEL}, got a vector of {d}")
+        if d_model is not None and d_model != d:
+            self.fail(
+                ("model", "d_model"),
+                f"is {d_model!r} but the embeddings have {d} numbers (embeddings.{first_token}); "
+                "make them agree or remove d_model",
+            )
+        out: dict[str, Array] = {}
+        seen: dict[str, str] = {}
+        for token, vector in value.items():
+            key = token.lower() if lowercase else token
+            if key in seen:
+                self.fail(
+                    (*path, token),
+                    f"{seen[key]!r} and {token!r} are the same token with lowercase: true; keep one",
+                )
+            seen[key] = token
+            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{first_token}")
+        return out
+
+    def model(self, settings: dict[str, Any], d: int, layers: Any) -> Model:
+        path: Path = ("model",)
+        heads = settings.get("heads")
+        if heads is None:  # infer from a per-head layer, else 1
+            first = layers[0] if isinstance(layers, list) and layers else None
+            attention = first.get("attention") if isinstance(first, dict) else None
+            per_head = attention.get("heads") if isinstance(attention, dict) else None
+            heads = len(per_head) if isinstance(per_head, list) and per_head else 1
+        heads = self.count(heads, (*path, "heads"), 1, d)
+        if d % heads:
+            divisors = [h for h in range(1, d + 1) if d % h == 0]
+            self.fail(
+                (*path, "heads"),
+                f"{heads} heads do not divide d_model {d}; use one of {', '.join(map(str, divisors))}",
+            )
+        return Model(
+            d_model=d,
+            heads=heads,
+            positional=self.choice(settings.get("positional", "sinusoidal"), (*path, "positional"), POSITIONAL),
+            positional_base=self.real(
+                settings.get("positional_base", 10000.0), (*path, "positional_base"), 0.0, strict=True
+            ),
+            norm=self.choice(settings.get("norm", "post"), (*path, "norm"), NORMS),
+            activation=self.choice(settings.get("activation", "relu"), (*path, "activation"), ACTIVATIONS),
+            layer_norm_eps=self.real(
+                settings.get("layer_norm_eps", 1e-5), (*path, "layer_norm_eps"), 0.0, strict=False
+            ),
+            lowercase=settings.get("lowercase", False),
+        )
+
+    def layer(self, value: Any, path: Path, model: Model, d_ff: int | None) -> Layer:
+        data = self.mapping(value, path, ("attention", "norm_1", "ffn", "norm_2"), required=("attention", "ffn"))
+        d = model.d_model
+        att_path = (*path, "attention")
+        att = self.mapping(
+            data["attention"],
+            att_path,
+            ("W_Q", "W_K", "W_V", "heads", "W_O", "b_Q", "b_K", "b_V", "b_O"),
+        )
+        full = [k for k in ("W_Q", "W_K", "W_V") if k in att]
+        if "heads" in att and full:
+            self.fail(att_path, f"give either W_Q, W_K, W_V or heads, not both ({full[0]} and heads)")
+        if "heads" in att:
+            W_Q, W_K, W_V = self.per_head(att["heads"], (*att_path, "heads"), model)
+        else:
+            for key in ("W_Q", "W_K", "W_V"):
+                if key not in att:
+                    self.fail(att_path, f"missing the key {key!r} (or give heads: one entry per head)")
+            W_Q, W_K, W_V = (
+                self.matrix(att[k], (*att_path, k), d, d, "d_model x d_model") for k in ("W_Q", "W_K", "W_V")
+            )
+        ffn_path = (*path, "ffn")
+        ffn = self.mapping(data["ffn"], ffn_path, ("W_1", "b_1", "W_2", "b_2"), required=("W_1", "W_2"))
+        W_1 = self.matrix(ffn["W_1"], (*ffn_path, "W_1"), d, d_ff, "d_model x d_ff")
+        width = W_1.shape[1]
+        if d_ff is None and width > MAX_D_FF:
+            self.fail((*ffn_path, "W_1"), f"d_ff is at most {MAX_D_FF}, got {width}")
+        return Layer(
+            W_Q=W_Q,
+            W_K=W_K,
+            W_V=W_V,
+            W_O=self.matrix(att["W_O"], (*att_path, "W_O"), d, d, "d_model x d_model") if "W_O" in att else None,
+            b_Q=self.optional_vector(att, "b_Q", att_path, d, "d_model"),
+            b_K=self.optional_vector(att, "b_K", att_path, d, "d_model"),
+            b_V=self.optional_vector(att, "b_V", att_path, d, "d_model"),
+            b_O=self.optional_vector(att, "b_O", att_path, d, "d_model"),
+            norm_1=self.norm(data.get("norm_1"), (*path, "norm_1"), d),
+            W_1=W_1,
+            b_1=self.optional_vector(ffn, "b_1", ffn_path, width, "d_ff"),
+            W_2=self.matrix(ffn["W_2"], (*ffn_path, "W_2"), width, d, "d_ff x d_model"),
+            b_2=self.optional_vector(ffn, "b_2", ffn_path, d, "d_model"),
+            norm_2=self.norm(data.get("norm_2"), (*path, "norm_2"), d),
+        )
+
+    def per_head(self, value: Any, path: Path, model: Model) -> tuple[Array, Array, Array]:
+        """heads: [{W_Q, W_K, W_V} d_model x d_k each] -> full matrices, head h in columns h*d_k..."""
+        if not isinstance(value, list) or len(value) != model.heads:
+            got = len(value) if isinstance(value, list) else _shape(value)
+            self.fail(path, f"expected one entry per head ({model.heads}, model.heads), got {got}")
+        parts: dict[str, list[Array]] = {"W_Q": [], "W_K": [], "W_V": []}
+        for h, head in enumerate(value):
+            entry = self.mapping(head, (*path, h), tuple(parts), required=tuple(parts))
+            for key, found in parts.items():
+                found.append(self.matrix(entry[key], (*path, h, key), model.d_model, model.d_k, "d_model x d_k"))
+        W_Q, W_K, W_V = (np.concatenate(parts[k], axis=1) for k in ("W_Q", "W_K", "W_V"))
+        return W_Q, W_K, W_V

@@ -1,0 +1,98 @@
+"""Step and Trace: the encoder's intermediate matrices, named and in computation order.
+
+Like micrograd's values, every step records the op that made it, its inputs and
+the weights it used, so that renderers (and the per-cell arithmetic) need nothing else.
+Step ids are the public contract of ../shared/spec/json-output.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from encoder_cli.errors import EncoderError
+
+# The seed's summary table, plus the encoder's output.
+STAGES = {
+    1: "Tokenization & embedding",
+    2: "Positional encoding",
+    3: "Multi-head self-attention",
+    4: "Add & Norm",
+    5: "Feed-forward network",
+    6: "Add & Norm",
+    7: "Output",
+}
+
+_LAYER = re.compile(r"layers\.(\d+)\.")
+_HEAD = re.compile(r"\.heads\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str  # "layers.0.attention.heads.0.Q"
+    title: str  # "Queries"
+    formula: str  # "Q = x W_Q"
+    value: np.ndarray  # [rows, cols], float64, finite
+    rows: tuple[str, ...]  # tokens
+    cols: tuple[str, ...]  # "d0", "f0", tokens, or "mean" / "variance"
+    inputs: tuple[str, ...]  # ids of the steps it is computed from
+    op: str  # lookup, positional, add, matmul, scale, softmax, mean, variance, layer_norm, activation, concat, copy
+    stage: int  # key of STAGES
+    params: Mapping[str, np.ndarray] = field(default_factory=dict)  # weights used, by their names in the file
+
+    @property
+    def layer(self) -> int | None:
+        match = _LAYER.match(self.id)
+        return int(match.group(1)) if match else None
+
+    @property
+    def head(self) -> int | None:
+        match = _HEAD.search(self.id)
+        return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Trace:
+    sentence: str
+    tokens: list[str]
+    unknown: list[int]  # positions that used the [UNK] embedding
+    model: dict[str, Any]  # settings, as in the JSON document's "model"
+    steps: list[Step]
+
+
+def select(
+    steps: Sequence[Step], layer: int | None, head: int | None, patterns: Sequence[str], layers: int, heads: int
+) -> list[Step]:
+    """The steps a filter keeps, in order and unchanged.
+
+    layer: only that layer's steps; head: no other head's steps; patterns: steps whose id
+    matches one of them, as a whole id, a glob (`layers.*.attention.*`) or the end of an id
+    (`weights`, `heads.1.Q`, `norm_1` - but not `norm_1.mean`).
+    """
+    if layer is not None and not 0 <= layer < layers:
+        raise EncoderError(f"--layer {layer}: the model has {layers} layer(s), numbered 0 to {layers - 1}")
+    if head is not None and not 0 <= head < heads:
+        raise EncoderError(f"--head {head}: the model has {heads} head(s), numbered 0 to {heads - 1}")
+    kept = [
+        s
+        for s in steps
+        if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))
+    ]
+    for pattern in patterns:
+        if not any(_matches(s.id, pattern) for s in steps):
+            raise EncoderError(
+                f"--step {pattern!r}: no step id matches it; ids look like 'input', "
+                "'layers.0.attention.heads.0.weights' or a glob such as 'layers.*.norm_2'"
+            )
+    if patterns:
+        kept = [s for s in kept if any(_matches(s.id, p) for p in patterns)]
+    return kept
+
+
+def _matches(step_id: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(step_id, pattern) or step_id.endswith("." + pattern)
