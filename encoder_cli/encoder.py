@@ -62,6 +62,12 @@ class _Recorder:
 
 
 def run(spec: Spec, sentence: str) -> Trace:
+    # Overflow is reported by _Recorder.add as one clear error, not as numpy warnings.
+    with np.errstate(all="ignore"):
+        return _run(spec, sentence)
+
+
+def _run(spec: Spec, sentence: str) -> Trace:
     m = spec.model
     tokens = tokenizer.split(sentence, m.lowercase)
     rec = _Recorder(tokens)

@@ -208,7 +208,9 @@ class _Reader:
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         """A setting's value: number, bool, null or word, as YAML 1.1 reads it, and 1e-5 as a number."""
         kind = node.tag[len(_CORE) :]
-        if kind in ("int", "float"):
+        if kind == "int":
+            return _constructor.construct_yaml_int(node)
+        if kind == "float":
             return self.number(node, path)
         if kind == "bool":
             return _constructor.construct_yaml_bool(node)
