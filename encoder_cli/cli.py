@@ -135,20 +135,22 @@ def explain(
         sys.stdout.write(json_doc.dumps(result, steps))
         return
 
-    from rich.console import Console
+    from rich.console import Console, Group
     from rich.measure import Measurement
 
     from encoder_cli.render import terminal
 
     console = Console(no_color=True if no_color else None, highlight=False)
     height = max(console.height, 20) if console.is_terminal else ROWS_OFF_TERMINAL
+    fit = console.width
     for part in terminal.render(
-        result, steps, precision=precision, width=None if full else console.width, height=None if full else height
+        result, steps, precision=precision, width=None if full else fit, height=None if full else height
     ):
-        # --full: a table may be wider than the terminal; print it at its own width.
-        wide = Measurement.get(console, console.options, part).maximum if full else 0
-        console.print(part, width=max(console.width, wide))
+        if full and isinstance(part, Group):  # a matrix prints at its own width, if wider
+            console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)
+        console.print(part)
         console.print()
+        console.width = fit
 
 
 def _read_weights(weights: str | None) -> tuple[str, str]:

@@ -71,8 +71,8 @@ def select(
     """The steps a filter keeps, in order and unchanged.
 
     layer: only that layer's steps; head: no other head's steps; patterns: steps whose id
-    matches one of them, as a whole id, a glob (`layers.*.attention.*`) or the end of an id
-    (`weights`, `heads.1.Q`, `norm_1` - but not `norm_1.mean`).
+    matches one of them: a whole id or glob (`output`, `layers.*.attention.*`) or, when no
+    whole id matches, the end of ids (`weights`, `heads.1.Q`, `norm_1` - but not `norm_1.mean`).
     """
     if layer is not None and not 0 <= layer < layers:
         raise EncoderError(f"--layer {layer}: the model has {layers} layer(s), numbered 0 to {layers - 1}")
@@ -83,16 +83,19 @@ def select(
         for s in steps
         if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))
     ]
-    for pattern in patterns:
-        if not any(_matches(s.id, pattern) for s in steps):
-            raise EncoderError(
-                f"--step {pattern!r}: no step id matches it; ids look like 'input', "
-                "'layers.0.attention.heads.0.weights' or a glob such as 'layers.*.norm_2'"
-            )
     if patterns:
-        kept = [s for s in kept if any(_matches(s.id, p) for p in patterns)]
+        wanted = set().union(*(_matching(steps, p) for p in patterns))
+        kept = [s for s in kept if s.id in wanted]
     return kept
 
 
-def _matches(step_id: str, pattern: str) -> bool:
-    return fnmatch.fnmatchcase(step_id, pattern) or step_id.endswith("." + pattern)
+def _matching(steps: Sequence[Step], pattern: str) -> set[str]:
+    """Ids matching a pattern as a whole id or glob; failing that, as the end of ids."""
+    for glob in (pattern, "*." + pattern):
+        found = {s.id for s in steps if fnmatch.fnmatchcase(s.id, glob)}
+        if found:
+            return found
+    raise EncoderError(
+        f"--step {pattern!r}: no step id matches it; ids look like 'input', "
+        "'layers.0.attention.heads.0.weights' or a glob such as 'layers.*.norm_2'"
+    )

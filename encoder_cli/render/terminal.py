@@ -60,15 +60,20 @@ def _header(trace: Trace) -> RenderableType:
             f"ε {m['layer_norm_eps']:g}",
         ]
     )
-    lines = [
-        Text.assemble(("Sentence  ", "bold"), repr(trace.sentence)),
-        Text.assemble(("Tokens    ", "bold"), " · ".join(trace.tokens)),
-        Text.assemble(("Model     ", "bold"), model),
-    ]
+    shown = _shown(len(trace.tokens), 24)
+    tokens = " · ".join(ELLIPSIS if p is None else trace.tokens[p] for p in shown)
+    if len(shown) < len(trace.tokens):
+        tokens += f"   ({len(trace.tokens)} tokens)"
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
+    grid.add_row("Tokens", tokens)
+    grid.add_row("Model", model)
     if trace.unknown:
         unknown = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
-        lines.append(Text.assemble(("Unknown   ", "bold yellow"), f"{unknown} use the [UNK] embedding"))
-    return Group(*lines)
+        grid.add_row(Text("Unknown", style="yellow"), f"{unknown} use the [UNK] embedding")
+    return grid
 
 
 def _rule(step: Step) -> Rule:
