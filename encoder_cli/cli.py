@@ -46,7 +46,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = False,
 ) -> None:
     """Run a Transformer encoder step by step and show every intermediate matrix.
@@ -78,13 +79,16 @@ def explain(
         ),
     ] = None,
     format: Annotated[
-        Format, typer.Option("--format", "-f", help="terminal: Rich tables; json: one JSON document on stdout.")
+        Format,
+        typer.Option("--format", "-f", help="terminal: Rich tables; json: one JSON document on stdout."),
     ] = Format.terminal,
     layer: Annotated[
-        int | None, typer.Option(help="Show only this layer's steps (layers count from 0).", show_default=False)
+        int | None,
+        typer.Option(help="Show only this layer's steps (layers count from 0).", show_default=False),
     ] = None,
     head: Annotated[
-        int | None, typer.Option(help="Show no other head's steps (heads count from 0).", show_default=False)
+        int | None,
+        typer.Option(help="Show no other head's steps (heads count from 0).", show_default=False),
     ] = None,
     step: Annotated[
         list[str] | None,
@@ -98,10 +102,12 @@ def explain(
         ),
     ] = None,
     precision: Annotated[
-        int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the terminal view.")
+        int,
+        typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the terminal view."),
     ] = 3,
     full: Annotated[
-        bool, typer.Option("--full", help="Show every row and column, however large (no summarising).")
+        bool,
+        typer.Option("--full", help="Show every row and column, however large (no summarising)."),
     ] = False,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colour (also when the NO_COLOR variable is set).")
@@ -122,9 +128,7 @@ def explain(
         text, source = _read_weights(weights)
         model = spec.parse(text, source)
         result = encoder.run(model, EXAMPLE_SENTENCE if sentence is None else sentence)
-        steps = trace.select(
-            result.steps, layer, head, step or [], layers=len(model.layers), heads=model.model.heads
-        )
+        steps = trace.select(result.steps, layer, head, step or [], layers=len(model.layers), heads=model.model.heads)
     except EncoderError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -132,7 +136,7 @@ def explain(
     if format is Format.json:
         from encoder_cli.render import json_doc
 
-        sys.stdout.write(json_doc.dumps(result, steps))
+        sys.stdout.writelines(json_doc.chunks(result, steps))
         return
 
     from rich.console import Console, Group
@@ -141,10 +145,15 @@ def explain(
     from encoder_cli.render import terminal
 
     console = Console(no_color=True if no_color else None, highlight=False)
-    height = max(console.height, 20) if console.is_terminal else ROWS_OFF_TERMINAL
+    # A matrix fits when one screen shows it whole, with its title and caption.
+    max_rows = max(console.height - 6, 9) if console.is_terminal else ROWS_OFF_TERMINAL
     fit = console.width
     for part in terminal.render(
-        result, steps, precision=precision, width=None if full else fit, height=None if full else height
+        result,
+        steps,
+        precision=precision,
+        width=None if full else fit,
+        max_rows=None if full else max_rows,
     ):
         if full and isinstance(part, Group):  # a matrix prints at its own width, if wider
             console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)

@@ -52,13 +52,36 @@ class _Recorder:
     def layer_norm(self, id: str, x: Array, x_id: str, norm: Norm, eps: float, stage: int) -> Array:
         """Steps S.mean, S.variance and S = LayerNorm(x); returns S."""
         y, mean, var = ops.layer_norm(x, norm.gamma, norm.beta, eps)
-        self.add(id + ".mean", "Mean of each row", "μ = (1/d) Σⱼ xⱼ", mean,
-                 inputs=(x_id,), op="mean", stage=stage, cols=("mean",))
-        self.add(id + ".variance", "Variance of each row", "σ² = (1/d) Σⱼ (xⱼ − μ)²", var,
-                 inputs=(x_id, id + ".mean"), op="variance", stage=stage, cols=("variance",))
-        return self.add(id, "Layer normalisation", f"LayerNorm(x) = (x − μ) / √(σ² + ε) · γ + β,  ε = {eps:g}", y,
-                        inputs=(x_id, id + ".mean", id + ".variance"), op="layer_norm", stage=stage,
-                        params={"gamma": norm.gamma, "beta": norm.beta})  # fmt: skip
+        self.add(
+            id + ".mean",
+            "Mean of each row",
+            "μ = (1/d) Σⱼ xⱼ",
+            mean,
+            inputs=(x_id,),
+            op="mean",
+            stage=stage,
+            cols=("mean",),
+        )
+        self.add(
+            id + ".variance",
+            "Variance of each row",
+            "σ² = (1/d) Σⱼ (xⱼ − μ)²",
+            var,
+            inputs=(x_id, id + ".mean"),
+            op="variance",
+            stage=stage,
+            cols=("variance",),
+        )
+        return self.add(
+            id,
+            "Layer normalisation",
+            f"LayerNorm(x) = (x − μ) / √(σ² + ε) · γ + β,  ε = {eps:g}",
+            y,
+            inputs=(x_id, id + ".mean", id + ".variance"),
+            op="layer_norm",
+            stage=stage,
+            params={"gamma": norm.gamma, "beta": norm.beta},
+        )
 
 
 def run(spec: Spec, sentence: str) -> Trace:
@@ -74,14 +97,20 @@ def _run(spec: Spec, sentence: str) -> Trace:
 
     # Stage 1: tokenization & embedding. X [n, d]
     X, unknown = tokenizer.embed(tokens, spec)
-    rec.add("embeddings", "Token embeddings", "X = embedding of each token", X,
-            inputs=(), op="lookup", stage=1)  # fmt: skip
+    rec.add("embeddings", "Token embeddings", "X = embedding of each token", X, inputs=(), op="lookup", stage=1)
 
     # Stage 2: positional encoding. X' = X + PE
-    rec.add("positional", "Positional encoding", *_positional(spec, len(tokens)),
-            inputs=(), op="positional", stage=2)  # fmt: skip
-    x = rec.add("input", "Encoder input", "X' = X + PE", X + rec.steps[-1].value,
-                inputs=("embeddings", "positional"), op="add", stage=2)  # fmt: skip
+    formula, PE = _positional(spec, len(tokens))
+    rec.add("positional", "Positional encoding", formula, PE, inputs=(), op="positional", stage=2)
+    x = rec.add(
+        "input",
+        "Encoder input",
+        "X' = X + PE",
+        X + PE,
+        inputs=("embeddings", "positional"),
+        op="add",
+        stage=2,
+    )
     x_id = "input"
     if spec.embedding_norm is not None:
         x = rec.layer_norm("input_norm", x, x_id, spec.embedding_norm, m.layer_norm_eps, stage=2)
@@ -94,8 +123,9 @@ def _run(spec: Spec, sentence: str) -> Trace:
     if spec.final_norm is not None:
         x = rec.layer_norm("final_norm", x, x_id, spec.final_norm, m.layer_norm_eps, stage=7)
         x_id = "final_norm"
-    rec.add("output", "Encoder output", "the contextual representation of each token", x,
-            inputs=(x_id,), op="copy", stage=7)  # fmt: skip
+    rec.add(
+        "output", "Encoder output", "the contextual representation of each token", x, inputs=(x_id,), op="copy", stage=7
+    )
 
     model = {
         "d_model": m.d_model,
@@ -145,12 +175,22 @@ def _layer(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Model) 
     # Stage 3: multi-head self-attention (pre-norm normalises its input first).
     a_in, a_id = x, x_id
     if pre:
-        a_in, a_id = rec.layer_norm(f"{p}.norm_1", x, x_id, layer.norm_1, eps, stage=3), f"{p}.norm_1"
+        a_in, a_id = (
+            rec.layer_norm(f"{p}.norm_1", x, x_id, layer.norm_1, eps, stage=3),
+            f"{p}.norm_1",
+        )
     attention = _attention(rec, p, a_in, a_id, layer, m)
 
     # Stage 4: Add & Norm.
-    r1 = rec.add(f"{p}.residual_1", "Residual", "x + attention output", x + attention,
-                 inputs=(x_id, f"{p}.attention.output"), op="add", stage=4)  # fmt: skip
+    r1 = rec.add(
+        f"{p}.residual_1",
+        "Residual",
+        "x + attention output",
+        x + attention,
+        inputs=(x_id, f"{p}.attention.output"),
+        op="add",
+        stage=4,
+    )
     n_id = f"{p}.norm_2" if pre else f"{p}.norm_1"
     f_in = rec.layer_norm(n_id, r1, f"{p}.residual_1", layer.norm_2 if pre else layer.norm_1, eps, stage=4)
 
@@ -159,8 +199,15 @@ def _layer(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Model) 
 
     # Stage 6: Add & Norm (pre-norm: the residual goes on; the next LayerNorm is the next layer's).
     skip, skip_id = (r1, f"{p}.residual_1") if pre else (f_in, n_id)
-    r2 = rec.add(f"{p}.residual_2", "Residual", f"{skip_id.split('.')[-1]} + FFN output", skip + ffn,
-                 inputs=(skip_id, f"{p}.ffn.output"), op="add", stage=6)  # fmt: skip
+    r2 = rec.add(
+        f"{p}.residual_2",
+        "Residual",
+        f"{skip_id.split('.')[-1]} + FFN output",
+        skip + ffn,
+        inputs=(skip_id, f"{p}.ffn.output"),
+        op="add",
+        stage=6,
+    )
     if pre:
         return r2, f"{p}.residual_2"
     return rec.layer_norm(f"{p}.norm_2", r2, f"{p}.residual_2", layer.norm_2, eps, stage=6), f"{p}.norm_2"
@@ -176,27 +223,83 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
         cols = slice(h * d_k, (h + 1) * d_k)
         part = "" if m.heads == 1 else f"[{cols.start}:{cols.stop}]"  # head h's columns, in formulas
         Q, K, V = (
-            rec.add(f"{hp}.{name}", f"{title} (head {h})",
-                    f"{name} = x W_{name}{part}" + ("" if b is None else f" + b_{name}{part}"),
-                    _affine(x, W[:, cols], None if b is None else b[cols]), inputs=(x_id,), op="matmul",
-                    stage=3, params=_present(**{f"W_{name}": W[:, cols], f"b_{name}": None if b is None else b[cols]}))
-            for name, title, W, b in (("Q", "Queries", layer.W_Q, layer.b_Q), ("K", "Keys", layer.W_K, layer.b_K),
-                                      ("V", "Values", layer.W_V, layer.b_V))
-        )  # fmt: skip
-        scores = rec.add(f"{hp}.scores", f"Attention scores (head {h})", "Q Kᵀ", Q @ K.T,
-                         inputs=(f"{hp}.Q", f"{hp}.K"), op="matmul", stage=3, cols=rec.tokens)  # fmt: skip
-        scaled = rec.add(f"{hp}.scaled", f"Scaled scores (head {h})", f"Q Kᵀ / √d_k,  √d_k = √{d_k} = {math.sqrt(d_k):.4g}",
-                         scores / math.sqrt(d_k), inputs=(f"{hp}.scores",), op="scale", stage=3, cols=rec.tokens)  # fmt: skip
-        weights = rec.add(f"{hp}.weights", f"Attention weights (head {h})", "softmax of each row: exp(sⱼ) / Σₖ exp(sₖ)",
-                          ops.softmax(scaled), inputs=(f"{hp}.scaled",), op="softmax", stage=3, cols=rec.tokens)  # fmt: skip
-        outputs.append(rec.add(f"{hp}.output", f"Weighted sum of values (head {h})", "weights V", weights @ V,
-                               inputs=(f"{hp}.weights", f"{hp}.V"), op="matmul", stage=3))  # fmt: skip
-    concat = rec.add(f"{p}.attention.concat", "Heads side by side", " | ".join(f"head_{h}" for h in range(m.heads)),
-                     np.concatenate(outputs, axis=1), inputs=tuple(f"{hp}.output" for hp in heads), op="concat", stage=3)  # fmt: skip
+            rec.add(
+                f"{hp}.{name}",
+                f"{title} (head {h})",
+                f"{name} = x W_{name}{part}" + ("" if b is None else f" + b_{name}{part}"),
+                _affine(x, W[:, cols], None if b is None else b[cols]),
+                inputs=(x_id,),
+                op="matmul",
+                stage=3,
+                params=_present(**{f"W_{name}": W[:, cols], f"b_{name}": None if b is None else b[cols]}),
+            )
+            for name, title, W, b in (
+                ("Q", "Queries", layer.W_Q, layer.b_Q),
+                ("K", "Keys", layer.W_K, layer.b_K),
+                ("V", "Values", layer.W_V, layer.b_V),
+            )
+        )
+        scores = rec.add(
+            f"{hp}.scores",
+            f"Attention scores (head {h})",
+            "Q Kᵀ",
+            Q @ K.T,
+            inputs=(f"{hp}.Q", f"{hp}.K"),
+            op="matmul",
+            stage=3,
+            cols=rec.tokens,
+        )
+        scaled = rec.add(
+            f"{hp}.scaled",
+            f"Scaled scores (head {h})",
+            f"Q Kᵀ / √d_k,  √d_k = √{d_k} = {math.sqrt(d_k):.4g}",
+            scores / math.sqrt(d_k),
+            inputs=(f"{hp}.scores",),
+            op="scale",
+            stage=3,
+            cols=rec.tokens,
+        )
+        weights = rec.add(
+            f"{hp}.weights",
+            f"Attention weights (head {h})",
+            "softmax of each row: exp(sⱼ) / Σₖ exp(sₖ)",
+            ops.softmax(scaled),
+            inputs=(f"{hp}.scaled",),
+            op="softmax",
+            stage=3,
+            cols=rec.tokens,
+        )
+        outputs.append(
+            rec.add(
+                f"{hp}.output",
+                f"Weighted sum of values (head {h})",
+                "weights V",
+                weights @ V,
+                inputs=(f"{hp}.weights", f"{hp}.V"),
+                op="matmul",
+                stage=3,
+            )
+        )
+    concat = rec.add(
+        f"{p}.attention.concat",
+        "Heads side by side",
+        " | ".join(f"head_{h}" for h in range(m.heads)),
+        np.concatenate(outputs, axis=1),
+        inputs=tuple(f"{hp}.output" for hp in heads),
+        op="concat",
+        stage=3,
+    )
     formula = "concat" + (" W_O" if layer.W_O is not None else "") + (" + b_O" if layer.b_O is not None else "")
-    return rec.add(f"{p}.attention.output", "Attention output", formula, _affine(concat, layer.W_O, layer.b_O),
-                   inputs=(f"{p}.attention.concat",), op="matmul", stage=3,
-                   params=_present(W_O=layer.W_O, b_O=layer.b_O))  # fmt: skip
+    return rec.add(
+        f"{p}.attention.output",
+        "Attention output",
+        formula,
+        _affine(concat, layer.W_O, layer.b_O),
+        inputs=(f"{p}.attention.concat",),
+        op="matmul",
+        stage=3,
+        params=_present(W_O=layer.W_O, b_O=layer.b_O),
+    )
 
 
 _ACTIVATION_FORMULAS = {
@@ -211,14 +314,37 @@ def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: 
     f = f"{p}.ffn"
     b1 = "" if layer.b_1 is None else " + b_1"
     b2 = "" if layer.b_2 is None else " + b_2"
-    hidden = rec.add(f"{f}.hidden", "FFN hidden layer", f"h = x W_1{b1}", _affine(x, layer.W_1, layer.b_1),
-                     inputs=(x_id,), op="matmul", stage=5, cols="f",
-                     params=_present(W_1=layer.W_1, b_1=layer.b_1))  # fmt: skip
-    active = rec.add(f"{f}.activation", f"FFN activation ({activation})", _ACTIVATION_FORMULAS[activation],
-                     ops.ACTIVATIONS[activation](hidden), inputs=(f"{f}.hidden",), op="activation", stage=5, cols="f")  # fmt: skip
-    return rec.add(f"{f}.output", "FFN output", f"{activation}(h) W_2{b2}", _affine(active, layer.W_2, layer.b_2),
-                   inputs=(f"{f}.activation",), op="matmul", stage=5,
-                   params=_present(W_2=layer.W_2, b_2=layer.b_2))  # fmt: skip
+    hidden = rec.add(
+        f"{f}.hidden",
+        "FFN hidden layer",
+        f"h = x W_1{b1}",
+        _affine(x, layer.W_1, layer.b_1),
+        inputs=(x_id,),
+        op="matmul",
+        stage=5,
+        cols="f",
+        params=_present(W_1=layer.W_1, b_1=layer.b_1),
+    )
+    active = rec.add(
+        f"{f}.activation",
+        f"FFN activation ({activation})",
+        _ACTIVATION_FORMULAS[activation],
+        ops.ACTIVATIONS[activation](hidden),
+        inputs=(f"{f}.hidden",),
+        op="activation",
+        stage=5,
+        cols="f",
+    )
+    return rec.add(
+        f"{f}.output",
+        "FFN output",
+        f"{activation}(h) W_2{b2}",
+        _affine(active, layer.W_2, layer.b_2),
+        inputs=(f"{f}.activation",),
+        op="matmul",
+        stage=5,
+        params=_present(W_2=layer.W_2, b_2=layer.b_2),
+    )
 
 
 def _present(**params: Array | None) -> dict[str, Array]:

@@ -114,8 +114,9 @@ class Spec:
 
 def parse(text: str, source: str) -> Spec:
     """Read and check a whole weights file. Raises EncoderError on the first problem."""
+    reader = _Reader(text, source)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        data = reader.document()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
@@ -123,124 +124,156 @@ def parse(text: str, source: str) -> Spec:
         raise EncoderError(f"{source}{line}: not valid YAML: {problem}") from None
     except yaml.YAMLError as e:
         raise EncoderError(f"{source}: not valid YAML: {e}") from None
-    if root is None:
+    finally:
+        reader.loader.dispose()
+    if data is None:
         raise EncoderError(f"{source}: the file is empty; a weights file needs embeddings and layers")
-    reader = _Reader(source)
-    data = reader.read(root, ())
     return _Checker(source, reader.lines).spec(data)
 
 
 # ---------------------------------------------------------------------------
-# YAML nodes -> plain Python values, with the line of every key and container.
+# YAML events -> plain Python values, with the line of every key and container.
+# Reading libyaml's event stream keeps no node per number: a 20 MB file of
+# matrices stays in tens of MB, and a plain decimal in a list is float(text).
 
 _CORE = "tag:yaml.org,2002:"
-# What YAML 1.1 leaves as a string although it is plainly a number: 1e-5, 1E3, +2e0.
-_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+# A decimal as people write it (0.5, -3, .25, 1e-5, 2.5E+3): a number whatever YAML 1.1 says
+# (it reads 1e-5 as a string). Integers with a leading zero are left to YAML (017 is octal).
+_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+(?=[eE])|0|[1-9]\d*)([eE][-+]?\d+)?")
 _constructor = yaml.constructor.SafeConstructor()
 
 
 class _Reader:
-    def __init__(self, source: str) -> None:
+    def __init__(self, text: str, source: str) -> None:
+        self.loader = _Loader(text)
         self.source = source
         self.lines: dict[Path, int] = {}
-        self._done: dict[int, Any] = {}  # id(node) -> value: an alias is read once
-        self._open: set[int] = set()  # nodes being read: an alias to one of them is a loop
+        self._anchors: dict[str, Any] = {}  # an alias is the value read once, shared: no expansion
+        self._open: set[str] = set()  # anchors being read: an alias to one of them is a loop
 
-    def fail(self, node: yaml.Node, path: Path, message: str) -> NoReturn:
-        where = _place(path)
-        raise EncoderError(f"{self.source}:{node.start_mark.line + 1}: {where}{message}")
+    def fail(self, event: yaml.Event, path: Path, message: str) -> NoReturn:
+        raise EncoderError(f"{self.source}:{event.start_mark.line + 1}: {_place(path)}{message}")
 
-    def read(self, node: yaml.Node, path: Path) -> Any:
-        key = id(node)
-        if key in self._done:
-            return self._done[key]
-        if key in self._open:
-            self.fail(node, path, "an alias refers to a value that contains it; remove the loop")
-        if len(path) > MAX_NESTING:
-            self.fail(node, path, "nested too deeply for a weights file")
-        self._check_tag(node, path)
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        self._open.add(key)
-        if isinstance(node, yaml.MappingNode):
-            value: Any = self._mapping(node, path)
-        elif isinstance(node, yaml.SequenceNode):
-            # In format 1 every scalar inside a list is a number.
-            value = [
-                self.number(item, (*path, i))
-                if isinstance(item, yaml.ScalarNode)
-                else self.read(item, (*path, i))
-                for i, item in enumerate(node.value)
-            ]
-        else:
-            value = self.scalar(node, path)
-        self._open.discard(key)
-        self._done[key] = value
+    def document(self) -> Any:
+        """The one document of the stream, or None for an empty stream."""
+        self.loader.get_event()  # StreamStart
+        if self.loader.check_event(yaml.StreamEndEvent):
+            return None
+        self.loader.get_event()  # DocumentStart
+        value = self.read(self.loader.get_event(), ())
+        self.loader.get_event()  # DocumentEnd
+        extra = self.loader.get_event()
+        if not isinstance(extra, yaml.StreamEndEvent):
+            self.fail(extra, (), "expected one YAML document, found a second (after ---); keep one")
         return value
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def read(self, event: yaml.Event, path: Path) -> Any:
+        """The value that starts with this event (the rest of it is read from the loader)."""
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                self.fail(event, path, "an alias refers to a value that contains it; remove the loop")
+            if event.anchor not in self._anchors:
+                self.fail(event, path, f"the alias *{event.anchor} has no anchor &{event.anchor} before it")
+            return self._anchors[event.anchor]
+        if len(path) > MAX_NESTING:
+            self.fail(event, path, "nested too deeply for a weights file")
+        self._check_tag(event, path)
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self._open.add(anchor)
+        if isinstance(event, yaml.ScalarEvent):
+            value: Any = self.scalar(event, path)
+        else:
+            self.lines.setdefault(path, event.start_mark.line + 1)
+            value = self._mapping(path) if isinstance(event, yaml.MappingStartEvent) else self._sequence(path)
+        if anchor:
+            self._open.discard(anchor)
+            self._anchors[anchor] = value
+        return value
+
+    def _sequence(self, path: Path) -> list[Any]:
+        # In format 1 every scalar inside a list is a number.
+        items: list[Any] = []
+        get_event, number = self.loader.get_event, self.number  # the hot loop of a large file
+        while not isinstance(event := get_event(), yaml.SequenceEndEvent):
+            if isinstance(event, yaml.ScalarEvent):
+                items.append(number(event, path, len(items)))
+            else:
+                items.append(self.read(event, (*path, len(items))))
+        return items
+
+    def _mapping(self, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _CORE + "merge":
-                self.fail(key_node, path, "merge keys (<<) are not supported; write the keys out")
-            if not isinstance(key_node, yaml.ScalarNode):
-                hint = ""
-                if isinstance(key_node, yaml.SequenceNode) and len(key_node.value) == 1:
-                    word = getattr(key_node.value[0], "value", "")
-                    hint = f'; to use the token [{word}], quote it: "[{word}]":'
-                self.fail(key_node, path, f"a key must be a word, not a list or mapping{hint}")
-            name = key_node.value  # as written: `on`, `no` and `1` are words here
+        while not isinstance(key := self.loader.get_event(), yaml.MappingEndEvent):
+            if not isinstance(key, yaml.ScalarEvent):
+                bracketed = isinstance(key, yaml.SequenceStartEvent) and key.flow_style
+                hint = '; a token in brackets must be quoted, as in "[UNK]":' if bracketed else ""
+                self.fail(key, path, f"a key must be a word, not a list or mapping{hint}")
+            name = key.value  # as written: `on`, `no` and `1` are words here
+            if name == "<<" and not key.style:
+                self.fail(key, path, "merge keys (<<) are not supported; write the keys out")
             if name in out:
-                self.fail(key_node, (*path, name), "this key is given twice; keep one")
-            self.lines[(*path, name)] = key_node.start_mark.line + 1
-            out[name] = self.read(value_node, (*path, name))
+                self.fail(key, (*path, name), "this key is given twice; keep one")
+            self.lines[(*path, name)] = key.start_mark.line + 1
+            out[name] = self.read(self.loader.get_event(), (*path, name))
         return out
 
-    def _check_tag(self, node: yaml.Node, path: Path) -> None:
-        tag = node.tag or ""
+    def _check_tag(self, event: yaml.Event, path: Path) -> None:
+        tag = getattr(event, "tag", None)
+        if tag in (None, "!"):
+            return
         if not tag.startswith(_CORE) or tag[len(_CORE) :].startswith("python"):
             self.fail(
-                node,
+                event,
                 path,
                 f"the YAML tag {tag!r} is not allowed in a weights file "
                 "(only plain numbers, words, lists and mappings); remove it",
             )
 
-    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+    def _resolved(self, event: yaml.ScalarEvent) -> tuple[str, yaml.ScalarNode]:
+        """What YAML 1.1 makes of a scalar: its kind (int, float, bool, null, str...) and a node."""
+        tag = event.tag
+        if tag in (None, "!"):
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return tag[len(_CORE) :], yaml.ScalarNode(tag, event.value, style=event.style)
+
+    def scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
         """A setting's value: number, bool, null or word, as YAML 1.1 reads it, and 1e-5 as a number."""
-        kind = node.tag[len(_CORE) :]
+        kind, node = self._resolved(event)
         if kind == "int":
             return _constructor.construct_yaml_int(node)
         if kind == "float":
-            return self.number(node, path)
+            return self.number(event, path[:-1], path[-1])
         if kind == "bool":
             return _constructor.construct_yaml_bool(node)
         if kind == "null":
             return None
-        if not node.style and _NUMBER.fullmatch(node.value):
-            return float(node.value)
-        return node.value
+        if not event.style and _DECIMAL.fullmatch(event.value):
+            return float(event.value)
+        return event.value
 
-    def number(self, node: yaml.Node, path: Path) -> float:
-        """A scalar where a number belongs; anything else is an error that says what YAML read."""
-        if not isinstance(node, yaml.ScalarNode):  # pragma: no cover - callers pass scalars
-            self.fail(node, path, "expected a number")
-        self._check_tag(node, path)
-        kind, text = node.tag[len(_CORE) :], node.value
-        value: float
-        if kind == "int":
-            value = float(_constructor.construct_yaml_int(node))
-        elif kind == "float":
-            value = float(_constructor.construct_yaml_float(node))
-        elif kind == "str" and not node.style and _NUMBER.fullmatch(text):
-            value = float(text)
-        elif kind == "bool":
-            self.fail(node, path, f"expected a number, got {text!r}, which YAML reads as a boolean")
-        elif kind == "null":
-            self.fail(node, path, f"expected a number, got {text or 'nothing'!r} (YAML's null)")
+    def number(self, event: yaml.ScalarEvent, parent: Path, key: str | int) -> float:
+        """A scalar where a number belongs (at parent[key]); anything else is an error that says
+        what YAML read."""
+        text = event.value
+        if event.tag is None and not event.style and _DECIMAL.fullmatch(text):
+            value = float(text)  # the common case, without YAML's resolver
         else:
-            self.fail(node, path, f"expected a number, got {text!r}")
+            path = (*parent, key)
+            self._check_tag(event, path)
+            kind, node = self._resolved(event)
+            if kind == "int":
+                value = float(_constructor.construct_yaml_int(node))
+            elif kind == "float":
+                value = float(_constructor.construct_yaml_float(node))
+            elif kind == "bool":
+                self.fail(event, path, f"expected a number, got {text!r}, which YAML reads as a boolean")
+            elif kind == "null":
+                self.fail(event, path, f"expected a number, got {text or 'nothing'!r} (YAML's null)")
+            else:
+                self.fail(event, path, f"expected a number, got {text!r}")
         if not math.isfinite(value):
-            self.fail(node, path, f"expected a finite number, got {text!r}")
+            self.fail(event, (*parent, key), f"expected a finite number, got {text!r}")
         return value
 
 
@@ -271,9 +304,7 @@ def _shape(value: Any) -> str:
         if value and inner and None not in inner and len(inner) == 1:
             return f"{len(value)} x {inner.pop()}"
         return f"a list of {len(value)}"
-    return {dict: "a mapping", str: "a word", bool: "a boolean", type(None): "nothing"}.get(
-        type(value), "a number"
-    )
+    return {dict: "a mapping", str: "a word", bool: "a boolean", type(None): "nothing"}.get(type(value), "a number")
 
 
 # ---------------------------------------------------------------------------
@@ -327,7 +358,10 @@ class _Checker:
         """Count the numbers a file holds; aliases can make a short file absurdly large."""
         self.numbers += count
         if self.numbers > MAX_NUMBERS:
-            self.fail(path, f"the file holds more than {MAX_NUMBERS:,} numbers; too large for this calculator")
+            self.fail(
+                path,
+                f"the file holds more than {MAX_NUMBERS:,} numbers; too large for this calculator",
+            )
 
     def matrix(self, value: Any, path: Path, rows: int | None, cols: int | None, names: str) -> Array:
         """A list of rows of numbers, `rows x cols` (None: any). `names` says what they are."""
@@ -357,7 +391,10 @@ class _Checker:
             self.fail(path, f"expected {length} numbers ({names}), got {len(value)}")
         self.spend(length, path)
         if not all(isinstance(v, float) for v in value):
-            self.fail(path, f"expected a list of {length} numbers ({names}), got one holding a list or mapping")
+            self.fail(
+                path,
+                f"expected a list of {length} numbers ({names}), got one holding a list or mapping",
+            )
         return np.array(value, dtype=np.float64)
 
     def optional_vector(self, data: dict[str, Any], key: str, path: Path, length: int, names: str) -> Array | None:
@@ -376,7 +413,15 @@ class _Checker:
         top = self.mapping(
             data,
             (),
-            ("format", "model", "positional_table", "embedding_norm", "embeddings", "layers", "final_norm"),
+            (
+                "format",
+                "model",
+                "positional_table",
+                "embedding_norm",
+                "embeddings",
+                "layers",
+                "final_norm",
+            ),
             required=("embeddings", "layers"),
         )
         if "format" in top and (isinstance(top["format"], bool) or top["format"] != 1):
@@ -399,7 +444,10 @@ class _Checker:
         table = None
         if model.positional == "table":
             if "positional_table" not in top:
-                self.fail(("model", "positional"), "positional: table needs a positional_table: list of rows")
+                self.fail(
+                    ("model", "positional"),
+                    "positional: table needs a positional_table: list of rows",
+                )
             table = self.matrix(top["positional_table"], ("positional_table",), None, d, "positions x d_model")
             if len(table) > MAX_TOKENS:
                 self.fail(("positional_table",), f"at most {MAX_TOKENS} rows, got {len(table)}")
@@ -414,7 +462,9 @@ class _Checker:
             model=model,
             embeddings=embeddings,
             positional_table=table,
-            embedding_norm=self.norm(top["embedding_norm"], ("embedding_norm",), d) if "embedding_norm" in top else None,
+            embedding_norm=self.norm(top["embedding_norm"], ("embedding_norm",), d)
+            if "embedding_norm" in top
+            else None,
             layers=tuple(layers),
             final_norm=self.norm(top["final_norm"], ("final_norm",), d) if "final_norm" in top else None,
             lines=self.lines,
@@ -471,7 +521,10 @@ class _Checker:
             heads=heads,
             positional=self.choice(settings.get("positional", "sinusoidal"), (*path, "positional"), POSITIONAL),
             positional_base=self.real(
-                settings.get("positional_base", 10000.0), (*path, "positional_base"), 0.0, strict=True
+                settings.get("positional_base", 10000.0),
+                (*path, "positional_base"),
+                0.0,
+                strict=True,
             ),
             norm=self.choice(settings.get("norm", "post"), (*path, "norm"), NORMS),
             activation=self.choice(settings.get("activation", "relu"), (*path, "activation"), ACTIVATIONS),

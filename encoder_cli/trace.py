@@ -66,7 +66,12 @@ class Trace:
 
 
 def select(
-    steps: Sequence[Step], layer: int | None, head: int | None, patterns: Sequence[str], layers: int, heads: int
+    steps: Sequence[Step],
+    layer: int | None,
+    head: int | None,
+    patterns: Sequence[str],
+    layers: int,
+    heads: int,
 ) -> list[Step]:
     """The steps a filter keeps, in order and unchanged.
 
@@ -78,11 +83,7 @@ def select(
         raise EncoderError(f"--layer {layer}: the model has {layers} layer(s), numbered 0 to {layers - 1}")
     if head is not None and not 0 <= head < heads:
         raise EncoderError(f"--head {head}: the model has {heads} head(s), numbered 0 to {heads - 1}")
-    kept = [
-        s
-        for s in steps
-        if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))
-    ]
+    kept = [s for s in steps if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))]
     if patterns:
         wanted = set().union(*(_matching(steps, p) for p in patterns))
         kept = [s for s in kept if s.id in wanted]

@@ -113,7 +113,14 @@ def generate(seed: int) -> Generated:
         arrays: dict[str, np.ndarray | None] = {k: m(d, d) for k in ("W_Q", "W_K", "W_V")}
         arrays["W_O"] = m(d, d) if o["W_O"] else None
         arrays |= {"W_1": m(d, o["d_ff"]), "W_2": m(o["d_ff"], d)}
-        for b, size in (("b_Q", d), ("b_K", d), ("b_V", d), ("b_O", d), ("b_1", o["d_ff"]), ("b_2", d)):
+        for b, size in (
+            ("b_Q", d),
+            ("b_K", d),
+            ("b_V", d),
+            ("b_O", d),
+            ("b_1", o["d_ff"]),
+            ("b_2", d),
+        ):
             keep = o["biases"] == "all" or (o["biases"] == "some" and rng.integers(2))
             arrays[b] = m(size) if keep else None
         arrays |= {"gamma_1": 1 + m(d) / 3, "beta_1": m(d), "gamma_2": 1 + m(d) / 3, "beta_2": m(d)}

@@ -37,7 +37,9 @@ def explain_json(path: Path, *more: str) -> dict:
     return json.loads(result.stdout, parse_constant=no_constants)
 
 
-def expected_ids(layers: int, heads: int, pre: bool, embedding_norm: bool = False, final_norm: bool = False) -> list[str]:
+def expected_ids(
+    layers: int, heads: int, pre: bool, embedding_norm: bool = False, final_norm: bool = False
+) -> list[str]:
     """The step ids of ../shared/spec/json-output.md, in the order its table gives them."""
 
     def norm(step: str) -> list[str]:
@@ -70,8 +72,26 @@ def test_json_document_follows_the_contract(path: Path, ids: list[str]) -> None:
     assert [s["id"] for s in doc["steps"]] == ids
     n = len(doc["tokens"])
     m = doc["model"]
-    assert set(m) == {"d_model", "heads", "d_k", "d_ff", "layers", "positional", "norm", "activation", "layer_norm_eps"}
-    widths = {"scores": n, "scaled": n, "weights": n, "mean": 1, "variance": 1, "hidden": m["d_ff"], "activation": m["d_ff"]}
+    assert set(m) == {
+        "d_model",
+        "heads",
+        "d_k",
+        "d_ff",
+        "layers",
+        "positional",
+        "norm",
+        "activation",
+        "layer_norm_eps",
+    }
+    widths = {
+        "scores": n,
+        "scaled": n,
+        "weights": n,
+        "mean": 1,
+        "variance": 1,
+        "hidden": m["d_ff"],
+        "activation": m["d_ff"],
+    }
     for step in doc["steps"]:
         last = step["id"].split(".")[-1]
         width = widths.get(last, m["d_k"] if ".heads." in step["id"] else m["d_model"])
@@ -99,8 +119,11 @@ def test_seed_example_embedded_and_on_disk_agree_and_work_from_anywhere(tmp_path
     assert EXAMPLE.read_bytes() == SEED.read_bytes()
     result = subprocess.run(
         [sys.executable, "-m", "encoder_cli", "explain", "--format", "json"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     doc = json.loads(result.stdout)
     assert doc["sentence"] == "The cat sat" and doc["tokens"] == ["The", "cat", "sat"]
     assert doc["steps"][-1]["id"] == "output"
@@ -159,7 +182,10 @@ def test_repeated_tokens_are_labelled_by_position() -> None:
     assert "the (0)" in result.stdout and "the (4)" in result.stdout
 
 
-@pytest.mark.parametrize(("env", "flags"), [({"NO_COLOR": "1", "FORCE_COLOR": "1"}, []), ({"FORCE_COLOR": "1"}, ["--no-color"])])
+@pytest.mark.parametrize(
+    ("env", "flags"),
+    [({"NO_COLOR": "1", "FORCE_COLOR": "1"}, []), ({"FORCE_COLOR": "1"}, ["--no-color"])],
+)
 def test_no_color(env: dict[str, str], flags: list[str]) -> None:
     result = CliRunner(env={"COLUMNS": "100", "NO_COLOR": None, **env}).invoke(app, ["explain", *flags])
     assert result.exit_code == 0
@@ -178,24 +204,46 @@ def test_weights_are_a_heatmap_in_colour() -> None:
 
 def wide_model() -> str:
     rng = np.random.default_rng(0)
-    d, n = 64, 40
+    d, n = 64, 60
     m = lambda *shape: rng.normal(0, 0.2, shape).round(2).tolist()  # noqa: E731
-    layer = {"attention": {k: m(d, d) for k in ("W_Q", "W_K", "W_V")}, "ffn": {"W_1": m(d, 4 * d), "W_2": m(4 * d, d)}}
+    layer = {
+        "attention": {k: m(d, d) for k in ("W_Q", "W_K", "W_V")},
+        "ffn": {"W_1": m(d, 4 * d), "W_2": m(4 * d, d)},
+    }
     return yaml.safe_dump({"embeddings": {f"w{i}": m(d) for i in range(n)}, "layers": [layer]})
 
 
 def test_large_matrices_are_summarised_and_full_shows_them_whole() -> None:
-    sentence = " ".join(f"w{i}" for i in range(40))
-    result = run("explain", sentence, "-w", "-", "-s", "ffn.hidden", input=wide_model(), env={"COLUMNS": "80"})
+    sentence = " ".join(f"w{i}" for i in range(60))
+    result = run(
+        "explain",
+        sentence,
+        "-w",
+        "-",
+        "-s",
+        "ffn.hidden",
+        input=wide_model(),
+        env={"COLUMNS": "80"},
+    )
     lines = result.stdout.splitlines()
-    assert "layers.0.ffn.hidden   40 × 256   summarised: --full shows every row and column" in lines
+    assert "layers.0.ffn.hidden   60 × 256   summarised: --full shows every row and column" in lines
     assert max(map(len, lines)) <= 80
     header = next(line for line in lines if line.lstrip().startswith("f0"))
     assert header.split()[:2] == ["f0", "f1"] and "…" in header and header.split()[-1] == "f255"
-    full = run("explain", sentence, "-w", "-", "-s", "ffn.hidden", "--full", input=wide_model(), env={"COLUMNS": "80"})
+    full = run(
+        "explain",
+        sentence,
+        "-w",
+        "-",
+        "-s",
+        "ffn.hidden",
+        "--full",
+        input=wide_model(),
+        env={"COLUMNS": "80"},
+    )
     header = next(line for line in full.stdout.splitlines() if line.lstrip().startswith("f0"))
     assert header.split() == [f"f{j}" for j in range(256)]
-    assert len([line for line in full.stdout.splitlines() if re.match(r"w\d+ ", line)]) == 40
+    assert len([line for line in full.stdout.splitlines() if re.match(r"w\d+ ", line)]) == 60
 
 
 def test_version_and_help_and_module_entry_point() -> None:
@@ -214,3 +262,14 @@ def test_closing_the_pipe_early_is_quiet() -> None:
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env)
     assert result.stdout.startswith("Sentence")
     assert "Traceback" not in result.stderr and "Error" not in result.stderr
+
+
+def test_streamed_json_is_the_document() -> None:
+    from encoder_cli import encoder, spec
+    from encoder_cli.render import json_doc
+
+    trace = encoder.run(spec.parse(MAT.read_text(), MAT.name), "The cat sat on the mat")
+    for steps in (trace.steps, trace.steps[:1], []):
+        text = "".join(json_doc.chunks(trace, steps))
+        assert json.loads(text) == json_doc.document(trace, steps)
+        assert text == json.dumps(json_doc.document(trace, steps), ensure_ascii=False, separators=(", ", ": ")) + "\n"

@@ -52,11 +52,22 @@ def reference_pe(n: int, d: int, base: float) -> torch.Tensor:
 def torch_layer(g: Generated, arrays: dict) -> nn.TransformerEncoderLayer:
     o = g.options
     d, d_ff = o["d_model"], o["d_ff"]
-    activation = {"relu": "relu", "gelu": "gelu", "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}
+    activation = {
+        "relu": "relu",
+        "gelu": "gelu",
+        "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    }
     layer = nn.TransformerEncoderLayer(
-        d, o["heads"], d_ff, dropout=0.0, activation=activation[o["activation"]], layer_norm_eps=o["eps"],
-        batch_first=True, norm_first=o["norm"] == "pre", dtype=torch.float64,
-    )  # fmt: skip
+        d,
+        o["heads"],
+        d_ff,
+        dropout=0.0,
+        activation=activation[o["activation"]],
+        layer_norm_eps=o["eps"],
+        batch_first=True,
+        norm_first=o["norm"] == "pre",
+        dtype=torch.float64,
+    )
     zero = lambda k, size: np.zeros(size) if arrays[k] is None else arrays[k]  # noqa: E731
     W_O = np.eye(d) if arrays["W_O"] is None else arrays["W_O"]
     with torch.no_grad():  # nn.Linear stores W transposed: y = x W^T + b
@@ -134,8 +145,18 @@ def test_generated_models_cover_every_option() -> None:
     for seed in SEEDS:
         for key, value in generate(seed).options.items():
             seen.setdefault(key, set()).add(value)
-    for key in ("norm", "activation", "positional", "per_head", "W_O", "biases", "embedding_norm",
-                "final_norm", "lowercase", "unk"):  # fmt: skip
+    for key in (
+        "norm",
+        "activation",
+        "positional",
+        "per_head",
+        "W_O",
+        "biases",
+        "embedding_norm",
+        "final_norm",
+        "lowercase",
+        "unk",
+    ):
         assert len(seen[key]) >= 2 and (key not in ("activation", "positional", "biases") or len(seen[key]) == 3), key
     assert {1, 2, 3} <= seen["layers"] and max(seen["heads"]) >= 4
 
@@ -151,22 +172,36 @@ def test_fixtures_agree_with_torch(path, sentence) -> None:
     d = len(next(iter(data["embeddings"].values())))
     heads = model.get("heads", 1)
     options = {
-        "d_model": d, "heads": heads, "d_ff": len(data["layers"][0]["ffn"]["W_1"][0]),
-        "norm": model.get("norm", "post"), "activation": model.get("activation", "relu"),
-        "positional": model.get("positional", "sinusoidal"), "base": 10000.0,
-        "eps": float(model.get("layer_norm_eps", 1e-5)), "lowercase": model.get("lowercase", False),
-        "embedding_norm": "embedding_norm" in data, "final_norm": "final_norm" in data,
-    }  # fmt: skip
+        "d_model": d,
+        "heads": heads,
+        "d_ff": len(data["layers"][0]["ffn"]["W_1"][0]),
+        "norm": model.get("norm", "post"),
+        "activation": model.get("activation", "relu"),
+        "positional": model.get("positional", "sinusoidal"),
+        "base": 10000.0,
+        "eps": float(model.get("layer_norm_eps", 1e-5)),
+        "lowercase": model.get("lowercase", False),
+        "embedding_norm": "embedding_norm" in data,
+        "final_norm": "final_norm" in data,
+    }
     layers = []
     for layer in data["layers"]:
         att = layer["attention"]
         if "heads" in att:  # per-head form: put head h in columns h*d_k ...
-            att = att | {k: np.concatenate([np.array(h[k]) for h in att["heads"]], axis=1) for k in ("W_Q", "W_K", "W_V")}
+            att = att | {
+                k: np.concatenate([np.array(h[k]) for h in att["heads"]], axis=1) for k in ("W_Q", "W_K", "W_V")
+            }
         get = lambda part, k: None if k not in part else np.array(part[k], dtype=float)  # noqa: E731
-        norms = {f"{p}_{i}": np.array(layer.get(f"norm_{i}", {}).get(p, [1.0 if p == "gamma" else 0.0] * d), dtype=float)
-                 for i in (1, 2) for p in ("gamma", "beta")}  # fmt: skip
-        layers.append({k: get(att, k) for k in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")}
-                      | {k: get(layer["ffn"], k) for k in ("W_1", "b_1", "W_2", "b_2")} | norms)  # fmt: skip
+        norms = {
+            f"{p}_{i}": np.array(layer.get(f"norm_{i}", {}).get(p, [1.0 if p == "gamma" else 0.0] * d), dtype=float)
+            for i in (1, 2)
+            for p in ("gamma", "beta")
+        }
+        layers.append(
+            {k: get(att, k) for k in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")}
+            | {k: get(layer["ffn"], k) for k in ("W_1", "b_1", "W_2", "b_2")}
+            | norms
+        )
     g = Generated(data, sentence, options, layers)
     words = [w.lower() if options["lowercase"] else w for w in _words(sentence)]
     trace = encoder.run(spec.parse(path.read_text(), path.name), sentence)
@@ -177,7 +212,13 @@ def test_fixtures_agree_with_torch(path, sentence) -> None:
             x = torch_layer(g, arrays)(x)
         if options["final_norm"]:
             norm = data["final_norm"]
-            x = F.layer_norm(x, (d,), t(np.array(norm["gamma"], dtype=float)), t(np.array(norm["beta"], dtype=float)), options["eps"])
+            x = F.layer_norm(
+                x,
+                (d,),
+                t(np.array(norm["gamma"], dtype=float)),
+                t(np.array(norm["beta"], dtype=float)),
+                options["eps"],
+            )
     np.testing.assert_allclose(trace.steps[-1].value, x[0].numpy(), **TOL)
 
 

@@ -86,4 +86,3 @@ def test_the_seeds_softmax_of_one_score_is_a_sigmoid() -> None:
     # "softmax(0.625) = 0.65": a softmax over one score is 1; 0.65 is the sigmoid 1 / (1 + e^-0.625).
     assert ops.softmax(np.array([[0.625]]))[0, 0] == 1.0
     assert round(1 / (1 + math.exp(-0.625)), 2) == 0.65
-

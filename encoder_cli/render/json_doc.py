@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from encoder_cli.trace import Step, Trace
@@ -16,22 +16,30 @@ def document(trace: Trace, steps: Sequence[Step]) -> dict[str, Any]:
         "tokens": trace.tokens,
         "unknown": [{"position": p, "token": trace.tokens[p], "embedding": "[UNK]"} for p in trace.unknown],
         "model": trace.model,
-        "steps": [
-            {
-                "id": s.id,
-                "title": s.title,
-                "formula": s.formula,
-                "shape": list(s.value.shape),
-                "rows": list(s.rows),
-                "cols": list(s.cols),
-                "inputs": list(s.inputs),
-                "values": s.value.tolist(),  # Python floats: repr is the shortest that round-trips
-            }
-            for s in steps
-        ],
+        "steps": [_step(s) for s in steps],
     }
 
 
-def dumps(trace: Trace, steps: Sequence[Step]) -> str:
+def _step(s: Step) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "formula": s.formula,
+        "shape": list(s.value.shape),
+        "rows": list(s.rows),
+        "cols": list(s.cols),
+        "inputs": list(s.inputs),
+        "values": s.value.tolist(),  # Python floats: repr is the shortest that round-trips
+    }
+
+
+def chunks(trace: Trace, steps: Sequence[Step]) -> Iterator[str]:
+    """The document as text, one step at a time, so that memory holds one step's text, not all
+    of them (a 512-token trace is 150 MB of JSON). Joined, the chunks are json.dumps(document)."""
     # allow_nan=False: the trace holds only finite numbers, and this would say so loudly if not.
-    return json.dumps(document(trace, steps), ensure_ascii=False, allow_nan=False) + "\n"
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    head = dumps(document(trace, []))
+    yield head[: -len("[]}")] + "["
+    for i, step in enumerate(steps):
+        yield (", " if i else "") + dumps(_step(step))
+    yield "]}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -21,9 +22,9 @@ _HEAT = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (25
 
 
 def render(
-    trace: Trace, steps: Sequence[Step], *, precision: int, width: int | None, height: int | None
+    trace: Trace, steps: Sequence[Step], *, precision: int, width: int | None, max_rows: int | None
 ) -> Iterator[RenderableType]:
-    """Header, then per stage a rule and its tables. width/height None: never summarise."""
+    """Header, then per stage a rule and its tables. width/max_rows None: never summarise."""
     yield _header(trace)
     section = None
     rows = labels(trace.tokens)
@@ -31,12 +32,13 @@ def render(
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
             yield _rule(step)
-        yield _table(step, rows, precision, width, height)
+        yield _table(step, rows, precision, width, max_rows)
 
 
 def labels(tokens: Sequence[str]) -> list[str]:
     """Row labels: the tokens, with the position added to a token that occurs twice."""
-    return [f"{t} ({p})" if tokens.count(t) > 1 else t for p, t in enumerate(tokens)]
+    counts = Counter(tokens)
+    return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(tokens)]
 
 
 def number(value: float, precision: int) -> str:
@@ -91,16 +93,20 @@ def _shown(count: int, room: int) -> list[int | None]:
     return [*range(edge), None, *range(count - edge, count)]
 
 
-def _table(step: Step, rows: list[str], precision: int, width: int | None, height: int | None) -> Group:
+def _table(step: Step, rows: list[str], precision: int, width: int | None, max_rows: int | None) -> Group:
     """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
     value = step.value
     n, m = value.shape
     cols = labels(step.cols) if step.cols == step.rows else list(step.cols)  # n x n: tokens
-    cell = max(len(number(float(value.min()), precision)), len(number(float(value.max()), precision)), *map(len, cols))
+    cell = max(
+        len(number(float(value.min()), precision)),
+        len(number(float(value.max()), precision)),
+        *map(len, cols),
+    )
     label = max(map(len, rows))
     # Each column costs its cell plus padding and a rule; keep room for the label column.
     room_cols = m if width is None else max(2, (width - label - 4) // (cell + 3))
-    room_rows = n if height is None else max(8, height - 12)
+    room_rows = n if max_rows is None else max_rows
     show_rows, show_cols = _shown(n, room_rows), _shown(m, room_cols)
 
     title = Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"))

@@ -1,0 +1,89 @@
+"""Properties of the math, checked on many generated inputs (hypothesis) against the
+definitions written out with the math module."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from encoder_cli import ops
+
+finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
+matrices = st.integers(1, 6).flatmap(
+    lambda n: st.integers(1, 8).flatmap(lambda m: arrays(np.float64, (n, m), elements=finite))
+)
+
+
+@given(matrices, finite)
+def test_softmax_rows_sum_to_one_and_ignore_a_shift(x: np.ndarray, shift: float) -> None:
+    y = ops.softmax(x)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-12)
+    assert (y >= 0).all()
+    np.testing.assert_allclose(ops.softmax(x + shift), y, rtol=1e-9, atol=1e-15)
+
+
+@given(matrices)
+def test_softmax_is_exp_over_sum_of_exps(x: np.ndarray) -> None:
+    for row, out in zip(x, ops.softmax(x), strict=True):
+        exps = [math.exp(v) for v in row]
+        np.testing.assert_allclose(out, [e / math.fsum(exps) for e in exps], rtol=1e-12)
+
+
+def test_softmax_does_not_overflow() -> None:
+    np.testing.assert_allclose(ops.softmax(np.array([[1000.0, 1000.0, -1000.0]])), [[0.5, 0.5, 0.0]])
+
+
+@given(matrices.filter(lambda x: x.shape[1] > 1 and (x.std(axis=1) > 1e-3).all()))
+def test_layer_norm_rows_have_mean_0_and_variance_1(x: np.ndarray) -> None:
+    d = x.shape[1]
+    y, mean, var = ops.layer_norm(x, np.ones(d), np.zeros(d), 0.0)
+    np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-9)
+    np.testing.assert_allclose(y.var(axis=1), 1.0, rtol=1e-9)
+    for row, m, v in zip(x, mean[:, 0], var[:, 0], strict=True):
+        hand_mean = math.fsum(row) / d
+        assert m == np.float64(hand_mean) or math.isclose(m, hand_mean, rel_tol=1e-12, abs_tol=1e-12)
+        assert math.isclose(v, math.fsum((r - hand_mean) ** 2 for r in row) / d, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@given(st.integers(1, 40), st.integers(1, 16), st.sampled_from([10000.0, 100.0, 7.5]))
+def test_sinusoid_cell_by_cell(n: int, d: int, base: float) -> None:
+    pe = ops.sinusoidal(n, d, base)
+    for pos in range(n):
+        for j in range(d):
+            angle = pos / base ** ((2 * (j // 2)) / d)
+            assert math.isclose(pe[pos, j], math.sin(angle) if j % 2 == 0 else math.cos(angle), abs_tol=1e-12)
+
+
+moderate = (
+    st.integers(1, 6)
+    .map(lambda m: (1, m))
+    .flatmap(lambda shape: arrays(np.float64, shape, elements=st.floats(-12, 12)))
+)
+
+
+@settings(max_examples=200)
+@given(moderate)
+def test_activations_match_their_definitions_to_full_precision(x: np.ndarray) -> None:
+    """Against the definitions evaluated with 120 significant digits (mpmath), not float64:
+    for |x| <= 12, 1 + erf(...) and 1 + tanh(...) cancel at most ~65 digits."""
+    mp.mp.dps = 120
+    flat = x.ravel()
+    np.testing.assert_array_equal(ops.relu(x).ravel(), [max(0.0, v) for v in flat])
+    exact = [float(mp.mpf(v) / 2 * (1 + mp.erf(mp.mpf(v) / mp.sqrt(2)))) for v in flat]
+    np.testing.assert_allclose(ops.gelu(x).ravel(), exact, rtol=1e-13, atol=1e-300)
+    u = [mp.sqrt(2 / mp.pi) * (mp.mpf(v) + mp.mpf("0.044715") * mp.mpf(v) ** 3) for v in flat]
+    tanh = [float(mp.mpf(v) / 2 * (1 + mp.tanh(w))) for v, w in zip(flat, u, strict=True)]
+    np.testing.assert_allclose(ops.gelu_tanh(x).ravel(), tanh, rtol=1e-13, atol=1e-300)
+
+
+def test_activations_at_extremes_neither_overflow_nor_stray_from_relu() -> None:
+    x = np.array([[-1e3, -50.0, -20.0, 20.0, 50.0, 1e3]])
+    for activation in (ops.gelu, ops.gelu_tanh):
+        y = activation(x)
+        assert np.isfinite(y).all()
+        np.testing.assert_allclose(y, ops.relu(x), atol=1e-80)
