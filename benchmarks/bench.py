@@ -82,7 +82,7 @@ def stages(path: Path, sentence: str) -> None:
         console = Console(file=io.StringIO(), width=120, color_system="truecolor", force_terminal=True)
         for part in terminal.render(trace, trace.steps, precision=3, width=120, max_rows=50):
             console.print(part)
-        return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+        return console.file.getvalue()  # type: ignore[attr-defined]
 
     shown = measure("render terminal", render_terminal)
     print(f"  JSON {document / 2**20:.1f} MiB; terminal view {shown.count(chr(10))} lines, {len(trace.steps)} steps")

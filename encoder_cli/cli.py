@@ -119,6 +119,33 @@ def explain(
     Q/K/V, scores, softmax weights and weighted sums per head, Add & Norm, FFN,
     Add & Norm, for every layer. Each table shows its formula, shape and step id;
     step ids are the ones of the JSON output and of --step.
+
+    \b
+    The weights file (YAML, format 1; the README tells the whole story):
+      format: 1                            optional
+      model:                               every key optional:
+        heads: 1                             must divide d_model
+        positional: sinusoidal               or table, none
+        positional_base: 10000               sinusoidal only
+        norm: post                           or pre
+        activation: relu                     or gelu, gelu_tanh
+        layer_norm_eps: 1e-5
+        lowercase: false                     fold sentence and vocabulary
+      embeddings: {The: [0.2, 0.4, 0.8, 0.6], ...}   d_model = their length;
+                                           an "[UNK]" entry stands in for unknown words
+      positional_table: [[...], ...]       one row per position, with positional: table
+      embedding_norm: {gamma, beta}        optional LayerNorm of X' (BERT)
+      layers:                              one entry per layer:
+        - attention: {W_Q, W_K, W_V}       d_model x d_model each, or
+                     heads: [{W_Q, W_K, W_V}, ...]   d_model x d_k each, one per head
+                     W_O, b_Q, b_K, b_V, b_O          optional (absent: none)
+          norm_1: {gamma, beta}            optional (absent: 1 and 0)
+          ffn: {W_1, b_1, W_2, b_2}        d_model x d_ff, d_ff, d_ff x d_model, d_model
+          norm_2: {gamma, beta}            optional
+      final_norm: {gamma, beta}            optional
+    Rows are tokens: every product is x W with W stored (inputs x outputs); head h
+    owns columns h*d_k ... (h+1)*d_k - 1; scores are divided by sqrt(d_k); LayerNorm
+    uses the population variance; all numbers are float64.
     """
     from encoder_cli import encoder, spec, trace
 

@@ -22,7 +22,8 @@ def sinusoidal(n: int, d: int, base: float) -> Array:  # -> [n, d]
 def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
     """softmax(x)_j = exp(x_j) / sum_k exp(x_k); shifting by the row max changes nothing but overflow."""
     e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    out: Array = e / e.sum(axis=-1, keepdims=True)
+    return out
 
 
 def layer_norm(x: Array, gamma: Array, beta: Array, eps: float) -> tuple[Array, Array, Array]:
@@ -37,7 +38,7 @@ def layer_norm(x: Array, gamma: Array, beta: Array, eps: float) -> tuple[Array, 
 
 def relu(x: Array) -> Array:
     """ReLU(x) = max(0, x)."""
-    return np.maximum(x, 0.0)
+    return np.maximum(x, 0.0)  # type: ignore[no-any-return]
 
 
 _erfc = np.frompyfunc(math.erfc, 1, 1)
@@ -49,7 +50,7 @@ def gelu(x: Array) -> Array:
     Computed as x/2 * erfc(-x / sqrt(2)), the same number without the cancellation
     of 1 + erf(...) for negative x (at x = -5.6 that sum keeps only 9 of 16 digits).
     """
-    return 0.5 * x * _erfc(-x / math.sqrt(2.0)).astype(np.float64)
+    return 0.5 * x * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=np.float64)
 
 
 def gelu_tanh(x: Array) -> Array:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -146,23 +146,25 @@ _constructor = yaml.constructor.SafeConstructor()
 class _Reader:
     def __init__(self, text: str, source: str) -> None:
         self.loader = _Loader(text)
+        # Events until StreamEnd; never None while a document is open (the stubs say Event | None).
+        self.next: Callable[[], yaml.Event] = self.loader.get_event  # type: ignore[assignment]
         self.source = source
         self.lines: dict[Path, int] = {}
         self._anchors: dict[str, Any] = {}  # an alias is the value read once, shared: no expansion
         self._open: set[str] = set()  # anchors being read: an alias to one of them is a loop
 
     def fail(self, event: yaml.Event, path: Path, message: str) -> NoReturn:
-        raise EncoderError(f"{self.source}:{event.start_mark.line + 1}: {_place(path)}{message}")
+        raise EncoderError(f"{self.source}:{_line(event)}: {_place(path)}{message}")
 
     def document(self) -> Any:
         """The one document of the stream, or None for an empty stream."""
-        self.loader.get_event()  # StreamStart
+        self.next()  # StreamStart
         if self.loader.check_event(yaml.StreamEndEvent):
             return None
-        self.loader.get_event()  # DocumentStart
-        value = self.read(self.loader.get_event(), ())
-        self.loader.get_event()  # DocumentEnd
-        extra = self.loader.get_event()
+        self.next()  # DocumentStart
+        value = self.read(self.next(), ())
+        self.next()  # DocumentEnd
+        extra = self.next()
         if not isinstance(extra, yaml.StreamEndEvent):
             self.fail(extra, (), "expected one YAML document, found a second (after ---); keep one")
         return value
@@ -184,7 +186,7 @@ class _Reader:
         if isinstance(event, yaml.ScalarEvent):
             value: Any = self.scalar(event, path)
         else:
-            self.lines.setdefault(path, event.start_mark.line + 1)
+            self.lines.setdefault(path, _line(event))
             value = self._mapping(path) if isinstance(event, yaml.MappingStartEvent) else self._sequence(path)
         if anchor:
             self._open.discard(anchor)
@@ -194,8 +196,8 @@ class _Reader:
     def _sequence(self, path: Path) -> list[Any]:
         # In format 1 every scalar inside a list is a number.
         items: list[Any] = []
-        get_event, number = self.loader.get_event, self.number  # the hot loop of a large file
-        while not isinstance(event := get_event(), yaml.SequenceEndEvent):
+        next_event, number = self.next, self.number  # the hot loop of a large file
+        while not isinstance(event := next_event(), yaml.SequenceEndEvent):
             if isinstance(event, yaml.ScalarEvent):
                 items.append(number(event, path, len(items)))
             else:
@@ -204,7 +206,7 @@ class _Reader:
 
     def _mapping(self, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        while not isinstance(key := self.loader.get_event(), yaml.MappingEndEvent):
+        while not isinstance(key := self.next(), yaml.MappingEndEvent):
             if not isinstance(key, yaml.ScalarEvent):
                 bracketed = isinstance(key, yaml.SequenceStartEvent) and key.flow_style
                 hint = '; a token in brackets must be quoted, as in "[UNK]":' if bracketed else ""
@@ -214,8 +216,8 @@ class _Reader:
                 self.fail(key, path, "merge keys (<<) are not supported; write the keys out")
             if name in out:
                 self.fail(key, (*path, name), "this key is given twice; keep one")
-            self.lines[(*path, name)] = key.start_mark.line + 1
-            out[name] = self.read(self.loader.get_event(), (*path, name))
+            self.lines[(*path, name)] = _line(key)
+            out[name] = self.read(self.next(), (*path, name))
         return out
 
     def _check_tag(self, event: yaml.Event, path: Path) -> None:
@@ -234,7 +236,7 @@ class _Reader:
         """What YAML 1.1 makes of a scalar: its kind (int, float, bool, null, str...) and a node."""
         tag = event.tag
         if tag in (None, "!"):
-            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         return tag[len(_CORE) :], yaml.ScalarNode(tag, event.value, style=event.style)
 
     def scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
@@ -275,6 +277,10 @@ class _Reader:
         if not math.isfinite(value):
             self.fail(event, (*parent, key), f"expected a finite number, got {text!r}")
         return value
+
+
+def _line(event: yaml.Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark else 0
 
 
 def _place(path: Path) -> str:

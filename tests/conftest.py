@@ -79,7 +79,10 @@ def generate(seed: int) -> Generated:
         "lowercase": bool(rng.integers(2)),
         "unk": bool(rng.integers(2)),
     }
-    m = lambda *shape: rng.normal(0.0, 0.6, size=shape)  # noqa: E731
+
+    def m(*shape: int) -> np.ndarray:
+        return np.asarray(rng.normal(0.0, 0.6, size=shape))
+
     vocab = [w.capitalize() if o["lowercase"] and i % 3 == 0 else w for i, w in enumerate(VOCAB)]
     embeddings = {w: m(d) for w in vocab}
     if o["unk"]:

@@ -205,7 +205,7 @@ def test_weights_are_a_heatmap_in_colour() -> None:
 def wide_model() -> str:
     rng = np.random.default_rng(0)
     d, n = 64, 60
-    m = lambda *shape: rng.normal(0, 0.2, shape).round(2).tolist()  # noqa: E731
+    m = lambda *shape: np.asarray(rng.normal(0, 0.2, shape)).round(2).tolist()  # noqa: E731
     layer = {
         "attention": {k: m(d, d) for k in ("W_Q", "W_K", "W_V")},
         "ffn": {"W_1": m(d, 4 * d), "W_2": m(4 * d, d)},

@@ -10,6 +10,7 @@ cannot be imported, this module errors and the run fails; it is never skipped.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def reference_pe(n: int, d: int, base: float) -> torch.Tensor:
 def torch_layer(g: Generated, arrays: dict) -> nn.TransformerEncoderLayer:
     o = g.options
     d, d_ff = o["d_model"], o["d_ff"]
-    activation = {
+    activation: dict[str, str | Callable[[torch.Tensor], torch.Tensor]] = {
         "relu": "relu",
         "gelu": "gelu",
         "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
@@ -192,16 +193,20 @@ def test_fixtures_agree_with_torch(path, sentence) -> None:
                 k: np.concatenate([np.array(h[k]) for h in att["heads"]], axis=1) for k in ("W_Q", "W_K", "W_V")
             }
         get = lambda part, k: None if k not in part else np.array(part[k], dtype=float)  # noqa: E731
-        norms = {
+        norms: dict[str, np.ndarray | None] = {
             f"{p}_{i}": np.array(layer.get(f"norm_{i}", {}).get(p, [1.0 if p == "gamma" else 0.0] * d), dtype=float)
             for i in (1, 2)
             for p in ("gamma", "beta")
         }
-        layers.append(
-            {k: get(att, k) for k in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")}
-            | {k: get(layer["ffn"], k) for k in ("W_1", "b_1", "W_2", "b_2")}
-            | norms
-        )
+        arrays: dict[str, np.ndarray | None] = {
+            k: get(part, k)
+            for part, keys in (
+                (att, ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")),
+                (layer["ffn"], ("W_1", "b_1", "W_2", "b_2")),
+            )
+            for k in keys
+        }
+        layers.append(arrays | norms)
     g = Generated(data, sentence, options, layers)
     words = [w.lower() if options["lowercase"] else w for w in _words(sentence)]
     trace = encoder.run(spec.parse(path.read_text(), path.name), sentence)

@@ -49,13 +49,12 @@ def number(value: float, precision: int) -> str:
 
 def _header(trace: Trace) -> RenderableType:
     m = trace.model
-    plural = lambda k, word: f"{k} {word}" + ("s" if k != 1 else "")  # noqa: E731
     model = " · ".join(
         [
             f"d_model {m['d_model']}",
-            f"{plural(m['heads'], 'head')} (d_k {m['d_k']})",
+            f"{_plural(m['heads'], 'head')} (d_k {m['d_k']})",
             f"d_ff {m['d_ff']}",
-            plural(m["layers"], "layer"),
+            _plural(m["layers"], "layer"),
             f"{m['positional']} PE",
             f"{m['norm']}-norm",
             m["activation"],
@@ -76,6 +75,10 @@ def _header(trace: Trace) -> RenderableType:
         unknown = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
         grid.add_row(Text("Unknown", style="yellow"), f"{unknown} use the [UNK] embedding")
     return grid
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("s" if count != 1 else "")
 
 
 def _rule(step: Step) -> Rule:

@@ -1,0 +1,24 @@
+"""The README's promises that can drift: its test command is the one CI runs, and the
+error messages and fixtures it shows are real."""
+
+from __future__ import annotations
+
+from tests.conftest import FIXTURES, ROOT
+from tests.test_cli import run
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert f"```sh\n{ci}\n```" in README
+
+
+def test_the_readmes_error_example_is_what_the_tool_says() -> None:
+    result = run("explain", "The dog sat")
+    assert f'$ encoder explain "The dog sat"\n{result.stderr}' in README
+
+
+def test_every_fixture_is_in_the_readme() -> None:
+    for path in FIXTURES.glob("*.yaml"):
+        assert f"`fixtures/{path.name}`" in README
