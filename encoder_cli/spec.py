@@ -199,7 +199,7 @@ class _Reader:
         next_event, number = self.next, self.number  # the hot loop of a large file
         while not isinstance(event := next_event(), yaml.SequenceEndEvent):
             if isinstance(event, yaml.ScalarEvent):
-                items.append(number(event, path, len(items)))
+                items.append(number(event, path, len(items)))  # path + index only if it fails
             else:
                 items.append(self.read(event, (*path, len(items))))
         return items
@@ -245,7 +245,7 @@ class _Reader:
         if kind == "int":
             return _constructor.construct_yaml_int(node)
         if kind == "float":
-            return self.number(event, path[:-1], path[-1])
+            return self.number(event, path)
         if kind == "bool":
             return _constructor.construct_yaml_bool(node)
         if kind == "null":
@@ -254,14 +254,15 @@ class _Reader:
             return float(event.value)
         return event.value
 
-    def number(self, event: yaml.ScalarEvent, parent: Path, key: str | int) -> float:
-        """A scalar where a number belongs (at parent[key]); anything else is an error that says
-        what YAML read."""
+    def number(self, event: yaml.ScalarEvent, path: Path, index: int | None = None) -> float:
+        """A scalar where a number belongs (at path, or path[index]); anything else is an error
+        that says what YAML read."""
         text = event.value
         if event.tag is None and not event.style and _DECIMAL.fullmatch(text):
             value = float(text)  # the common case, without YAML's resolver
         else:
-            path = (*parent, key)
+            if index is not None:
+                path, index = (*path, index), None
             self._check_tag(event, path)
             kind, node = self._resolved(event)
             if kind == "int":
@@ -275,7 +276,7 @@ class _Reader:
             else:
                 self.fail(event, path, f"expected a number, got {text!r}")
         if not math.isfinite(value):
-            self.fail(event, (*parent, key), f"expected a finite number, got {text!r}")
+            self.fail(event, path if index is None else (*path, index), f"expected a finite number, got {text!r}")
         return value
 
 

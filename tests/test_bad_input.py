@@ -58,6 +58,8 @@ CASES = {
     "empty": ("", "the file is empty"),
     "only a comment": ("# nothing\n", "the file is empty"),
     "not a mapping": ("- 1\n- 2\n", "the file must be a mapping"),
+    "only a number": ("1.5\n", "the file must be a mapping of keys to values, got a number"),
+    "non-finite setting": (with_model("  layer_norm_eps: .nan\n"), "model.layer_norm_eps: expected a finite number"),
     "two documents": ("a: 1\n---\nb: 2\n", "<stdin>:2: expected one YAML document, found a second"),
     "undefined alias": ("a: *nowhere\n", "<stdin>:1: a: the alias *nowhere has no anchor &nowhere before it"),
     "unknown top key": (
@@ -214,6 +216,14 @@ CASES = {
     "zero base": (
         with_model("  positional_base: 0\n"),
         "model.positional_base: expected a number greater than 0",
+    ),
+    "too many layers": (
+        GOOD.replace("layers:\n  - attention:", "layers:\n  - &layer\n    attention:") + "  - *layer\n" * 64,
+        "layers: at most 64 layers, got 65",
+    ),
+    "d_model too large": (
+        "embeddings: {a: [" + ", ".join(["0.5"] * 9000) + "]}\nlayers: []\n",
+        "embeddings.a: d_model is at most 8192, got a vector of 9000",
     ),
     "too deep": ("a: " + "[" * 40 + "]" * 40 + "\n" + GOOD, "nested too deeply"),
     "overflow": (

@@ -215,35 +215,16 @@ def wide_model() -> str:
 
 def test_large_matrices_are_summarised_and_full_shows_them_whole() -> None:
     sentence = " ".join(f"w{i}" for i in range(60))
-    result = run(
-        "explain",
-        sentence,
-        "-w",
-        "-",
-        "-s",
-        "ffn.hidden",
-        input=wide_model(),
-        env={"COLUMNS": "80"},
-    )
-    lines = result.stdout.splitlines()
+    args = ("explain", sentence, "-w", "-", "-s", "ffn.hidden")
+    lines = run(*args, input=wide_model(), env={"COLUMNS": "80"}).stdout.splitlines()
     assert "layers.0.ffn.hidden   60 × 256   summarised: --full shows every row and column" in lines
     assert max(map(len, lines)) <= 80
     header = next(line for line in lines if line.lstrip().startswith("f0"))
     assert header.split()[:2] == ["f0", "f1"] and "…" in header and header.split()[-1] == "f255"
-    full = run(
-        "explain",
-        sentence,
-        "-w",
-        "-",
-        "-s",
-        "ffn.hidden",
-        "--full",
-        input=wide_model(),
-        env={"COLUMNS": "80"},
-    )
-    header = next(line for line in full.stdout.splitlines() if line.lstrip().startswith("f0"))
+    full = run(*args, "--full", input=wide_model(), env={"COLUMNS": "80"}).stdout.splitlines()
+    header = next(line for line in full if line.lstrip().startswith("f0"))
     assert header.split() == [f"f{j}" for j in range(256)]
-    assert len([line for line in full.stdout.splitlines() if re.match(r"w\d+ ", line)]) == 60
+    assert len([line for line in full if re.match(r"w\d+ ", line)]) == 60
 
 
 def test_version_and_help_and_module_entry_point() -> None:
