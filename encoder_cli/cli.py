@@ -1,7 +1,8 @@
 """The command line: parse, call the core, pick a renderer, print, turn EncoderError into exit 2.
 
-Exit statuses: 0 done, 2 bad input or usage. Data goes to stdout, messages to stderr.
-numpy, yaml and rich are imported inside the command so that --help and --version stay fast.
+Exit statuses: 0 done (check: all answers right), 1 check found wrong answers, 2 bad input
+or usage. Data goes to stdout, messages to stderr. numpy, yaml and rich are imported inside
+the commands so that --help and --version stay fast.
 """
 
 from __future__ import annotations
@@ -9,12 +10,18 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from encoder_cli import __version__
 from encoder_cli.errors import EncoderError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from encoder_cli.spec import Spec
+    from encoder_cli.trace import Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_SENTENCE = "The cat sat"
@@ -37,6 +44,33 @@ class Format(str, Enum):
     json = "json"
 
 
+Sentence = Annotated[
+    str | None,
+    typer.Argument(
+        help=f'The sentence to encode. Without --weights it defaults to "{EXAMPLE_SENTENCE}", '
+        "the seed's worked example, whose weights ship with the tool.",
+        metavar="SENTENCE",
+        show_default=False,
+    ),
+]
+Weights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        "-w",
+        metavar="FILE",
+        help="YAML weights file, format 1 (see the README); '-' reads it from stdin. "
+        "Default: the seed's example (d_model 4, one head, one layer).",
+        show_default=False,
+    ),
+]
+Formats = Annotated[Format, typer.Option("--format", "-f", help="terminal, or one JSON document on stdout.")]
+Precision = Annotated[
+    int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the terminal view.")
+]
+NoColor = Annotated[bool, typer.Option("--no-color", help="No colour (also when the NO_COLOR variable is set).")]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"encoder-cli {__version__}")
@@ -46,8 +80,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """Run a Transformer encoder step by step and show every intermediate matrix.
@@ -58,37 +91,14 @@ def _main(
 
 @app.command(no_args_is_help=False)
 def explain(
-    sentence: Annotated[
-        str | None,
-        typer.Argument(
-            help=f'The sentence to encode. Without --weights it defaults to "{EXAMPLE_SENTENCE}", '
-            "the seed's worked example, whose weights ship with the tool.",
-            metavar="SENTENCE",
-            show_default=False,
-        ),
-    ] = None,
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            "--weights",
-            "-w",
-            metavar="FILE",
-            help="YAML weights file, format 1 (see the README); '-' reads it from stdin. "
-            "Default: the seed's example (d_model 4, one head, one layer).",
-            show_default=False,
-        ),
-    ] = None,
-    format: Annotated[
-        Format,
-        typer.Option("--format", "-f", help="terminal: Rich tables; json: one JSON document on stdout."),
-    ] = Format.terminal,
+    sentence: Sentence = None,
+    weights: Weights = None,
+    format: Formats = Format.terminal,
     layer: Annotated[
-        int | None,
-        typer.Option(help="Show only this layer's steps (layers count from 0).", show_default=False),
+        int | None, typer.Option(help="Show only this layer's steps (layers count from 0).", show_default=False)
     ] = None,
     head: Annotated[
-        int | None,
-        typer.Option(help="Show no other head's steps (heads count from 0).", show_default=False),
+        int | None, typer.Option(help="Show no other head's steps (heads count from 0).", show_default=False)
     ] = None,
     step: Annotated[
         list[str] | None,
@@ -101,17 +111,23 @@ def explain(
             show_default=False,
         ),
     ] = None,
-    precision: Annotated[
-        int,
-        typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the terminal view."),
-    ] = 3,
+    cell: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cell",
+            "-c",
+            metavar="STEP[ROW,COL]",
+            help="Show only how these cells are worked out, e.g. 'Q[0,0]', 'weights[cat,sat]', "
+            "'layers.0.norm_1[The,d2]'. Rows: position or token; columns: index or label. Repeat for more.",
+            show_default=False,
+        ),
+    ] = None,
+    show_work: Annotated[bool, typer.Option("--show-work", help="Under every table, work out its first cell.")] = False,
+    precision: Precision = 3,
     full: Annotated[
-        bool,
-        typer.Option("--full", help="Show every row and column, however large (no summarising)."),
+        bool, typer.Option("--full", help="Show every row and column, however large (no summarising).")
     ] = False,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="No colour (also when the NO_COLOR variable is set).")
-    ] = False,
+    no_color: NoColor = False,
 ) -> None:
     """Run the encoder on SENTENCE and show every intermediate matrix.
 
@@ -147,31 +163,39 @@ def explain(
     owns columns h*d_k ... (h+1)*d_k - 1; scores are divided by sqrt(d_k); LayerNorm
     uses the population variance; all numbers are float64.
     """
-    from encoder_cli import encoder, spec, trace
+    from encoder_cli import address, trace
 
     try:
-        if sentence is None and weights is not None:
-            raise EncoderError('give the sentence to encode, e.g. encoder explain "The cat sat" --weights FILE')
-        text, source = _read_weights(weights)
-        model = spec.parse(text, source)
-        result = encoder.run(model, EXAMPLE_SENTENCE if sentence is None else sentence)
+        model, result = _run(sentence, weights)
         steps = trace.select(result.steps, layer, head, step or [], layers=len(model.layers), heads=model.model.heads)
+        cells = [address.cell(result, text) for text in cell or []]
     except EncoderError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        _fail(e)
+
+    if cells:
+        from encoder_cli.render import work
+
+        worked = [work.cell(result, s, i, j, precision) for s, i, j in cells]
+        if format is Format.json:
+            from encoder_cli.render import json_doc
+
+            sys.stdout.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
+        else:
+            typer.echo("\n".join(w.text for w in worked))
+        return
 
     if format is Format.json:
         from encoder_cli.render import json_doc
 
-        sys.stdout.writelines(json_doc.chunks(result, steps))
+        sys.stdout.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
         return
 
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.measure import Measurement
 
     from encoder_cli.render import terminal
 
-    console = Console(no_color=True if no_color else None, highlight=False)
+    console = _console(no_color)
     # A matrix fits when one screen shows it whole, with its title and caption.
     max_rows = max(console.height - 6, 9) if console.is_terminal else ROWS_OFF_TERMINAL
     fit = console.width
@@ -181,6 +205,7 @@ def explain(
         precision=precision,
         width=None if full else fit,
         max_rows=None if full else max_rows,
+        show_work=show_work,
     ):
         if full and isinstance(part, Group):  # a matrix prints at its own width, if wider
             console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)
@@ -189,30 +214,109 @@ def explain(
         console.width = fit
 
 
-def _read_weights(weights: str | None) -> tuple[str, str]:
-    """The weights file's text and the name to use for it in messages. Never writes anything."""
+@app.command()
+def check(
+    sentence: Sentence = None,
+    weights: Weights = None,
+    answers: Annotated[
+        str,
+        typer.Option(
+            "--answers",
+            "-a",
+            metavar="FILE",
+            help="YAML answers: cell addresses and what was worked out by hand, e.g. 'Q[0,0]: 2.30'; '-' reads stdin.",
+            show_default=False,
+        ),
+    ] = "",
+    tolerance: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Right when |true - written| <= this, instead of at the written precision."),
+    ] = None,
+    format: Formats = Format.terminal,
+    precision: Precision = 3,
+    no_color: NoColor = False,
+) -> None:
+    """Grade answers worked out by hand: exit 0 when all are right, 1 when any is wrong.
+
+    \b
+    The answers file is YAML; each key is a step (an id, X, PE, X', or the end of
+    exactly one id, such as Q or weights), optionally with a row or a cell:
+      PE[1]: [0.84, 0.54, 0.01, 1.00]      a row
+      Q[0,0]: 2.30                         a cell
+      weights[cat,sat]: 0.38               rows and columns by position or name
+      input: [[0.2, 1.4, 0.8, 1.6], ~, ~]  a matrix; ~ means not attempted
+    Each number is judged at the precision it is written with: 0.90 is right when
+    the true value rounds to 0.90, and 0.9 when it rounds to 0.9.
+    """
+    from encoder_cli import check as grading
+
+    try:
+        if not answers:
+            raise EncoderError("give the answers file: --answers FILE (or - for stdin)")
+        _, result = _run(sentence, weights)
+        report = grading.grade(*_read_text(answers, "--answers"), result, tolerance)
+    except EncoderError as e:
+        _fail(e)
+
+    if format is Format.json:
+        from encoder_cli.render import json_doc
+
+        sys.stdout.write(json_doc.dumps(json_doc.report(result, report, precision)))
+    else:
+        from encoder_cli.render import terminal
+
+        console = _console(no_color)
+        for part in terminal.report(result, report, precision):
+            console.print(part)
+    raise typer.Exit(1 if report.wrong else 0)
+
+
+def _run(sentence: str | None, weights: str | None) -> tuple[Spec, Trace]:
+    """Read the weights and run the encoder on the sentence (the example's without --weights)."""
+    from encoder_cli import encoder, spec
+
+    if sentence is None and weights is not None:
+        raise EncoderError('give the sentence to encode, e.g. encoder explain "The cat sat" --weights FILE')
     if weights is None:
-        return EXAMPLE.read_text(encoding="utf-8"), "the-cat-sat.yaml (built-in example)"
-    if weights == "-":
+        model = spec.parse(EXAMPLE.read_text(encoding="utf-8"), "the-cat-sat.yaml (built-in example)")
+    else:
+        model = spec.parse(*_read_text(weights, "--weights"))
+    return model, encoder.run(model, EXAMPLE_SENTENCE if sentence is None else sentence)
+
+
+def _fail(error: EncoderError) -> NoReturn:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+def _console(no_color: bool) -> Console:
+    from rich.console import Console
+
+    return Console(no_color=True if no_color else None, highlight=False)
+
+
+def _read_text(name: str, option: str) -> tuple[str, str]:
+    """A file's text (stdin's, for '-') and the name to use for it in messages. Never writes."""
+    if name == "-":
         if sys.stdin.isatty():
-            raise EncoderError("--weights -: reads the weights file from stdin, but stdin is a terminal")
+            raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         source = "<stdin>"
     else:
-        path = Path(weights)
+        path = Path(name)
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
-                raise EncoderError(f"{weights}: larger than {MAX_FILE_BYTES >> 20} MiB; too large for a weights file")
+                raise EncoderError(f"{name}: larger than {MAX_FILE_BYTES >> 20} MiB; too large for this calculator")
             data = path.read_bytes()
         except FileNotFoundError:
-            raise EncoderError(f"{weights}: no such file; check the path given to --weights") from None
+            raise EncoderError(f"{name}: no such file; check the path given to {option}") from None
         except IsADirectoryError:
-            raise EncoderError(f"{weights}: is a directory; --weights takes a YAML file") from None
+            raise EncoderError(f"{name}: is a directory; {option} takes a YAML file") from None
         except OSError as e:
-            raise EncoderError(f"{weights}: cannot be read ({e.strerror})") from None
-        source = weights
+            raise EncoderError(f"{name}: cannot be read ({e.strerror})") from None
+        source = name
     if len(data) > MAX_FILE_BYTES:
-        raise EncoderError(f"{source}: larger than {MAX_FILE_BYTES >> 20} MiB; too large for a weights file")
+        raise EncoderError(f"{source}: larger than {MAX_FILE_BYTES >> 20} MiB; too large for this calculator")
     try:
         return data.decode("utf-8-sig"), source
     except UnicodeDecodeError as e:

@@ -80,7 +80,7 @@ class _Recorder:
             inputs=(x_id, id + ".mean", id + ".variance"),
             op="layer_norm",
             stage=stage,
-            params={"gamma": norm.gamma, "beta": norm.beta},
+            params={"gamma": norm.gamma, "beta": norm.beta, "eps": np.array(eps)},
         )
 
 
@@ -101,7 +101,8 @@ def _run(spec: Spec, sentence: str) -> Trace:
 
     # Stage 2: positional encoding. X' = X + PE
     formula, PE = _positional(spec, len(tokens))
-    rec.add("positional", "Positional encoding", formula, PE, inputs=(), op="positional", stage=2)
+    base = {"base": np.array(m.positional_base)} if m.positional == "sinusoidal" else {}
+    rec.add("positional", "Positional encoding", formula, PE, inputs=(), op=m.positional, stage=2, params=base)
     x = rec.add(
         "input",
         "Encoder input",
@@ -229,7 +230,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
                 f"{name} = x W_{name}{part}" + ("" if b is None else f" + b_{name}{part}"),
                 _affine(x, W[:, cols], None if b is None else b[cols]),
                 inputs=(x_id,),
-                op="matmul",
+                op="linear",
                 stage=3,
                 params=_present(**{f"W_{name}": W[:, cols], f"b_{name}": None if b is None else b[cols]}),
             )
@@ -245,7 +246,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
             "Q Kᵀ",
             Q @ K.T,
             inputs=(f"{hp}.Q", f"{hp}.K"),
-            op="matmul",
+            op="matmul_t",
             stage=3,
             cols=rec.tokens,
         )
@@ -296,7 +297,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
         formula,
         _affine(concat, layer.W_O, layer.b_O),
         inputs=(f"{p}.attention.concat",),
-        op="matmul",
+        op="linear",
         stage=3,
         params=_present(W_O=layer.W_O, b_O=layer.b_O),
     )
@@ -320,7 +321,7 @@ def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: 
         f"h = x W_1{b1}",
         _affine(x, layer.W_1, layer.b_1),
         inputs=(x_id,),
-        op="matmul",
+        op="linear",
         stage=5,
         cols="f",
         params=_present(W_1=layer.W_1, b_1=layer.b_1),
@@ -341,7 +342,7 @@ def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: 
         f"{activation}(h) W_2{b2}",
         _affine(active, layer.W_2, layer.b_2),
         inputs=(f"{f}.activation",),
-        op="matmul",
+        op="linear",
         stage=5,
         params=_present(W_2=layer.W_2, b_2=layer.b_2),
     )

@@ -41,7 +41,10 @@ class Step:
     rows: tuple[str, ...]  # tokens
     cols: tuple[str, ...]  # "d0", "f0", tokens, or "mean" / "variance"
     inputs: tuple[str, ...]  # ids of the steps it is computed from
-    op: str  # lookup, positional, add, matmul, scale, softmax, mean, variance, layer_norm, activation, concat, copy
+    # How it is computed: lookup; sinusoidal, table or none (positional); add; linear (x W + b, from
+    # params); matmul (A B) or matmul_t (A Bᵀ) of its two inputs; scale; softmax; mean; variance;
+    # layer_norm; activation; concat; copy.
+    op: str
     stage: int  # key of STAGES
     params: Mapping[str, np.ndarray] = field(default_factory=dict)  # weights used, by their names in the file
 

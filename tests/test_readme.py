@@ -22,3 +22,14 @@ def test_the_readmes_error_example_is_what_the_tool_says() -> None:
 def test_every_fixture_is_in_the_readme() -> None:
     for path in FIXTURES.glob("*.yaml"):
         assert f"`fixtures/{path.name}`" in README
+
+
+def test_the_readmes_check_session_is_what_the_tool_prints() -> None:
+    answers = "X'[cat]: [1.34, 0.64, 0.91, 1.70]\nQ[cat,d0]: 2.50\n"
+    assert f"```yaml\n# mine.yaml\n{answers}```" in README
+    result = run("check", "--answers", "-", input=answers)
+    assert result.exit_code == 1
+    shown = "\n".join(line.rstrip() for line in result.stdout.strip().splitlines())
+    assert f"$ encoder check --answers mine.yaml\n{shown}\n```" in README
+    fixed = run("check", "--answers", "-", input=answers.replace("2.50", "2.44"))
+    assert fixed.exit_code == 0 and fixed.stdout.strip().endswith("5 checked: 5 right, 0 wrong")

@@ -1,27 +1,38 @@
-"""The JSON document of ../shared/spec/json-output.md, format 1."""
+"""The JSON documents: the trace (../shared/spec/json-output.md, format 1), worked cells, grades."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from encoder_cli.render import work
 from encoder_cli.trace import Step, Trace
 
+if TYPE_CHECKING:
+    from encoder_cli.check import Report
 
-def document(trace: Trace, steps: Sequence[Step]) -> dict[str, Any]:
+# allow_nan=False: the trace holds only finite numbers, and this would say so loudly if not.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def head(trace: Trace) -> dict[str, Any]:
+    """What every document starts with: the format, the sentence, its tokens and the model."""
     return {
         "format": 1,
         "sentence": trace.sentence,
         "tokens": trace.tokens,
         "unknown": [{"position": p, "token": trace.tokens[p], "embedding": "[UNK]"} for p in trace.unknown],
         "model": trace.model,
-        "steps": [_step(s) for s in steps],
     }
 
 
-def _step(s: Step) -> dict[str, Any]:
-    return {
+def document(trace: Trace, steps: Sequence[Step], work_precision: int | None = None) -> dict[str, Any]:
+    return head(trace) | {"steps": [_step(trace, s, work_precision) for s in steps]}
+
+
+def _step(trace: Trace, s: Step, work_precision: int | None) -> dict[str, Any]:
+    out = {
         "id": s.id,
         "title": s.title,
         "formula": s.formula,
@@ -31,15 +42,43 @@ def _step(s: Step) -> dict[str, Any]:
         "inputs": list(s.inputs),
         "values": s.value.tolist(),  # Python floats: repr is the shortest that round-trips
     }
+    if work_precision is not None:  # --show-work: the first cell, worked out
+        out["work"] = work.cell(trace, s, 0, 0, work_precision).json()
+    return out
 
 
-def chunks(trace: Trace, steps: Sequence[Step]) -> Iterator[str]:
+def chunks(trace: Trace, steps: Sequence[Step], work_precision: int | None = None) -> Iterator[str]:
     """The document as text, one step at a time, so that memory holds one step's text, not all
-    of them (a 512-token trace is 150 MB of JSON). Joined, the chunks are json.dumps(document)."""
-    # allow_nan=False: the trace holds only finite numbers, and this would say so loudly if not.
-    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-    head = dumps(document(trace, []))
-    yield head[: -len("[]}")] + "["
+    of them (a 512-token trace is 150 MB of JSON). Joined, the chunks are dumps(document(...))."""
+    yield _encode(head(trace) | {"steps": []})[: -len("[]}")] + "["
     for i, step in enumerate(steps):
-        yield (", " if i else "") + dumps(_step(step))
+        yield (", " if i else "") + _encode(_step(trace, step, work_precision))
     yield "]}\n"
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return _encode(document) + "\n"
+
+
+def report(trace: Trace, graded: Report, precision: int) -> dict[str, Any]:
+    """check --format json: every judged number, with the worked arithmetic of the wrong ones."""
+    answers = []
+    for c in graded.claims:
+        answer = {
+            "key": c.key,
+            "line": c.line,
+            "step": c.step.id,
+            "row": c.row,
+            "col": c.col,
+            "row_label": c.step.rows[c.row],
+            "col_label": c.step.cols[c.col],
+            "written": c.text,
+            "true": c.true,
+            "right": c.right,
+        }
+        if not c.right:
+            answer["work"] = work.cell(trace, c.step, c.row, c.col, precision).json()
+        answers.append(answer)
+    right = sum(c.right for c in graded.claims)
+    summary = {"checked": len(graded.claims), "right": right, "wrong": len(graded.claims) - right}
+    return head(trace) | {"answers": answers, "summary": summary | {"not_attempted": graded.not_attempted}}

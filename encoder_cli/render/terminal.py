@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich import box
@@ -14,7 +14,12 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from encoder_cli.render import work
+from encoder_cli.render.fmt import labels, number
 from encoder_cli.trace import STAGES, Step, Trace
+
+if TYPE_CHECKING:
+    from encoder_cli.check import Report
 
 ELLIPSIS = "…"
 # Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light terminals alike.
@@ -22,9 +27,16 @@ _HEAT = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (25
 
 
 def render(
-    trace: Trace, steps: Sequence[Step], *, precision: int, width: int | None, max_rows: int | None
+    trace: Trace,
+    steps: Sequence[Step],
+    *,
+    precision: int,
+    width: int | None,
+    max_rows: int | None,
+    show_work: bool = False,
 ) -> Iterator[RenderableType]:
-    """Header, then per stage a rule and its tables. width/max_rows None: never summarise."""
+    """Header, then per stage a rule and its tables (with their first cell worked out, if
+    show_work). width/max_rows None: never summarise."""
     yield _header(trace)
     section = None
     rows = labels(trace.tokens)
@@ -32,19 +44,10 @@ def render(
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
             yield _rule(step)
-        yield _table(step, rows, precision, width, max_rows)
-
-
-def labels(tokens: Sequence[str]) -> list[str]:
-    """Row labels: the tokens, with the position added to a token that occurs twice."""
-    counts = Counter(tokens)
-    return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(tokens)]
-
-
-def number(value: float, precision: int) -> str:
-    """Fixed decimals; a value that rounds to zero shows no sign."""
-    text = f"{value:.{precision}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+        table = _table(step, rows, precision, width, max_rows)
+        if show_work:
+            table.renderables.append(Text(work.cell(trace, step, 0, 0, precision).text, style="italic"))
+        yield table
 
 
 def _header(trace: Trace) -> RenderableType:
@@ -69,11 +72,11 @@ def _header(trace: Trace) -> RenderableType:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
-    grid.add_row("Tokens", tokens)
-    grid.add_row("Model", model)
+    grid.add_row("Tokens", Text(tokens))
+    grid.add_row("Model", Text(model))
     if trace.unknown:
         unknown = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
-        grid.add_row(Text("Unknown", style="yellow"), f"{unknown} use the [UNK] embedding")
+        grid.add_row(Text("Unknown", style="yellow"), Text(f"{unknown} use the [UNK] embedding"))
     return grid
 
 
@@ -119,13 +122,13 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("", style="bold", no_wrap=True)
     for j in show_cols:
-        table.add_column(ELLIPSIS if j is None else cols[j], justify="right", no_wrap=True, min_width=cell)
+        table.add_column(Text(ELLIPSIS if j is None else cols[j]), justify="right", no_wrap=True, min_width=cell)
     heat = step.op == "softmax"
     for i in show_rows:
         if i is None:
             table.add_row(ELLIPSIS, *(ELLIPSIS for _ in show_cols))
             continue
-        cells: list[Text | str] = [rows[i]]
+        cells: list[Text | str] = [Text(rows[i])]
         for j in show_cols:
             if j is None:
                 cells.append(ELLIPSIS)
@@ -143,3 +146,40 @@ def _heat(weight: float) -> Style:
     r, g, b = _HEAT[low] + (_HEAT[low + 1] - _HEAT[low]) * (position - low)
     text = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
     return Style(color=text, bgcolor=Color.from_rgb(r, g, b))
+
+
+def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableType]:
+    """check: per step, each answer with its verdict and the true value; under the table, the
+    worked arithmetic of each wrong one; last, a summary."""
+    from encoder_cli.check import decimals
+
+    rows = labels(trace.tokens)
+    for step in trace.steps:
+        claims = [c for c in graded.claims if c.step is step]
+        if not claims:
+            continue
+        cols = labels(step.cols) if step.cols == step.rows else list(step.cols)
+        yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):
+            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for c in claims:
+            true = number(c.true, max(decimals(c.text), 0) + 2)
+            mark = Text("✓ right", style="green") if c.right else Text("✗ wrong", style="bold red")
+            table.add_row(Text(f"[{rows[c.row]}, {cols[c.col]}]"), c.text, true, mark)
+        yield table
+        for c in claims:
+            if not c.right:
+                yield Text("  " + work.cell(trace, step, c.row, c.col, precision).text, style="italic")
+        yield Text()
+    right = sum(c.right for c in graded.claims)
+    wrong = len(graded.claims) - right
+    summary = Text.assemble(
+        (f"{len(graded.claims)} checked: ", "bold"),
+        (f"{right} right", "green"),
+        ", ",
+        (f"{wrong} wrong", "bold red" if wrong else "green"),
+    )
+    if graded.not_attempted:
+        summary.append(f"; {graded.not_attempted} not attempted")
+    yield summary
