@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -269,6 +269,102 @@ def check(
         for part in terminal.report(result, report, precision):
             console.print(part)
     raise typer.Exit(1 if report.wrong else 0)
+
+
+class Positional(str, Enum):
+    sinusoidal = "sinusoidal"
+    table = "table"
+    none = "none"
+
+
+class Norm(str, Enum):
+    post = "post"
+    pre = "pre"
+
+
+class Activation(str, Enum):
+    relu = "relu"
+    gelu = "gelu"
+    gelu_tanh = "gelu_tanh"
+
+
+def _flag(help: str) -> Any:
+    return typer.Option(help=help)
+
+
+@app.command()
+def init(
+    sentence: Annotated[str, typer.Option(help="The words to give embeddings, in order.")] = EXAMPLE_SENTENCE,
+    d_model: Annotated[int, typer.Option(min=1, max=8192, help="Width of every vector.")] = 4,
+    heads: Annotated[int, typer.Option(min=1, help="Attention heads; must divide d_model.")] = 1,
+    d_ff: Annotated[int, typer.Option(min=1, max=32768, help="Width of the FFN's hidden layer.")] = 8,
+    layers: Annotated[int, typer.Option(min=1, max=64, help="Encoder layers.")] = 1,
+    seed: Annotated[int, typer.Option(help="The same seed writes the same numbers.")] = 0,
+    positional: Annotated[Positional, _flag("Positional encoding.")] = Positional.sinusoidal,
+    positional_base: Annotated[float, typer.Option(min=1e-9, help="Base of the sinusoids.")] = 10000.0,
+    norm: Annotated[Norm, _flag("post: LN(x + sublayer(x)) as in BERT; pre: x + sublayer(LN(x)).")] = Norm.post,
+    activation: Annotated[Activation, _flag("The FFN's activation.")] = Activation.relu,
+    layer_norm_eps: Annotated[float, typer.Option(min=0.0, help="LayerNorm's epsilon.")] = 1e-5,
+    lowercase: Annotated[bool, _flag("Fold the sentence and the vocabulary to lower case.")] = False,
+    unk: Annotated[bool, _flag("Add an [UNK] embedding for words not in the sentence.")] = False,
+    per_head: Annotated[bool, _flag("Write W_Q, W_K, W_V as one entry per head.")] = False,
+    w_o: Annotated[bool, typer.Option("--w-o", help="Add the output projection W_O.")] = False,
+    biases: Annotated[bool, _flag("Add the biases b_Q, b_K, b_V (b_O), b_1, b_2.")] = False,
+    layer_norms: Annotated[bool, _flag("Write out gamma and beta of each layer's norm_1, norm_2.")] = False,
+    embedding_norm: Annotated[bool, _flag("Add a LayerNorm of X' before layer 0 (BERT).")] = False,
+    final_norm: Annotated[bool, _flag("Add a LayerNorm after the last layer.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.", show_default=False)
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --output replace an existing file.")] = False,
+) -> None:
+    """Write a commented weights file with one-decimal values, easy to compute with by hand.
+
+    Every option of the weights format is reachable by a flag; the same flags and seed
+    write the same file. It goes to stdout, or to --output FILE, which is never replaced
+    unless --force is given.
+    """
+    import shlex
+
+    from encoder_cli import init as scaffolding
+
+    options = scaffolding.Options(
+        sentence=sentence,
+        d_model=d_model,
+        heads=heads,
+        d_ff=d_ff,
+        layers=layers,
+        seed=seed,
+        positional=positional.value,
+        positional_base=positional_base,
+        norm=norm.value,
+        activation=activation.value,
+        layer_norm_eps=layer_norm_eps,
+        lowercase=lowercase,
+        unk=unk,
+        per_head=per_head,
+        w_o=w_o,
+        biases=biases,
+        layer_norms=layer_norms,
+        embedding_norm=embedding_norm,
+        final_norm=final_norm,
+    )
+    given = sys.argv[2:] if sys.argv[1:2] == ["init"] else []  # as typed, for the file's header
+    command = " ".join(["encoder init", *map(shlex.quote, given)])
+    try:
+        text = scaffolding.scaffold(options, command)
+        if output is not None and output.exists() and not force:
+            raise EncoderError(f"{output}: already exists; choose another name, or add --force to replace it")
+    except EncoderError as e:
+        _fail(e)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        _fail(EncoderError(f"{output}: cannot be written ({e.strerror})"))
+    typer.echo(f"wrote {output}", err=True)
 
 
 def _run(sentence: str | None, weights: str | None) -> tuple[Spec, Trace]:

@@ -1,0 +1,138 @@
+"""`encoder init`: a commented weights file (format 1) with one-decimal values that are
+easy to compute with by hand, the same for the same seed."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoder_cli import tokenizer
+from encoder_cli.errors import EncoderError
+from encoder_cli.spec import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, UNK
+
+
+@dataclass(frozen=True)
+class Options:
+    sentence: str = "The cat sat"
+    d_model: int = 4
+    heads: int = 1
+    d_ff: int = 8
+    layers: int = 1
+    seed: int = 0
+    positional: str = "sinusoidal"
+    positional_base: float = 10000.0
+    norm: str = "post"
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+    lowercase: bool = False
+    unk: bool = False  # an [UNK] embedding for words not in the sentence
+    per_head: bool = False  # W_Q, W_K, W_V as one entry per head
+    w_o: bool = False
+    biases: bool = False  # b_Q, b_K, b_V, (b_O,) b_1, b_2
+    layer_norms: bool = False  # gamma and beta of norm_1 and norm_2 written out
+    embedding_norm: bool = False
+    final_norm: bool = False
+
+
+def validate(o: Options) -> None:
+    """The sizes make sense (the CLI's flags also bound them)."""
+    if not 1 <= o.d_model <= MAX_D_MODEL:
+        raise EncoderError(f"--d-model {o.d_model}: from 1 to {MAX_D_MODEL}")
+    if not 1 <= o.d_ff <= MAX_D_FF:
+        raise EncoderError(f"--d-ff {o.d_ff}: from 1 to {MAX_D_FF}")
+    if not 1 <= o.layers <= MAX_LAYERS:
+        raise EncoderError(f"--layers {o.layers}: from 1 to {MAX_LAYERS}")
+    if o.heads < 1 or o.d_model % o.heads:
+        divisors = ", ".join(str(h) for h in range(1, o.d_model + 1) if o.d_model % h == 0)
+        raise EncoderError(f"--heads {o.heads} does not divide --d-model {o.d_model}; use one of {divisors}")
+
+
+def scaffold(o: Options, command: str) -> str:
+    """The file's text. `command` is the command line, recorded in the header."""
+    validate(o)
+    rng = np.random.default_rng(o.seed)
+    d, k = o.d_model, o.d_model // o.heads
+    sentence = tokenizer.split(o.sentence, o.lowercase)
+    tokens = list(dict.fromkeys(sentence))  # each word once, in order
+
+    def values(*shape: int, low: int = -9, high: int = 9) -> np.ndarray:
+        """Tenths from low/10 to high/10."""
+        return rng.integers(low, high + 1, size=shape) / 10
+
+    def norm(indent: str, name: str) -> list[str]:
+        gamma, beta = values(d, low=8, high=12), values(d, low=-2, high=2)
+        return [f"{indent}{name}: {{gamma: {_row(gamma)}, beta: {_row(beta)}}}"]
+
+    def matrix(indent: str, name: str, rows: int, cols: int, note: str) -> list[str]:
+        return [f"{indent}{name}:  # {note}", *(f"{indent}  - {_row(r)}" for r in values(rows, cols))]
+
+    out = [
+        "# A weights file for encoder-cli, format 1, written by:",
+        f"#   {command}",
+        f"# d_model {d}, {o.heads} head(s) of d_k {k}, d_ff {o.d_ff}, {o.layers} layer(s). Rows are tokens;",
+        "# every product is x W with W stored (inputs x outputs). Try: encoder explain SENTENCE --weights FILE",
+        "format: 1",
+        "model:",
+        f"  d_model: {d}",
+        f"  heads: {o.heads}",
+        f"  positional: {o.positional}",
+    ]
+    if o.positional == "sinusoidal":
+        out.append(f"  positional_base: {o.positional_base:g}")
+    out += [
+        f"  norm: {o.norm}  # post: LN(x + sublayer(x)), as in BERT; pre: x + sublayer(LN(x))",
+        f"  activation: {o.activation}",
+        f"  layer_norm_eps: {o.layer_norm_eps:g}",
+        f"  lowercase: {'true' if o.lowercase else 'false'}",
+    ]
+    if o.positional == "table":
+        out += matrix("", "positional_table", len(sentence) + 2, d, "row p is added to the token at position p")
+    if o.embedding_norm:
+        out += ["# LayerNorm of X' = X + PE, before layer 0 (as BERT does)", *norm("", "embedding_norm")]
+    out.append(f"embeddings:  # one vector of d_model = {d} numbers per token")
+    out += [f"  {_key(t)}: {_row(values(d))}" for t in tokens + ([UNK] if o.unk else [])]
+    out.append("layers:")
+    for i in range(o.layers):
+        out.append(f"  # layer {i}")
+        out.append("  - attention:")
+        if o.per_head:
+            out.append(f"      heads:  # one entry per head, each matrix d_model x d_k = {d} x {k}")
+            for h in range(o.heads):
+                out.append(f"        # head {h}")
+                for n, name in enumerate(("W_Q", "W_K", "W_V")):
+                    lead = "        - " if n == 0 else "          "
+                    out += [f"{lead}{name}:", *(f"            - {_row(r)}" for r in values(d, k))]
+        else:
+            for name in ("W_Q", "W_K", "W_V"):
+                note = "d_model x d_model" + (f"; head h owns columns h*{k} to h*{k}+{k - 1}" if o.heads > 1 else "")
+                out += matrix("      ", name, d, d, note)
+        if o.w_o:
+            out += matrix("      ", "W_O", d, d, "d_model x d_model, applied to the heads side by side")
+        if o.biases:
+            out += [f"      {name}: {_row(values(d))}" for name in ("b_Q", "b_K", "b_V") + (("b_O",) if o.w_o else ())]
+        if o.layer_norms:
+            out += norm("    ", "norm_1")
+        out.append("    ffn:")
+        out += matrix("      ", "W_1", d, o.d_ff, f"d_model x d_ff = {d} x {o.d_ff}")
+        if o.biases:
+            out.append(f"      b_1: {_row(values(o.d_ff))}")
+        out += matrix("      ", "W_2", o.d_ff, d, f"d_ff x d_model = {o.d_ff} x {d}")
+        if o.biases:
+            out.append(f"      b_2: {_row(values(d))}")
+        if o.layer_norms:
+            out += norm("    ", "norm_2")
+    if o.final_norm:
+        out += ["# LayerNorm of the last layer's output (pre-norm models usually have one)", *norm("", "final_norm")]
+    return "\n".join(out) + "\n"
+
+
+def _row(v: np.ndarray) -> str:
+    return "[" + ", ".join(f"{x:.1f}".replace("-0.0", "0.0") for x in v) + "]"
+
+
+def _key(token: str) -> str:
+    """A word as a plain key; anything YAML would read otherwise ([UNK], punctuation) quoted."""
+    return token if re.fullmatch(r"\w+", token) else json.dumps(token, ensure_ascii=False)

@@ -1,0 +1,126 @@
+"""`encoder init`: what it writes always loads and runs, matches its flags, is one-decimal,
+is the same for the same seed, and never replaces a file unless told to."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from encoder_cli import encoder, init, spec
+from encoder_cli.cli import app
+
+# Words and the characters YAML treats specially, as a sentence might hold them.
+words = st.sampled_from(["The", "cat", "on", "no", "yes", "null", "true", "1", "0.5", "~", "É", "naïve"])
+marks = st.sampled_from(list(".,:;!?#&*%@`'\"[]{}|>-~"))
+sentences = st.lists(st.one_of(words, marks), min_size=1, max_size=8).map(" ".join)
+
+
+@st.composite
+def options(draw: st.DrawFn) -> init.Options:
+    d = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
+    return init.Options(
+        sentence=draw(sentences),
+        d_model=d,
+        heads=draw(st.sampled_from([h for h in range(1, d + 1) if d % h == 0])),
+        d_ff=draw(st.integers(1, 12)),
+        layers=draw(st.integers(1, 3)),
+        seed=draw(st.integers(0, 2**32)),
+        positional=draw(st.sampled_from(["sinusoidal", "table", "none"])),
+        positional_base=draw(st.sampled_from([10000.0, 100.0])),
+        norm=draw(st.sampled_from(["post", "pre"])),
+        activation=draw(st.sampled_from(["relu", "gelu", "gelu_tanh"])),
+        layer_norm_eps=draw(st.sampled_from([1e-5, 1e-6, 0.001])),
+        **{
+            k: draw(st.booleans())
+            for k in ("lowercase", "unk", "per_head", "w_o", "biases", "layer_norms", "embedding_norm", "final_norm")
+        },
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(options())
+def test_what_init_writes_loads_runs_and_matches_its_flags(o: init.Options) -> None:
+    text = init.scaffold(o, "encoder init")
+    model = spec.parse(text, "w.yaml")
+    trace = encoder.run(model, o.sentence)  # the sentence it was made for always runs
+    assert trace.steps[-1].id == "output"
+    m = model.model
+    assert (m.d_model, m.heads, m.positional, m.norm, m.activation, m.lowercase) == (
+        o.d_model, o.heads, o.positional, o.norm, o.activation, o.lowercase,
+    )  # fmt: skip
+    assert m.layer_norm_eps == o.layer_norm_eps and len(model.layers) == o.layers
+    assert all(layer.d_ff == o.d_ff for layer in model.layers)
+    assert all((layer.W_O is not None) == o.w_o for layer in model.layers)
+    assert all((layer.b_Q is not None) == (layer.b_1 is not None) == o.biases for layer in model.layers)
+    assert ("\n      heads:" in text) == o.per_head and ("norm_1:" in text) == o.layer_norms
+    assert (model.embedding_norm is not None) == o.embedding_norm and (model.final_norm is not None) == o.final_norm
+    assert ("[UNK]" in model.embeddings or "[unk]" in model.embeddings) == o.unk
+    # Every number in a list has one decimal.
+    for row in re.findall(r"\[([^\[\]]*\d[^\[\]]*)\]", text.split("embeddings:", 1)[1]):
+        assert all(re.fullmatch(r"-?\d\.\d", v.strip()) for v in row.split(",")), row
+
+
+def test_the_same_seed_writes_the_same_file() -> None:
+    a, b, c = (init.scaffold(init.Options(seed=s, layers=2, biases=True), "x") for s in (7, 7, 8))
+    assert a == b and a != c
+
+
+def test_one_decimal_values_are_exact_tenths() -> None:
+    model = spec.parse(init.scaffold(init.Options(d_model=8, d_ff=16), "x"), "w.yaml")
+    W = model.layers[0].W_1
+    assert np.array_equal(np.round(W * 10), W * 10) and np.abs(W).max() <= 0.9
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_the_issues_command_round_trips_through_explain(tmp_path: Path) -> None:
+    result = run(
+        "init",
+        "--sentence",
+        "The cat sat",
+        "--d-model",
+        "4",
+        "--heads",
+        "1",
+        "--d-ff",
+        "8",
+        "--layers",
+        "1",
+        "--seed",
+        "0",
+    )
+    assert result.exit_code == 0 and result.stderr == ""
+    path = tmp_path / "w.yaml"
+    path.write_text(result.stdout)
+    explained = run("explain", "The cat sat", "--weights", str(path), "-f", "json")
+    assert explained.exit_code == 0
+
+
+def test_output_is_never_replaced_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("mine\n")
+    refused = run("init", "-o", str(path))
+    assert refused.exit_code == 2 and "already exists" in refused.stderr and refused.stdout == ""
+    assert path.read_text() == "mine\n"
+    forced = run("init", "-o", str(path), "--force")
+    assert forced.exit_code == 0 and forced.stdout == ""
+    assert spec.parse(path.read_text(), "w.yaml").model.d_model == 4
+    fresh = tmp_path / "new.yaml"
+    assert run("init", "-o", str(fresh)).exit_code == 0 and fresh.exists()
+
+
+def test_bad_sizes() -> None:
+    for args, message in (
+        (["--heads", "3"], "--heads 3 does not divide --d-model 4; use one of 1, 2, 4"),
+        (["--d-model", "0"], "Invalid value for '--d-model'"),
+        (["--sentence", " "], "the sentence is empty"),
+    ):
+        result = run("init", *args)
+        assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
