@@ -327,27 +327,13 @@ def init(
     import shlex
 
     from encoder_cli import init as scaffolding
+    from encoder_cli.spec import Model
 
+    model = Model(
+        d_model, heads, positional.value, positional_base, norm.value, activation.value, layer_norm_eps, lowercase
+    )
     options = scaffolding.Options(
-        sentence=sentence,
-        d_model=d_model,
-        heads=heads,
-        d_ff=d_ff,
-        layers=layers,
-        seed=seed,
-        positional=positional.value,
-        positional_base=positional_base,
-        norm=norm.value,
-        activation=activation.value,
-        layer_norm_eps=layer_norm_eps,
-        lowercase=lowercase,
-        unk=unk,
-        per_head=per_head,
-        w_o=w_o,
-        biases=biases,
-        layer_norms=layer_norms,
-        embedding_norm=embedding_norm,
-        final_norm=final_norm,
+        model, sentence, d_ff, layers, seed, unk, per_head, w_o, biases, layer_norms, embedding_norm, final_norm
     )
     given = sys.argv[2:] if sys.argv[1:2] == ["init"] else []  # as typed, for the file's header
     command = " ".join(["encoder init", *map(shlex.quote, given)])

@@ -11,23 +11,18 @@ import numpy as np
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
-from encoder_cli.spec import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, UNK
+from encoder_cli.spec import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, UNK, Model
+
+EXAMPLE_MODEL = Model(d_model=4)  # frozen, so one instance can be every default
 
 
 @dataclass(frozen=True)
 class Options:
+    model: Model = EXAMPLE_MODEL  # the settings written under model:
     sentence: str = "The cat sat"
-    d_model: int = 4
-    heads: int = 1
     d_ff: int = 8
     layers: int = 1
     seed: int = 0
-    positional: str = "sinusoidal"
-    positional_base: float = 10000.0
-    norm: str = "post"
-    activation: str = "relu"
-    layer_norm_eps: float = 1e-5
-    lowercase: bool = False
     unk: bool = False  # an [UNK] embedding for words not in the sentence
     per_head: bool = False  # W_Q, W_K, W_V as one entry per head
     w_o: bool = False
@@ -39,23 +34,25 @@ class Options:
 
 def validate(o: Options) -> None:
     """The sizes make sense (the CLI's flags also bound them)."""
-    if not 1 <= o.d_model <= MAX_D_MODEL:
-        raise EncoderError(f"--d-model {o.d_model}: from 1 to {MAX_D_MODEL}")
+    m = o.model
+    if not 1 <= m.d_model <= MAX_D_MODEL:
+        raise EncoderError(f"--d-model {m.d_model}: from 1 to {MAX_D_MODEL}")
     if not 1 <= o.d_ff <= MAX_D_FF:
         raise EncoderError(f"--d-ff {o.d_ff}: from 1 to {MAX_D_FF}")
     if not 1 <= o.layers <= MAX_LAYERS:
         raise EncoderError(f"--layers {o.layers}: from 1 to {MAX_LAYERS}")
-    if o.heads < 1 or o.d_model % o.heads:
-        divisors = ", ".join(str(h) for h in range(1, o.d_model + 1) if o.d_model % h == 0)
-        raise EncoderError(f"--heads {o.heads} does not divide --d-model {o.d_model}; use one of {divisors}")
+    if m.heads < 1 or m.d_model % m.heads:
+        divisors = ", ".join(str(h) for h in range(1, m.d_model + 1) if m.d_model % h == 0)
+        raise EncoderError(f"--heads {m.heads} does not divide --d-model {m.d_model}; use one of {divisors}")
 
 
 def scaffold(o: Options, command: str) -> str:
     """The file's text. `command` is the command line, recorded in the header."""
     validate(o)
+    m = o.model
     rng = np.random.default_rng(o.seed)
-    d, k = o.d_model, o.d_model // o.heads
-    sentence = tokenizer.split(o.sentence, o.lowercase)
+    d, k = m.d_model, m.d_k
+    sentence = tokenizer.split(o.sentence, m.lowercase)
     tokens = list(dict.fromkeys(sentence))  # each word once, in order
 
     def values(*shape: int, low: int = -9, high: int = 9) -> np.ndarray:
@@ -72,23 +69,23 @@ def scaffold(o: Options, command: str) -> str:
     out = [
         "# A weights file for encoder-cli, format 1, written by:",
         f"#   {command}",
-        f"# d_model {d}, {o.heads} head(s) of d_k {k}, d_ff {o.d_ff}, {o.layers} layer(s). Rows are tokens;",
+        f"# d_model {d}, {m.heads} head(s) of d_k {k}, d_ff {o.d_ff}, {o.layers} layer(s). Rows are tokens;",
         "# every product is x W with W stored (inputs x outputs). Try: encoder explain SENTENCE --weights FILE",
         "format: 1",
         "model:",
         f"  d_model: {d}",
-        f"  heads: {o.heads}",
-        f"  positional: {o.positional}",
+        f"  heads: {m.heads}",
+        f"  positional: {m.positional}",
     ]
-    if o.positional == "sinusoidal":
-        out.append(f"  positional_base: {o.positional_base:g}")
+    if m.positional == "sinusoidal":
+        out.append(f"  positional_base: {m.positional_base:g}")
     out += [
-        f"  norm: {o.norm}  # post: LN(x + sublayer(x)), as in BERT; pre: x + sublayer(LN(x))",
-        f"  activation: {o.activation}",
-        f"  layer_norm_eps: {o.layer_norm_eps:g}",
-        f"  lowercase: {'true' if o.lowercase else 'false'}",
+        f"  norm: {m.norm}  # post: LN(x + sublayer(x)), as in BERT; pre: x + sublayer(LN(x))",
+        f"  activation: {m.activation}",
+        f"  layer_norm_eps: {m.layer_norm_eps:g}",
+        f"  lowercase: {'true' if m.lowercase else 'false'}",
     ]
-    if o.positional == "table":
+    if m.positional == "table":
         out += matrix("", "positional_table", len(sentence) + 2, d, "row p is added to the token at position p")
     if o.embedding_norm:
         out += ["# LayerNorm of X' = X + PE, before layer 0 (as BERT does)", *norm("", "embedding_norm")]
@@ -100,14 +97,14 @@ def scaffold(o: Options, command: str) -> str:
         out.append("  - attention:")
         if o.per_head:
             out.append(f"      heads:  # one entry per head, each matrix d_model x d_k = {d} x {k}")
-            for h in range(o.heads):
+            for h in range(m.heads):
                 out.append(f"        # head {h}")
                 for n, name in enumerate(("W_Q", "W_K", "W_V")):
                     lead = "        - " if n == 0 else "          "
                     out += [f"{lead}{name}:", *(f"            - {_row(r)}" for r in values(d, k))]
         else:
             for name in ("W_Q", "W_K", "W_V"):
-                note = "d_model x d_model" + (f"; head h owns columns h*{k} to h*{k}+{k - 1}" if o.heads > 1 else "")
+                note = "d_model x d_model" + (f"; head h owns columns h*{k} to h*{k}+{k - 1}" if m.heads > 1 else "")
                 out += matrix("      ", name, d, d, note)
         if o.w_o:
             out += matrix("      ", "W_O", d, d, "d_model x d_model, applied to the heads side by side")
