@@ -236,7 +236,9 @@ def check(
     precision: Precision = 3,
     no_color: NoColor = False,
 ) -> None:
-    """Grade answers worked out by hand: exit 0 when all are right, 1 when any is wrong.
+    """Grade answers worked out by hand against the true values.
+
+    Exit status 0 when every answer is right, 1 when any is wrong, 2 for bad input.
 
     \b
     The answers file is YAML; each key is a step (an id, X, PE, X', or the end of
@@ -318,7 +320,9 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Let --output replace an existing file.")] = False,
 ) -> None:
-    """Write a commented weights file with one-decimal values, easy to compute with by hand.
+    """Write a weights file to start from, with one-decimal values.
+
+    The file is commented and its numbers are easy to compute with by hand.
 
     Every option of the weights format is reachable by a flag; the same flags and seed
     write the same file. It goes to stdout, or to --output FILE, which is never replaced
