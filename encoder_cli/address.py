@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from encoder_cli.errors import EncoderError
-from encoder_cli.render.fmt import labels
+from encoder_cli.render.fmt import columns, labels
 from encoder_cli.trace import Step, Trace
 
 ALIASES = {"X": "embeddings", "PE": "positional", "X'": "input"}
@@ -35,7 +35,7 @@ def parse(trace: Trace, text: str) -> Address:
         )
     step = find(trace, match["step"])
     row = _index(text, match["row"], labels(trace.tokens), trace.tokens, "row")
-    cols = labels(step.cols) if step.cols == step.rows else list(step.cols)
+    cols = columns(step)
     col = _index(text, match["col"], cols, list(step.cols), "column")
     if row is not None and col is None and len(cols) == 1:
         col = 0  # a per-token statistic (mean, variance): the row is the cell
@@ -53,7 +53,7 @@ def cell(trace: Trace, text: str) -> tuple[Step, int, int]:
 
 def find(trace: Trace, name: str) -> Step:
     """The step a name means: an id, an alias, or the end of exactly one id."""
-    steps = {s.id: s for s in trace.steps}
+    steps = trace.by_id
     name = ALIASES.get(name, name)
     if name in steps:
         return steps[name]

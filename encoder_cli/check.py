@@ -24,12 +24,8 @@ import yaml
 
 from encoder_cli import address
 from encoder_cli.errors import EncoderError
+from encoder_cli.spec import Loader, yaml_error
 from encoder_cli.trace import Step, Trace
-
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 _WRITTEN = re.compile(r"[-+]?(?P<whole>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[-+]?\d+))?")
 
@@ -75,12 +71,9 @@ def judge(text: str, written: float, true: float, tolerance: float | None) -> bo
 
 def grade(text: str, source: str, trace: Trace, tolerance: float | None) -> Report:
     try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise EncoderError(f"{source}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {e.problem}") from None
+        root = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError as e:
-        raise EncoderError(f"{source}: not valid YAML: {e}") from None
+        raise yaml_error(source, e) from None
     if not isinstance(root, yaml.MappingNode) or not root.value:
         raise EncoderError(f"{source}: expected a mapping of cell addresses to answers, e.g. 'Q[0,0]: 2.30'")
     claims: list[Claim] = []

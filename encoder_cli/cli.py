@@ -297,10 +297,10 @@ def _flag(help: str) -> Any:
 @app.command()
 def init(
     sentence: Annotated[str, typer.Option(help="The words to give embeddings, in order.")] = EXAMPLE_SENTENCE,
-    d_model: Annotated[int, typer.Option(min=1, max=8192, help="Width of every vector.")] = 4,
-    heads: Annotated[int, typer.Option(min=1, help="Attention heads; must divide d_model.")] = 1,
-    d_ff: Annotated[int, typer.Option(min=1, max=32768, help="Width of the FFN's hidden layer.")] = 8,
-    layers: Annotated[int, typer.Option(min=1, max=64, help="Encoder layers.")] = 1,
+    d_model: Annotated[int, typer.Option(help="Width of every vector.")] = 4,
+    heads: Annotated[int, typer.Option(help="Attention heads; must divide d_model.")] = 1,
+    d_ff: Annotated[int, typer.Option(help="Width of the FFN's hidden layer.")] = 8,
+    layers: Annotated[int, typer.Option(help="Encoder layers.")] = 1,
     seed: Annotated[int, typer.Option(help="The same seed writes the same numbers.")] = 0,
     positional: Annotated[Positional, _flag("Positional encoding.")] = Positional.sinusoidal,
     positional_base: Annotated[float, typer.Option(min=1e-9, help="Base of the sinusoids.")] = 10000.0,
@@ -362,7 +362,7 @@ def _run(sentence: str | None, weights: str | None) -> tuple[Spec, Trace]:
     from encoder_cli import encoder, spec
 
     if sentence is None and weights is not None:
-        raise EncoderError('give the sentence to encode, e.g. encoder explain "The cat sat" --weights FILE')
+        raise EncoderError('give the sentence to encode before --weights, e.g. "The cat sat" --weights FILE')
     if weights is None:
         model = spec.parse(EXAMPLE.read_text(encoding="utf-8"), "the-cat-sat.yaml (built-in example)")
     else:

@@ -33,6 +33,7 @@ try:
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+Loader = _Loader  # libyaml's C parser when PyYAML has it; also used for answers files
 
 Array = np.ndarray
 Path = tuple[str | int, ...]
@@ -117,18 +118,22 @@ def parse(text: str, source: str) -> Spec:
     reader = _Reader(text, source)
     try:
         data = reader.document()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        problem = e.problem or e.context or "unreadable"
-        raise EncoderError(f"{source}{line}: not valid YAML: {problem}") from None
     except yaml.YAMLError as e:
-        raise EncoderError(f"{source}: not valid YAML: {e}") from None
+        raise yaml_error(source, e) from None
     finally:
         reader.loader.dispose()
     if data is None:
         raise EncoderError(f"{source}: the file is empty; a weights file needs embeddings and layers")
     return _Checker(source, reader.lines).spec(data)
+
+
+def yaml_error(source: str, e: yaml.YAMLError) -> EncoderError:
+    """PyYAML's complaint as one line: `w.yaml:3: not valid YAML: found undefined alias`."""
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        return EncoderError(f"{source}{line}: not valid YAML: {e.problem or e.context or 'unreadable'}")
+    return EncoderError(f"{source}: not valid YAML: {e}")
 
 
 # ---------------------------------------------------------------------------
@@ -145,7 +150,7 @@ _constructor = yaml.constructor.SafeConstructor()
 
 class _Reader:
     def __init__(self, text: str, source: str) -> None:
-        self.loader = _Loader(text)
+        self.loader = Loader(text)
         # Events until StreamEnd; never None while a document is open (the stubs say Event | None).
         self.next: Callable[[], yaml.Event] = self.loader.get_event  # type: ignore[assignment]
         self.source = source

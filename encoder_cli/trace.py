@@ -11,6 +11,7 @@ import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,10 @@ class Trace:
     unknown: list[int]  # positions that used the [UNK] embedding
     model: dict[str, Any]  # settings, as in the JSON document's "model"
     steps: list[Step]
+
+    @cached_property
+    def by_id(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
 
 
 def select(

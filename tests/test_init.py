@@ -121,7 +121,10 @@ def test_output_is_never_replaced_unless_forced(tmp_path: Path) -> None:
 def test_bad_sizes() -> None:
     for args, message in (
         (["--heads", "3"], "--heads 3 does not divide --d-model 4; use one of 1, 2, 4"),
-        (["--d-model", "0"], "Invalid value for '--d-model'"),
+        (["--d-model", "0"], "--d-model 0: from 1 to 8192"),
+        (["--d-ff", "40000"], "--d-ff 40000: from 1 to 32768"),
+        (["--layers", "65"], "--layers 65: from 1 to 64"),
+        (["--heads", "0"], "--heads 0 does not divide --d-model 4"),
         (["--sentence", " "], "the sentence is empty"),
     ):
         result = run("init", *args)

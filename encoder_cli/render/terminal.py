@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from encoder_cli.render import work
-from encoder_cli.render.fmt import labels, number
+from encoder_cli.render.fmt import columns, labels, number
 from encoder_cli.trace import STAGES, Step, Trace
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
     value = step.value
     n, m = value.shape
-    cols = labels(step.cols) if step.cols == step.rows else list(step.cols)  # n x n: tokens
+    cols = columns(step)  # n x n: tokens
     cell = max(
         len(number(float(value.min()), precision)),
         len(number(float(value.max()), precision)),
@@ -158,7 +158,7 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
         claims = [c for c in graded.claims if c.step is step]
         if not claims:
             continue
-        cols = labels(step.cols) if step.cols == step.rows else list(step.cols)
+        cols = columns(step)
         yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):

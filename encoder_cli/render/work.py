@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from encoder_cli.render.fmt import labels, number
+from encoder_cli.render.fmt import columns, labels, number
 from encoder_cli.trace import Step, Trace
 
 LONG = 8  # a sum of more terms shows the first and last few around "…"
@@ -64,10 +64,9 @@ class _Cell:
 
 def cell(trace: Trace, step: Step, i: int, j: int, precision: int) -> Work:
     """The worked arithmetic of step.value[i, j]."""
-    steps = {s.id: s for s in trace.steps}
-    inputs = [steps[k].value for k in step.inputs]
+    inputs = [trace.by_id[k].value for k in step.inputs]
     rows = labels(trace.tokens)
-    cols = labels(step.cols) if step.cols == step.rows else list(step.cols)
+    cols = columns(step)
     c = _Cell(step, i, j, f"{_short(step.id)}[{rows[i]}, {cols[j]}]", precision)
     f, done, op = c.f, c.done, step.op
 
