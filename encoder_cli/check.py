@@ -78,6 +78,7 @@ def grade(text: str, source: str, trace: Trace, tolerance: float | None) -> Repo
         raise EncoderError(f"{source}: expected a mapping of cell addresses to answers, e.g. 'Q[0,0]: 2.30'")
     claims: list[Claim] = []
     skipped = 0
+    answered: dict[tuple[str, int, int], int] = {}  # each cell once: (step, row, col) -> line
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 1
         key = str(key_node.value)
@@ -90,6 +91,13 @@ def grade(text: str, source: str, trace: Trace, tolerance: float | None) -> Repo
         except EncoderError as e:
             raise EncoderError(f"{source}:{line}: {e}") from None
         for row, col, node in _cells(where, value_node, f"{source}:{line}: {key}"):
+            cell = (where.step.id, row, col)
+            if cell in answered:
+                label = f"{where.step.rows[row]}, {where.step.cols[col]}"
+                raise EncoderError(
+                    f"{source}:{line}: {key}: the cell [{label}] is answered on line {answered[cell]} too; keep one"
+                )
+            answered[cell] = line
             if node is None:
                 skipped += 1
                 continue

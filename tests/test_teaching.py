@@ -232,6 +232,8 @@ def test_not_attempted_and_whole_rows() -> None:
         ("Q[0,0]: [2.3]\n", "<stdin>:1: Q[0,0]: expected a number, got a list or mapping"),
         ("- 1\n", "<stdin>: expected a mapping of cell addresses to answers"),
         ("Q[0,0]: [\n", "<stdin>:2: not valid YAML"),
+        ("Q[0,0]: 2.3\nQ[0,0]: 2.3\n", "<stdin>:2: Q[0,0]: the cell [The, d0] is answered on line 1 too; keep one"),
+        ("Q[cat]: [2.44, ~, ~, ~]\nQ: [~, ~, ~]\n", "<stdin>:2: Q: the cell [cat, d0] is answered on line 1 too"),
     ],
 )
 def test_bad_answers(answers: str, message: str) -> None:
