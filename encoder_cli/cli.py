@@ -7,10 +7,14 @@ the commands so that --help and --version stay fast.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from encoder_cli.spec import Spec
-    from encoder_cli.trace import Trace
+    from encoder_cli.trace import Step, Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_SENTENCE = "The cat sat"
@@ -42,6 +46,12 @@ app = typer.Typer(
 class Format(str, Enum):
     terminal = "terminal"
     json = "json"
+
+
+class View(str, Enum):  # explain's formats
+    terminal = "terminal"
+    json = "json"
+    svg = "svg"
 
 
 Sentence = Annotated[
@@ -93,7 +103,20 @@ def _main(
 def explain(
     sentence: Sentence = None,
     weights: Weights = None,
-    format: Formats = Format.terminal,
+    format: Annotated[
+        View,
+        typer.Option(
+            "--format",
+            "-f",
+            help="terminal: Rich tables; json: one JSON document; svg: the terminal view as a picture, for slides.",
+        ),
+    ] = View.terminal,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to FILE (replacing it) instead of stdout.", show_default=False
+        ),
+    ] = None,
     layer: Annotated[
         int | None, typer.Option(help="Show only this layer's steps (layers count from 0).", show_default=False)
     ] = None,
@@ -172,33 +195,50 @@ def explain(
     except EncoderError as e:
         _fail(e)
 
-    if cells:
-        from encoder_cli.render import work
+    with _writer(output) as out:
+        if cells:
+            from encoder_cli.render import work
 
-        worked = [work.cell(result, s, i, j, precision) for s, i, j in cells]
-        if format is Format.json:
+            worked = [work.cell(result, s, i, j, precision) for s, i, j in cells]
+            if format is View.json:
+                from encoder_cli.render import json_doc
+
+                out.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
+            else:
+                out.write("".join(w.text + "\n" for w in worked))
+            return
+        if format is View.json:
             from encoder_cli.render import json_doc
 
-            sys.stdout.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
-        else:
-            typer.echo("\n".join(w.text for w in worked))
-        return
+            out.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
+            return
+        _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color)
 
-    if format is Format.json:
-        from encoder_cli.render import json_doc
 
-        sys.stdout.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
-        return
-
-    from rich.console import Group
+def _print_view(
+    result: Trace,
+    steps: list[Step],
+    out: TextIO,
+    svg: bool,
+    precision: int,
+    full: bool,
+    show_work: bool,
+    no_color: bool,
+) -> None:
+    """The terminal view, to a terminal, a file, or recorded as an SVG picture."""
+    from rich.console import Console, Group
     from rich.measure import Measurement
 
     from encoder_cli.render import terminal
 
-    console = _console(no_color)
+    if svg:  # as wide as the terminal (COLUMNS), or 100 columns off one
+        width = int(os.environ.get("COLUMNS", 0)) or 100
+        console = Console(file=io.StringIO(), record=True, width=width, force_terminal=True, color_system="truecolor")
+    else:
+        console = Console(file=out, no_color=True if no_color else None, highlight=False)
     # A matrix fits when one screen shows it whole, with its title and caption.
-    max_rows = max(console.height - 6, 9) if console.is_terminal else ROWS_OFF_TERMINAL
-    fit = console.width
+    max_rows = max(console.height - 6, 9) if console.is_terminal and not svg else ROWS_OFF_TERMINAL
+    fit = widest = console.width
     for part in terminal.render(
         result,
         steps,
@@ -209,9 +249,32 @@ def explain(
     ):
         if full and isinstance(part, Group):  # a matrix prints at its own width, if wider
             console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)
+            widest = max(widest, console.width)
         console.print(part)
         console.print()
         console.width = fit
+    if svg:
+        console.width = widest
+        out.write(console.export_svg(title=f"encoder explain {result.sentence!r}", code_format=terminal.SVG_TEMPLATE))
+
+
+@contextmanager
+def _writer(output: Path | None) -> Iterator[TextIO]:
+    """stdout, or a file written whole: a temporary file beside it, renamed over it at the end."""
+    if output is None:
+        yield sys.stdout
+        return
+    if output.is_dir():
+        _fail(EncoderError(f"{output}: is a directory; --output takes a file name"))
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            yield handle
+        os.replace(partial, output)
+    except OSError as e:
+        _fail(EncoderError(f"{output}: cannot be written ({e.strerror})"))
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @app.command()

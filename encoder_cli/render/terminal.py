@@ -183,3 +183,39 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
     if graded.not_attempted:
         summary.append(f"; {graded.not_attempted} not attempted")
     yield summary
+
+
+# Rich's SVG template, with fonts that are installed rather than fetched: the SVG renders
+# offline (Rich fixes every line's width with textLength, so any monospace font lines up).
+SVG_TEMPLATE = """\
+<svg class="rich-terminal" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">
+    <!-- encoder-cli's terminal view, recorded by Rich -->
+    <style>
+    .{unique_id}-matrix {{
+        font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace;
+        font-size: {char_height}px;
+        line-height: {line_height}px;
+        font-variant-east-asian: full-width;
+    }}
+    .{unique_id}-title {{
+        font-size: 18px;
+        font-weight: bold;
+        font-family: "DejaVu Sans", "Helvetica", "Arial", sans-serif;
+    }}
+    {styles}
+    </style>
+    <defs>
+    <clipPath id="{unique_id}-clip-terminal">
+      <rect x="0" y="0" width="{terminal_width}" height="{terminal_height}" />
+    </clipPath>
+    {lines}
+    </defs>
+    {chrome}
+    <g transform="translate({terminal_x}, {terminal_y})" clip-path="url(#{unique_id}-clip-terminal)">
+    {backgrounds}
+    <g class="{unique_id}-matrix">
+    {matrix}
+    </g>
+    </g>
+</svg>
+"""

@@ -1,0 +1,67 @@
+"""--output and --format svg: files written whole, SVG pictures that render offline."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from encoder_cli.cli import app
+from tests.conftest import MAT, ROOT
+
+PICTURE = ["The cat sat on the mat", "-w", str(MAT), "--layer", "0", "--head", "1"]
+PICTURE += ["-s", "heads.1.Q", "-s", "scores", "-s", "weights", "-f", "svg"]
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner(env={"COLUMNS": "100", "NO_COLOR": None}).invoke(app, list(args), input=input)
+
+
+def test_svg_is_valid_xml_that_fetches_nothing_and_shows_every_step() -> None:
+    result = run("explain", "-f", "svg")
+    assert result.exit_code == 0 and result.stderr == ""
+    root = ET.fromstring(result.stdout)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert not re.search(r"url\((?!#)", result.stdout)  # only references within the file
+    assert "@font-face" not in result.stdout and "@import" not in result.stdout
+    assert re.findall(r"https?://[^\s\"]+", result.stdout) == ["http://www.w3.org/2000/svg"]  # the namespace
+    text = "".join(root.itertext()).replace("\xa0", " ")
+    doc = json.loads(run("explain", "-f", "json").stdout)
+    for step in doc["steps"]:
+        assert step["id"] in text
+
+
+def test_svg_colours_the_attention_weights() -> None:
+    svg = run("explain", "-f", "svg", "-s", "weights").stdout
+    fills = set(re.findall(r'<rect fill="(#[0-9a-f]{6})"', svg))
+    assert len(fills) >= 6  # the background and the weights' heatmap
+
+
+def test_the_readmes_picture_is_what_the_tool_draws() -> None:
+    picture = (ROOT / "docs" / "terminal.svg").read_text()
+    assert run("explain", *PICTURE).stdout == picture
+    assert "docs/terminal.svg" in (ROOT / "README.md").read_text()
+
+
+def test_output_writes_the_same_bytes_whole_and_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text("old\n")
+    result = run("explain", "-f", "json", "-o", str(path))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert path.read_text() == run("explain", "-f", "json").stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.json"]  # no partial file left
+    view = tmp_path / "view.txt"
+    assert run("explain", "-o", str(view)).exit_code == 0
+    assert "layers.0.attention.heads.0.weights   3 × 3" in view.read_text() and "\x1b[" not in view.read_text()
+
+
+def test_output_problems(tmp_path: Path) -> None:
+    for target, message in ((tmp_path, "is a directory"), (tmp_path / "no" / "such.json", "cannot be written")):
+        result = run("explain", "-f", "json", "-o", str(target))
+        assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
+    bad = run("explain", "The dog sat", "-o", str(tmp_path / "x.txt"))
+    assert bad.exit_code == 2 and not (tmp_path / "x.txt").exists()
+    assert list(tmp_path.iterdir()) == []
