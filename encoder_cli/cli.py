@@ -192,6 +192,8 @@ def explain(
         model, result = _run(sentence, weights)
         steps = trace.select(result.steps, layer, head, step or [], layers=len(model.layers), heads=model.model.heads)
         cells = [address.cell(result, text) for text in cell or []]
+        if cells and format is View.svg:
+            raise EncoderError("--cell writes text or JSON; drop --format svg, or use --show-work for the picture")
     except EncoderError as e:
         _fail(e)
 

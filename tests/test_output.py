@@ -65,3 +65,8 @@ def test_output_problems(tmp_path: Path) -> None:
     bad = run("explain", "The dog sat", "-o", str(tmp_path / "x.txt"))
     assert bad.exit_code == 2 and not (tmp_path / "x.txt").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cells_are_text_or_json_not_pictures() -> None:
+    result = run("explain", "-c", "Q[0,0]", "-f", "svg")
+    assert result.exit_code == 2 and "--cell writes text or JSON" in result.stderr and result.stdout == ""
