@@ -54,6 +54,16 @@ class Report:
     def wrong(self) -> list[Claim]:
         return [c for c in self.claims if not c.right]
 
+    @property
+    def summary(self) -> dict[str, int]:
+        wrong = len(self.wrong)
+        return {
+            "checked": len(self.claims),
+            "right": len(self.claims) - wrong,
+            "wrong": wrong,
+            "not_attempted": self.not_attempted,
+        }
+
 
 def decimals(text: str) -> int:
     """How many decimals a written number claims: '0.90' -> 2, '2' -> 0, '1.5e-3' -> 4."""

@@ -79,6 +79,4 @@ def report(trace: Trace, graded: Report, precision: int) -> dict[str, Any]:
         if not c.right:
             answer["work"] = work.cell(trace, c.step, c.row, c.col, precision).json()
         answers.append(answer)
-    right = sum(c.right for c in graded.claims)
-    summary = {"checked": len(graded.claims), "right": right, "wrong": len(graded.claims) - right}
-    return head(trace) | {"answers": answers, "summary": summary | {"not_attempted": graded.not_attempted}}
+    return head(trace) | {"answers": answers, "summary": graded.summary}

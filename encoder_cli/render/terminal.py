@@ -172,16 +172,15 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
             if not c.right:
                 yield Text("  " + work.cell(trace, step, c.row, c.col, precision).text, style="italic")
         yield Text()
-    right = sum(c.right for c in graded.claims)
-    wrong = len(graded.claims) - right
+    count = graded.summary
     summary = Text.assemble(
-        (f"{len(graded.claims)} checked: ", "bold"),
-        (f"{right} right", "green"),
+        (f"{count['checked']} checked: ", "bold"),
+        (f"{count['right']} right", "green"),
         ", ",
-        (f"{wrong} wrong", "bold red" if wrong else "green"),
+        (f"{count['wrong']} wrong", "bold red" if count["wrong"] else "green"),
     )
-    if graded.not_attempted:
-        summary.append(f"; {graded.not_attempted} not attempted")
+    if count["not_attempted"]:
+        summary.append(f"; {count['not_attempted']} not attempted")
     yield summary
 
 
