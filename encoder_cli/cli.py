@@ -52,6 +52,9 @@ class View(str, Enum):  # explain's formats
     terminal = "terminal"
     json = "json"
     svg = "svg"
+    markdown = "markdown"
+    latex = "latex"
+    html = "html"
 
 
 Sentence = Annotated[
@@ -76,7 +79,7 @@ Weights = Annotated[
 ]
 Formats = Annotated[Format, typer.Option("--format", "-f", help="terminal, or one JSON document on stdout.")]
 Precision = Annotated[
-    int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the terminal view.")
+    int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown (JSON always has full precision).")
 ]
 NoColor = Annotated[bool, typer.Option("--no-color", help="No colour (also when the NO_COLOR variable is set).")]
 
@@ -108,7 +111,8 @@ def explain(
         typer.Option(
             "--format",
             "-f",
-            help="terminal: Rich tables; json: one JSON document; svg: the terminal view as a picture, for slides.",
+            help="terminal: Rich tables; json: one JSON document; svg: the terminal view as a picture, for slides; "
+            "markdown, latex, html: a handout (Markdown with $$ LaTeX $$, a pdflatex document, a page to print).",
         ),
     ] = View.terminal,
     output: Annotated[
@@ -148,7 +152,10 @@ def explain(
     show_work: Annotated[bool, typer.Option("--show-work", help="Under every table, work out its first cell.")] = False,
     precision: Precision = 3,
     full: Annotated[
-        bool, typer.Option("--full", help="Show every row and column, however large (no summarising).")
+        bool,
+        typer.Option(
+            "--full", help="Show every row and column, however large (handouts split wide matrices into parts)."
+        ),
     ] = False,
     no_color: NoColor = False,
 ) -> None:
@@ -192,8 +199,10 @@ def explain(
         model, result = _run(sentence, weights)
         steps = trace.select(result.steps, layer, head, step or [], layers=len(model.layers), heads=model.model.heads)
         cells = [address.cell(result, text) for text in cell or []]
-        if cells and format is View.svg:
-            raise EncoderError("--cell writes text or JSON; drop --format svg, or use --show-work for the picture")
+        if cells and format not in (View.terminal, View.json):
+            raise EncoderError(
+                f"--cell writes text or JSON; drop --format {format.value}, or use --show-work to work cells out in it"
+            )
     except EncoderError as e:
         _fail(e)
 
@@ -213,6 +222,13 @@ def explain(
             from encoder_cli.render import json_doc
 
             out.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
+            return
+        if format in (View.markdown, View.latex, View.html):
+            from encoder_cli.render import html, latex, markdown, page
+
+            handout = {View.markdown: markdown, View.latex: latex, View.html: html}[format]
+            width = latex.width if format is View.latex else len  # how wide a row label prints
+            out.write(handout.render(page.layout(result, steps, precision, full, show_work, width), precision))
             return
         _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color)
 

@@ -31,6 +31,7 @@ class _Recorder:
         id: str,
         title: str,
         formula: str,
+        tex: str,
         value: Array,
         *,
         inputs: tuple[str, ...],
@@ -46,7 +47,7 @@ class _Recorder:
             )
         if isinstance(cols, str):  # a prefix: "d" -> d0, d1, ...
             cols = tuple(f"{cols}{j}" for j in range(value.shape[1]))
-        self.steps.append(Step(id, title, formula, value, self.tokens, cols, inputs, op, stage, params or {}))
+        self.steps.append(Step(id, title, formula, tex, value, self.tokens, cols, inputs, op, stage, params or {}))
         return value
 
     def layer_norm(self, id: str, x: Array, x_id: str, norm: Norm, eps: float, stage: int) -> Array:
@@ -56,6 +57,7 @@ class _Recorder:
             id + ".mean",
             "Mean of each row",
             "μ = (1/d) Σⱼ xⱼ",
+            r"\mu = \frac{1}{d} \sum_j x_j",
             mean,
             inputs=(x_id,),
             op="mean",
@@ -66,6 +68,7 @@ class _Recorder:
             id + ".variance",
             "Variance of each row",
             "σ² = (1/d) Σⱼ (xⱼ − μ)²",
+            r"\sigma^2 = \frac{1}{d} \sum_j (x_j - \mu)^2",
             var,
             inputs=(x_id, id + ".mean"),
             op="variance",
@@ -76,6 +79,8 @@ class _Recorder:
             id,
             "Layer normalisation",
             f"LayerNorm(x) = (x − μ) / √(σ² + ε) · γ + β,  ε = {eps:g}",
+            r"\mathrm{LayerNorm}(x) = \frac{x - \mu}{\sqrt{\sigma^2 + \varepsilon}} \cdot \gamma + \beta,"
+            rf"\quad \varepsilon = {_tex_number(eps)}",
             y,
             inputs=(x_id, id + ".mean", id + ".variance"),
             op="layer_norm",
@@ -97,15 +102,25 @@ def _run(spec: Spec, sentence: str) -> Trace:
 
     # Stage 1: tokenization & embedding. X [n, d]
     X, unknown = tokenizer.embed(tokens, spec)
-    rec.add("embeddings", "Token embeddings", "X = embedding of each token", X, inputs=(), op="lookup", stage=1)
+    rec.add(
+        "embeddings",
+        "Token embeddings",
+        "X = embedding of each token",
+        r"X = \text{the embedding of each token}",
+        X,
+        inputs=(),
+        op="lookup",
+        stage=1,
+    )
 
     # Stage 2: positional encoding. X' = X + PE
-    formula, PE = _positional(spec, len(tokens))
+    formula, tex, PE = _positional(spec, len(tokens))
     base = {"base": np.array(m.positional_base)} if m.positional == "sinusoidal" else {}
-    rec.add("positional", "Positional encoding", formula, PE, inputs=(), op=m.positional, stage=2, params=base)
+    rec.add("positional", "Positional encoding", formula, tex, PE, inputs=(), op=m.positional, stage=2, params=base)
     x = rec.add(
         "input",
         "Encoder input",
+        "X' = X + PE",
         "X' = X + PE",
         X + PE,
         inputs=("embeddings", "positional"),
@@ -125,7 +140,14 @@ def _run(spec: Spec, sentence: str) -> Trace:
         x = rec.layer_norm("final_norm", x, x_id, spec.final_norm, m.layer_norm_eps, stage=7)
         x_id = "final_norm"
     rec.add(
-        "output", "Encoder output", "the contextual representation of each token", x, inputs=(x_id,), op="copy", stage=7
+        "output",
+        "Encoder output",
+        "the contextual representation of each token",
+        r"\text{the contextual representation of each token}",
+        x,
+        inputs=(x_id,),
+        op="copy",
+        stage=7,
     )
 
     model = {
@@ -142,13 +164,18 @@ def _run(spec: Spec, sentence: str) -> Trace:
     return Trace(sentence, tokens, unknown, model, rec.steps)
 
 
-def _positional(spec: Spec, n: int) -> tuple[str, Array]:
-    """The formula and PE [n, d] for the file's kind of positional encoding."""
+def _positional(spec: Spec, n: int) -> tuple[str, str, Array]:
+    """The formula (text and LaTeX) and PE [n, d] for the file's kind of positional encoding."""
     m = spec.model
     if m.positional == "sinusoidal":
         base = f"{m.positional_base:g}"
         formula = f"PE(pos, 2i) = sin(pos / {base}^(2i/d)),  PE(pos, 2i+1) = cos(pos / {base}^(2i/d))"
-        return formula, ops.sinusoidal(n, m.d_model, m.positional_base)
+        b = _tex_number(m.positional_base)
+        tex = (
+            rf"PE_{{(pos,\,2i)}} = \sin\left(pos / {b}^{{2i/d}}\right), \quad "
+            rf"PE_{{(pos,\,2i+1)}} = \cos\left(pos / {b}^{{2i/d}}\right)"
+        )
+        return formula, tex, ops.sinusoidal(n, m.d_model, m.positional_base)
     if m.positional == "table":
         assert spec.positional_table is not None  # the spec checks it is there
         rows = len(spec.positional_table)
@@ -157,8 +184,18 @@ def _positional(spec: Spec, n: int) -> tuple[str, Array]:
                 f"{spec.where(('positional_table',))}has {rows} rows but the sentence has {n} tokens; "
                 "add a row for every position"
             )
-        return "PE(pos) = positional_table[pos]", spec.positional_table[:n]
-    return "PE = 0 (positional: none)", np.zeros((n, m.d_model))
+        tex = r"PE_{pos} = \text{row } pos \text{ of the positional table}"
+        return "PE(pos) = positional_table[pos]", tex, spec.positional_table[:n]
+    return "PE = 0 (positional: none)", r"PE = 0 \quad (\text{positional: none})", np.zeros((n, m.d_model))
+
+
+def _tex_number(x: float) -> str:
+    """A setting as LaTeX: 10000, 0.1, 10^{-5}, 2.5 \\times 10^{-6}."""
+    mantissa, _, exponent = f"{x:g}".partition("e")
+    if not exponent:
+        return mantissa
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \times {power}"
 
 
 def _affine(x: Array, W: Array | None, b: Array | None) -> Array:
@@ -187,6 +224,7 @@ def _layer(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Model) 
         f"{p}.residual_1",
         "Residual",
         "x + attention output",
+        r"x + \text{attention output}",
         x + attention,
         inputs=(x_id, f"{p}.attention.output"),
         op="add",
@@ -200,10 +238,12 @@ def _layer(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Model) 
 
     # Stage 6: Add & Norm (pre-norm: the residual goes on; the next LayerNorm is the next layer's).
     skip, skip_id = (r1, f"{p}.residual_1") if pre else (f_in, n_id)
+    skip_name, _, skip_number = skip_id.split(".")[-1].partition("_")  # "norm", "1"
     r2 = rec.add(
         f"{p}.residual_2",
         "Residual",
-        f"{skip_id.split('.')[-1]} + FFN output",
+        f"{skip_name}_{skip_number} + FFN output",
+        rf"\mathrm{{{skip_name}}}_{skip_number} + \text{{FFN output}}",
         skip + ffn,
         inputs=(skip_id, f"{p}.ffn.output"),
         op="add",
@@ -223,11 +263,13 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
     for h, hp in enumerate(heads):
         cols = slice(h * d_k, (h + 1) * d_k)
         part = "" if m.heads == 1 else f"[{cols.start}:{cols.stop}]"  # head h's columns, in formulas
+        tex_part = "" if m.heads == 1 else f"[{cols.start}{{:}}{cols.stop}]"
         Q, K, V = (
             rec.add(
                 f"{hp}.{name}",
                 f"{title} (head {h})",
                 f"{name} = x W_{name}{part}" + ("" if b is None else f" + b_{name}{part}"),
+                rf"{name} = x\,W_{name}{tex_part}" + ("" if b is None else f" + b_{name}{tex_part}"),
                 _affine(x, W[:, cols], None if b is None else b[cols]),
                 inputs=(x_id,),
                 op="linear",
@@ -244,6 +286,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
             f"{hp}.scores",
             f"Attention scores (head {h})",
             "Q Kᵀ",
+            "Q K^T",
             Q @ K.T,
             inputs=(f"{hp}.Q", f"{hp}.K"),
             op="matmul_t",
@@ -254,6 +297,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
             f"{hp}.scaled",
             f"Scaled scores (head {h})",
             f"Q Kᵀ / √d_k,  √d_k = √{d_k} = {math.sqrt(d_k):.4g}",
+            rf"\frac{{Q K^T}}{{\sqrt{{d_k}}}}, \quad \sqrt{{d_k}} = \sqrt{{{d_k}}} = {math.sqrt(d_k):.4g}",
             scores / math.sqrt(d_k),
             inputs=(f"{hp}.scores",),
             op="scale",
@@ -264,6 +308,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
             f"{hp}.weights",
             f"Attention weights (head {h})",
             "softmax of each row: exp(sⱼ) / Σₖ exp(sₖ)",
+            r"\mathrm{softmax}(s)_j = \frac{e^{s_j}}{\sum_k e^{s_k}} \quad \text{along each row}",
             ops.softmax(scaled),
             inputs=(f"{hp}.scaled",),
             op="softmax",
@@ -275,6 +320,7 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
                 f"{hp}.output",
                 f"Weighted sum of values (head {h})",
                 "weights V",
+                r"\mathrm{weights}\; V",
                 weights @ V,
                 inputs=(f"{hp}.weights", f"{hp}.V"),
                 op="matmul",
@@ -285,16 +331,19 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
         f"{p}.attention.concat",
         "Heads side by side",
         " | ".join(f"head_{h}" for h in range(m.heads)),
+        r"\left[\," + r" \mid ".join(rf"\mathrm{{head}}_{{{h}}}" for h in range(m.heads)) + r"\,\right]",
         np.concatenate(outputs, axis=1),
         inputs=tuple(f"{hp}.output" for hp in heads),
         op="concat",
         stage=3,
     )
-    formula = "concat" + (" W_O" if layer.W_O is not None else "") + (" + b_O" if layer.b_O is not None else "")
+    W_O = layer.W_O is not None
+    b_O = "" if layer.b_O is None else " + b_O"
     return rec.add(
         f"{p}.attention.output",
         "Attention output",
-        formula,
+        "concat" + (" W_O" if W_O else "") + b_O,
+        r"\mathrm{concat}" + (r"\,W_O" if W_O else "") + b_O,
         _affine(concat, layer.W_O, layer.b_O),
         inputs=(f"{p}.attention.concat",),
         op="linear",
@@ -303,10 +352,16 @@ def _attention(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, m: Mod
     )
 
 
-_ACTIVATION_FORMULAS = {
-    "relu": "ReLU(h) = max(0, h)",
-    "gelu": "GELU(h) = h/2 · (1 + erf(h / √2))",
-    "gelu_tanh": "GELU(h) ≈ h/2 · (1 + tanh(√(2/π) · (h + 0.044715 h³)))",
+_ACTIVATION_FORMULAS = {  # as text and as LaTeX
+    "relu": ("ReLU(h) = max(0, h)", r"\mathrm{ReLU}(h) = \max(0, h)"),
+    "gelu": (
+        "GELU(h) = h/2 · (1 + erf(h / √2))",
+        r"\mathrm{GELU}(h) = \frac{h}{2} \left(1 + \mathrm{erf}\left(h / \sqrt{2}\right)\right)",
+    ),
+    "gelu_tanh": (
+        "GELU(h) ≈ h/2 · (1 + tanh(√(2/π) · (h + 0.044715 h³)))",
+        r"\mathrm{GELU}(h) \approx \frac{h}{2} \left(1 + \tanh\left(\sqrt{2/\pi}\,(h + 0.044715\,h^3)\right)\right)",
+    ),
 }
 
 
@@ -319,6 +374,7 @@ def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: 
         f"{f}.hidden",
         "FFN hidden layer",
         f"h = x W_1{b1}",
+        rf"h = x\,W_1{b1}",
         _affine(x, layer.W_1, layer.b_1),
         inputs=(x_id,),
         op="linear",
@@ -329,7 +385,7 @@ def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: 
     active = rec.add(
         f"{f}.activation",
         f"FFN activation ({activation})",
-        _ACTIVATION_FORMULAS[activation],
+        *_ACTIVATION_FORMULAS[activation],
         ops.ACTIVATIONS[activation](hidden),
         inputs=(f"{f}.hidden",),
         op="activation",
@@ -340,6 +396,7 @@ def _ffn(rec: _Recorder, p: str, x: Array, x_id: str, layer: Layer, activation: 
         f"{f}.output",
         "FFN output",
         f"{activation}(h) W_2{b2}",
+        rf"\mathrm{{{'ReLU' if activation == 'relu' else 'GELU'}}}(h)\,W_2{b2}",
         _affine(active, layer.W_2, layer.b_2),
         inputs=(f"{f}.activation",),
         op="linear",

@@ -18,7 +18,7 @@ import numpy as np
 
 from encoder_cli.errors import EncoderError
 
-# The seed's summary table, plus the encoder's output.
+# The seed's summary table (its steps and their purposes), plus the encoder's output.
 STAGES = {
     1: "Tokenization & embedding",
     2: "Positional encoding",
@@ -27,6 +27,15 @@ STAGES = {
     5: "Feed-forward network",
     6: "Add & Norm",
     7: "Output",
+}
+PURPOSES = {
+    1: "Convert words to vectors.",
+    2: "Add word position information.",
+    3: "Let each word attend to all others.",
+    4: "Stabilise training.",
+    5: "Transform each representation on its own.",
+    6: "Further stabilisation.",
+    7: "The contextual representations, passed to the next layer or the decoder.",
 }
 
 _LAYER = re.compile(r"layers\.(\d+)\.")
@@ -38,6 +47,7 @@ class Step:
     id: str  # "layers.0.attention.heads.0.Q"
     title: str  # "Queries"
     formula: str  # "Q = x W_Q"
+    tex: str  # the formula in LaTeX, for the handouts: "Q = x\\,W_Q"
     value: np.ndarray  # [rows, cols], float64, finite
     rows: tuple[str, ...]  # tokens
     cols: tuple[str, ...]  # "d0", "f0", tokens, or "mean" / "variance"

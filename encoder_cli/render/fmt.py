@@ -1,17 +1,36 @@
-"""How numbers and tokens are written, the same in every view."""
+"""How numbers, tokens, headings and summaries are written, the same in every view."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from encoder_cli.trace import Step
+import numpy as np
+
+from encoder_cli.trace import STAGES, Step, Trace
+
+ELLIPSIS = "…"
+LABEL = 20  # widest token as a row or column label; a longer one is cut: "internationalisatio…"
+# Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light backgrounds alike.
+_VIRIDIS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
 
 
-def labels(tokens: Sequence[str]) -> list[str]:
-    """Row labels: the tokens, with the position added to a token that occurs twice."""
-    counts = Counter(tokens)
-    return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(tokens)]
+def labels(tokens: Sequence[str], width: Callable[[str], int] = len) -> list[str]:
+    """Row labels: the tokens, cut to LABEL wide as `width` measures them, with the position
+    added to a label that occurs twice."""
+    cut = [_cut(t, width) for t in tokens]
+    counts = Counter(cut)
+    return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(cut)]
+
+
+def _cut(token: str, width: Callable[[str], int]) -> str:
+    """The token, or as much of its start as fits LABEL wide with "…" after it."""
+    if width(token) <= LABEL:
+        return token
+    end = len(token)
+    while end and width(token[:end] + ELLIPSIS) > LABEL:
+        end -= 1
+    return token[:end] + ELLIPSIS
 
 
 def columns(step: Step) -> list[str]:
@@ -23,3 +42,75 @@ def number(value: float, precision: int) -> str:
     """Fixed decimals; a value that rounds to zero shows no sign."""
     text = f"{value:.{precision}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def tex_lacks(char: str) -> bool:
+    """Whether pdflatex's fonts (T1, Latin Modern) lack a character: all beyond Latin (Greek,
+    CJK, emoji…) but the punctuation of U+2010–U+2027 (dashes, quotes, bullet, ellipsis)."""
+    return ord(char) >= 0x370 and not 0x2010 <= ord(char) <= 0x2027
+
+
+def cell_width(step: Step, precision: int) -> int:
+    """Characters of the widest number or column label of a step."""
+    low, high = (number(float(f(step.value)), precision) for f in (np.min, np.max))
+    return max(len(low), len(high), *map(len, columns(step)))
+
+
+def room(width: int, label: int, cell: int) -> int:
+    """How many columns of `cell` characters fit in `width` beside a label column, each column
+    costing its cell plus padding and a rule; at least two."""
+    return max(2, (width - label - 4) // (cell + 3))
+
+
+def shown(count: int, room: int) -> list[int | None]:
+    """Indices to show out of `count` in `room` slots, NumPy style: first, None (…), last."""
+    if count <= room:
+        return list(range(count))
+    edge = max(1, (room - 1) // 2)
+    return [*range(edge), None, *range(count - edge, count)]
+
+
+def heading(step: Step) -> str:
+    """The heading of a step's stage: 'Layer 0 · Step 3 · Multi-head self-attention'."""
+    title = f"Step {step.stage} · {STAGES[step.stage]}" if step.stage < 7 else STAGES[7]
+    return title if step.layer is None else f"Layer {step.layer} · {title}"
+
+
+def model(trace: Trace) -> str:
+    """The model's settings in one line: 'd_model 4 · 1 head (d_k 4) · d_ff 8 · …'."""
+    m = trace.model
+    return " · ".join(
+        [
+            f"d_model {m['d_model']}",
+            f"{_plural(m['heads'], 'head')} (d_k {m['d_k']})",
+            f"d_ff {m['d_ff']}",
+            _plural(m["layers"], "layer"),
+            f"{m['positional']} PE",
+            f"{m['norm']}-norm",
+            m["activation"],
+            f"ε {m['layer_norm_eps']:g}",
+        ]
+    )
+
+
+def tokens(trace: Trace, room: int) -> list[str]:
+    """The tokens, or the first and last around "…" when there are more than room."""
+    return [ELLIPSIS if p is None else trace.tokens[p] for p in shown(len(trace.tokens), room)]
+
+
+def unknown(trace: Trace) -> str:
+    """Which tokens used the [UNK] embedding ('' when none)."""
+    found = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
+    return f"{found} use the [UNK] embedding" if found else ""
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("s" if count != 1 else "")
+
+
+def heat(weight: float) -> tuple[tuple[int, int, int], bool]:
+    """A softmax weight in [0, 1] as a viridis colour, and whether text on it should be black."""
+    position = min(max(weight, 0.0), 1.0) * (len(_VIRIDIS) - 1)
+    low = int(min(position, len(_VIRIDIS) - 2))
+    r, g, b = _VIRIDIS[low] + (_VIRIDIS[low + 1] - _VIRIDIS[low]) * (position - low)
+    return (int(r), int(g), int(b)), 0.299 * r + 0.587 * g + 0.114 * b > 140

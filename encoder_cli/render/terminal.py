@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 from rich import box
 from rich.color import Color
 from rich.console import Group, RenderableType
@@ -14,16 +13,11 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from encoder_cli.render import work
-from encoder_cli.render.fmt import columns, labels, number
-from encoder_cli.trace import STAGES, Step, Trace
+from encoder_cli.render import fmt, work
+from encoder_cli.trace import Step, Trace
 
 if TYPE_CHECKING:
     from encoder_cli.check import Report
-
-ELLIPSIS = "…"
-# Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light terminals alike.
-_HEAT = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
 
 
 def render(
@@ -39,11 +33,11 @@ def render(
     show_work). width/max_rows None: never summarise."""
     yield _header(trace)
     section = None
-    rows = labels(trace.tokens)
+    rows = fmt.labels(trace.tokens)
     for step in steps:
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
-            yield _rule(step)
+            yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
         table = _table(step, rows, precision, width, max_rows)
         if show_work:
             table.renderables.append(Text(work.cell(trace, step, 0, 0, precision).text, style="italic"))
@@ -51,21 +45,8 @@ def render(
 
 
 def _header(trace: Trace) -> RenderableType:
-    m = trace.model
-    model = " · ".join(
-        [
-            f"d_model {m['d_model']}",
-            f"{_plural(m['heads'], 'head')} (d_k {m['d_k']})",
-            f"d_ff {m['d_ff']}",
-            _plural(m["layers"], "layer"),
-            f"{m['positional']} PE",
-            f"{m['norm']}-norm",
-            m["activation"],
-            f"ε {m['layer_norm_eps']:g}",
-        ]
-    )
-    shown = _shown(len(trace.tokens), 24)
-    tokens = " · ".join(ELLIPSIS if p is None else trace.tokens[p] for p in shown)
+    shown = fmt.tokens(trace, 24)
+    tokens = " · ".join(shown)
     if len(shown) < len(trace.tokens):
         tokens += f"   ({len(trace.tokens)} tokens)"
     grid = Table.grid(padding=(0, 2))
@@ -73,47 +54,20 @@ def _header(trace: Trace) -> RenderableType:
     grid.add_column()
     grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
     grid.add_row("Tokens", Text(tokens))
-    grid.add_row("Model", Text(model))
+    grid.add_row("Model", Text(fmt.model(trace)))
     if trace.unknown:
-        unknown = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
-        grid.add_row(Text("Unknown", style="yellow"), Text(f"{unknown} use the [UNK] embedding"))
+        grid.add_row(Text("Unknown", style="yellow"), Text(fmt.unknown(trace)))
     return grid
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("s" if count != 1 else "")
-
-
-def _rule(step: Step) -> Rule:
-    title = f"Step {step.stage} · {STAGES[step.stage]}" if step.stage < 7 else STAGES[7]
-    if step.layer is not None:
-        title = f"Layer {step.layer} · {title}"
-    return Rule(Text(title, style="bold"), align="left", style="dim")
-
-
-def _shown(count: int, room: int) -> list[int | None]:
-    """Indices to show out of `count` in `room` slots, NumPy style: first, None (…), last."""
-    if count <= room:
-        return list(range(count))
-    edge = max(1, (room - 1) // 2)
-    return [*range(edge), None, *range(count - edge, count)]
 
 
 def _table(step: Step, rows: list[str], precision: int, width: int | None, max_rows: int | None) -> Group:
     """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
     value = step.value
     n, m = value.shape
-    cols = columns(step)  # n x n: tokens
-    cell = max(
-        len(number(float(value.min()), precision)),
-        len(number(float(value.max()), precision)),
-        *map(len, cols),
-    )
-    label = max(map(len, rows))
-    # Each column costs its cell plus padding and a rule; keep room for the label column.
-    room_cols = m if width is None else max(2, (width - label - 4) // (cell + 3))
-    room_rows = n if max_rows is None else max_rows
-    show_rows, show_cols = _shown(n, room_rows), _shown(m, room_cols)
+    cols = fmt.columns(step)  # n x n: tokens
+    cell = fmt.cell_width(step, precision)
+    room_cols = m if width is None else fmt.room(width, max(map(len, rows)), cell)
+    show_rows, show_cols = fmt.shown(n, n if max_rows is None else max_rows), fmt.shown(m, room_cols)
 
     title = Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"))
     caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim", no_wrap=True)
@@ -122,30 +76,27 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("", style="bold", no_wrap=True)
     for j in show_cols:
-        table.add_column(Text(ELLIPSIS if j is None else cols[j]), justify="right", no_wrap=True, min_width=cell)
+        table.add_column(Text(fmt.ELLIPSIS if j is None else cols[j]), justify="right", no_wrap=True, min_width=cell)
     heat = step.op == "softmax"
     for i in show_rows:
         if i is None:
-            table.add_row(ELLIPSIS, *(ELLIPSIS for _ in show_cols))
+            table.add_row(fmt.ELLIPSIS, *(fmt.ELLIPSIS for _ in show_cols))
             continue
         cells: list[Text | str] = [Text(rows[i])]
         for j in show_cols:
             if j is None:
-                cells.append(ELLIPSIS)
+                cells.append(fmt.ELLIPSIS)
             else:
                 v = float(value[i, j])
-                cells.append(Text(number(v, precision), style=_heat(v) if heat else ""))
+                cells.append(Text(fmt.number(v, precision), style=_heat(v) if heat else ""))
         table.add_row(*cells)
     return Group(title, table, caption)
 
 
 def _heat(weight: float) -> Style:
     """A softmax weight in [0, 1] as a viridis background, with text that stays readable."""
-    position = min(max(weight, 0.0), 1.0) * (len(_HEAT) - 1)
-    low = int(min(position, len(_HEAT) - 2))
-    r, g, b = _HEAT[low] + (_HEAT[low + 1] - _HEAT[low]) * (position - low)
-    text = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
-    return Style(color=text, bgcolor=Color.from_rgb(r, g, b))
+    (r, g, b), black = fmt.heat(weight)
+    return Style(color="black" if black else "white", bgcolor=Color.from_rgb(r, g, b))
 
 
 def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableType]:
@@ -153,18 +104,18 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
     worked arithmetic of each wrong one; last, a summary."""
     from encoder_cli.check import decimals
 
-    rows = labels(trace.tokens)
+    rows = fmt.labels(trace.tokens)
     for step in trace.steps:
         claims = [c for c in graded.claims if c.step is step]
         if not claims:
             continue
-        cols = columns(step)
+        cols = fmt.columns(step)
         yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):
             table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         for c in claims:
-            true = number(c.true, max(decimals(c.text), 0) + 2)
+            true = fmt.number(c.true, max(decimals(c.text), 0) + 2)
             mark = Text("✓ right", style="green") if c.right else Text("✗ wrong", style="bold red")
             table.add_row(Text(f"[{rows[c.row]}, {cols[c.col]}]"), c.text, true, mark)
         yield table

@@ -1,0 +1,83 @@
+"""The LaTeX handout: a standalone article for pdflatex, with packages every TeX distribution
+has (amsmath, geometry, fontenc, lmodern). Matrices are summarised or split to fit the page
+(page.py); characters its fonts lack print as their code point, [U+4E2D]. No line breaks after
+a hyphen (\\exhyphenpenalty): in the worked arithmetic it is a minus sign, exp(-0.927)."""
+
+from __future__ import annotations
+
+import re
+
+from encoder_cli.render import fmt, page, tex
+
+_TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worked arithmetic
+    **tex.ESCAPED,
+    "\\": r"\textbackslash{}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "-": "-{}",  # no -- or --- ligature: "--full" stays two hyphens
+    "'": r"\textquotesingle{}",  # straight, as typed: 'The', not a curly quote
+    "`": r"\textasciigrave{}",
+    "×": r"$\times$",
+    "−": r"$-$",
+    "√": r"$\surd$",
+    "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}",
+    "…": r"\dots{}",
+    "π": r"$\pi$",
+    "ε": r"$\varepsilon$",
+    "·": r"\textperiodcentered{}",
+}
+_WORD = re.compile(r"(\s+)")
+_LONG_WORD = 40  # characters (at most 10 pt each) that fit a line; a longer word may break anywhere
+
+PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
+\usepackage[T1]{fontenc}
+\usepackage{lmodern}
+\usepackage{amsmath}
+\usepackage[margin=20mm]{geometry}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{4pt}
+\sloppy
+\exhyphenpenalty=10000
+"""
+
+
+def text(s: str) -> str:
+    """Plain text made safe for LaTeX's text mode."""
+    return "".join(_word(w) for w in _WORD.split(s))
+
+
+def _word(w: str) -> str:
+    return (r"\allowbreak{}" if len(w) > _LONG_WORD else "").join(_TEXT.get(c, c) for c in w)
+
+
+def render(p: page.Page, precision: int) -> str:
+    out = [rf"{{\LARGE\bfseries {text(p.title)}\par}}", r"\bigskip"]
+    out += [rf"\textbf{{{name}:}} {text(value)}\par" for name, value in p.facts]
+    for section in p.sections:
+        out += [rf"\section*{{{text(section.heading)}}}", rf"\emph{{{text(section.purpose)}}}"]
+        for shown in section.steps:
+            step = shown.step
+            # the formula stays on the page of the matrix below it: no page break after its display
+            out += [rf"\subsection*{{{text(step.title)}}}", r"\[", step.tex, r"\postdisplaypenalty=10000 \]"]
+            for block in shown.blocks:
+                if block.part:
+                    out.append(rf"\emph{{{text(block.part)}}}")
+                out += [r"\[", *tex.matrix(step, block, p.rows, precision), r"\]"]
+            out.append(rf"{{\small\texttt{{{text(step.id)}}} \textperiodcentered{{}} {text(shown.caption)}\par}}")
+            if shown.work is not None:
+                out.append(rf"{{\small\itshape {text(shown.work)}\par}}")
+    body = "\n".join(out)
+    return PREAMBLE + _unicode(body) + "\\begin{document}\n" + body + "\n\\end{document}\n"
+
+
+def width(label: str) -> int:
+    """A row label's width in digits, each character the fonts lack printed as [U+4E2D]."""
+    return sum(len(f"[U+{ord(c):04X}]") if fmt.tex_lacks(c) else 1 for c in label)
+
+
+def _unicode(body: str) -> str:
+    """Declarations for the characters beyond Latin (Greek, CJK, emoji…) that pdflatex's fonts lack."""
+    missing = sorted(set(filter(fmt.tex_lacks, body)))
+    code = [f"{ord(c):04X}" for c in missing]
+    return "".join(rf"\DeclareUnicodeCharacter{{{u}}}{{\texttt{{[U+{u}]}}\allowbreak}}" + "\n" for u in code)

@@ -1,0 +1,100 @@
+"""What a handout shows, whatever its format (Markdown, LaTeX, HTML): a title and the facts,
+then, stage by stage as in the seed's summary table, each step's title, formula, matrix and id.
+
+A page is narrower than a terminal can be: a matrix is summarised to fit it, NumPy style, or
+with full=True cut into blocks that each fit, so that every number is printed and none runs
+off the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from encoder_cli.render import fmt, work
+from encoder_cli.trace import PURPOSES, Step, Trace
+
+TITLE = "A Transformer encoder, step by step"
+WIDTH = 90  # characters (digits of the body font) across a page: A4, portrait
+ROWS = 40  # matrix rows that one page holds with its title and formula
+TOKENS = 60  # tokens listed in the facts
+
+
+@dataclass(frozen=True)
+class Block:
+    """Part of a step's matrix: row and column indices, None where "…" stands for the rest."""
+
+    rows: list[int | None]
+    cols: list[int | None]
+    part: str  # which part of a split matrix: "rows 0–39, columns d0–d8"; "" for the whole
+
+
+@dataclass(frozen=True)
+class Shown:
+    step: Step
+    blocks: list[Block]
+    caption: str  # "3 × 4", and how the matrix was summarised or split (the step id goes before it)
+    work: str | None  # --show-work: the first cell, worked out
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str  # "Layer 0 · Step 3 · Multi-head self-attention"
+    purpose: str  # the seed's "Purpose" column
+    steps: list[Shown]
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    facts: list[tuple[str, str]]  # ("Sentence", "The cat sat"), ("Model", "d_model 4 · …")
+    rows: list[str]  # row labels: the tokens, with positions where one repeats
+    sections: list[Section]
+
+
+def layout(
+    trace: Trace, steps: Sequence[Step], precision: int, full: bool, show_work: bool, width: Callable[[str], int] = len
+) -> Page:
+    """The page of these steps; `width` measures a row label in digits as the format prints it."""
+    tokens = fmt.tokens(trace, TOKENS)
+    facts = [
+        ("Sentence", trace.sentence),
+        ("Tokens", " · ".join(tokens) + (f" ({len(trace.tokens)} tokens)" if len(tokens) < len(trace.tokens) else "")),
+        ("Model", fmt.model(trace)),
+    ]
+    if trace.unknown:
+        facts.append(("Unknown", fmt.unknown(trace)))
+    rows = fmt.labels(trace.tokens, width)
+    label = max(map(width, rows))
+    sections: list[Section] = []
+    for step in steps:
+        heading = fmt.heading(step)
+        if not sections or sections[-1].heading != heading:
+            sections.append(Section(heading, PURPOSES[step.stage], []))
+        worked = work.cell(trace, step, 0, 0, precision).text if show_work else None
+        sections[-1].steps.append(_shown(step, label, precision, full, worked))
+    return Page(TITLE, facts, rows, sections)
+
+
+def _shown(step: Step, label: int, precision: int, full: bool, worked: str | None) -> Shown:
+    n, m = step.value.shape
+    fit = fmt.room(WIDTH, label, fmt.cell_width(step, precision))
+    caption = f"{n} × {m}"
+    if not full:
+        block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")
+        if None in block.rows or None in block.cols:
+            caption += " · summarised: --full shows every row and column"
+        return Shown(step, [block], caption, worked)
+    cols = fmt.columns(step)
+    blocks = [
+        Block(list(r), list(c), f"rows {r[0]}–{r[-1]}, columns {cols[c[0]]}–{cols[c[-1]]}")
+        for r in _chunks(n, ROWS)
+        for c in _chunks(m, fit)
+    ]
+    if len(blocks) == 1:
+        return Shown(step, [Block(blocks[0].rows, blocks[0].cols, "")], caption, worked)
+    return Shown(step, blocks, caption + f" · in {len(blocks)} parts", worked)
+
+
+def _chunks(count: int, size: int) -> list[range]:
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]

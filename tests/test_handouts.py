@@ -1,0 +1,490 @@
+"""The handouts and the SVG, each read by the program its readers use: pdflatex for the LaTeX,
+pdflatex and MathJax (in headless Chromium) for the Markdown's math, headless Chromium for the
+HTML on screen and printed, an XML parser for the SVG. Their numbers are compared with the
+JSON, which the PyTorch tests check. These tools are required: a missing one fails the run
+(the README's "Tests" lists the Debian packages)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MAT, PRE, ROOT, SEED
+from tests.test_cli import SENTENCES, run, wide_model
+
+FIXTURES = [SEED, MAT, PRE]
+MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
+A4 = 794  # CSS pixels across A4 paper (210 mm at 96 px per inch)
+Matrix = list[tuple[str, list[str]]]  # (row label, cells as printed), one block of a step
+Blocks = dict[str, list[tuple[str, Matrix]]]  # step id -> (part caption, block) in order
+
+
+def explain(path: Path, form: str, *more: str, words: list[str] | None = None, weights: str | None = None) -> str:
+    """A fixture's sentence and weights, or these words and weights (given on stdin)."""
+    sentence = SENTENCES[path] if words is None else " ".join(words)
+    result = run("explain", sentence, "-w", str(path) if weights is None else "-", "-f", form, *more, input=weights)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout
+
+
+def json_steps(path: Path, *more: str, words: list[str] | None = None, weights: str | None = None) -> dict[str, dict]:
+    return {s["id"]: s for s in json.loads(explain(path, "json", *more, words=words, weights=weights))["steps"]}
+
+
+def test_the_readers_are_installed() -> None:
+    missing = [tool for tool in ("pdflatex", "pdftotext", "chromium") if not shutil.which(tool)]
+    missing += [] if MATHJAX.exists() else [str(MATHJAX)]
+    packages = "texlive-latex-base lmodern poppler-utils chromium libjs-mathjax"
+    assert not missing, f"missing {missing}: apt-get install {packages}"
+
+
+# --- the readers ----------------------------------------------------------------------
+
+
+def pdflatex(source: str, tmp: Path) -> Path:
+    """Compile with pdflatex; fails on any error and on any box overfull (running past the margin)."""
+    (tmp / "doc.tex").write_text(source)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
+        cwd=tmp,
+        capture_output=True,
+        timeout=300,
+    )
+    log = (tmp / "doc.log").read_text(errors="replace")
+    assert done.returncode == 0, log[-3000:]
+    assert "Overfull" not in log, re.findall(r"Overfull.*\n.*", log)[:5]
+    return tmp / "doc.pdf"
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def pdf_words_right_edge(pdf: Path) -> tuple[float, float]:
+    """The rightmost edge of any word and the page width, in points."""
+    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    width = float(re.search(r'<page width="([\d.]+)"', boxes)[1])  # type: ignore[index]
+    return max(float(x) for x in re.findall(r'<word [^>]*xMax="([\d.]+)"', boxes)), width
+
+
+def chromium(tmp: Path, url: str, *flags: str) -> str:
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-sync", "--disable-background-networking", "--disable-component-update",
+         f"--user-data-dir={profile}", *flags, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def browser_report(page: str, tmp: Path, script: str, *flags: str) -> dict:
+    """Open a page in headless Chromium with a test script added at its end; the script leaves a
+    JSON report in <pre id="report">, read back from the DOM Chromium dumps."""
+    path = tmp / "page.html"
+    path.write_text(page.replace("</body>", f"<script>{script}</script></body>"))
+    dom = chromium(tmp, path.as_uri(), f"--window-size={A4},1123", "--dump-dom", *flags)
+    found = re.search(r'<pre id="report">(.*?)</pre>', dom, re.S)
+    assert found, f"the page's test script left no report: {dom[-1500:]}"
+    return json.loads(html.unescape(found[1]))
+
+
+REPORT = "const out = document.createElement('pre'); out.id = 'report'; out.textContent = JSON.stringify(report);"
+REPORT += "document.body.append(out);"
+
+
+# --- reading the numbers back ---------------------------------------------------------
+
+_TEX_MATRIX = re.compile(
+    r"(?:(?:\\emph\{|\*)(rows [^}*\n]+)[}*]\n+(?:\\\[|\$\$)\n)?"  # the part of a split matrix
+    r"\\begin\{array\}\{r\}\n(.*?)\n\\end\{array\}\n"  # the row labels
+    r"(?:\\begin\{bmatrix\}|\\left\[\\begin\{array\}\{r+\})\n(.*?)\n(?:\\end\{bmatrix\}|\\end\{array\}\\right\])",
+    re.S,
+)
+_TEX_ID = {
+    "latex": re.compile(r"\\texttt\{([^}]+)\} \\textperiodcentered"),
+    "markdown": re.compile(r"^`([^`]+)` · ", re.M),
+}
+
+
+def tex_blocks(doc: str, form: str) -> Blocks:
+    """The matrices of a LaTeX or Markdown handout by step: each step's blocks come before its id."""
+    out: Blocks = {}
+    chunks = _TEX_ID[form].split(doc)
+    for chunk, step in zip(chunks[::2], chunks[1::2], strict=False):
+        blocks = []
+        for part, labels, body in _TEX_MATRIX.findall(chunk):
+            names = [_tex_label(line.removesuffix(r" \\")) for line in labels.split("\n")]
+            rows = [[_tex_cell(c) for c in line.removesuffix(r" \\").split(" & ")] for line in body.split("\n")]
+            blocks.append((part, list(zip(names, rows, strict=True))))
+        out[step.replace(r"\_", "_").replace("-{}", "-")] = blocks
+    return out
+
+
+def _tex_label(s: str) -> str:
+    s = re.sub(r"\\texttt\{([^}]*)\}", r"\1", s).replace(r"\_", "_")
+    return {r"\vdots": "⋮"}.get(s, s)
+
+
+def _tex_cell(s: str) -> str:
+    s = re.sub(r"\\phantom\{[^}]*\}", "", s).strip("{}")
+    return {r"\vdots": "⋮", r"\cdots": "⋯", r"\ddots": "⋱"}.get(s, s)
+
+
+class _HTMLTables(HTMLParser):
+    """The matrices of the HTML handout by step: each .step div holds its tables."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: Blocks = {}
+        self.step = self.part = ""
+        self.row: list[str] | None = None
+        self.cell: str | None = None
+        self.in_part = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "div" and a.get("class") == "step":
+            self.step = a["id"] or ""
+            self.blocks[self.step] = []
+        elif tag == "p" and a.get("class") == "part":
+            self.in_part, self.part = True, ""
+        elif tag == "table":
+            self.blocks[self.step].append((self.part, []))
+            self.part = ""
+        elif tag == "tr" and self.blocks.get(self.step):
+            self.row = []
+        elif tag in ("th", "td") and self.row is not None:
+            self.cell = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td") and self.row is not None and self.cell is not None:
+            self.row.append(self.cell)
+            self.cell = None
+        elif tag == "tr" and self.row is not None:
+            if self.row[0]:  # not the header
+                self.blocks[self.step][-1][1].append((self.row[0], self.row[1:]))
+            self.row = None
+        elif tag == "p":
+            self.in_part = False
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell += data
+        if self.in_part:
+            self.part += data
+
+
+def html_blocks(doc: str) -> Blocks:
+    parser = _HTMLTables()
+    parser.feed(doc)
+    return parser.blocks
+
+
+def agree(blocks: Blocks, steps: dict[str, dict], precision: int, labels: list[str], whole: bool = True) -> None:
+    """Every step is there in order, and every number printed is its JSON value to the printed
+    precision, in its row and column; a summary's "…" stands for the rows or columns between
+    the first and the last ones shown. whole: no step was summarised."""
+    assert list(blocks) == list(steps)
+    half = Decimal("0.5").scaleb(-precision)
+    number = rf"-?\d+\.\d{{{precision}}}" if precision else r"-?\d+"  # the precision's decimals
+    for sid, parts in blocks.items():
+        value = steps[sid]["values"]
+        n, m = len(value), len(value[0])
+        seen = set()
+        for part, block in parts:
+            rows, cols = _ranges(part, n, m, block, steps[sid]["cols"])
+            assert [label for label, _ in block] == ["⋮" if i is None else labels[i] for i in rows], sid
+            for i, (_, cells) in zip(rows, block, strict=True):
+                assert len(cells) == len(cols), sid
+                for j, cell in zip(cols, cells, strict=True):
+                    if i is None or j is None:
+                        assert cell in "⋮⋯⋱", (sid, cell)
+                        continue
+                    assert re.fullmatch(number, cell), (sid, cell)
+                    assert abs(Decimal(cell) - Decimal(value[i][j])) <= half, (sid, i, j, cell)  # exact
+                    seen.add((i, j))
+        if whole:
+            assert len(seen) == n * m, sid
+
+
+def _ranges(part: str, n: int, m: int, block: Matrix, columns: list[str]) -> tuple[list, list]:
+    """Which rows and columns of the step a block shows: its part caption's ranges, or (one
+    block) all of them with None where the dots stand, the same number either side."""
+    if part:
+        found = re.fullmatch(r"rows (\d+)–(\d+), columns (\S+)–(\S+)", part.strip())
+        assert found, part
+        r0, r1 = int(found[1]), int(found[2])
+        c0, c1 = columns.index(found[3]), columns.index(found[4])
+        return list(range(r0, r1 + 1)), list(range(c0, c1 + 1))
+
+    def around(shown: list[bool], count: int) -> list:
+        if all(shown):
+            assert len(shown) == count
+            return list(range(count))
+        gap = shown.index(False)
+        after = len(shown) - gap - 1
+        return [*range(gap), None, *range(count - after, count)]
+
+    rows = around([label != "⋮" for label, _ in block], n)
+    cols = around([cell not in "⋯⋱" for cell in block[0][1]], m)
+    return rows, cols
+
+
+# --- every fixture, every format --------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_latex_compiles_and_shows_every_step_and_number(path: Path, tmp_path: Path) -> None:
+    doc = explain(path, "latex", "--show-work", "--full")
+    steps = json_steps(path, "--show-work")
+    agree(tex_blocks(doc, "latex"), steps, 3, _labels(json.loads(explain(path, "json"))["tokens"]))
+    text = plain(pdf_text(pdflatex(doc, tmp_path)))
+    position = 0
+    for step in steps.values():  # in order, with its title and its worked first cell
+        position = text.index(step["id"], position)
+        assert plain(step["title"]) in text and plain(step["work"]["text"]) in text
+
+
+def plain(text: str) -> str:
+    """Text as read: minus signs as hyphens, no square-root signs (pdftotext drops the one
+    LaTeX draws), squares as a 2 and … as ... (as pdftotext reads them), no spaces (pdftotext
+    puts some where LaTeX kerns)."""
+    return "".join(text.replace("−", "-").replace("√", "").replace("²", "2").replace("…", "...").split())
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_markdown_math_compiles_in_latex_and_renders_in_mathjax(path: Path, tmp_path: Path) -> None:
+    doc = explain(path, "markdown", "--show-work", "--full")
+    steps = json_steps(path, "--show-work")
+    agree(tex_blocks(doc, "markdown"), steps, 3, _labels(json.loads(explain(path, "json"))["tokens"]))
+    for step in steps.values():
+        assert f"`{step['id']}` · " in doc and f"### {step['title']}" in doc.replace("\\", "")
+        assert f"`{step['work']['text']}`" in doc
+    math = markdown_math(doc)
+    assert len(math) == len(steps) + sum(map(len, tex_blocks(doc, "markdown").values()))  # formulas, matrices
+    pdflatex(math_document(math), tmp_path)
+    assert mathjax_errors(math, tmp_path) == {"errors": [], "typeset": len(math), "merror": 0}
+
+
+def math_document(math: list[str], preamble: str = "") -> str:
+    """The math in a LaTeX document of the LaTeX handout's page size."""
+    body = "\n".join(rf"\[{m}\]" for m in math)
+    head = r"\documentclass{article}\usepackage{amsmath}\usepackage[a4paper,margin=20mm]{geometry}" + preamble
+    return rf"{head}\begin{{document}}{body}\end{{document}}"
+
+
+def markdown_math(doc: str) -> list[str]:
+    """The $$ blocks, each $$ on its own line and no blank line within (which would end the
+    block on GitHub)."""
+    math = re.findall(r"^\$\$\n(.*?)\n\$\$$", doc, re.S | re.M)
+    assert all("\n\n" not in m for m in math) and doc.count("$$") == 2 * len(math)
+    return math
+
+
+def mathjax_errors(math: list[str], tmp: Path) -> dict:
+    """Typeset with MathJax 2.7 (Jupyter's; Debian's libjs-mathjax) in headless Chromium,
+    every parse error reported rather than shown in red."""
+    config = {
+        "messageStyle": "none",
+        "tex2jax": {"inlineMath": [], "displayMath": [["$$", "$$"]]},
+        "TeX": {"noErrors": {"disabled": True}, "noUndefined": {"disabled": True}},
+    }
+    script = f"""errors = [];
+MathJax.Hub.Config({json.dumps(config)});
+MathJax.Hub.Register.MessageHook("TeX Jax - parse error", m => errors.push(String(m[1])));
+MathJax.Hub.Register.MessageHook("Math Processing Error", m => errors.push(String(m[2] || m[1])));
+MathJax.Hub.Queue(() => {{
+  const merror = document.querySelectorAll('.merror').length;
+  const report = {{errors, typeset: MathJax.Hub.getAllJax().length, merror}};
+  {REPORT}
+}});"""
+    head = f'<script type="text/x-mathjax-config">{script}</script>'
+    head += f'<script src="{MATHJAX.as_uri()}?config=TeX-AMS_HTML"></script>'
+    body = "".join(f"<div>$${html.escape(m)}$$</div>" for m in math)
+    page = f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+    return browser_report(page, tmp, "", "--allow-file-access-from-files", "--virtual-time-budget=60000")
+
+
+HTML_CHECK = """
+const background = td => getComputedStyle(td).backgroundColor;
+const width = document.documentElement.clientWidth;
+const report = {
+  fetched: performance.getEntriesByType('resource').map(r => r.name),
+  scroll: document.documentElement.scrollWidth - width,
+  overflow: [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > width
+      || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+    .map(e => e.tagName + ': ' + e.textContent.slice(0, 60)),
+  steps: [...document.querySelectorAll('.step')].map(s => [s.id, s.innerText, s.getBoundingClientRect().height]),
+  weights: [...document.querySelectorAll('.step[id$=".weights"] td')].map(td => [+td.textContent, background(td)]),
+  printed: [...document.querySelectorAll('.step[id$=".weights"] td')].map(td => getComputedStyle(td).printColorAdjust),
+  others: [...document.querySelectorAll('.step:not([id$=".weights"]) td')].map(background),
+};
+"""
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_html_in_a_browser_and_printed_on_a4(path: Path, tmp_path: Path) -> None:
+    doc = explain(path, "html", "--show-work", "--full")
+    steps = json_steps(path, "--show-work")
+    assert not re.search(r"<(script|link|img|iframe)\b|@import|url\(|https?://", doc, re.I)  # nothing fetched
+    agree(html_blocks(doc), steps, 3, _labels(json.loads(explain(path, "json"))["tokens"]))
+
+    report = browser_report(doc, tmp_path, HTML_CHECK + REPORT)
+    assert report["fetched"] == [] and report["scroll"] <= 0 and report["overflow"] == []
+    assert [s[0] for s in report["steps"]] == list(steps)
+    for (sid, seen, height), step in zip(report["steps"], steps.values(), strict=True):
+        assert height > 0 and step["title"] in seen and sid in seen
+        assert " ".join(step["work"]["text"].split()) in " ".join(seen.split())
+    heat = [(weight, [int(c) for c in re.findall(r"\d+", colour)]) for weight, colour in report["weights"]]
+    by_weight = sorted(heat, key=lambda cell: (cell[0], cell[1][1]))
+    greens = [rgb[1] for _, rgb in by_weight]  # viridis: the green rises from dark purple to yellow
+    assert all(len(rgb) == 3 for _, rgb in heat) and greens == sorted(greens) and greens[-1] > greens[0]
+    assert set(report["others"]) == {"rgba(0, 0, 0, 0)"}  # the other tables are plain
+    assert set(report["printed"]) == {"exact"}  # printed in colour, even with "background graphics" off
+
+    pdf = tmp_path / "printed.pdf"
+    chromium(tmp_path, (tmp_path / "page.html").as_uri(), f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    text = " ".join(pdf_text(pdf).split())
+    assert all(sid in text for sid in steps)
+    right, width = pdf_words_right_edge(pdf)
+    assert width == pytest.approx(595.3, abs=1) and right <= width - 14 / 25.4 * 72 + 1  # A4, within the margin
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_svg_is_valid_xml_with_the_terminal_views_numbers(path: Path) -> None:
+    svg = explain(path, "svg", "--show-work")
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    lines: dict[float, list[tuple[float, str]]] = defaultdict(list)
+    for t in root.iter("{http://www.w3.org/2000/svg}text"):
+        if t.get("y") is not None:
+            lines[float(t.get("y", 0))].append((float(t.get("x", 0)), "".join(t.itertext())))
+    drawn = [re.findall(r"-?\d+\.\d{3}\b", " ".join(s for _, s in sorted(lines[y]))) for y in sorted(lines)]
+    printed = [re.findall(r"-?\d+\.\d{3}\b", line) for line in explain(path, "terminal", "--show-work").splitlines()]
+    assert [n for line in drawn for n in line] == [n for line in printed for n in line]
+    assert terminal_blocks(explain(path, "terminal", "--full")).keys() == json_steps(path).keys()
+
+
+def terminal_blocks(view: str) -> Blocks:
+    """The tables of the terminal view (no colour) by step: the rows between the rule under the
+    column labels and the step id."""
+    out: Blocks = {}
+    lines = view.splitlines()
+    for k, line in enumerate(lines):
+        found = re.match(r"(\S+)   \d+ × (\d+)", line)
+        if found:
+            rule = max(i for i in range(k) if lines[i].startswith("─"))
+            m = int(found[2])
+            rows = [re.split(r"\s+", row.strip()) for row in lines[rule + 1 : k]]
+            out[found[1]] = [("", [(" ".join(r[:-m]), r[-m:]) for r in rows])]
+    return out
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_the_terminal_views_numbers_agree_with_the_json(path: Path) -> None:
+    tokens = json.loads(explain(path, "json"))["tokens"]
+    agree(terminal_blocks(explain(path, "terminal", "-p", "4", "--full")), json_steps(path), 4, _labels(tokens))
+
+
+def _labels(tokens: list[str]) -> list[str]:
+    """Row labels as a reader expects them: the token, and its position where it repeats."""
+    return [f"{t} ({p})" if tokens.count(t) > 1 else t for p, t in enumerate(tokens)]
+
+
+# --- the same filters, precision and worked cells in every format ---------------------
+
+FILTERS = ("--layer", "1", "--head", "1", "-s", "heads.*", "-s", "norm_2", "-s", "output", "-p", "2", "--show-work")
+
+
+@pytest.mark.parametrize("form", ["markdown", "latex", "html"])
+def test_every_handout_honours_the_filters_precision_and_worked_cells(form: str, tmp_path: Path) -> None:
+    doc = explain(MAT, form, *FILTERS)
+    steps = json_steps(MAT, *FILTERS)
+    assert len(steps) == 8 and all(s["id"].startswith("layers.1.") or s["id"] == "output" for s in steps.values())
+    tokens = _labels(json.loads(explain(MAT, "json"))["tokens"])
+    blocks = html_blocks(doc) if form == "html" else tex_blocks(doc, form)
+    agree(blocks, steps, 2, tokens)
+    shown = plain(pdf_text(pdflatex(doc, tmp_path)) if form == "latex" else html.unescape(doc))
+    assert all(plain(step["work"]["text"]) in shown for step in steps.values())
+
+
+def test_terminal_and_svg_honour_the_filters() -> None:
+    view = explain(MAT, "terminal", *FILTERS)
+    steps = json_steps(MAT, *FILTERS)
+    tokens = _labels(json.loads(explain(MAT, "json"))["tokens"])
+    agree(terminal_blocks(view), steps, 2, tokens)
+    svg = "".join(ET.fromstring(explain(MAT, "svg", *FILTERS)).itertext()).replace("\xa0", " ")
+    assert all(sid in svg for sid in steps) and "layers.0." not in svg
+
+
+# --- big models: summarised, or split with --full, never off the page ---------------------
+
+BIG = [f"w{i}" for i in range(60)]  # the words of test_cli's wide model: d_model 64, d_ff 256
+BIG_ARGS = ("-s", "ffn.hidden", "-s", "heads.0.weights", "-s", "output")
+
+
+@pytest.mark.parametrize("precision", [3, 15])
+def test_big_matrices_summarised_or_split_fit_the_page(precision: int, tmp_path: Path) -> None:
+    model: dict[str, Any] = {"words": BIG, "weights": wide_model()}
+    steps = json_steps(SEED, *BIG_ARGS, "-p", str(precision), **model)
+    for full in ([], ["--full"]):
+        args = (*BIG_ARGS, "-p", str(precision), *full)
+        latex = explain(SEED, "latex", *args, **model)
+        agree(tex_blocks(latex, "latex"), steps, precision, BIG, whole=bool(full))
+        pdflatex(latex, tmp_path)
+        page = explain(SEED, "html", *args, **model)
+        agree(html_blocks(page), steps, precision, BIG, whole=bool(full))
+        report = browser_report(page, tmp_path, HTML_CHECK + REPORT)
+        assert report["scroll"] <= 0 and report["overflow"] == []
+    markdown = explain(SEED, "markdown", *BIG_ARGS, "-p", str(precision), "--full", **model)
+    agree(tex_blocks(markdown, "markdown"), steps, precision, BIG)
+
+
+def test_long_and_unusual_tokens_stay_on_the_page(tmp_path: Path) -> None:
+    """Tokens beyond Latin print as code points in the LaTeX (its fonts lack them), long ones
+    are cut short as row labels, LaTeX's special characters are typeset, and nothing runs past
+    the margin."""
+    words = ["W" * 60, "中文字", "x_y^z", "{&}%$#", "naïve", "Straße", "😀", "\\"]
+    generated = run("init", "--sentence", " ".join(words))
+    assert generated.exit_code == 0
+    model: dict[str, Any] = {"words": words, "weights": generated.stdout}
+    latex = explain(SEED, "latex", **model)
+    text = pdf_text(pdflatex(latex, tmp_path))
+    for shown in ("[U+4E2D][U+6587][U+5B57]", "[U+1F600]", "Straße", "naïve", "x_y^z", "{&}%$#", "W" * 19 + "…"):
+        assert shown in text.replace(" ", "").replace("...", "…"), shown
+    page = explain(SEED, "html", **model)
+    assert "中文字" in page and "W" * 19 + "…" in page
+    report = browser_report(page, tmp_path, HTML_CHECK + REPORT)
+    assert report["scroll"] <= 0 and report["overflow"] == []
+    math = markdown_math(explain(SEED, "markdown", **model))
+    assert mathjax_errors(math, tmp_path) == {"errors": [], "typeset": len(math), "merror": 0}
+
+
+@pytest.mark.parametrize("form", ["markdown", "latex", "html", "svg"])
+def test_a_cell_is_text_or_json_not_a_handout(form: str) -> None:
+    result = run("explain", "-c", "Q[0,0]", "-f", form)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"--format {form}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_readme_shows_the_html_handout_and_the_terminal_view() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for picture, magic in (("docs/handout.png", b"\x89PNG\r\n\x1a\n"), ("docs/terminal.svg", b"<svg")):
+        assert f"]({picture})" in readme and (ROOT / picture).read_bytes().startswith(magic)
