@@ -44,12 +44,6 @@ def number(value: float, precision: int) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
-def tex_lacks(char: str) -> bool:
-    """Whether pdflatex's fonts (T1, Latin Modern) lack a character: all beyond Latin (Greek,
-    CJK, emoji…) but the punctuation of U+2010–U+2027 (dashes, quotes, bullet, ellipsis)."""
-    return ord(char) >= 0x370 and not 0x2010 <= ord(char) <= 0x2027
-
-
 def cell_width(step: Step, precision: int) -> int:
     """Characters of the widest number or column label of a step."""
     low, high = (number(float(f(step.value)), precision) for f in (np.min, np.max))
@@ -93,9 +87,12 @@ def model(trace: Trace) -> str:
     )
 
 
-def tokens(trace: Trace, room: int) -> list[str]:
-    """The tokens, or the first and last around "…" when there are more than room."""
-    return [ELLIPSIS if p is None else trace.tokens[p] for p in shown(len(trace.tokens), room)]
+def tokens(trace: Trace, room: int) -> str:
+    """The tokens in one line, or the first and last around "…" and their count when there
+    are more than room."""
+    picked = shown(len(trace.tokens), room)
+    line = " · ".join(ELLIPSIS if p is None else trace.tokens[p] for p in picked)
+    return line if len(picked) == len(trace.tokens) else f"{line}   ({len(trace.tokens)} tokens)"
 
 
 def unknown(trace: Trace) -> str:

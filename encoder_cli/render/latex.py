@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from encoder_cli.render import fmt, page, tex
+from encoder_cli.render import page, tex
 
 _TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worked arithmetic
     **tex.ESCAPED,
@@ -73,11 +73,17 @@ def render(p: page.Page, precision: int) -> str:
 
 def width(label: str) -> int:
     """A row label's width in digits, each character the fonts lack printed as [U+4E2D]."""
-    return sum(len(f"[U+{ord(c):04X}]") if fmt.tex_lacks(c) else 1 for c in label)
+    return sum(len(f"[U+{ord(c):04X}]") if _lacks(c) else 1 for c in label)
+
+
+def _lacks(char: str) -> bool:
+    """Whether pdflatex's fonts (T1, Latin Modern) lack a character: all beyond Latin (Greek,
+    CJK, emoji…) but the punctuation of U+2010–U+2027 (dashes, quotes, bullet, ellipsis)."""
+    return ord(char) >= 0x370 and not 0x2010 <= ord(char) <= 0x2027
 
 
 def _unicode(body: str) -> str:
     """Declarations for the characters beyond Latin (Greek, CJK, emoji…) that pdflatex's fonts lack."""
-    missing = sorted(set(filter(fmt.tex_lacks, body)))
+    missing = sorted(set(filter(_lacks, body)))
     code = [f"{ord(c):04X}" for c in missing]
     return "".join(rf"\DeclareUnicodeCharacter{{{u}}}{{\texttt{{[U+{u}]}}\allowbreak}}" + "\n" for u in code)

@@ -56,12 +56,7 @@ def layout(
     trace: Trace, steps: Sequence[Step], precision: int, full: bool, show_work: bool, width: Callable[[str], int] = len
 ) -> Page:
     """The page of these steps; `width` measures a row label in digits as the format prints it."""
-    tokens = fmt.tokens(trace, TOKENS)
-    facts = [
-        ("Sentence", trace.sentence),
-        ("Tokens", " · ".join(tokens) + (f" ({len(trace.tokens)} tokens)" if len(tokens) < len(trace.tokens) else "")),
-        ("Model", fmt.model(trace)),
-    ]
+    facts = [("Sentence", trace.sentence), ("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))
     rows = fmt.labels(trace.tokens, width)
@@ -86,14 +81,14 @@ def _shown(step: Step, label: int, precision: int, full: bool, worked: str | Non
             caption += " · summarised: --full shows every row and column"
         return Shown(step, [block], caption, worked)
     cols = fmt.columns(step)
+    parts = [(r, c) for r in _chunks(n, ROWS) for c in _chunks(m, fit)]
+    if len(parts) > 1:
+        caption += f" · in {len(parts)} parts"
     blocks = [
-        Block(list(r), list(c), f"rows {r[0]}–{r[-1]}, columns {cols[c[0]]}–{cols[c[-1]]}")
-        for r in _chunks(n, ROWS)
-        for c in _chunks(m, fit)
+        Block(list(r), list(c), f"rows {r[0]}–{r[-1]}, columns {cols[c[0]]}–{cols[c[-1]]}" if len(parts) > 1 else "")
+        for r, c in parts
     ]
-    if len(blocks) == 1:
-        return Shown(step, [Block(blocks[0].rows, blocks[0].cols, "")], caption, worked)
-    return Shown(step, blocks, caption + f" · in {len(blocks)} parts", worked)
+    return Shown(step, blocks, caption, worked)
 
 
 def _chunks(count: int, size: int) -> list[range]:

@@ -45,15 +45,11 @@ def render(
 
 
 def _header(trace: Trace) -> RenderableType:
-    shown = fmt.tokens(trace, 24)
-    tokens = " · ".join(shown)
-    if len(shown) < len(trace.tokens):
-        tokens += f"   ({len(trace.tokens)} tokens)"
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
-    grid.add_row("Tokens", Text(tokens))
+    grid.add_row("Tokens", Text(fmt.tokens(trace, 24)))
     grid.add_row("Model", Text(fmt.model(trace)))
     if trace.unknown:
         grid.add_row(Text("Unknown", style="yellow"), Text(fmt.unknown(trace)))
