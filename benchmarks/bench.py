@@ -70,11 +70,11 @@ def measure(label: str, work: Callable[[], Any]) -> Any:
 def stages(path: Path, sentence: str) -> None:
     from rich.console import Console
 
-    from encoder_cli import encoder, spec
+    from encoder_cli import encoder, weights_file
     from encoder_cli.render import json_doc, terminal
 
     text = path.read_text()
-    model = measure("load", lambda: spec.parse(text, path.name))
+    model = measure("load", lambda: weights_file.parse(text, path.name)[0])
     trace = measure("compute", lambda: encoder.run(model, sentence))
     document = measure("render json", lambda: sum(map(len, json_doc.chunks(trace, trace.steps))))
 

@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 
 from encoder_cli.errors import EncoderError
-from encoder_cli.render.fmt import columns, labels
-from encoder_cli.trace import Step, Trace
+from encoder_cli.trace import Step, Trace, columns, labels
 
 ALIASES = {"X": "embeddings", "PE": "positional", "X'": "input"}
 _ADDRESS = re.compile(r"\s*(?P<step>[^\[\]]+?)\s*(?:\[\s*(?P<row>[^\],]+?)\s*(?:,\s*(?P<col>[^\]]+?)\s*)?\])?\s*")

@@ -24,8 +24,8 @@ import yaml
 
 from encoder_cli import address
 from encoder_cli.errors import EncoderError
-from encoder_cli.spec import Loader, yaml_error
 from encoder_cli.trace import Step, Trace
+from encoder_cli.weights_file import Loader, yaml_error
 
 _WRITTEN = re.compile(r"[-+]?(?P<whole>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[-+]?\d+))?")
 

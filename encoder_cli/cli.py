@@ -1,8 +1,7 @@
 """The command line: parse, call the core, pick a renderer, print, turn EncoderError into exit 2.
 
-Exit statuses: 0 done (check: all answers right), 1 check found wrong answers, 2 bad input
-or usage. Data goes to stdout, messages to stderr. numpy, yaml and rich are imported inside
-the commands so that --help and --version stay fast.
+Data goes to stdout, messages to stderr. numpy, yaml and rich are imported inside the
+commands so that --help and --version stay fast.
 """
 
 from __future__ import annotations
@@ -10,26 +9,22 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from enum import Enum
+from enum import Enum, IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
-from encoder_cli import __version__
+from encoder_cli import __version__, settings
 from encoder_cli.errors import EncoderError
+from encoder_cli.settings import Activation, Norm, Options, Positional
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from encoder_cli.spec import Spec
     from encoder_cli.trace import Step, Trace
 
-EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_SENTENCE = "The cat sat"
-MAX_FILE_BYTES = 256 * 1024 * 1024
 ROWS_OFF_TERMINAL = 50  # how many rows a matrix may show when stdout is not a terminal
 
 app = typer.Typer(
@@ -41,6 +36,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class Exit(IntEnum):
+    OK = 0  # done; check: every answer right
+    WRONG = 1  # check: some answer is wrong
+    BAD_INPUT = 2  # bad input or usage
 
 
 class Format(str, Enum):
@@ -194,43 +195,57 @@ def explain(
     uses the population variance; all numbers are float64.
     """
     from encoder_cli import address, trace
+    from encoder_cli.output import writing
 
     try:
-        model, result = _run(sentence, weights)
-        steps = trace.select(result.steps, layer, head, step or [], layers=len(model.layers), heads=model.model.heads)
+        result, inputs = _run(sentence, weights)
+        steps = trace.select(result, layer, head, step or [])
         cells = [address.cell(result, text) for text in cell or []]
         if cells and format not in (View.terminal, View.json):
             raise EncoderError(
                 f"--cell writes text or JSON; drop --format {format.value}, or use --show-work to work cells out in it"
             )
+        with writing(output, inputs) as out:
+            _explain(result, steps, cells, out, format, precision, full, show_work, no_color)
     except EncoderError as e:
         _fail(e)
 
-    with _writer(output) as out:
-        if cells:
-            from encoder_cli.render import work
 
-            worked = [work.cell(result, s, i, j, precision) for s, i, j in cells]
-            if format is View.json:
-                from encoder_cli.render import json_doc
+def _explain(
+    result: Trace,
+    steps: list[Step],
+    cells: list[tuple[Step, int, int]],
+    out: TextIO,
+    format: View,
+    precision: int,
+    full: bool,
+    show_work: bool,
+    no_color: bool,
+) -> None:
+    if cells:
+        from encoder_cli.render import work
 
-                out.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
-            else:
-                out.write("".join(w.text + "\n" for w in worked))
-            return
+        worked = [work.cell(result, s, i, j, precision) for s, i, j in cells]
         if format is View.json:
             from encoder_cli.render import json_doc
 
-            out.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
-            return
-        if format in (View.markdown, View.latex, View.html):
-            from encoder_cli.render import html, latex, markdown, page
+            out.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
+        else:
+            out.write("".join(w.text + "\n" for w in worked))
+        return
+    if format is View.json:
+        from encoder_cli.render import json_doc
 
-            handout = {View.markdown: markdown, View.latex: latex, View.html: html}[format]
-            width = latex.width if format is View.latex else len  # how wide a row label prints
-            out.write(handout.render(page.layout(result, steps, precision, full, show_work, width), precision))
-            return
-        _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color)
+        out.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
+        return
+    if format in (View.markdown, View.latex, View.html):
+        from encoder_cli.render import html, latex, markdown, page
+
+        handout = {View.markdown: markdown, View.latex: latex, View.html: html}[format]
+        width = latex.width if format is View.latex else len  # how wide a row label prints
+        out.write(handout.render(page.layout(result, steps, precision, full, show_work, width), precision))
+        return
+    _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color)
 
 
 def _print_view(
@@ -276,25 +291,6 @@ def _print_view(
         out.write(console.export_svg(title=f"encoder explain {result.sentence!r}", code_format=terminal.SVG_TEMPLATE))
 
 
-@contextmanager
-def _writer(output: Path | None) -> Iterator[TextIO]:
-    """stdout, or a file written whole: a temporary file beside it, renamed over it at the end."""
-    if output is None:
-        yield sys.stdout
-        return
-    if output.is_dir():
-        _fail(EncoderError(f"{output}: is a directory; --output takes a file name"))
-    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            yield handle
-        os.replace(partial, output)
-    except OSError as e:
-        _fail(EncoderError(f"{output}: cannot be written ({e.strerror})"))
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 @app.command()
 def check(
     sentence: Sentence = None,
@@ -336,7 +332,7 @@ def check(
     try:
         if not answers:
             raise EncoderError("give the answers file: --answers FILE (or - for stdin)")
-        _, result = _run(sentence, weights)
+        result, _ = _run(sentence, weights)
         report = grading.grade(*_read_text(answers, "--answers"), result, tolerance)
     except EncoderError as e:
         _fail(e)
@@ -351,51 +347,38 @@ def check(
         console = _console(no_color)
         for part in terminal.report(result, report, precision):
             console.print(part)
-    raise typer.Exit(1 if report.wrong else 0)
+    raise typer.Exit(Exit.WRONG if report.wrong else Exit.OK)
 
 
-class Positional(str, Enum):
-    sinusoidal = "sinusoidal"
-    table = "table"
-    none = "none"
+def _flag(name: str, *names: str, low: float | None = None) -> Any:
+    """An init option, with its help as settings.py declares it."""
+    return typer.Option(*names, help=settings.HELP[name], min=low)
 
 
-class Norm(str, Enum):
-    post = "post"
-    pre = "pre"
-
-
-class Activation(str, Enum):
-    relu = "relu"
-    gelu = "gelu"
-    gelu_tanh = "gelu_tanh"
-
-
-def _flag(help: str) -> Any:
-    return typer.Option(help=help)
+_M = settings.DEFAULTS.model  # init's defaults: the example's settings, and Options' own
 
 
 @app.command()
 def init(
-    sentence: Annotated[str, typer.Option(help="The words to give embeddings, in order.")] = EXAMPLE_SENTENCE,
-    d_model: Annotated[int, typer.Option(help="Width of every vector.")] = 4,
-    heads: Annotated[int, typer.Option(help="Attention heads; must divide d_model.")] = 1,
-    d_ff: Annotated[int, typer.Option(help="Width of the FFN's hidden layer.")] = 8,
-    layers: Annotated[int, typer.Option(help="Encoder layers.")] = 1,
-    seed: Annotated[int, typer.Option(help="The same seed writes the same numbers.")] = 0,
-    positional: Annotated[Positional, _flag("Positional encoding.")] = Positional.sinusoidal,
-    positional_base: Annotated[float, typer.Option(min=1e-9, help="Base of the sinusoids.")] = 10000.0,
-    norm: Annotated[Norm, _flag("post: LN(x + sublayer(x)) as in BERT; pre: x + sublayer(LN(x)).")] = Norm.post,
-    activation: Annotated[Activation, _flag("The FFN's activation.")] = Activation.relu,
-    layer_norm_eps: Annotated[float, typer.Option(min=0.0, help="LayerNorm's epsilon.")] = 1e-5,
-    lowercase: Annotated[bool, _flag("Fold the sentence and the vocabulary to lower case.")] = False,
-    unk: Annotated[bool, _flag("Add an [UNK] embedding for words not in the sentence.")] = False,
-    per_head: Annotated[bool, _flag("Write W_Q, W_K, W_V as one entry per head.")] = False,
-    w_o: Annotated[bool, typer.Option("--w-o", help="Add the output projection W_O.")] = False,
-    biases: Annotated[bool, _flag("Add the biases b_Q, b_K, b_V (b_O), b_1, b_2.")] = False,
-    layer_norms: Annotated[bool, _flag("Write out gamma and beta of each layer's norm_1, norm_2.")] = False,
-    embedding_norm: Annotated[bool, _flag("Add a LayerNorm of X' before layer 0 (BERT).")] = False,
-    final_norm: Annotated[bool, _flag("Add a LayerNorm after the last layer.")] = False,
+    sentence: Annotated[str, _flag("sentence")] = settings.DEFAULTS.sentence,
+    d_model: Annotated[int, _flag("d_model")] = _M.d_model,
+    heads: Annotated[int, _flag("heads")] = _M.heads,
+    d_ff: Annotated[int, _flag("d_ff")] = settings.DEFAULTS.d_ff,
+    layers: Annotated[int, _flag("layers")] = settings.DEFAULTS.layers,
+    seed: Annotated[int, _flag("seed")] = settings.DEFAULTS.seed,
+    positional: Annotated[Positional, _flag("positional")] = _M.positional,
+    positional_base: Annotated[float, _flag("positional_base", low=1e-9)] = _M.positional_base,
+    norm: Annotated[Norm, _flag("norm")] = _M.norm,
+    activation: Annotated[Activation, _flag("activation")] = _M.activation,
+    layer_norm_eps: Annotated[float, _flag("layer_norm_eps", low=0.0)] = _M.layer_norm_eps,
+    lowercase: Annotated[bool, _flag("lowercase")] = _M.lowercase,
+    unk: Annotated[bool, _flag("unk")] = settings.DEFAULTS.unk,
+    per_head: Annotated[bool, _flag("per_head")] = settings.DEFAULTS.per_head,
+    w_o: Annotated[bool, _flag("w_o", "--w-o")] = settings.DEFAULTS.w_o,
+    biases: Annotated[bool, _flag("biases")] = settings.DEFAULTS.biases,
+    layer_norms: Annotated[bool, _flag("layer_norms")] = settings.DEFAULTS.layer_norms,
+    embedding_norm: Annotated[bool, _flag("embedding_norm")] = settings.DEFAULTS.embedding_norm,
+    final_norm: Annotated[bool, _flag("final_norm")] = settings.DEFAULTS.final_norm,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.", show_default=False)
     ] = None,
@@ -412,48 +395,43 @@ def init(
     import shlex
 
     from encoder_cli import init as scaffolding
-    from encoder_cli.spec import Model
+    from encoder_cli.output import writing
 
-    model = Model(
-        d_model, heads, positional.value, positional_base, norm.value, activation.value, layer_norm_eps, lowercase
-    )
-    options = scaffolding.Options(
+    model = settings.Settings(d_model, heads, positional, positional_base, norm, activation, layer_norm_eps, lowercase)
+    options = Options(
         model, sentence, d_ff, layers, seed, unk, per_head, w_o, biases, layer_norms, embedding_norm, final_norm
     )
     given = sys.argv[2:] if sys.argv[1:2] == ["init"] else []  # as typed, for the file's header
     command = " ".join(["encoder init", *map(shlex.quote, given)])
     try:
         text = scaffolding.scaffold(options, command)
-        if output is not None and output.exists() and not force:
-            raise EncoderError(f"{output}: already exists; choose another name, or add --force to replace it")
+        with writing(output, replace=force) as out:
+            out.write(text)
     except EncoderError as e:
         _fail(e)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as e:
-        _fail(EncoderError(f"{output}: cannot be written ({e.strerror})"))
-    typer.echo(f"wrote {output}", err=True)
+    if output is not None:
+        typer.echo(f"wrote {output}", err=True)
 
 
-def _run(sentence: str | None, weights: str | None) -> tuple[Spec, Trace]:
-    """Read the weights and run the encoder on the sentence (the example's without --weights)."""
-    from encoder_cli import encoder, spec
+def _run(sentence: str | None, weights: str | None) -> tuple[Trace, list[str]]:
+    """The run's trace (the example's without --weights), and the files it read."""
+    from encoder_cli import api
 
     if sentence is None and weights is not None:
         raise EncoderError('give the sentence to encode before --weights, e.g. "The cat sat" --weights FILE')
     if weights is None:
-        model = spec.parse(EXAMPLE.read_text(encoding="utf-8"), "the-cat-sat.yaml (built-in example)")
-    else:
-        model = spec.parse(*_read_text(weights, "--weights"))
-    return model, encoder.run(model, EXAMPLE_SENTENCE if sentence is None else sentence)
+        return api.run(sentence, None), []
+    text, source = _read_text(weights, "--weights")
+    return api.run(sentence, source, text), [] if weights == "-" else [weights]
 
 
 def _fail(error: EncoderError) -> NoReturn:
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(2)
+    """One line on stderr, exit status 2; an argument at fault is named by its flag."""
+    message = str(error)
+    if error.argument is not None:
+        message = f"--{error.argument.replace('_', '-')} {error.message}"
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(Exit.BAD_INPUT)
 
 
 def _console(no_color: bool) -> Console:
@@ -464,30 +442,15 @@ def _console(no_color: bool) -> Console:
 
 def _read_text(name: str, option: str) -> tuple[str, str]:
     """A file's text (stdin's, for '-') and the name to use for it in messages. Never writes."""
-    if name == "-":
-        if sys.stdin.isatty():
-            raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
-        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-        source = "<stdin>"
-    else:
-        path = Path(name)
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise EncoderError(f"{name}: larger than {MAX_FILE_BYTES >> 20} MiB; too large for this calculator")
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise EncoderError(f"{name}: no such file; check the path given to {option}") from None
-        except IsADirectoryError:
-            raise EncoderError(f"{name}: is a directory; {option} takes a YAML file") from None
-        except OSError as e:
-            raise EncoderError(f"{name}: cannot be read ({e.strerror})") from None
-        source = name
-    if len(data) > MAX_FILE_BYTES:
-        raise EncoderError(f"{source}: larger than {MAX_FILE_BYTES >> 20} MiB; too large for this calculator")
-    try:
-        return data.decode("utf-8-sig"), source
-    except UnicodeDecodeError as e:
-        raise EncoderError(f"{source}: not a text file in UTF-8 (byte {e.start} is not UTF-8)") from None
+    from encoder_cli import api
+
+    if name != "-":
+        return api.read_text(name, option), name
+    if sys.stdin is None or sys.stdin.closed:
+        raise EncoderError(f"{option} -: reads the file from stdin, but there is no stdin")
+    if sys.stdin.isatty():
+        raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
+    return api.decode(sys.stdin.buffer.read(api.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
 
 
 def main() -> None:

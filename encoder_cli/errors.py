@@ -1,9 +1,33 @@
-"""The one user-facing error: bad input. The CLI turns it into a message and exit status 2."""
+"""The one user-facing error: bad input. The command line turns it into one line and exit status 2."""
+
+from __future__ import annotations
+
+Place = tuple[str | int, ...]
 
 
 class EncoderError(Exception):
-    """A problem with what the user gave (weights file, sentence, options), never a bug.
+    """A problem with what the user gave (weights, sentence, options, answers), never a bug.
 
-    The message names the place (`w.yaml:14: layers[0].attention.W_Q`) and, where
-    there is one, the fix.
+    The message says what is wrong and, where there is one, the fix. `place` is where in the
+    weights the problem is (`("layers", 0, "attention", "W_Q")`; `()` is the file itself,
+    None no place in it): the reader of a file turns it into the file's name and line.
+    `argument` names the argument at fault (`layer`), which the command line writes as its
+    flag (`--layer`).
     """
+
+    def __init__(self, message: str, *, place: Place | None = None, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.place = place
+        self.argument = argument
+
+    def __str__(self) -> str:
+        return place_text(self.place or ()) + (f"{self.argument} " if self.argument else "") + self.message
+
+
+def place_text(place: Place) -> str:
+    """('layers', 0, 'attention', 'W_Q') -> 'layers[0].attention.W_Q: ' ('' for no place)."""
+    text = ""
+    for part in place:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return f"{text}: " if text else ""

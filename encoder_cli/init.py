@@ -5,45 +5,28 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
-from encoder_cli.spec import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, UNK, Model
-
-EXAMPLE_MODEL = Model(d_model=4)  # frozen, so one instance can be every default
-
-
-@dataclass(frozen=True)
-class Options:
-    model: Model = EXAMPLE_MODEL  # the settings written under model:
-    sentence: str = "The cat sat"
-    d_ff: int = 8
-    layers: int = 1
-    seed: int = 0
-    unk: bool = False  # an [UNK] embedding for words not in the sentence
-    per_head: bool = False  # W_Q, W_K, W_V as one entry per head
-    w_o: bool = False
-    biases: bool = False  # b_Q, b_K, b_V, (b_O,) b_1, b_2
-    layer_norms: bool = False  # gamma and beta of norm_1 and norm_2 written out
-    embedding_norm: bool = False
-    final_norm: bool = False
+from encoder_cli.settings import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, UNK
+from encoder_cli.settings import Options as Options
 
 
 def validate(o: Options) -> None:
-    """The sizes make sense (the CLI's flags also bound them)."""
+    """The sizes make sense (the command line's flags also bound them)."""
     m = o.model
-    if not 1 <= m.d_model <= MAX_D_MODEL:
-        raise EncoderError(f"--d-model {m.d_model}: from 1 to {MAX_D_MODEL}")
-    if not 1 <= o.d_ff <= MAX_D_FF:
-        raise EncoderError(f"--d-ff {o.d_ff}: from 1 to {MAX_D_FF}")
-    if not 1 <= o.layers <= MAX_LAYERS:
-        raise EncoderError(f"--layers {o.layers}: from 1 to {MAX_LAYERS}")
+    for name, value, high in (
+        ("d_model", m.d_model, MAX_D_MODEL),
+        ("d_ff", o.d_ff, MAX_D_FF),
+        ("layers", o.layers, MAX_LAYERS),
+    ):
+        if not 1 <= value <= high:
+            raise EncoderError(f"{value}: from 1 to {high}", argument=name)
     if m.heads < 1 or m.d_model % m.heads:
         divisors = ", ".join(str(h) for h in range(1, m.d_model + 1) if m.d_model % h == 0)
-        raise EncoderError(f"--heads {m.heads} does not divide --d-model {m.d_model}; use one of {divisors}")
+        raise EncoderError(f"{m.heads} does not divide d_model {m.d_model}; use one of {divisors}", argument="heads")
 
 
 def scaffold(o: Options, command: str) -> str:

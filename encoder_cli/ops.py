@@ -1,14 +1,122 @@
-"""The encoder's math as small pure numpy functions, named as in the paper.
+"""Each kind of step, defined once: its math, its formula (Unicode and LaTeX) and the worked
+arithmetic of one of its cells, from whatever input values it is given.
 
-Conventions (../shared/spec/weights-format.md): float64 throughout, row vectors,
-every projection is `x @ W` with W stored (inputs x outputs).
+Conventions (the weights file's): float64 throughout, row vectors, every projection is
+`x @ W` with W stored (inputs x outputs). Legend: n tokens, d = d_model, d_k = d / heads.
+
+An op is called on its inputs' values and returns the step's value; `formula` writes it with
+its inputs' symbols (`Q Kᵀ`), and `work` works out cell [i, j] from input values: the trace's
+own, or a student's, which is how a carried error is recomputed.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from encoder_cli.settings import Activation
+
 Array = np.ndarray
+LONG = 8  # a sum of more terms shows the first and last few around "…"
+
+
+class Sym(NamedTuple):
+    """How a formula writes a quantity: as text and as LaTeX."""
+
+    text: str
+    tex: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The cell being worked out, and how to write it."""
+
+    i: int
+    j: int
+    f: Callable[[float], str]  # how a number is written: 0.123
+    inputs: Sequence[str]  # the inputs' names as a student writes them: "embeddings", "positional"
+    row: str  # the row's label: "cat"
+    col: str  # the column's label: "d0"
+
+
+@dataclass(frozen=True)
+class Worked:
+    kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
+    # layer_norm, relu, gelu, gelu_tanh, copy
+    text: str  # the arithmetic, at the display precision: "(0.20 × 0.10) + (1.40 × 0.20)"
+    terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
+    result: float  # computed from the terms
+
+
+class Op:
+    """One kind of step. Subclasses define `__call__` (the math), `formula` and `work`."""
+
+    kind: ClassVar[str]
+    # Column labels: "d" (d0, d1, ...), "tokens" (n x n), "same" (the first input's), or fixed.
+    cols: ClassVar[str | tuple[str, ...]] = "d"
+
+    # The math: the step's value from its inputs' values.
+    __call__: Callable[..., Array]
+    # The formula, naming its inputs by their symbols (and its result `out`, where it has a name).
+    formula: Callable[..., Sym]
+    # Cell [i, j] worked out from input values (the trace's, or a student's).
+    work: Callable[..., Worked]
+
+    @property
+    def params(self) -> dict[str, Array]:
+        """The weights it uses, by their names in the weights file."""
+        return {}
+
+
+def _named(out: Sym | None, expr: Sym) -> Sym:
+    """`out = expr`, or expr alone for a result without a name."""
+    return expr if out is None else Sym(f"{out.text} = {expr.text}", f"{out.tex} = {expr.tex}")
+
+
+def _sum(parts: list[str]) -> str:
+    """a + b + c, or the first three and last two around "…" when long."""
+    if len(parts) > LONG:
+        return " + ".join(parts[:3]) + f" + … ({len(parts) - 5} more) … + " + " + ".join(parts[-2:])
+    return " + ".join(parts)
+
+
+def _dot(c: Cell, a: Array, w: Array, bias: float | None = None) -> Worked:
+    """a · w (+ bias), term by term."""
+    pairs = [[float(p), float(q)] for p, q in zip(a, w, strict=True)]
+    extra = [] if bias is None else [float(bias)]
+    text = _sum([f"({c.f(p)} × {c.f(q)})" for p, q in pairs]) + "".join(f" + {c.f(b)}" for b in extra)
+    return Worked("dot", text, [*pairs, *extra], float(a @ w) + sum(extra))
+
+
+# --- Stage 1: tokens and embeddings ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lookup(Op):
+    """X: each token's row of the embeddings."""
+
+    X: Array  # [n, d]
+    tokens: Sequence[str]
+    unknown: Sequence[int]  # positions that took the [UNK] embedding
+    kind: ClassVar[str] = "lookup"
+
+    def __call__(self) -> Array:
+        return self.X
+
+    def formula(self, out: Sym | None) -> Sym:
+        return _named(out, Sym("embedding of each token", r"\text{the embedding of each token}"))
+
+    def work(self, c: Cell) -> Worked:
+        unknown = " (unknown: [UNK])" if c.i in self.unknown else ""
+        text = f"embedding of {self.tokens[c.i]!r}{unknown}, number {c.j}"
+        return Worked("lookup", text, [], float(self.X[c.i, c.j]))
+
+
+# --- Stage 2: positional encoding --------------------------------------------------------
 
 
 def sinusoidal(n: int, d: int, base: float) -> Array:  # -> [n, d]
@@ -19,6 +127,193 @@ def sinusoidal(n: int, d: int, base: float) -> Array:  # -> [n, d]
     return np.where(np.arange(d) % 2 == 0, np.sin(angle), np.cos(angle))
 
 
+def _tex_number(x: float) -> str:
+    """A setting as LaTeX: 10000, 0.1, 10^{-5}, 2.5 \\times 10^{-6}."""
+    mantissa, _, exponent = f"{x:g}".partition("e")
+    if not exponent:
+        return mantissa
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \times {power}"
+
+
+@dataclass(frozen=True)
+class Sinusoidal(Op):
+    n: int
+    d: int
+    base: float
+    kind: ClassVar[str] = "sinusoidal"
+
+    def __call__(self) -> Array:
+        return sinusoidal(self.n, self.d, self.base)
+
+    def formula(self, out: Sym | None) -> Sym:
+        b, tb = f"{self.base:g}", _tex_number(self.base)
+        return Sym(
+            f"PE(pos, 2i) = sin(pos / {b}^(2i/d)),  PE(pos, 2i+1) = cos(pos / {b}^(2i/d))",
+            rf"PE_{{(pos,\,2i)}} = \sin\left(pos / {tb}^{{2i/d}}\right), \quad "
+            rf"PE_{{(pos,\,2i+1)}} = \cos\left(pos / {tb}^{{2i/d}}\right)",
+        )
+
+    def work(self, c: Cell) -> Worked:
+        two_i = c.j - c.j % 2
+        angle = c.i / self.base ** (two_i / self.d)
+        fn, kind = (math.sin, "sine") if c.j % 2 == 0 else (math.cos, "cosine")
+        text = f"{kind[:3]}({c.i} / {self.base:g}^({two_i}/{self.d})) = {kind[:3]}({angle:.6g})"
+        return Worked(kind, text, [c.i, self.base, two_i, self.d], fn(angle))
+
+
+@dataclass(frozen=True)
+class Table(Op):
+    table: Array  # [n, d]: the rows of the positional table for positions 0 ... n-1
+    kind: ClassVar[str] = "table"
+
+    def __call__(self) -> Array:
+        return self.table
+
+    def formula(self, out: Sym | None) -> Sym:
+        return Sym("PE(pos) = positional_table[pos]", r"PE_{pos} = \text{row } pos \text{ of the positional table}")
+
+    def work(self, c: Cell) -> Worked:
+        return Worked("table", f"positional_table[{c.i}][{c.j}]", [], float(self.table[c.i, c.j]))
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return {"positional_table": self.table}
+
+
+@dataclass(frozen=True)
+class Zero(Op):
+    n: int
+    d: int
+    kind: ClassVar[str] = "none"
+
+    def __call__(self) -> Array:
+        return np.zeros((self.n, self.d))
+
+    def formula(self, out: Sym | None) -> Sym:
+        return Sym("PE = 0 (positional: none)", r"PE = 0 \quad (\text{positional: none})")
+
+    def work(self, c: Cell) -> Worked:
+        return Worked("zero", "0 (positional: none)", [], 0.0)
+
+
+# --- Sums and products ------------------------------------------------------------------
+
+
+class Add(Op):
+    """a + b, cell by cell: X' = X + PE, and the residuals."""
+
+    kind = "add"
+    cols = "same"
+
+    def __call__(self, a: Array, b: Array) -> Array:
+        return a + b  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
+        return _named(out, Sym(f"{a.text} + {b.text}", f"{a.tex} + {b.tex}"))
+
+    def work(self, c: Cell, a: Array, b: Array) -> Worked:
+        x, y = float(a[c.i, c.j]), float(b[c.i, c.j])
+        names = " + ".join(f"{name}[{c.row}, {c.col}]" for name in c.inputs)
+        return Worked("sum", f"{names} = {c.f(x)} + {c.f(y)}", [x, y], x + y)
+
+
+@dataclass(frozen=True)
+class Linear(Op):
+    """x W + b. Absent W passes x through (no W_O); absent b adds nothing. `part` names the
+    columns a head owns, [0:2], when W and b are a head's slice of the file's matrices."""
+
+    W: Array | None  # [inputs, outputs]
+    b: Array | None  # [outputs]
+    W_name: str  # "W_Q"
+    b_name: str  # "b_Q"
+    part: tuple[int, int] | None = None
+    kind: ClassVar[str] = "linear"
+
+    def __call__(self, x: Array) -> Array:
+        y = x if self.W is None else x @ self.W
+        return y if self.b is None else y + self.b
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        a, b = self.part or (0, 0)
+        part, tex_part = ("", "") if self.part is None else (f"[{a}:{b}]", f"[{a}{{:}}{b}]")
+        text, tex = x.text, x.tex
+        if self.W is not None:
+            text, tex = f"{text} {self.W_name}{part}", rf"{tex}\,{self.W_name}{tex_part}"
+        if self.b is not None:
+            text, tex = f"{text} + {self.b_name}{part}", f"{tex} + {self.b_name}{tex_part}"
+        return _named(out, Sym(text, tex))
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        bias = None if self.b is None else float(self.b[c.j])
+        if self.W is not None:
+            return _dot(c, x[c.i], self.W[:, c.j], bias)
+        value = float(x[c.i, c.j])  # no W_O: the concatenated heads pass through
+        extra = [] if bias is None else [bias]
+        return Worked("sum", c.f(value) + "".join(f" + {c.f(b)}" for b in extra), [value, *extra], value + sum(extra))
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return {name: v for name, v in ((self.W_name, self.W), (self.b_name, self.b)) if v is not None}
+
+
+class MatmulT(Op):
+    """A Bᵀ: row i of A with row j of B (the scores Q Kᵀ)."""
+
+    kind = "matmul_t"
+    cols = "tokens"
+
+    def __call__(self, a: Array, b: Array) -> Array:
+        return a @ b.T  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
+        return _named(out, Sym(f"{a.text} {b.text}ᵀ", f"{a.tex} {b.tex}^T"))
+
+    def work(self, c: Cell, a: Array, b: Array) -> Worked:
+        return _dot(c, a[c.i], b[c.j])
+
+
+class Matmul(Op):
+    """A B: row i of A with column j of B (weights V)."""
+
+    kind = "matmul"
+
+    def __call__(self, a: Array, b: Array) -> Array:
+        return a @ b  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
+        return _named(out, Sym(f"{a.text} {b.text}", rf"{a.tex}\; {b.tex}"))
+
+    def work(self, c: Cell, a: Array, b: Array) -> Worked:
+        return _dot(c, a[c.i], b[:, c.j])
+
+
+# --- Stage 3: attention ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale(Op):
+    """s / √d_k."""
+
+    d_k: int
+    kind: ClassVar[str] = "scale"
+    cols: ClassVar[str] = "same"
+
+    def __call__(self, s: Array) -> Array:
+        return s / math.sqrt(self.d_k)
+
+    def formula(self, out: Sym | None, s: Sym) -> Sym:
+        root = f"{math.sqrt(self.d_k):.4g}"
+        return Sym(
+            f"{s.text} / √d_k,  √d_k = √{self.d_k} = {root}",
+            rf"\frac{{{s.tex}}}{{\sqrt{{d_k}}}}, \quad \sqrt{{d_k}} = \sqrt{{{self.d_k}}} = {root}",
+        )
+
+    def work(self, c: Cell, s: Array) -> Worked:
+        v = float(s[c.i, c.j])
+        return Worked("divide", f"{c.f(v)} / √{self.d_k}", [v, self.d_k], v / math.sqrt(self.d_k))
+
+
 def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
     """softmax(x)_j = exp(x_j) / sum_k exp(x_k); shifting by the row max changes nothing but overflow."""
     e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -26,42 +321,223 @@ def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
     return out
 
 
-def layer_norm(x: Array, gamma: Array, beta: Array, eps: float) -> tuple[Array, Array, Array]:
-    """(x - mean) / sqrt(var + eps) * gamma + beta, per row; var is the population variance.
+class Softmax(Op):
+    kind = "softmax"
+    cols = "same"
 
-    [n, d] -> y [n, d], mean [n, 1], var [n, 1]
-    """
+    def __call__(self, s: Array) -> Array:
+        return softmax(s)
+
+    def formula(self, out: Sym | None, s: Sym) -> Sym:
+        return Sym(
+            "softmax of each row: exp(sⱼ) / Σₖ exp(sₖ)",
+            r"\mathrm{softmax}(s)_j = \frac{e^{s_j}}{\sum_k e^{s_k}} \quad \text{along each row}",
+        )
+
+    def work(self, c: Cell, s: Array) -> Worked:
+        row, f = s[c.i], c.f
+        exps = np.exp(row - row.max())  # shifted like the computation; shown unshifted when it fits
+        shift = "" if row.max() < 700 else f" (each shifted by the row's largest, {f(row.max())})"
+        shown = np.exp(row) if not shift else exps
+        text = f"exp({f(row[c.j])}) / ({' + '.join(f'exp({f(v)})' for v in row)}){shift}"
+        text += f" = {f(shown[c.j])} / {f(shown.sum())}"
+        return Worked("softmax", text, [float(v) for v in row], float(exps[c.j] / exps.sum()))
+
+
+@dataclass(frozen=True)
+class Concat(Op):
+    """[head_0 | head_1 | ...]: the heads' outputs side by side."""
+
+    d_k: int
+    kind: ClassVar[str] = "concat"
+
+    def __call__(self, *heads: Array) -> Array:
+        return np.concatenate(heads, axis=1)
+
+    def formula(self, out: Sym | None, *heads: Sym) -> Sym:
+        return Sym(" | ".join(h.text for h in heads), r"\left[\," + r" \mid ".join(h.tex for h in heads) + r"\,\right]")
+
+    def work(self, c: Cell, *heads: Array) -> Worked:
+        head, k = divmod(c.j, self.d_k)
+        return Worked("copy", f"head {head}'s output[{c.row}, d{k}]", [], float(heads[head][c.i, k]))
+
+
+# --- Stages 4 and 6: LayerNorm, in three steps a student can follow ------------------------
+
+
+def layer_norm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
+    """(x - mean) / sqrt(var + eps) * gamma + beta, per row; var is the population variance."""
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * gamma + beta, mean, var
+    out: Array = (x - mean) / np.sqrt(var + eps) * gamma + beta
+    return out
 
 
-def relu(x: Array) -> Array:
-    """ReLU(x) = max(0, x)."""
-    return np.maximum(x, 0.0)  # type: ignore[no-any-return]
+class Mean(Op):
+    kind = "mean"
+    cols = ("mean",)
+
+    def __call__(self, x: Array) -> Array:
+        return x.mean(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        return Sym("μ = (1/d) Σⱼ xⱼ", r"\mu = \frac{1}{d} \sum_j x_j")
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        row = x[c.i]
+        return Worked("mean", f"({_sum([c.f(v) for v in row])}) / {len(row)}", [float(v) for v in row], row.mean())
+
+
+class Variance(Op):
+    kind = "variance"
+    cols = ("variance",)
+
+    def __call__(self, x: Array, mean: Array) -> Array:
+        return ((x - mean) ** 2).mean(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym, mean: Sym) -> Sym:
+        return Sym("σ² = (1/d) Σⱼ (xⱼ − μ)²", r"\sigma^2 = \frac{1}{d} \sum_j (x_j - \mu)^2")
+
+    def work(self, c: Cell, x: Array, mean: Array) -> Worked:
+        row, mu = x[c.i], float(mean[c.i, 0])
+        text = f"({_sum([f'({c.f(v)} − {c.f(mu)})²' for v in row])}) / {len(row)}"
+        return Worked("variance", text, [float(v) for v in row], float(((row - mu) ** 2).mean()))
+
+
+@dataclass(frozen=True)
+class Normalise(Op):
+    """(x − μ) / √(σ² + ε) · γ + β, from the row's mean and variance."""
+
+    gamma: Array  # [d]
+    beta: Array  # [d]
+    eps: float
+    names: tuple[str, str] = ("gamma", "beta")
+    kind: ClassVar[str] = "layer_norm"
+    cols: ClassVar[str] = "same"
+
+    def __call__(self, x: Array, mean: Array, var: Array) -> Array:
+        return (x - mean) / np.sqrt(var + self.eps) * self.gamma + self.beta  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym, mean: Sym, var: Sym) -> Sym:
+        return Sym(
+            f"LayerNorm(x) = (x − μ) / √(σ² + ε) · γ + β,  ε = {self.eps:g}",
+            r"\mathrm{LayerNorm}(x) = \frac{x - \mu}{\sqrt{\sigma^2 + \varepsilon}} \cdot \gamma + \beta,"
+            rf"\quad \varepsilon = {_tex_number(self.eps)}",
+        )
+
+    def work(self, c: Cell, x: Array, mean: Array, var: Array) -> Worked:
+        v, mu, s2 = float(x[c.i, c.j]), float(mean[c.i, 0]), float(var[c.i, 0])
+        g, b, f = float(self.gamma[c.j]), float(self.beta[c.j]), c.f
+        text = f"({f(v)} − {f(mu)}) / √({f(s2)} + {self.eps:g}) × {f(g)} + {f(b)}"
+        return Worked("layer_norm", text, [v, mu, s2, self.eps, g, b], (v - mu) / math.sqrt(s2 + self.eps) * g + b)
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return dict(zip(self.names, (self.gamma, self.beta), strict=True))
+
+
+# --- Stage 5: the FFN's activations (one class each; the choices are settings.Activation) ----
+
+
+class ActivationOp(Op):
+    kind = "activation"
+    cols = "same"
+    name: ClassVar[Activation]
+    sym: ClassVar[Sym]  # how the FFN's output formula writes it: relu(h)
+
+    def work(self, c: Cell, h: Array) -> Worked:
+        return self.worked(c.f, float(h[c.i, c.j]))
+
+    worked: Callable[[Callable[[float], str], float], Worked]  # the arithmetic of one value h
+
+
+class ReLU(ActivationOp):
+    name = Activation.relu
+    sym = Sym("relu(h)", r"\mathrm{ReLU}(h)")
+
+    def __call__(self, h: Array) -> Array:
+        return np.maximum(h, 0.0)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, h: Sym) -> Sym:
+        return Sym("ReLU(h) = max(0, h)", r"\mathrm{ReLU}(h) = \max(0, h)")
+
+    def worked(self, f: Callable[[float], str], h: float) -> Worked:
+        return Worked("relu", f"max(0, {f(h)})", [h], max(0.0, h))
 
 
 _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
-def gelu(x: Array) -> Array:
-    """GELU(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt(2))), the exact form.
+class GELU(ActivationOp):
+    """GELU(x) = x Φ(x) = x/2 · (1 + erf(x / √2)), the exact form.
 
-    Computed as x/2 * erfc(-x / sqrt(2)), the same number without the cancellation
-    of 1 + erf(...) for negative x (at x = -5.6 that sum keeps only 9 of 16 digits).
+    Computed as x/2 · erfc(−x / √2), the same number without the cancellation of 1 + erf(·)
+    for negative x (at x = −5.6 that sum keeps only 9 of 16 digits).
     """
-    return 0.5 * x * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=np.float64)
+
+    name = Activation.gelu
+    sym = Sym("gelu(h)", r"\mathrm{GELU}(h)")
+
+    def __call__(self, h: Array) -> Array:
+        return 0.5 * h * np.asarray(_erfc(-h / math.sqrt(2.0)), dtype=np.float64)
+
+    def formula(self, out: Sym | None, h: Sym) -> Sym:
+        return Sym(
+            "GELU(h) = h/2 · (1 + erf(h / √2))",
+            r"\mathrm{GELU}(h) = \frac{h}{2} \left(1 + \mathrm{erf}\left(h / \sqrt{2}\right)\right)",
+        )
+
+    def worked(self, f: Callable[[float], str], h: float) -> Worked:
+        text = f"{f(h)}/2 × (1 + erf({f(h)} / √2)) = {f(h)}/2 × (1 + {f(math.erf(h / math.sqrt(2)))})"
+        return Worked("gelu", text, [h], h / 2 * math.erfc(-h / math.sqrt(2)))
 
 
-def gelu_tanh(x: Array) -> Array:
-    """GELU(x) ~ x/2 * (1 + tanh(u)), u = sqrt(2/pi) * (x + 0.044715 x^3), the tanh approximation.
+class GELUTanh(ActivationOp):
+    """GELU(x) ≈ x/2 · (1 + tanh(u)), u = √(2/π) · (x + 0.044715 x³), the tanh approximation.
 
-    Computed as x * sigmoid(2u) (since 1 + tanh(u) = 2 sigmoid(2u)), with e = exp(-|2u|) so
+    Computed as x · sigmoid(2u) (since 1 + tanh(u) = 2 sigmoid(2u)), with e = exp(−|2u|) so
     that nothing cancels or overflows.
     """
-    two_u = 2.0 * math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
-    e = np.exp(-np.abs(two_u))
-    return x * np.where(two_u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    name = Activation.gelu_tanh
+    sym = Sym("gelu_tanh(h)", r"\mathrm{GELU}(h)")
+
+    def __call__(self, h: Array) -> Array:
+        two_u = 2.0 * math.sqrt(2.0 / math.pi) * (h + 0.044715 * h**3)
+        e = np.exp(-np.abs(two_u))
+        return h * np.where(two_u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    def formula(self, out: Sym | None, h: Sym) -> Sym:
+        return Sym(
+            "GELU(h) ≈ h/2 · (1 + tanh(√(2/π) · (h + 0.044715 h³)))",
+            r"\mathrm{GELU}(h) \approx \frac{h}{2} "
+            r"\left(1 + \tanh\left(\sqrt{2/\pi}\,(h + 0.044715\,h^3)\right)\right)",
+        )
+
+    def worked(self, f: Callable[[float], str], h: float) -> Worked:
+        u = math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)
+        text = f"{f(h)}/2 × (1 + tanh(√(2/π) × ({f(h)} + 0.044715 × {f(h)}³))) = {f(h)}/2 × (1 + tanh({f(u)}))"
+        e = math.exp(-abs(2 * u))  # h/2 · (1 + tanh u) = h · sigmoid(2u), without cancelling
+        return Worked("gelu_tanh", text, [h], h * (1 / (1 + e) if u >= 0 else e / (1 + e)))
 
 
-ACTIVATIONS = {"relu": relu, "gelu": gelu, "gelu_tanh": gelu_tanh}
+ACTIVATIONS: dict[Activation, ActivationOp] = {op.name: op for op in (ReLU(), GELU(), GELUTanh())}
+
+
+# --- Stage 7 ------------------------------------------------------------------------------
+
+
+class Copy(Op):
+    """The encoder's output: its last step's value, under the id the contract gives it."""
+
+    kind = "copy"
+    cols = "same"
+
+    def __call__(self, x: Array) -> Array:
+        return x
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        return Sym("the contextual representation of each token", r"\text{the contextual representation of each token}")
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        return Worked("copy", f"{c.inputs[0]}[{c.row}, {c.col}]", [], float(x[c.i, c.j]))

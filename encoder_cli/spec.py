@@ -1,72 +1,23 @@
-"""Weights file, format 1 (../shared/spec/weights-format.md): YAML text -> a validated Spec.
+"""The weights of a model, typed and checked: what the encoder computes with.
 
-Every check happens here, before any computation. Each problem is one EncoderError
-naming the file, the YAML line where known and the place in the file, e.g.
-`w.yaml:14: layers[0].attention.W_Q: expected 4 x 4 (d_model x d_model), got 4 x 3`.
-
-The YAML is composed into nodes (libyaml's C parser when present) and read by
-`_Reader` rather than by PyYAML's constructor, so that:
-- no tag can build a Python object, and only the YAML core tags are accepted;
-- mapping keys are taken as written (`on:` and `no:` are words, not booleans);
-- duplicate keys are errors instead of silently replacing each other;
-- an alias is read once and shared, so an alias bomb costs what its text costs,
-  and its expanded size is rejected by the shape checks before any array exists;
-- `1e-5` (a string to YAML 1.1) is the number it looks like, and `no`, `yes`,
-  `~` where a number belongs are errors that say what YAML made of them.
+A Spec is made by a reader (weights_file.py for the YAML format, and the Python API's
+mappings through it), or in code. It holds no file positions: where a bad value was written
+is the reader's business (see EncoderError.place).
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
 
 import numpy as np
-import yaml
 
+from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
-
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-Loader = _Loader  # libyaml's C parser when PyYAML has it; also used for answers files
+from encoder_cli.settings import UNK, Settings
 
 Array = np.ndarray
-Path = tuple[str | int, ...]
-
-# Sizes past these are absurd for a calculator meant to be read by people.
-MAX_D_MODEL = 8192
-MAX_D_FF = 32768
-MAX_LAYERS = 64
-MAX_VOCAB = 250_000
-MAX_TOKENS = 8192
-MAX_NESTING = 32
-MAX_NUMBERS = 50_000_000  # 400 MB of float64
-
-POSITIONAL = ("sinusoidal", "table", "none")
-NORMS = ("post", "pre")
-ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
-UNK = "[UNK]"
-
-
-@dataclass(frozen=True)
-class Model:
-    d_model: int
-    heads: int = 1
-    positional: str = "sinusoidal"
-    positional_base: float = 10000.0
-    norm: str = "post"
-    activation: str = "relu"
-    layer_norm_eps: float = 1e-5
-    lowercase: bool = False
-
-    @property
-    def d_k(self) -> int:
-        return self.d_model // self.heads
 
 
 @dataclass(frozen=True)
@@ -81,7 +32,7 @@ class Layer:
     W_K: Array  # [d, d]
     W_V: Array  # [d, d]
     W_O: Array | None  # [d, d]; None: the concatenated heads pass through
-    b_Q: Array | None  # [d]; None: no bias (the file gave none)
+    b_Q: Array | None  # [d]; None: no bias
     b_K: Array | None
     b_V: Array | None
     b_O: Array | None
@@ -98,507 +49,31 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Embedded:
+    """Stage 1's result: the tokens and their embeddings."""
+
+    tokens: list[str]
+    X: Array  # [n, d]
+    unknown: list[int]  # positions that took the [UNK] embedding
+
+
+@dataclass(frozen=True)
 class Spec:
-    source: str  # the file's name as the user gave it, for messages
-    model: Model
-    embeddings: Mapping[str, Array]  # token (folded if lowercase) -> [d]
+    settings: Settings
+    embeddings: Mapping[str, Array]  # token (NFC, folded if lowercase) -> [d]
     positional_table: Array | None  # [rows, d], with positional: table
     embedding_norm: Norm | None
     layers: tuple[Layer, ...]
     final_norm: Norm | None
-    lines: Mapping[Path, int]  # where each key was written, for later messages
 
-    def where(self, path: Path) -> str:
-        """`w.yaml:12: embeddings.cat` for messages about a place in this file."""
-        return _where(self.source, self.lines, path)
-
-
-def parse(text: str, source: str) -> Spec:
-    """Read and check a whole weights file. Raises EncoderError on the first problem."""
-    reader = _Reader(text, source)
-    try:
-        data = reader.document()
-    except yaml.YAMLError as e:
-        raise yaml_error(source, e) from None
-    finally:
-        reader.loader.dispose()
-    if data is None:
-        raise EncoderError(f"{source}: the file is empty; a weights file needs embeddings and layers")
-    return _Checker(source, reader.lines).spec(data)
-
-
-def yaml_error(source: str, e: yaml.YAMLError) -> EncoderError:
-    """PyYAML's complaint as one line: `w.yaml:3: not valid YAML: found undefined alias`."""
-    if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        return EncoderError(f"{source}{line}: not valid YAML: {e.problem or e.context or 'unreadable'}")
-    return EncoderError(f"{source}: not valid YAML: {e}")
-
-
-# ---------------------------------------------------------------------------
-# YAML events -> plain Python values, with the line of every key and container.
-# Reading libyaml's event stream keeps no node per number: a 20 MB file of
-# matrices stays in tens of MB, and a plain decimal in a list is float(text).
-
-_CORE = "tag:yaml.org,2002:"
-# A decimal as people write it (0.5, -3, .25, 1e-5, 2.5E+3): a number whatever YAML 1.1 says
-# (it reads 1e-5 as a string). Integers with a leading zero are left to YAML (017 is octal).
-_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+(?=[eE])|0|[1-9]\d*)([eE][-+]?\d+)?")
-_constructor = yaml.constructor.SafeConstructor()
-
-
-class _Reader:
-    def __init__(self, text: str, source: str) -> None:
-        self.loader = Loader(text)
-        # Events until StreamEnd; never None while a document is open (the stubs say Event | None).
-        self.next: Callable[[], yaml.Event] = self.loader.get_event  # type: ignore[assignment]
-        self.source = source
-        self.lines: dict[Path, int] = {}
-        self._anchors: dict[str, Any] = {}  # an alias is the value read once, shared: no expansion
-        self._open: set[str] = set()  # anchors being read: an alias to one of them is a loop
-
-    def fail(self, event: yaml.Event, path: Path, message: str) -> NoReturn:
-        raise EncoderError(f"{self.source}:{_line(event)}: {_place(path)}{message}")
-
-    def document(self) -> Any:
-        """The one document of the stream, or None for an empty stream."""
-        self.next()  # StreamStart
-        if self.loader.check_event(yaml.StreamEndEvent):
-            return None
-        self.next()  # DocumentStart
-        value = self.read(self.next(), ())
-        self.next()  # DocumentEnd
-        extra = self.next()
-        if not isinstance(extra, yaml.StreamEndEvent):
-            self.fail(extra, (), "expected one YAML document, found a second (after ---); keep one")
-        return value
-
-    def read(self, event: yaml.Event, path: Path) -> Any:
-        """The value that starts with this event (the rest of it is read from the loader)."""
-        if isinstance(event, yaml.AliasEvent):
-            if event.anchor in self._open:
-                self.fail(event, path, "an alias refers to a value that contains it; remove the loop")
-            if event.anchor not in self._anchors:
-                self.fail(event, path, f"the alias *{event.anchor} has no anchor &{event.anchor} before it")
-            return self._anchors[event.anchor]
-        if len(path) > MAX_NESTING:
-            self.fail(event, path, "nested too deeply for a weights file")
-        self._check_tag(event, path)
-        anchor = getattr(event, "anchor", None)
-        if anchor:
-            self._open.add(anchor)
-        if isinstance(event, yaml.ScalarEvent):
-            value: Any = self.scalar(event, path)
-        else:
-            self.lines.setdefault(path, _line(event))
-            value = self._mapping(path) if isinstance(event, yaml.MappingStartEvent) else self._sequence(path)
-        if anchor:
-            self._open.discard(anchor)
-            self._anchors[anchor] = value
-        return value
-
-    def _sequence(self, path: Path) -> list[Any]:
-        # In format 1 every scalar inside a list is a number.
-        items: list[Any] = []
-        next_event, number = self.next, self.number  # the hot loop of a large file
-        while not isinstance(event := next_event(), yaml.SequenceEndEvent):
-            if isinstance(event, yaml.ScalarEvent):
-                items.append(number(event, path, len(items)))  # path + index only if it fails
-            else:
-                items.append(self.read(event, (*path, len(items))))
-        return items
-
-    def _mapping(self, path: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        while not isinstance(key := self.next(), yaml.MappingEndEvent):
-            if not isinstance(key, yaml.ScalarEvent):
-                bracketed = isinstance(key, yaml.SequenceStartEvent) and key.flow_style
-                hint = '; a token in brackets must be quoted, as in "[UNK]":' if bracketed else ""
-                self.fail(key, path, f"a key must be a word, not a list or mapping{hint}")
-            name = key.value  # as written: `on`, `no` and `1` are words here
-            if name == "<<" and not key.style:
-                self.fail(key, path, "merge keys (<<) are not supported; write the keys out")
-            if name in out:
-                self.fail(key, (*path, name), "this key is given twice; keep one")
-            self.lines[(*path, name)] = _line(key)
-            out[name] = self.read(self.next(), (*path, name))
-        return out
-
-    def _check_tag(self, event: yaml.Event, path: Path) -> None:
-        tag = getattr(event, "tag", None)
-        if tag in (None, "!"):
-            return
-        if not tag.startswith(_CORE) or tag[len(_CORE) :].startswith("python"):
-            self.fail(
-                event,
-                path,
-                f"the YAML tag {tag!r} is not allowed in a weights file "
-                "(only plain numbers, words, lists and mappings); remove it",
-            )
-
-    def _resolved(self, event: yaml.ScalarEvent) -> tuple[str, yaml.ScalarNode]:
-        """What YAML 1.1 makes of a scalar: its kind (int, float, bool, null, str...) and a node."""
-        tag = event.tag
-        if tag in (None, "!"):
-            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-        return tag[len(_CORE) :], yaml.ScalarNode(tag, event.value, style=event.style)
-
-    def scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
-        """A setting's value: number, bool, null or word, as YAML 1.1 reads it, and 1e-5 as a number."""
-        kind, node = self._resolved(event)
-        if kind == "int":
-            return _constructor.construct_yaml_int(node)
-        if kind == "float":
-            return self.number(event, path)
-        if kind == "bool":
-            return _constructor.construct_yaml_bool(node)
-        if kind == "null":
-            return None
-        if not event.style and _DECIMAL.fullmatch(event.value):
-            return float(event.value)
-        return event.value
-
-    def number(self, event: yaml.ScalarEvent, path: Path, index: int | None = None) -> float:
-        """A scalar where a number belongs (at path, or path[index]); anything else is an error
-        that says what YAML read."""
-        text = event.value
-        if event.tag is None and not event.style and _DECIMAL.fullmatch(text):
-            value = float(text)  # the common case, without YAML's resolver
-        else:
-            if index is not None:
-                path, index = (*path, index), None
-            self._check_tag(event, path)
-            kind, node = self._resolved(event)
-            if kind == "int":
-                value = float(_constructor.construct_yaml_int(node))
-            elif kind == "float":
-                value = float(_constructor.construct_yaml_float(node))
-            elif kind == "bool":
-                self.fail(event, path, f"expected a number, got {text!r}, which YAML reads as a boolean")
-            elif kind == "null":
-                self.fail(event, path, f"expected a number, got {text or 'nothing'!r} (YAML's null)")
-            else:
-                self.fail(event, path, f"expected a number, got {text!r}")
-        if not math.isfinite(value):
-            self.fail(event, path if index is None else (*path, index), f"expected a finite number, got {text!r}")
-        return value
-
-
-def _line(event: yaml.Event) -> int:
-    return event.start_mark.line + 1 if event.start_mark else 0
-
-
-def _place(path: Path) -> str:
-    """('layers', 0, 'attention', 'W_Q') -> 'layers[0].attention.W_Q: ' ('' for the root)."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return f"{text}: " if text else ""
-
-
-def _where(source: str, lines: Mapping[Path, int], path: Path) -> str:
-    """`source:line: place` with the line of the nearest enclosing thing that has one."""
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return f"{source}:{lines[path[:end]]}: {_place(path)}"
-    return f"{source}: {_place(path)}"
-
-
-def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(choices)}"
-
-
-def _shape(value: Any) -> str:
-    if isinstance(value, list):
-        inner = {len(row) if isinstance(row, list) else None for row in value}
-        if value and inner and None not in inner and len(inner) == 1:
-            return f"{len(value)} x {inner.pop()}"
-        return f"a list of {len(value)}"
-    return {dict: "a mapping", str: "a word", bool: "a boolean", type(None): "nothing"}.get(type(value), "a number")
-
-
-# ---------------------------------------------------------------------------
-# Plain Python values -> a checked Spec.
-
-
-class _Checker:
-    def __init__(self, source: str, lines: dict[Path, int]) -> None:
-        self.source = source
-        self.lines = lines
-        self.numbers = 0
-
-    def fail(self, path: Path, message: str) -> NoReturn:
-        raise EncoderError(f"{_where(self.source, self.lines, path)}{message}")
-
-    def mapping(
-        self, value: Any, path: Path, allowed: tuple[str, ...], required: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            what = "the file" if not path else "this"
-            self.fail(path, f"{what} must be a mapping of keys to values, got {_shape(value)}")
-        for key in value:
-            if key not in allowed:
-                self.fail((*path, key), f"unknown key{_suggest(key, allowed)}")
-        for key in required:
-            if key not in value:
-                self.fail(path, f"missing the key {key!r}")
-        return value
-
-    def choice(self, value: Any, path: Path, choices: tuple[str, ...]) -> str:
-        if value not in choices:
-            self.fail(path, f"{value!r} is not a choice{_suggest(str(value), choices)}")
-        return str(value)
-
-    def count(self, value: Any, path: Path, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            self.fail(path, f"expected a whole number, got {value!r}")
-        if not low <= value <= high:
-            self.fail(path, f"expected a whole number from {low} to {high}, got {int(value)}")
-        return int(value)
-
-    def real(self, value: Any, path: Path, low: float, *, strict: bool) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"expected a number, got {value!r}")
-        if value < low or (strict and value == low):
-            bound = "greater than" if strict else "at least"
-            self.fail(path, f"expected a number {bound} {low:g}, got {value!r}")
-        return float(value)
-
-    def spend(self, count: int, path: Path) -> None:
-        """Count the numbers a file holds; aliases can make a short file absurdly large."""
-        self.numbers += count
-        if self.numbers > MAX_NUMBERS:
-            self.fail(
-                path,
-                f"the file holds more than {MAX_NUMBERS:,} numbers; too large for this calculator",
-            )
-
-    def matrix(self, value: Any, path: Path, rows: int | None, cols: int | None, names: str) -> Array:
-        """A list of rows of numbers, `rows x cols` (None: any). `names` says what they are."""
-        if not isinstance(value, list) or not value:
-            self.fail(path, f"expected a {names} matrix (a list of rows), got {_shape(value)}")
-        for i, row in enumerate(value):
-            if not isinstance(row, list):
-                self.fail((*path, i), f"expected a row of numbers, got {_shape(row)}")
-        first = len(value[0])
-        for i, row in enumerate(value):
-            if len(row) != first:
-                self.fail((*path, i), f"ragged matrix: row 0 has {first} numbers, row {i} has {len(row)}")
-        got_rows, got_cols = len(value), first
-        if (rows is not None and got_rows != rows) or (cols is not None and got_cols != cols):
-            want = f"{rows if rows is not None else 'any'} x {cols if cols is not None else 'any'}"
-            self.fail(path, f"expected {want} ({names}), got {got_rows} x {got_cols}")
-        self.spend(got_rows * got_cols, path)
-        for i, row in enumerate(value):
-            if not all(isinstance(v, float) for v in row):
-                self.fail((*path, i), "expected a row of numbers, got a row holding a list or mapping")
-        return np.array(value, dtype=np.float64)
-
-    def vector(self, value: Any, path: Path, length: int, names: str) -> Array:
-        if not isinstance(value, list):
-            self.fail(path, f"expected a list of {length} numbers ({names}), got {_shape(value)}")
-        if len(value) != length:
-            self.fail(path, f"expected {length} numbers ({names}), got {len(value)}")
-        self.spend(length, path)
-        if not all(isinstance(v, float) for v in value):
-            self.fail(
-                path,
-                f"expected a list of {length} numbers ({names}), got one holding a list or mapping",
-            )
-        return np.array(value, dtype=np.float64)
-
-    def optional_vector(self, data: dict[str, Any], key: str, path: Path, length: int, names: str) -> Array | None:
-        return None if key not in data else self.vector(data[key], (*path, key), length, names)
-
-    def norm(self, value: Any, path: Path, d: int) -> Norm:
-        """{gamma, beta}, each optional: gamma 1, beta 0 when absent (so is an absent norm)."""
-        data = self.mapping({} if value is None else value, path, ("gamma", "beta"))
-        gamma = self.optional_vector(data, "gamma", path, d, "d_model")
-        beta = self.optional_vector(data, "beta", path, d, "d_model")
-        return Norm(np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta)
-
-    # -- the file, top down --------------------------------------------------
-
-    def spec(self, data: Any) -> Spec:
-        top = self.mapping(
-            data,
-            (),
-            (
-                "format",
-                "model",
-                "positional_table",
-                "embedding_norm",
-                "embeddings",
-                "layers",
-                "final_norm",
-            ),
-            required=("embeddings", "layers"),
-        )
-        if "format" in top and (isinstance(top["format"], bool) or top["format"] != 1):
-            self.fail(("format",), f"this is format 1 of the weights file; got {top['format']!r}")
-        settings = self.mapping(top.get("model") or {}, ("model",), tuple(Model.__dataclass_fields__))
-        lowercase = settings.get("lowercase", False)
-        if not isinstance(lowercase, bool):
-            self.fail(("model", "lowercase"), f"expected true or false, got {lowercase!r}")
-        embeddings = self.embeddings(top["embeddings"], settings.get("d_model"), lowercase)
-        d = len(next(iter(embeddings.values())))
-        model = self.model(settings, d, top["layers"])
-        layers_value = top["layers"]
-        if not isinstance(layers_value, list) or not layers_value:
-            self.fail(("layers",), f"expected a list of at least one layer, got {_shape(layers_value)}")
-        if len(layers_value) > MAX_LAYERS:
-            self.fail(("layers",), f"at most {MAX_LAYERS} layers, got {len(layers_value)}")
-        layers: list[Layer] = []
-        for i, layer in enumerate(layers_value):
-            layers.append(self.layer(layer, ("layers", i), model, layers[0].d_ff if layers else None))
-        table = None
-        if model.positional == "table":
-            if "positional_table" not in top:
-                self.fail(
-                    ("model", "positional"),
-                    "positional: table needs a positional_table: list of rows",
-                )
-            table = self.matrix(top["positional_table"], ("positional_table",), None, d, "positions x d_model")
-            if len(table) > MAX_TOKENS:
-                self.fail(("positional_table",), f"at most {MAX_TOKENS} rows, got {len(table)}")
-        elif "positional_table" in top:
-            self.fail(
-                ("positional_table",),
-                f"only used with positional: table (this file has {model.positional}); "
-                "remove it or set model.positional: table",
-            )
-        return Spec(
-            source=self.source,
-            model=model,
-            embeddings=embeddings,
-            positional_table=table,
-            embedding_norm=self.norm(top["embedding_norm"], ("embedding_norm",), d)
-            if "embedding_norm" in top
-            else None,
-            layers=tuple(layers),
-            final_norm=self.norm(top["final_norm"], ("final_norm",), d) if "final_norm" in top else None,
-            lines=self.lines,
-        )
-
-    def embeddings(self, value: Any, d_model: Any, lowercase: bool) -> dict[str, Array]:
-        path: Path = ("embeddings",)
-        if not isinstance(value, dict) or not value:
-            self.fail(path, f"expected a mapping of tokens to vectors, got {_shape(value)}")
-        if len(value) > MAX_VOCAB:
-            self.fail(path, f"at most {MAX_VOCAB} tokens, got {len(value)}")
-        first_token, first = next(iter(value.items()))
-        if not isinstance(first, list) or not first:
-            self.fail((*path, first_token), f"expected a vector of numbers, got {_shape(first)}")
-        d = len(first)
-        if d > MAX_D_MODEL:
-            self.fail((*path, first_token), f"d_model is at most {MAX_D_MODEL}, got a vector of {d}")
-        if d_model is not None and d_model != d:
-            self.fail(
-                ("model", "d_model"),
-                f"is {d_model!r} but the embeddings have {d} numbers (embeddings.{first_token}); "
-                "make them agree or remove d_model",
-            )
-        out: dict[str, Array] = {}
-        seen: dict[str, str] = {}
-        for token, vector in value.items():
-            key = token.lower() if lowercase else token
-            if key in seen:
-                self.fail(
-                    (*path, token),
-                    f"{seen[key]!r} and {token!r} are the same token with lowercase: true; keep one",
-                )
-            seen[key] = token
-            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{first_token}")
-        return out
-
-    def model(self, settings: dict[str, Any], d: int, layers: Any) -> Model:
-        path: Path = ("model",)
-        heads = settings.get("heads")
-        if heads is None:  # infer from a per-head layer, else 1
-            first = layers[0] if isinstance(layers, list) and layers else None
-            attention = first.get("attention") if isinstance(first, dict) else None
-            per_head = attention.get("heads") if isinstance(attention, dict) else None
-            heads = len(per_head) if isinstance(per_head, list) and per_head else 1
-        heads = self.count(heads, (*path, "heads"), 1, d)
-        if d % heads:
-            divisors = [h for h in range(1, d + 1) if d % h == 0]
-            self.fail(
-                (*path, "heads"),
-                f"{heads} heads do not divide d_model {d}; use one of {', '.join(map(str, divisors))}",
-            )
-        return Model(
-            d_model=d,
-            heads=heads,
-            positional=self.choice(settings.get("positional", "sinusoidal"), (*path, "positional"), POSITIONAL),
-            positional_base=self.real(
-                settings.get("positional_base", 10000.0),
-                (*path, "positional_base"),
-                0.0,
-                strict=True,
-            ),
-            norm=self.choice(settings.get("norm", "post"), (*path, "norm"), NORMS),
-            activation=self.choice(settings.get("activation", "relu"), (*path, "activation"), ACTIVATIONS),
-            layer_norm_eps=self.real(
-                settings.get("layer_norm_eps", 1e-5), (*path, "layer_norm_eps"), 0.0, strict=False
-            ),
-            lowercase=settings.get("lowercase", False),
-        )
-
-    def layer(self, value: Any, path: Path, model: Model, d_ff: int | None) -> Layer:
-        data = self.mapping(value, path, ("attention", "norm_1", "ffn", "norm_2"), required=("attention", "ffn"))
-        d = model.d_model
-        att_path = (*path, "attention")
-        att = self.mapping(
-            data["attention"],
-            att_path,
-            ("W_Q", "W_K", "W_V", "heads", "W_O", "b_Q", "b_K", "b_V", "b_O"),
-        )
-        full = [k for k in ("W_Q", "W_K", "W_V") if k in att]
-        if "heads" in att and full:
-            self.fail(att_path, f"give either W_Q, W_K, W_V or heads, not both ({full[0]} and heads)")
-        if "heads" in att:
-            W_Q, W_K, W_V = self.per_head(att["heads"], (*att_path, "heads"), model)
-        else:
-            for key in ("W_Q", "W_K", "W_V"):
-                if key not in att:
-                    self.fail(att_path, f"missing the key {key!r} (or give heads: one entry per head)")
-            W_Q, W_K, W_V = (
-                self.matrix(att[k], (*att_path, k), d, d, "d_model x d_model") for k in ("W_Q", "W_K", "W_V")
-            )
-        ffn_path = (*path, "ffn")
-        ffn = self.mapping(data["ffn"], ffn_path, ("W_1", "b_1", "W_2", "b_2"), required=("W_1", "W_2"))
-        W_1 = self.matrix(ffn["W_1"], (*ffn_path, "W_1"), d, d_ff, "d_model x d_ff")
-        width = W_1.shape[1]
-        if d_ff is None and width > MAX_D_FF:
-            self.fail((*ffn_path, "W_1"), f"d_ff is at most {MAX_D_FF}, got {width}")
-        return Layer(
-            W_Q=W_Q,
-            W_K=W_K,
-            W_V=W_V,
-            W_O=self.matrix(att["W_O"], (*att_path, "W_O"), d, d, "d_model x d_model") if "W_O" in att else None,
-            b_Q=self.optional_vector(att, "b_Q", att_path, d, "d_model"),
-            b_K=self.optional_vector(att, "b_K", att_path, d, "d_model"),
-            b_V=self.optional_vector(att, "b_V", att_path, d, "d_model"),
-            b_O=self.optional_vector(att, "b_O", att_path, d, "d_model"),
-            norm_1=self.norm(data.get("norm_1"), (*path, "norm_1"), d),
-            W_1=W_1,
-            b_1=self.optional_vector(ffn, "b_1", ffn_path, width, "d_ff"),
-            W_2=self.matrix(ffn["W_2"], (*ffn_path, "W_2"), width, d, "d_ff x d_model"),
-            b_2=self.optional_vector(ffn, "b_2", ffn_path, d, "d_model"),
-            norm_2=self.norm(data.get("norm_2"), (*path, "norm_2"), d),
-        )
-
-    def per_head(self, value: Any, path: Path, model: Model) -> tuple[Array, Array, Array]:
-        """heads: [{W_Q, W_K, W_V} d_model x d_k each] -> full matrices, head h in columns h*d_k..."""
-        if not isinstance(value, list) or len(value) != model.heads:
-            got = len(value) if isinstance(value, list) else _shape(value)
-            self.fail(path, f"expected one entry per head ({model.heads}, model.heads), got {got}")
-        parts: dict[str, list[Array]] = {"W_Q": [], "W_K": [], "W_V": []}
-        for h, head in enumerate(value):
-            entry = self.mapping(head, (*path, h), tuple(parts), required=tuple(parts))
-            for key, found in parts.items():
-                found.append(self.matrix(entry[key], (*path, h, key), model.d_model, model.d_k, "d_model x d_k"))
-        W_Q, W_K, W_V = (np.concatenate(parts[k], axis=1) for k in ("W_Q", "W_K", "W_V"))
-        return W_Q, W_K, W_V
+    def embed(self, sentence: str) -> Embedded:
+        """Stage 1: the sentence's tokens (NFC, folded with lowercase) and their embeddings;
+        [UNK]'s for unknown tokens when the vocabulary has it."""
+        tokens = tokenizer.split(unicodedata.normalize("NFC", sentence), self.settings.lowercase)
+        unk = UNK.lower() if self.settings.lowercase else UNK
+        unknown = [p for p, t in enumerate(tokens) if t not in self.embeddings]
+        if unknown and unk not in self.embeddings:
+            p = unknown[0]
+            raise EncoderError(tokenizer.missing(tokens[p], p, list(self.embeddings)), place=("embeddings",))
+        X = np.stack([self.embeddings[unk if p in unknown else t] for p, t in enumerate(tokens)])
+        return Embedded(tokens, X, unknown)

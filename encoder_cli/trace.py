@@ -1,22 +1,30 @@
 """Step and Trace: the encoder's intermediate matrices, named and in computation order.
 
-Like micrograd's values, every step records the op that made it, its inputs and
-the weights it used, so that renderers (and the per-cell arithmetic) need nothing else.
-Step ids are the public contract of ../shared/spec/json-output.md.
+Like micrograd's values, every step records the op that made it (with the weights it used)
+and its inputs, so that renderers and the per-cell arithmetic need nothing else. The Tape
+records them from the encoder's calls. Step ids are a public contract (the JSON output).
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
 from encoder_cli.errors import EncoderError
+from encoder_cli.ops import Op, Sym
+from encoder_cli.settings import Model
+
+Array = np.ndarray
+ELLIPSIS = "…"
+LABEL = 20  # widest token as a row or column label; a longer one is cut: "internationalisatio…"
 
 # The seed's summary table (its steps and their purposes), plus the encoder's output.
 STAGES = {
@@ -45,19 +53,20 @@ _HEAD = re.compile(r"\.heads\.(\d+)\.")
 @dataclass(frozen=True)
 class Step:
     id: str  # "layers.0.attention.heads.0.Q"
-    title: str  # "Queries"
+    title: str  # "Queries (head 0)"
     formula: str  # "Q = x W_Q"
     tex: str  # the formula in LaTeX, for the handouts: "Q = x\\,W_Q"
-    value: np.ndarray  # [rows, cols], float64, finite
+    value: Array  # [rows, cols], float64, finite, read-only
     rows: tuple[str, ...]  # tokens
     cols: tuple[str, ...]  # "d0", "f0", tokens, or "mean" / "variance"
     inputs: tuple[str, ...]  # ids of the steps it is computed from
-    # How it is computed: lookup; sinusoidal, table or none (positional); add; linear (x W + b, from
-    # params); matmul (A B) or matmul_t (A Bᵀ) of its two inputs; scale; softmax; mean; variance;
-    # layer_norm; activation; concat; copy.
-    op: str
+    op: Op  # how it is computed, with the weights it used
     stage: int  # key of STAGES
-    params: Mapping[str, np.ndarray] = field(default_factory=dict)  # weights used, by their names in the file
+
+    @property
+    def values(self) -> Array:
+        """The step's values (read-only float64), as the JSON document's `values` and the API name them."""
+        return self.value
 
     @property
     def layer(self) -> int | None:
@@ -75,37 +84,144 @@ class Trace:
     sentence: str
     tokens: list[str]
     unknown: list[int]  # positions that used the [UNK] embedding
-    model: dict[str, Any]  # settings, as in the JSON document's "model"
+    model: Model  # the settings that shaped the numbers, as the JSON document's "model"
     steps: list[Step]
 
     @cached_property
     def by_id(self) -> dict[str, Step]:
         return {s.id: s for s in self.steps}
 
+    def inputs(self, step: Step) -> list[Array]:
+        return [self.by_id[k].value for k in step.inputs]
 
-def select(
-    steps: Sequence[Step],
-    layer: int | None,
-    head: int | None,
-    patterns: Sequence[str],
-    layers: int,
-    heads: int,
-) -> list[Step]:
+
+@dataclass(frozen=True)
+class Var:
+    """A recorded step's value, with the symbol later formulas call it by."""
+
+    id: str
+    value: Array
+    sym: Sym
+
+    def called(self, text: str, tex: str | None = None) -> Var:
+        """The same value under another symbol: inside a layer, its input is x."""
+        return Var(self.id, self.value, Sym(text, text if tex is None else tex))
+
+
+class Tape:
+    """Records each step from its call: the id from the scope and name, the inputs from the
+    arguments, the formula from the op and the inputs' symbols, the column labels from the op.
+    A scope (`within`) shares the tape and adds to ids ("layers.0."), sets the seed's stage and
+    adds to titles (" (head 0)")."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.rows = tuple(tokens)
+        self.steps: list[Step] = []
+        self.prefix, self.stage, self.suffix = "", 1, ""
+
+    def within(self, prefix: str = "", stage: int | None = None, suffix: str = "") -> Tape:
+        scope = copy.copy(self)  # the same steps, in a narrower scope
+        scope.prefix += prefix
+        scope.stage = self.stage if stage is None else stage
+        scope.suffix = suffix or self.suffix
+        return scope
+
+    def __call__(
+        self,
+        name: str,
+        title: str,
+        op: Op,
+        *inputs: Var,
+        lhs: Sym | None = None,
+        sym: Sym | None = None,
+        cols: str | None = None,
+    ) -> Var:
+        """Step `name` = op(inputs). lhs: the result's name, shown as `lhs = …` and used by later
+        formulas; sym: only used by later formulas; neither: later formulas repeat this one.
+        cols: a prefix for the column labels ("f": f0, f1, ...) instead of the op's."""
+        step_id = self.prefix + name
+        value = op(*(x.value for x in inputs))
+        if not np.isfinite(value).all():
+            raise EncoderError(
+                f"{step_id}: the result is not a finite number (overflow to infinity or 0/0); "
+                "the weights are too large, or layer_norm_eps is 0 with a constant row"
+            )
+        value.flags.writeable = False
+        formula = op.formula(lhs, *(x.sym for x in inputs))
+        self.steps.append(
+            Step(
+                step_id,
+                title + self.suffix,
+                formula.text,
+                formula.tex,
+                value,
+                self.rows,
+                self._labels(cols or op.cols, inputs, value.shape[1]),
+                tuple(x.id for x in inputs),
+                op,
+                self.stage,
+            )
+        )
+        return Var(step_id, value, lhs or sym or formula)
+
+    def _labels(self, cols: str | tuple[str, ...], inputs: Sequence[Var], width: int) -> tuple[str, ...]:
+        if cols == "same":  # the first input's
+            return next(s.cols for s in reversed(self.steps) if s.id == inputs[0].id)
+        if cols == "tokens":
+            return self.rows
+        if isinstance(cols, str):  # a prefix: "d" -> d0, d1, ...
+            return tuple(f"{cols}{j}" for j in range(width))
+        return cols
+
+
+def labels(tokens: Sequence[str], width: Callable[[str], int] = len) -> list[str]:
+    """Row labels: the tokens, cut to LABEL wide as `width` measures them, with the position
+    added to a label that occurs twice."""
+    cut = [_cut(t, width) for t in tokens]
+    counts = Counter(cut)
+    return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(cut)]
+
+
+def _cut(token: str, width: Callable[[str], int]) -> str:
+    """The token, or as much of its start as fits LABEL wide with "…" after it."""
+    if width(token) <= LABEL:
+        return token
+    end = len(token)
+    while end and width(token[:end] + ELLIPSIS) > LABEL:
+        end -= 1
+    return token[:end] + ELLIPSIS
+
+
+def columns(step: Step) -> list[str]:
+    """Column labels as shown: d0, f0, mean... or, for n x n steps, the tokens as labelled."""
+    return labels(step.cols) if step.cols == step.rows else list(step.cols)
+
+
+def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence[str]) -> list[Step]:
     """The steps a filter keeps, in order and unchanged.
 
     layer: only that layer's steps; head: no other head's steps; patterns: steps whose id
     matches one of them: a whole id or glob (`output`, `layers.*.attention.*`) or, when no
     whole id matches, the end of ids (`weights`, `heads.1.Q`, `norm_1` - but not `norm_1.mean`).
     """
+    layers, heads = trace.model.layers, trace.model.heads
     if layer is not None and not 0 <= layer < layers:
-        raise EncoderError(f"--layer {layer}: the model has {layers} layer(s), numbered 0 to {layers - 1}")
+        raise EncoderError(
+            f"{layer}: the model has {_count(layers, 'layer')}, numbered 0 to {layers - 1}", argument="layer"
+        )
     if head is not None and not 0 <= head < heads:
-        raise EncoderError(f"--head {head}: the model has {heads} head(s), numbered 0 to {heads - 1}")
-    kept = [s for s in steps if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))]
+        raise EncoderError(f"{head}: the model has {_count(heads, 'head')}, numbered 0 to {heads - 1}", argument="head")
+    kept = [s for s in trace.steps if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))]
     if patterns:
-        wanted = set().union(*(_matching(steps, p) for p in patterns))
+        wanted = set().union(*(_matching(trace.steps, p) for p in patterns))
         kept = [s for s in kept if s.id in wanted]
+    if not kept:
+        raise EncoderError("these filters together keep no step; loosen one of them")
     return kept
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}" + ("s" if count != 1 else "")
 
 
 def _matching(steps: Sequence[Step], pattern: str) -> set[str]:
@@ -114,7 +230,11 @@ def _matching(steps: Sequence[Step], pattern: str) -> set[str]:
         found = {s.id for s in steps if fnmatch.fnmatchcase(s.id, glob)}
         if found:
             return found
+    names = sorted({s.id.rsplit(".", 1)[-1] for s in steps} | {s.id for s in steps})
+    close = difflib.get_close_matches(pattern, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
     raise EncoderError(
-        f"--step {pattern!r}: no step id matches it; ids look like 'input', "
-        "'layers.0.attention.heads.0.weights' or a glob such as 'layers.*.norm_2'"
+        f"{pattern!r}: no step id matches it; {hint}ids look like 'input', "
+        "'layers.0.attention.heads.0.weights' or a glob such as 'layers.*.norm_2'",
+        argument="step",
     )

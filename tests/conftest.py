@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
+from encoder_cli import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SEED = FIXTURES / "the-cat-sat.yaml"
@@ -66,9 +68,9 @@ def generate(seed: int) -> Generated:
         "heads": heads,
         "d_ff": int(rng.integers(1, 3 * d + 1)),
         "layers": int(rng.integers(1, 4)),
-        "norm": pick(["post", "pre"]),
-        "activation": pick(["relu", "gelu", "gelu_tanh"]),
-        "positional": pick(["sinusoidal", "table", "none"]),
+        "norm": pick([c.value for c in settings.Norm]),  # every declared choice
+        "activation": pick([c.value for c in settings.Activation]),
+        "positional": pick([c.value for c in settings.Positional]),
         "base": pick([10000.0, 100.0]),
         "eps": pick([1e-5, 1e-6, 0.1]),
         "per_head": bool(rng.integers(2)),

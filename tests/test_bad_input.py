@@ -281,8 +281,8 @@ def test_bad_sentence(sentence: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        (["--layer", "1"], "--layer 1: the model has 1 layer(s), numbered 0 to 0"),
-        (["--head", "-1"], "--head -1: the model has 1 head(s)"),
+        (["--layer", "1"], "--layer 1: the model has 1 layer, numbered 0 to 0"),
+        (["--head", "-1"], "--head -1: the model has 1 head"),
         (["--step", "nothing.like.this"], "--step 'nothing.like.this': no step id matches it"),
     ],
 )
@@ -337,9 +337,9 @@ def test_the_weights_file_is_never_modified(tmp_path: Path) -> None:
 )
 def test_numbers_read_as_yaml_reads_them(text: str) -> None:
     """Whatever the fast path for plain decimals, a number means what PyYAML's loader says."""
-    from encoder_cli import spec
+    from encoder_cli import weights_file
 
-    model = spec.parse(
+    model, _ = weights_file.parse(
         f"embeddings: {{a: [{text}]}}\nlayers: [{{attention: {{W_Q: [[1]], W_K: [[1]], W_V: [[1]]}}, "
         "ffn: {W_1: [[1]], W_2: [[1]]}}]\n",
         "w.yaml",
@@ -349,10 +349,10 @@ def test_numbers_read_as_yaml_reads_them(text: str) -> None:
 
 @pytest.mark.parametrize(("text", "value"), [("1e-5", 1e-5), ("1E3", 1000.0), ("-2e+2", -200.0), ("3.5e0", 3.5)])
 def test_exponents_yaml_leaves_as_strings_are_numbers(text: str, value: float) -> None:
-    from encoder_cli import spec
+    from encoder_cli import weights_file
 
     assert yaml.safe_load(text) == text  # YAML 1.1 reads these as strings...
-    model = spec.parse(
+    model, _ = weights_file.parse(
         f"embeddings: {{a: [{text}]}}\nlayers: [{{attention: {{W_Q: [[1]], W_K: [[1]], W_V: [[1]]}}, "
         "ffn: {W_1: [[1]], W_2: [[1]]}}]\n",
         "w.yaml",

@@ -114,7 +114,7 @@ def test_json_values_are_full_precision() -> None:
 
 
 def test_seed_example_embedded_and_on_disk_agree_and_work_from_anywhere(tmp_path: Path) -> None:
-    from encoder_cli.cli import EXAMPLE
+    from encoder_cli.api import EXAMPLE
 
     assert EXAMPLE.read_bytes() == SEED.read_bytes()
     result = subprocess.run(
@@ -246,10 +246,10 @@ def test_closing_the_pipe_early_is_quiet() -> None:
 
 
 def test_streamed_json_is_the_document() -> None:
-    from encoder_cli import encoder, spec
+    from encoder_cli import explain
     from encoder_cli.render import json_doc
 
-    trace = encoder.run(spec.parse(MAT.read_text(), MAT.name), "The cat sat on the mat")
+    trace = explain("The cat sat on the mat", weights=MAT).trace
     for steps in (trace.steps, trace.steps[:1], []):
         text = "".join(json_doc.chunks(trace, steps))
         assert json.loads(text) == json_doc.document(trace, steps)

@@ -12,9 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from encoder_cli import encoder, init, spec
+from encoder_cli import encoder, init, weights_file
+from encoder_cli import settings as declared
 from encoder_cli.cli import app
-from encoder_cli.spec import Model
+from encoder_cli.settings import Settings
+
+
+def parse(text: str):
+    return weights_file.parse(text, "w.yaml")[0]
+
 
 # Words and the characters YAML treats specially, as a sentence might hold them.
 words = st.sampled_from(["The", "cat", "on", "no", "yes", "null", "true", "1", "0.5", "~", "É", "naïve"])
@@ -25,13 +31,13 @@ sentences = st.lists(st.one_of(words, marks), min_size=1, max_size=8).map(" ".jo
 @st.composite
 def options(draw: st.DrawFn) -> init.Options:
     d = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
-    model = Model(
+    model = Settings(
         d_model=d,
         heads=draw(st.sampled_from([h for h in range(1, d + 1) if d % h == 0])),
-        positional=draw(st.sampled_from(["sinusoidal", "table", "none"])),
+        positional=draw(st.sampled_from(list(declared.Positional))),  # every declared choice
         positional_base=draw(st.sampled_from([10000.0, 100.0])),
-        norm=draw(st.sampled_from(["post", "pre"])),
-        activation=draw(st.sampled_from(["relu", "gelu", "gelu_tanh"])),
+        norm=draw(st.sampled_from(list(declared.Norm))),
+        activation=draw(st.sampled_from(list(declared.Activation))),
         layer_norm_eps=draw(st.sampled_from([1e-5, 1e-6, 0.001])),
         lowercase=draw(st.booleans()),
     )
@@ -50,11 +56,11 @@ def options(draw: st.DrawFn) -> init.Options:
 @given(options())
 def test_what_init_writes_loads_runs_and_matches_its_flags(o: init.Options) -> None:
     text = init.scaffold(o, "encoder init")
-    model = spec.parse(text, "w.yaml")
+    model = parse(text)
     trace = encoder.run(model, o.sentence)  # the sentence it was made for always runs
     assert trace.steps[-1].id == "output"
     expected = o.model if o.model.positional == "sinusoidal" else replace(o.model, positional_base=10000.0)
-    assert model.model == expected  # every setting as given (the base is only written for sinusoids)
+    assert model.settings == expected  # every setting as given (the base is only written for sinusoids)
     assert len(model.layers) == o.layers
     assert all(layer.d_ff == o.d_ff for layer in model.layers)
     assert all((layer.W_O is not None) == o.w_o for layer in model.layers)
@@ -73,7 +79,7 @@ def test_the_same_seed_writes_the_same_file() -> None:
 
 
 def test_one_decimal_values_are_exact_tenths() -> None:
-    model = spec.parse(init.scaffold(init.Options(Model(d_model=8), d_ff=16), "x"), "w.yaml")
+    model = parse(init.scaffold(init.Options(Settings(d_model=8), d_ff=16), "x"))
     W = model.layers[0].W_1
     assert np.array_equal(np.round(W * 10), W * 10) and np.abs(W).max() <= 0.9
 
@@ -113,18 +119,18 @@ def test_output_is_never_replaced_unless_forced(tmp_path: Path) -> None:
     assert path.read_text() == "mine\n"
     forced = run("init", "-o", str(path), "--force")
     assert forced.exit_code == 0 and forced.stdout == ""
-    assert spec.parse(path.read_text(), "w.yaml").model.d_model == 4
+    assert parse(path.read_text()).settings.d_model == 4
     fresh = tmp_path / "new.yaml"
     assert run("init", "-o", str(fresh)).exit_code == 0 and fresh.exists()
 
 
 def test_bad_sizes() -> None:
     for args, message in (
-        (["--heads", "3"], "--heads 3 does not divide --d-model 4; use one of 1, 2, 4"),
+        (["--heads", "3"], "--heads 3 does not divide d_model 4; use one of 1, 2, 4"),
         (["--d-model", "0"], "--d-model 0: from 1 to 8192"),
         (["--d-ff", "40000"], "--d-ff 40000: from 1 to 32768"),
         (["--layers", "65"], "--layers 65: from 1 to 64"),
-        (["--heads", "0"], "--heads 0 does not divide --d-model 4"),
+        (["--heads", "0"], "--heads 0 does not divide d_model 4"),
         (["--sentence", " "], "the sentence is empty"),
     ):
         result = run("init", *args)

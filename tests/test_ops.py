@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from encoder_cli import ops
+from encoder_cli.settings import Activation
 
 finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
 matrices = st.integers(1, 6).flatmap(
@@ -41,7 +42,10 @@ def test_softmax_does_not_overflow() -> None:
 @given(matrices.filter(lambda x: x.shape[1] > 1 and (x.std(axis=1) > 1e-3).all()))
 def test_layer_norm_rows_have_mean_0_and_variance_1(x: np.ndarray) -> None:
     d = x.shape[1]
-    y, mean, var = ops.layer_norm(x, np.ones(d), np.zeros(d), 0.0)
+    y = ops.layer_norm(x, np.ones(d), np.zeros(d), 0.0)
+    mean = ops.Mean()(x)
+    var = ops.Variance()(x, mean)
+    np.testing.assert_allclose(ops.Normalise(np.ones(d), np.zeros(d), 0.0)(x, mean, var), y, rtol=1e-12)
     np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-9)
     np.testing.assert_allclose(y.var(axis=1), 1.0, rtol=1e-9)
     for row, m, v in zip(x, mean[:, 0], var[:, 0], strict=True):
@@ -66,24 +70,38 @@ moderate = (
 )
 
 
+def _gelu(v: mp.mpf) -> mp.mpf:
+    return v / 2 * (1 + mp.erf(v / mp.sqrt(2)))
+
+
+def _gelu_tanh(v: mp.mpf) -> mp.mpf:
+    return v / 2 * (1 + mp.tanh(mp.sqrt(2 / mp.pi) * (v + mp.mpf("0.044715") * v**3)))
+
+
+# The definition of every declared activation, evaluated by mpmath: one declared without one fails.
+DEFINITIONS = {"relu": lambda v: max(mp.mpf(0), v), "gelu": _gelu, "gelu_tanh": _gelu_tanh}
+
+
+def test_every_declared_activation_has_a_definition_here() -> None:
+    assert set(DEFINITIONS) == {a.value for a in Activation} == {a.value for a in ops.ACTIVATIONS}
+
+
 @settings(max_examples=200)
 @given(moderate)
 def test_activations_match_their_definitions_to_full_precision(x: np.ndarray) -> None:
     """Against the definitions evaluated with 120 significant digits (mpmath), not float64:
     for |x| <= 12, 1 + erf(...) and 1 + tanh(...) cancel at most ~65 digits."""
     mp.mp.dps = 120
-    flat = x.ravel()
-    np.testing.assert_array_equal(ops.relu(x).ravel(), [max(0.0, v) for v in flat])
-    exact = [float(mp.mpf(v) / 2 * (1 + mp.erf(mp.mpf(v) / mp.sqrt(2)))) for v in flat]
-    np.testing.assert_allclose(ops.gelu(x).ravel(), exact, rtol=1e-13, atol=1e-300)
-    u = [mp.sqrt(2 / mp.pi) * (mp.mpf(v) + mp.mpf("0.044715") * mp.mpf(v) ** 3) for v in flat]
-    tanh = [float(mp.mpf(v) / 2 * (1 + mp.tanh(w))) for v, w in zip(flat, u, strict=True)]
-    np.testing.assert_allclose(ops.gelu_tanh(x).ravel(), tanh, rtol=1e-13, atol=1e-300)
+    for name, op in ops.ACTIVATIONS.items():
+        exact = [float(DEFINITIONS[name.value](mp.mpf(v))) for v in x.ravel()]
+        np.testing.assert_allclose(op(x).ravel(), exact, rtol=1e-13, atol=1e-300)
+        for v, e in zip(x.ravel(), exact, strict=True):  # the worked cell, one value at a time
+            assert math.isclose(op.worked(str, float(v)).result, e, rel_tol=1e-12, abs_tol=1e-300)
 
 
 def test_activations_at_extremes_neither_overflow_nor_stray_from_relu() -> None:
     x = np.array([[-1e3, -50.0, -20.0, 20.0, 50.0, 1e3]])
-    for activation in (ops.gelu, ops.gelu_tanh):
-        y = activation(x)
+    for op in ops.ACTIVATIONS.values():
+        y = op(x)
         assert np.isfinite(y).all()
-        np.testing.assert_allclose(y, ops.relu(x), atol=1e-80)
+        np.testing.assert_allclose(y, np.maximum(x, 0.0), atol=1e-80)

@@ -9,6 +9,7 @@ cannot be imported, this module errors and the run fails; it is never skipped.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 
@@ -19,7 +20,8 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from encoder_cli import encoder, spec
+import encoder_cli
+from encoder_cli import settings
 from tests.conftest import MAT, PRE, SEED, Generated, generate
 
 SEEDS = range(80)
@@ -50,23 +52,42 @@ def reference_pe(n: int, d: int, base: float) -> torch.Tensor:
     return pe
 
 
+# The reference of every declared choice: a choice settings.py declares without one here fails.
+TORCH_ACTIVATIONS: dict[str, str | Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": "relu",
+    "gelu": "gelu",
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+}
+NORM_FIRST = {"post": False, "pre": True}  # nn.TransformerEncoderLayer's norm_first
+
+
+def reference_positional(kind: str, n: int, d: int, base: float, table: list | None) -> torch.Tensor:
+    return {
+        "sinusoidal": lambda: reference_pe(n, d, base),
+        "table": lambda: t(np.array(table)[:n]),
+        "none": lambda: torch.zeros(n, d, dtype=torch.float64),
+    }[kind]()
+
+
+def test_every_declared_choice_has_a_reference() -> None:
+    assert set(TORCH_ACTIVATIONS) == {a.value for a in settings.Activation}
+    assert set(NORM_FIRST) == {n.value for n in settings.Norm}
+    for kind in settings.Positional:
+        assert reference_positional(kind.value, 2, 2, 10000.0, [[0.0, 0.0]] * 2).shape == (2, 2)
+
+
 def torch_layer(g: Generated, arrays: dict) -> nn.TransformerEncoderLayer:
     o = g.options
     d, d_ff = o["d_model"], o["d_ff"]
-    activation: dict[str, str | Callable[[torch.Tensor], torch.Tensor]] = {
-        "relu": "relu",
-        "gelu": "gelu",
-        "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    }
     layer = nn.TransformerEncoderLayer(
         d,
         o["heads"],
         d_ff,
         dropout=0.0,
-        activation=activation[o["activation"]],
+        activation=TORCH_ACTIVATIONS[o["activation"]],
         layer_norm_eps=o["eps"],
         batch_first=True,
-        norm_first=o["norm"] == "pre",
+        norm_first=NORM_FIRST[o["norm"]],
         dtype=torch.float64,
     )
     zero = lambda k, size: np.zeros(size) if arrays[k] is None else arrays[k]  # noqa: E731
@@ -95,12 +116,7 @@ def reference_input(g: Generated, tokens: list[str]) -> torch.Tensor:
     vocab = {fold(k): v for k, v in data["embeddings"].items()}
     X = t(np.array([vocab.get(fold(w), vocab.get(fold("[UNK]"))) for w in tokens]))
     n, d = X.shape
-    PE = {
-        "sinusoidal": lambda: reference_pe(n, d, o["base"]),
-        "table": lambda: t(np.array(data["positional_table"][:n])),
-        "none": lambda: torch.zeros(n, d, dtype=torch.float64),
-    }[o["positional"]]()
-    x = X + PE
+    x = X + reference_positional(o["positional"], n, d, o["base"], data.get("positional_table"))
     if o["embedding_norm"]:
         norm = data["embedding_norm"]
         x = F.layer_norm(x, (d,), t(np.array(norm["gamma"])), t(np.array(norm["beta"])), o["eps"])
@@ -108,16 +124,20 @@ def reference_input(g: Generated, tokens: list[str]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_generated_model_agrees_with_torch(seed: int) -> None:
+def test_generated_model_agrees_with_torch(seed: int, tmp_path) -> None:
+    """Through the Python API: even seeds give the weights as a YAML file, odd ones as a mapping."""
     g = generate(seed)
-    trace = encoder.run(spec.parse(g.yaml(), f"generated-{seed}.yaml"), g.sentence)
-    steps = {s.id: s.value for s in trace.steps}
+    path = tmp_path / f"generated-{seed}.yaml"
+    path.write_text(g.yaml())
+    trace = encoder_cli.explain(g.sentence, weights=path if seed % 2 == 0 else g.data)
+    steps = {s.id: s.values for s in trace.steps}
     o = g.options
 
     # The words are split as written: the test's sentence has one token per word.
     words = g.sentence.split()
     assert trace.tokens == [w.lower() if o["lowercase"] else w for w in words]
-    assert trace.unknown == ([words.index("zebra")] if o["unk"] else [])
+    unknown = [u["position"] for u in json.loads(trace.to_json())["unknown"]]
+    assert unknown == ([words.index("zebra")] if o["unk"] else [])
 
     x = reference_input(g, words).unsqueeze(0)  # [1, n, d]
     np.testing.assert_allclose(steps["input_norm" if o["embedding_norm"] else "input"], x[0].numpy(), **TOL)
@@ -158,7 +178,14 @@ def test_generated_models_cover_every_option() -> None:
         "lowercase",
         "unk",
     ):
-        assert len(seen[key]) >= 2 and (key not in ("activation", "positional", "biases") or len(seen[key]) == 3), key
+        assert len(seen[key]) >= 2, key
+    for key, declared in (
+        ("norm", settings.Norm),
+        ("activation", settings.Activation),
+        ("positional", settings.Positional),
+    ):
+        assert seen[key] == {c.value for c in declared}, key
+    assert seen["biases"] == {"none", "all", "some"}
     assert {1, 2, 3} <= seen["layers"] and max(seen["heads"]) >= 4
 
 
@@ -209,7 +236,7 @@ def test_fixtures_agree_with_torch(path, sentence) -> None:
         layers.append(arrays | norms)
     g = Generated(data, sentence, options, layers)
     words = [w.lower() if options["lowercase"] else w for w in _words(sentence)]
-    trace = encoder.run(spec.parse(path.read_text(), path.name), sentence)
+    trace = encoder_cli.explain(sentence, weights=path)
     assert trace.tokens == words
     with torch.no_grad():
         x = reference_input(g, words).unsqueeze(0)
@@ -224,7 +251,7 @@ def test_fixtures_agree_with_torch(path, sentence) -> None:
                 t(np.array(norm["beta"], dtype=float)),
                 options["eps"],
             )
-    np.testing.assert_allclose(trace.steps[-1].value, x[0].numpy(), **TOL)
+    np.testing.assert_allclose(trace["output"], x[0].numpy(), **TOL)
 
 
 def _words(sentence: str) -> list[str]:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from encoder_cli import encoder, ops, spec
+from encoder_cli import explain, ops
 from tests.conftest import SEED
 
 # What the seed prints.
@@ -23,8 +23,8 @@ SEED_W_Q = [[0.1, 0.3, 0.5, 0.7], [0.2, 0.4, 0.6, 0.8], [0.9, 0.7, 0.5, 0.3], [0
 
 @pytest.fixture(scope="module")
 def steps() -> dict[str, np.ndarray]:
-    trace = encoder.run(spec.parse(SEED.read_text(), SEED.name), "The cat sat")
-    return {s.id: s.value for s in trace.steps}
+    trace = explain("The cat sat", weights=SEED)
+    return {s.id: s.values for s in trace.steps}
 
 
 def hand_pe(pos: int, j: int, d: int = 4) -> float:
@@ -34,9 +34,9 @@ def hand_pe(pos: int, j: int, d: int = 4) -> float:
 
 
 def test_fixture_holds_the_seeds_embeddings_and_W_Q() -> None:
-    model = spec.parse(SEED.read_text(), SEED.name)
-    assert [model.embeddings[w].tolist() for w in ("The", "cat", "sat")] == SEED_X
-    assert model.layers[0].W_Q.tolist() == SEED_W_Q
+    trace = explain("The cat sat", weights=SEED)
+    assert trace["X"].tolist() == SEED_X
+    assert trace["Q"].tolist() == (np.array(trace["X'"]) @ np.array(SEED_W_Q)).tolist()  # W_Q, as Q = X' W_Q
 
 
 def test_x_prime_first_row_is_the_seeds(steps) -> None:

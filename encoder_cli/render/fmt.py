@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
-
 import numpy as np
 
-from encoder_cli.trace import STAGES, Step, Trace
+from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace, columns
 
-ELLIPSIS = "…"
-LABEL = 20  # widest token as a row or column label; a longer one is cut: "internationalisatio…"
 # Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light backgrounds alike.
 _VIRIDIS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
-
-
-def labels(tokens: Sequence[str], width: Callable[[str], int] = len) -> list[str]:
-    """Row labels: the tokens, cut to LABEL wide as `width` measures them, with the position
-    added to a label that occurs twice."""
-    cut = [_cut(t, width) for t in tokens]
-    counts = Counter(cut)
-    return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(cut)]
-
-
-def _cut(token: str, width: Callable[[str], int]) -> str:
-    """The token, or as much of its start as fits LABEL wide with "…" after it."""
-    if width(token) <= LABEL:
-        return token
-    end = len(token)
-    while end and width(token[:end] + ELLIPSIS) > LABEL:
-        end -= 1
-    return token[:end] + ELLIPSIS
-
-
-def columns(step: Step) -> list[str]:
-    """Column labels as shown: d0, f0, mean... or, for n x n steps, the tokens as labelled."""
-    return labels(step.cols) if step.cols == step.rows else list(step.cols)
 
 
 def number(value: float, precision: int) -> str:
@@ -75,14 +47,14 @@ def model(trace: Trace) -> str:
     m = trace.model
     return " · ".join(
         [
-            f"d_model {m['d_model']}",
-            f"{_plural(m['heads'], 'head')} (d_k {m['d_k']})",
-            f"d_ff {m['d_ff']}",
-            _plural(m["layers"], "layer"),
-            f"{m['positional']} PE",
-            f"{m['norm']}-norm",
-            m["activation"],
-            f"ε {m['layer_norm_eps']:g}",
+            f"d_model {m.d_model}",
+            f"{_plural(m.heads, 'head')} (d_k {m.d_k})",
+            f"d_ff {m.d_ff}",
+            _plural(m.layers, "layer"),
+            f"{m.positional} PE",
+            f"{m.norm}-norm",
+            m.activation,
+            f"ε {m.layer_norm_eps:g}",
         ]
     )
 

@@ -8,37 +8,40 @@ import re
 from html import escape
 
 from encoder_cli.render import fmt, page
-from encoder_cli.trace import Step
+from encoder_cli.trace import Step, columns
 
 _SUBSCRIPT = re.compile(r"\b([A-Za-z]+)_([A-Za-z0-9]+)\b")  # W_Q, d_k, b_1, head_0
 
+# Every rule is under ROOT: `body` on the page, the fragment's own class in a notebook, so
+# that the fragment's styles touch nothing else on the page it is shown in.
 STYLE = """
-:root { color-scheme: light; --ink: #1b1b1f; --muted: #5d5d68; --rule: #d6d6de; --accent: #2a5a8c; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 46rem; padding: 1.5rem 1rem 3rem; color: var(--ink); background: #fff;
+ROOT { color-scheme: light; --ink: #1b1b1f; --muted: #5d5d68; --rule: #d6d6de; --accent: #2a5a8c;
+  margin: 0 auto; max-width: 46rem; padding: 1.5rem 1rem 3rem; color: var(--ink); background: #fff;
   font: 15px/1.45 "DejaVu Serif", "Georgia", "Times New Roman", serif; }
-h1 { font-size: 1.6rem; margin: 0 0 .6rem; }
-h2 { font-size: 1.2rem; margin: 2rem 0 .2rem; padding-bottom: .2rem; border-bottom: 1px solid var(--rule);
+ROOT * { box-sizing: border-box; }
+ROOT h1 { font-size: 1.6rem; margin: 0 0 .6rem; }
+ROOT h2 { font-size: 1.2rem; margin: 2rem 0 .2rem; padding-bottom: .2rem; border-bottom: 1px solid var(--rule);
   color: var(--accent); }
-h3 { font-size: 1rem; margin: 0 0 .2rem; }
-.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: 0; }
-.facts dt { font-weight: bold; }
-.facts dd { margin: 0; overflow-wrap: anywhere; }
-.purpose { margin: .2rem 0 .8rem; color: var(--muted); font-style: italic; }
-.step { margin: 0 0 1.4rem; }
-.formula { margin: .1rem 0 .5rem; font-style: italic; }
-table.matrix { border-collapse: collapse; margin: .3rem 0;
+ROOT h3 { font-size: 1rem; margin: 0 0 .2rem; }
+ROOT .facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: 0; }
+ROOT .facts dt { font-weight: bold; }
+ROOT .facts dd { margin: 0; overflow-wrap: anywhere; }
+ROOT .purpose { margin: .2rem 0 .8rem; color: var(--muted); font-style: italic; }
+ROOT .step { margin: 0 0 1.4rem; }
+ROOT .formula { margin: .1rem 0 .5rem; font-style: italic; }
+ROOT table.matrix { border-collapse: collapse; margin: .3rem 0;
   font: 12px/1.5 "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
-.matrix th, .matrix td { padding: .1rem .45rem; text-align: right; white-space: nowrap; }
-.matrix thead th { color: var(--muted); font-weight: normal; border-bottom: 1px solid var(--ink); }
-.matrix tbody th { text-align: left; font-weight: bold; border-right: 1px solid var(--ink); }
-.heat { print-color-adjust: exact; -webkit-print-color-adjust: exact; }  /* printed, even without backgrounds */
-.part { margin: .6rem 0 0; font-style: italic; color: var(--muted); }
-.meta { margin: 0; color: var(--muted); font-size: .85rem; }
-.meta code { color: #2e6b34; }
-.work { margin: .2rem 0 0; font-size: .85rem; font-style: italic; overflow-wrap: anywhere; }
-code { font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
-@media print {
+ROOT .matrix th, ROOT .matrix td { padding: .1rem .45rem; text-align: right; white-space: nowrap; }
+ROOT .matrix thead th { color: var(--muted); font-weight: normal; border-bottom: 1px solid var(--ink); }
+ROOT .matrix tbody th { text-align: left; font-weight: bold; border-right: 1px solid var(--ink); }
+ROOT .heat { print-color-adjust: exact; -webkit-print-color-adjust: exact; }  /* printed, even without backgrounds */
+ROOT .part { margin: .6rem 0 0; font-style: italic; color: var(--muted); }
+ROOT .meta { margin: 0; color: var(--muted); font-size: .85rem; }
+ROOT .meta code { color: #2e6b34; }
+ROOT .work { margin: .2rem 0 0; font-size: .85rem; font-style: italic; overflow-wrap: anywhere; }
+ROOT code { font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
+"""
+PRINT = """@media print {
   @page { size: A4; margin: 14mm; }
   body { max-width: none; padding: 0; font-size: 10pt; }
   h2, .purpose, h3, .formula, .part { break-after: avoid; }
@@ -46,19 +49,31 @@ code { font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", 
   table.matrix { font-size: 8.5pt; }
 }
 """
+FRAGMENT = "encoder-cli"  # the class of the fragment's root
 
 
 def render(p: page.Page, precision: int) -> str:
-    facts = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in p.facts)
-    out = [
+    """The handout: a whole page."""
+    head = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(p.title)}: {escape(p.facts[0][1][:80])}</title>",
-        f"<style>{STYLE}</style></head>",
+        f"<style>{STYLE.replace('ROOT', 'body')}{PRINT}</style></head>",
         "<body>",
-        f'<header><h1>{escape(p.title)}</h1><dl class="facts">{facts}</dl></header>',
     ]
+    return "\n".join([*head, *_body(p, precision), "</body>", "</html>", ""])
+
+
+def fragment(p: page.Page, precision: int) -> str:
+    """The same as a fragment to put in another page (Jupyter): a div with its own scoped styles."""
+    style = STYLE.replace("ROOT", f".{FRAGMENT}")
+    return "\n".join([f'<div class="{FRAGMENT}"><style>{style}</style>', *_body(p, precision), "</div>"])
+
+
+def _body(p: page.Page, precision: int) -> list[str]:
+    facts = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in p.facts)
+    out = [f'<header><h1>{escape(p.title)}</h1><dl class="facts">{facts}</dl></header>']
     for section in p.sections:
         out += ["<section>", f"<h2>{escape(section.heading)}</h2>", f'<p class="purpose">{escape(section.purpose)}</p>']
         for shown in section.steps:
@@ -75,11 +90,11 @@ def render(p: page.Page, precision: int) -> str:
                 out.append(f'<p class="work">{escape(shown.work)}</p>')
             out.append("</div>")
         out.append("</section>")
-    return "\n".join([*out, "</body>", "</html>", ""])
+    return out
 
 
 def _table(step: Step, block: page.Block, rows: list[str], precision: int) -> str:
-    cols = fmt.columns(step)
+    cols = columns(step)
     head = "".join(f'<th scope="col">{"⋯" if j is None else escape(cols[j])}</th>' for j in block.cols)
     body = []
     for i in block.rows:
@@ -93,7 +108,7 @@ def _td(step: Step, i: int | None, j: int | None, precision: int) -> str:
     if i is None or j is None:  # the rows or columns left out, as in the LaTeX: ⋮ ⋯ ⋱
         return f"<td>{'⋱' if i is None and j is None else '⋮' if i is None else '⋯'}</td>"
     v = float(step.value[i, j])
-    if step.op != "softmax":
+    if step.op.kind != "softmax":
         return f"<td>{fmt.number(v, precision)}</td>"
     (r, g, b), black = fmt.heat(v)
     ink = "#000" if black else "#fff"

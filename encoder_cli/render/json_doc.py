@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ def head(trace: Trace) -> dict[str, Any]:
         "sentence": trace.sentence,
         "tokens": trace.tokens,
         "unknown": [{"position": p, "token": trace.tokens[p], "embedding": "[UNK]"} for p in trace.unknown],
-        "model": trace.model,
+        "model": dataclasses.asdict(trace.model),
     }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from encoder_cli.render import fmt, work
-from encoder_cli.trace import PURPOSES, Step, Trace
+from encoder_cli.trace import PURPOSES, Step, Trace, columns, labels
 
 TITLE = "A Transformer encoder, step by step"
 WIDTH = 90  # characters (digits of the body font) across a page: A4, portrait
@@ -59,7 +59,7 @@ def layout(
     facts = [("Sentence", trace.sentence), ("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))
-    rows = fmt.labels(trace.tokens, width)
+    rows = labels(trace.tokens, width)
     label = max(map(width, rows))
     sections: list[Section] = []
     for step in steps:
@@ -80,7 +80,7 @@ def _shown(step: Step, label: int, precision: int, full: bool, worked: str | Non
         if None in block.rows or None in block.cols:
             caption += " · summarised: --full shows every row and column"
         return Shown(step, [block], caption, worked)
-    cols = fmt.columns(step)
+    cols = columns(step)
     parts = [(r, c) for r in _chunks(n, ROWS) for c in _chunks(m, fit)]
     if len(parts) > 1:
         caption += f" · in {len(parts)} parts"

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from encoder_cli.render import fmt, work
-from encoder_cli.trace import Step, Trace
+from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, labels
 
 if TYPE_CHECKING:
     from encoder_cli.check import Report
@@ -33,7 +33,7 @@ def render(
     show_work). width/max_rows None: never summarise."""
     yield _header(trace)
     section = None
-    rows = fmt.labels(trace.tokens)
+    rows = labels(trace.tokens)
     for step in steps:
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
@@ -60,7 +60,7 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
     value = step.value
     n, m = value.shape
-    cols = fmt.columns(step)  # n x n: tokens
+    cols = columns(step)  # n x n: tokens
     cell = fmt.cell_width(step, precision)
     room_cols = m if width is None else fmt.room(width, max(map(len, rows)), cell)
     show_rows, show_cols = fmt.shown(n, n if max_rows is None else max_rows), fmt.shown(m, room_cols)
@@ -72,16 +72,16 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("", style="bold", no_wrap=True)
     for j in show_cols:
-        table.add_column(Text(fmt.ELLIPSIS if j is None else cols[j]), justify="right", no_wrap=True, min_width=cell)
-    heat = step.op == "softmax"
+        table.add_column(Text(ELLIPSIS if j is None else cols[j]), justify="right", no_wrap=True, min_width=cell)
+    heat = step.op.kind == "softmax"
     for i in show_rows:
         if i is None:
-            table.add_row(fmt.ELLIPSIS, *(fmt.ELLIPSIS for _ in show_cols))
+            table.add_row(ELLIPSIS, *(ELLIPSIS for _ in show_cols))
             continue
         cells: list[Text | str] = [Text(rows[i])]
         for j in show_cols:
             if j is None:
-                cells.append(fmt.ELLIPSIS)
+                cells.append(ELLIPSIS)
             else:
                 v = float(value[i, j])
                 cells.append(Text(fmt.number(v, precision), style=_heat(v) if heat else ""))
@@ -100,12 +100,12 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
     worked arithmetic of each wrong one; last, a summary."""
     from encoder_cli.check import decimals
 
-    rows = fmt.labels(trace.tokens)
+    rows = labels(trace.tokens)
     for step in trace.steps:
         claims = [c for c in graded.claims if c.step is step]
         if not claims:
             continue
-        cols = fmt.columns(step)
+        cols = columns(step)
         yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):

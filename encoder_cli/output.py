@@ -1,0 +1,77 @@
+"""Every file the tool writes goes through `writing`: stdout, or a file written whole.
+
+- A regular file (or a new one) is written to a temporary file beside it and renamed over
+  it at the end, so that it is never seen half-written; through a symlink, the link's
+  target is replaced and the link kept. Its permissions are kept.
+- A FIFO or a device (/dev/stdout, /dev/null) is written through, never replaced.
+- An output that is one of the run's inputs (the same file, by os.path.samefile, which
+  also sees hard links and symlinks) is refused: nothing the user gave is modified.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from encoder_cli.errors import EncoderError
+
+
+@contextmanager
+def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: bool = True) -> Iterator[TextIO]:
+    """A text stream to write to: stdout (target None) or the target, as above. replace=False
+    refuses an existing regular file (`init` without --force)."""
+    if target is None:
+        yield sys.stdout
+        return
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise EncoderError(f"{target}: cannot be written ({e.strerror})") from None
+    for given in inputs:
+        try:
+            same = st is not None and os.path.samefile(target, given)
+        except OSError:
+            same = False
+        if same:
+            raise EncoderError(f"{target}: is also an input of this run ({given}); write to another file")
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise EncoderError(f"{target}: is a directory; give a file name")
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO or a device: written through
+        with _open_error(target), open(target, "w", encoding="utf-8") as stream:
+            yield stream
+        return
+    if st is not None and not replace:
+        raise EncoderError(f"{target}: already exists; choose another name, or add --force to replace it")
+    real = Path(os.path.realpath(target))
+    with _open_error(target):
+        handle, partial = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".partial")
+    try:
+        os.chmod(partial, st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask())
+        with _open_error(target), os.fdopen(handle, "w", encoding="utf-8") as stream:
+            yield stream
+        with _open_error(target):
+            os.replace(partial, real)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
+@contextmanager
+def _open_error(target: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise EncoderError(f"{target}: cannot be written ({e.strerror})") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

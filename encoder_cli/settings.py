@@ -1,0 +1,127 @@
+"""The model's settings: every choice, default and limit, declared once.
+
+The weights file's `model:` keys, `encoder init`'s flags and their help, the command line's
+choices and the JSON document's `model` all come from here. This module imports nothing
+heavy, so that the command line can build its help from it at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import Enum
+
+
+class Choice(str, Enum):
+    """A setting with a fixed set of values; `str(choice)` is its value, as written in files."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Positional(Choice):
+    sinusoidal = "sinusoidal"  # sin and cos of the position, as in the original Transformer
+    table = "table"  # a table of one row per position (learned, as in BERT)
+    none = "none"  # no positional information
+
+
+class Norm(Choice):
+    post = "post"  # LN(x + sublayer(x)): the original Transformer, BERT
+    pre = "pre"  # x + sublayer(LN(x))
+
+
+class Activation(Choice):  # each has its math, formula and worked cell in ops.ACTIVATIONS
+    relu = "relu"
+    gelu = "gelu"  # exact: x Φ(x), with erf
+    gelu_tanh = "gelu_tanh"  # the tanh approximation
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `model:` mapping of a weights file, with its defaults."""
+
+    d_model: int
+    heads: int = 1
+    positional: Positional = Positional.sinusoidal
+    positional_base: float = 10000.0
+    norm: Norm = Norm.post
+    activation: Activation = Activation.relu
+    layer_norm_eps: float = 1e-5
+    lowercase: bool = False
+
+    @property
+    def d_k(self) -> int:
+        return self.d_model // self.heads
+
+
+SETTINGS = tuple(f.name for f in fields(Settings))
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the JSON document's `model` says of a run: the settings that shape the numbers."""
+
+    d_model: int
+    heads: int
+    d_k: int
+    d_ff: int
+    layers: int
+    positional: str
+    norm: str
+    activation: str
+    layer_norm_eps: float
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `encoder init` writes: the settings, and the model's shape and optional parts."""
+
+    model: Settings = Settings(d_model=4)  # the settings written under model:
+    sentence: str = "The cat sat"
+    d_ff: int = 8
+    layers: int = 1
+    seed: int = 0
+    unk: bool = False
+    per_head: bool = False
+    w_o: bool = False
+    biases: bool = False
+    layer_norms: bool = False
+    embedding_norm: bool = False
+    final_norm: bool = False
+
+
+DEFAULTS = Options()  # every default, of the settings (DEFAULTS.model) and of init's options
+
+HELP = {  # for `encoder init --help`, one line per setting and option
+    "d_model": "Width of every vector.",
+    "heads": "Attention heads; must divide d_model.",
+    "positional": "Positional encoding.",
+    "positional_base": "Base of the sinusoids.",
+    "norm": "post: LN(x + sublayer(x)) as in BERT; pre: x + sublayer(LN(x)).",
+    "activation": "The FFN's activation.",
+    "layer_norm_eps": "LayerNorm's epsilon.",
+    "lowercase": "Fold the sentence and the vocabulary to lower case.",
+    "sentence": "The words to give embeddings, in order.",
+    "d_ff": "Width of the FFN's hidden layer.",
+    "layers": "Encoder layers.",
+    "seed": "The same seed writes the same numbers.",
+    "unk": "Add an [UNK] embedding for words not in the sentence.",
+    "per_head": "Write W_Q, W_K, W_V as one entry per head.",
+    "w_o": "Add the output projection W_O.",
+    "biases": "Add the biases b_Q, b_K, b_V (b_O), b_1, b_2.",
+    "layer_norms": "Write out gamma and beta of each layer's norm_1, norm_2.",
+    "embedding_norm": "Add a LayerNorm of X' before layer 0 (BERT).",
+    "final_norm": "Add a LayerNorm after the last layer.",
+}
+
+
+# Sizes past these are absurd for a calculator meant to be read by people.
+MAX_D_MODEL = 8192
+MAX_D_FF = 32768
+MAX_LAYERS = 64
+MAX_VOCAB = 250_000
+MAX_TOKENS = 8192
+MAX_NUMBERS = 50_000_000  # 400 MB of float64, in a weights file
+UNK = "[UNK]"
