@@ -9,14 +9,35 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from typer.testing import CliRunner, Result
 
 from encoder_cli import settings
+from encoder_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SEED = FIXTURES / "the-cat-sat.yaml"
 MAT = FIXTURES / "the-cat-sat-on-the-mat.yaml"
 PRE = FIXTURES / "pre-norm-gelu.yaml"
+SENTENCES = {SEED: "The cat sat", MAT: "The cat sat on the mat", PRE: "a dog ran home, fast."}
+
+
+def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Result:
+    """The command line, as a user runs it: COLUMNS 100, no colour; stdout and stderr apart."""
+    return CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1", **(env or {})}).invoke(app, list(args), input=input)
+
+
+def wide_model() -> str:
+    """A weights file for 60 words of d_model 64 (d_ff 256): matrices too big for a screen."""
+    rng = np.random.default_rng(0)
+    d, n = 64, 60
+    m = lambda *shape: np.asarray(rng.normal(0, 0.2, shape)).round(2).tolist()  # noqa: E731
+    layer = {
+        "attention": {k: m(d, d) for k in ("W_Q", "W_K", "W_V")},
+        "ffn": {"W_1": m(d, 4 * d), "W_2": m(4 * d, d)},
+    }
+    return yaml.safe_dump({"embeddings": {f"w{i}": m(d) for i in range(n)}, "layers": [layer]})
+
 
 # --- A skipped test is not a passing test: any skip fails the run. -----------------
 _skipped: list[str] = []

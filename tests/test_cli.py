@@ -12,18 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from encoder_cli.cli import app
-from tests.conftest import MAT, PRE, SEED, generate
+from tests.conftest import MAT, PRE, SEED, SENTENCES, generate, run, wide_model
 
-SENTENCES = {SEED: "The cat sat", MAT: "The cat sat on the mat", PRE: "a dog ran home, fast."}
 ANSI = re.compile(r"\x1b\[")
-
-
-def run(*args: str, input: str | None = None, env: dict[str, str] | None = None):
-    return CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1", **(env or {})}).invoke(app, list(args), input=input)
 
 
 def explain_json(path: Path, *more: str) -> dict:
@@ -200,17 +194,6 @@ def test_weights_are_a_heatmap_in_colour() -> None:
     scores = result.stdout[: result.stdout.index("Attention weights")]
     assert len(re.findall(r"\x1b\[[0-9;]*48;2;", weights)) == 9  # a background on each of the 3 x 3 cells
     assert "48;2;" not in scores
-
-
-def wide_model() -> str:
-    rng = np.random.default_rng(0)
-    d, n = 64, 60
-    m = lambda *shape: np.asarray(rng.normal(0, 0.2, shape)).round(2).tolist()  # noqa: E731
-    layer = {
-        "attention": {k: m(d, d) for k in ("W_Q", "W_K", "W_V")},
-        "ffn": {"W_1": m(d, 4 * d), "W_2": m(4 * d, d)},
-    }
-    return yaml.safe_dump({"embeddings": {f"w{i}": m(d) for i in range(n)}, "layers": [layer]})
 
 
 def test_large_matrices_are_summarised_and_full_shows_them_whole() -> None:

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MAT, PRE, ROOT, SEED
-from tests.test_cli import SENTENCES, run, wide_model
+from tests.conftest import MAT, PRE, ROOT, SEED, SENTENCES, run, wide_model
 
 FIXTURES = [SEED, MAT, PRE]
 MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -70,3 +73,48 @@ def test_output_problems(tmp_path: Path) -> None:
 def test_cells_are_text_or_json_not_pictures() -> None:
     result = run("explain", "-c", "Q[0,0]", "-f", "svg")
     assert result.exit_code == 2 and "--cell writes text or JSON" in result.stderr and result.stdout == ""
+
+
+def test_an_output_never_replaces_an_input(tmp_path: Path) -> None:
+    weights = tmp_path / "w.yaml"
+    weights.write_text((ROOT / "fixtures" / "the-cat-sat.yaml").read_text())
+    before = weights.read_bytes()
+    link, hard = tmp_path / "link.yaml", tmp_path / "hard.yaml"
+    link.symlink_to(weights)
+    os.link(weights, hard)
+    for target in (weights, link, hard):
+        result = run("explain", "The cat sat", "-w", str(weights), "-o", str(target))
+        assert result.exit_code == 2 and "is also an input" in result.stderr and result.stdout == ""
+    assert weights.read_bytes() == before and link.is_symlink()
+
+
+def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    link.symlink_to(target)
+    assert run("explain", "-f", "json", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and target.read_text() == run("explain", "-f", "json").stdout
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # its permissions kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real.json"]
+
+
+def test_output_to_a_fifo_or_a_device_is_written_through(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert run("explain", "-f", "json", "-o", str(fifo)).exit_code == 0
+    reader.join(10)
+    assert got == [run("explain", "-f", "json").stdout.encode()] and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert run("explain", "-o", "/dev/null").exit_code == 0
+    assert Path("/dev/null").is_char_device()
+
+
+def test_init_output_is_written_whole(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("mine\n")
+    assert run("init", "-o", str(path), "--force").exit_code == 0
+    assert path.read_text() == run("init").stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.yaml"]

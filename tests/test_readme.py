@@ -3,8 +3,10 @@ error messages and fixtures it shows are real."""
 
 from __future__ import annotations
 
-from tests.conftest import FIXTURES, ROOT
-from tests.test_cli import run
+import ast
+import re
+
+from tests.conftest import FIXTURES, ROOT, run
 
 README = (ROOT / "README.md").read_text()
 
@@ -33,3 +35,22 @@ def test_the_readmes_check_session_is_what_the_tool_prints() -> None:
     assert f"$ encoder check --answers mine.yaml\n{shown}\n```" in README
     fixed = run("check", "--answers", "-", input=answers.replace("2.50", "2.44"))
     assert fixed.exit_code == 0 and fixed.stdout.strip().endswith("5 checked: 5 right, 0 wrong")
+
+
+def test_the_readmes_python_example_says_what_python_says(monkeypatch) -> None:
+    """Each line of the README's Python block runs, and one with a value in its comment
+    evaluates to that value."""
+    block = re.search(r"```python\n(.*?)```", README, re.S)[1]  # type: ignore[index]
+    monkeypatch.chdir(ROOT)  # the example names fixtures/ as a user in the checkout would
+    scope: dict = {}
+    checked = 0
+    for line in block.splitlines():
+        code, _, comment = (part.strip() for part in line.partition("# "))
+        try:
+            said = ast.literal_eval(comment.split(" (")[0])
+        except (ValueError, SyntaxError):
+            exec(code, scope)
+            continue
+        assert eval(code, scope) == said, line
+        checked += 1
+    assert checked >= 4

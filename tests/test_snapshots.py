@@ -7,8 +7,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from encoder_cli.cli import app
-from tests.conftest import MAT, PRE
-from tests.test_cli import wide_model
+from tests.conftest import MAT, PRE, wide_model
 
 
 def view(*args: str, columns: int = 100, input: str | None = None) -> str:
