@@ -102,6 +102,6 @@ def test_activations_match_their_definitions_to_full_precision(x: np.ndarray) ->
 def test_activations_at_extremes_neither_overflow_nor_stray_from_relu() -> None:
     x = np.array([[-1e3, -50.0, -20.0, 20.0, 50.0, 1e3]])
     for op in ops.ACTIVATIONS.values():
-        y = op(x)
-        assert np.isfinite(y).all()
-        np.testing.assert_allclose(y, np.maximum(x, 0.0), atol=1e-80)
+        assert np.isfinite(op(x)).all()
+    for op in (ops.GELU(), ops.GELUTanh()):  # x Φ(x): Φ(-20) is 3e-89
+        np.testing.assert_allclose(op(x), np.maximum(x, 0.0), atol=1e-80)
