@@ -9,13 +9,13 @@ Importing the package imports no numpy, Rich or Typer: they come with the first 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from encoder_cli.errors import EncoderError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from encoder_cli.api import Explanation
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -31,8 +30,7 @@ class Sym(NamedTuple):
     tex: str
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """The cell being worked out, and how to write it."""
 
     i: int
@@ -43,8 +41,7 @@ class Cell:
     col: str  # the column's label: "d0"
 
 
-@dataclass(frozen=True)
-class Worked:
+class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
     # layer_norm, relu, gelu, gelu_tanh, copy
     text: str  # the arithmetic, at the display precision: "(0.20 × 0.10) + (1.40 × 0.20)"
@@ -95,14 +92,15 @@ def _dot(c: Cell, a: Array, w: Array, bias: float | None = None) -> Worked:
 # --- Stage 1: tokens and embeddings ----------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Lookup(Op):
     """X: each token's row of the embeddings."""
 
-    X: Array  # [n, d]
-    tokens: Sequence[str]
-    unknown: Sequence[int]  # positions that took the [UNK] embedding
-    kind: ClassVar[str] = "lookup"
+    kind = "lookup"
+
+    def __init__(self, X: Array, tokens: Sequence[str], unknown: Sequence[int]) -> None:
+        self.X = X  # [n, d]
+        self.tokens = tokens
+        self.unknown = unknown  # positions that took the [UNK] embedding
 
     def __call__(self) -> Array:
         return self.X
@@ -136,12 +134,13 @@ def _tex_number(x: float) -> str:
     return power if mantissa == "1" else rf"{mantissa} \times {power}"
 
 
-@dataclass(frozen=True)
 class Sinusoidal(Op):
-    n: int
-    d: int
-    base: float
-    kind: ClassVar[str] = "sinusoidal"
+    kind = "sinusoidal"
+
+    def __init__(self, n: int, d: int, base: float) -> None:
+        self.n = n
+        self.d = d
+        self.base = base
 
     def __call__(self) -> Array:
         return sinusoidal(self.n, self.d, self.base)
@@ -162,10 +161,11 @@ class Sinusoidal(Op):
         return Worked(kind, text, [c.i, self.base, two_i, self.d], fn(angle))
 
 
-@dataclass(frozen=True)
 class Table(Op):
-    table: Array  # [n, d]: the rows of the positional table for positions 0 ... n-1
-    kind: ClassVar[str] = "table"
+    kind = "table"
+
+    def __init__(self, table: Array) -> None:
+        self.table = table  # [n, d]: the rows of the positional table for positions 0 ... n-1
 
     def __call__(self) -> Array:
         return self.table
@@ -181,11 +181,12 @@ class Table(Op):
         return {"positional_table": self.table}
 
 
-@dataclass(frozen=True)
 class Zero(Op):
-    n: int
-    d: int
-    kind: ClassVar[str] = "none"
+    kind = "none"
+
+    def __init__(self, n: int, d: int) -> None:
+        self.n = n
+        self.d = d
 
     def __call__(self) -> Array:
         return np.zeros((self.n, self.d))
@@ -218,17 +219,20 @@ class Add(Op):
         return Worked("sum", f"{names} = {c.f(x)} + {c.f(y)}", [x, y], x + y)
 
 
-@dataclass(frozen=True)
 class Linear(Op):
     """x W + b. Absent W passes x through (no W_O); absent b adds nothing. `part` names the
     columns a head owns, [0:2], when W and b are a head's slice of the file's matrices."""
 
-    W: Array | None  # [inputs, outputs]
-    b: Array | None  # [outputs]
-    W_name: str  # "W_Q"
-    b_name: str  # "b_Q"
-    part: tuple[int, int] | None = None
-    kind: ClassVar[str] = "linear"
+    kind = "linear"
+
+    def __init__(
+        self, W: Array | None, b: Array | None, W_name: str, b_name: str, part: tuple[int, int] | None = None
+    ) -> None:
+        self.W = W  # [inputs, outputs]
+        self.b = b  # [outputs]
+        self.W_name = W_name  # "W_Q"
+        self.b_name = b_name  # "b_Q"
+        self.part = part
 
     def __call__(self, x: Array) -> Array:
         y = x if self.W is None else x @ self.W
@@ -291,13 +295,14 @@ class Matmul(Op):
 # --- Stage 3: attention ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Scale(Op):
     """s / √d_k."""
 
-    d_k: int
-    kind: ClassVar[str] = "scale"
-    cols: ClassVar[str] = "same"
+    kind = "scale"
+    cols = "same"
+
+    def __init__(self, d_k: int) -> None:
+        self.d_k = d_k
 
     def __call__(self, s: Array) -> Array:
         return s / math.sqrt(self.d_k)
@@ -344,12 +349,13 @@ class Softmax(Op):
         return Worked("softmax", text, [float(v) for v in row], float(exps[c.j] / exps.sum()))
 
 
-@dataclass(frozen=True)
 class Concat(Op):
     """[head_0 | head_1 | ...]: the heads' outputs side by side."""
 
-    d_k: int
-    kind: ClassVar[str] = "concat"
+    kind = "concat"
+
+    def __init__(self, d_k: int) -> None:
+        self.d_k = d_k
 
     def __call__(self, *heads: Array) -> Array:
         return np.concatenate(heads, axis=1)
@@ -404,16 +410,17 @@ class Variance(Op):
         return Worked("variance", text, [float(v) for v in row], float(((row - mu) ** 2).mean()))
 
 
-@dataclass(frozen=True)
 class Normalise(Op):
     """(x − μ) / √(σ² + ε) · γ + β, from the row's mean and variance."""
 
-    gamma: Array  # [d]
-    beta: Array  # [d]
-    eps: float
-    names: tuple[str, str] = ("gamma", "beta")
-    kind: ClassVar[str] = "layer_norm"
-    cols: ClassVar[str] = "same"
+    kind = "layer_norm"
+    cols = "same"
+
+    def __init__(self, gamma: Array, beta: Array, eps: float, names: tuple[str, str] = ("gamma", "beta")) -> None:
+        self.gamma = gamma  # [d]
+        self.beta = beta  # [d]
+        self.eps = eps
+        self.names = names
 
     def __call__(self, x: Array, mean: Array, var: Array) -> Array:
         return (x - mean) / np.sqrt(var + self.eps) * self.gamma + self.beta  # type: ignore[no-any-return]

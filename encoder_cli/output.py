@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +49,8 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
         return
     if st is not None and not replace:
         raise EncoderError(f"{target}: already exists; choose another name, or add --force to replace it")
+    import tempfile  # here, not at start-up: most runs write to stdout
+
     real = Path(os.path.realpath(target))
     with _open_error(target):
         handle, partial = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".partial")

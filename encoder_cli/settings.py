@@ -2,13 +2,14 @@
 
 The weights file's `model:` keys, `encoder init`'s flags and their help, the command line's
 choices and the JSON document's `model` all come from here. This module imports nothing
-heavy, so that the command line can build its help from it at once.
+heavy and its classes are NamedTuples (cheaper to define than dataclasses), so that the
+command line builds its help from it at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from enum import Enum
+from typing import NamedTuple
 
 
 class Choice(str, Enum):
@@ -38,8 +39,7 @@ class Activation(Choice):  # each has its math, formula and worked cell in ops.A
     gelu_tanh = "gelu_tanh"  # the tanh approximation
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The `model:` mapping of a weights file, with its defaults."""
 
     d_model: int
@@ -56,11 +56,10 @@ class Settings:
         return self.d_model // self.heads
 
 
-SETTINGS = tuple(f.name for f in fields(Settings))
+SETTINGS = Settings._fields
 
 
-@dataclass(frozen=True)
-class Model:
+class Model(NamedTuple):
     """What the JSON document's `model` says of a run: the settings that shape the numbers."""
 
     d_model: int
@@ -74,8 +73,7 @@ class Model:
     layer_norm_eps: float
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What `encoder init` writes: the settings, and the model's shape and optional parts."""
 
     model: Settings = Settings(d_model=4)  # the settings written under model:

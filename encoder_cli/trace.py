@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -95,8 +96,7 @@ class Trace:
         return [self.by_id[k].value for k in step.inputs]
 
 
-@dataclass(frozen=True)
-class Var:
+class Var(NamedTuple):
     """A recorded step's value, with the symbol later formulas call it by."""
 
     id: str

@@ -4,7 +4,6 @@ is the same for the same seed, and never replaces a file unless told to."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +58,7 @@ def test_what_init_writes_loads_runs_and_matches_its_flags(o: init.Options) -> N
     model = parse(text)
     trace = encoder.run(model, o.sentence)  # the sentence it was made for always runs
     assert trace.steps[-1].id == "output"
-    expected = o.model if o.model.positional == "sinusoidal" else replace(o.model, positional_base=10000.0)
+    expected = o.model if o.model.positional == "sinusoidal" else o.model._replace(positional_base=10000.0)
     assert model.settings == expected  # every setting as given (the base is only written for sinusoids)
     assert len(model.layers) == o.layers
     assert all(layer.d_ff == o.d_ff for layer in model.layers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ def head(trace: Trace) -> dict[str, Any]:
         "sentence": trace.sentence,
         "tokens": trace.tokens,
         "unknown": [{"position": p, "token": trace.tokens[p], "embedding": "[UNK]"} for p in trace.unknown],
-        "model": dataclasses.asdict(trace.model),
+        "model": trace.model._asdict(),
     }
 
 
