@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from encoder_cli import address, check, explain, ops
 from encoder_cli.cli import app
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import Activation
 from encoder_cli.render import work
 from encoder_cli.render.fmt import number
+from encoder_cli.settings import Activation
 from tests.conftest import FIXTURES, MAT, PRE, SEED, generate
 
 SEED_ANSWERS = FIXTURES / "the-cat-sat-seed-answers.yaml"
