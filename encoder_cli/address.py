@@ -33,7 +33,7 @@ def parse(trace: Trace, text: str) -> Address:
             f"{text!r}: write a step id, STEP[row] or STEP[row,col], e.g. 'Q[0,0]' or 'weights[cat,sat]'"
         )
     step = find(trace, match["step"])
-    row = _index(text, match["row"], labels(trace.tokens), trace.tokens, "row")
+    row = _index(text, match["row"], labels(step.rows), list(step.rows), "row")
     cols = columns(step)
     col = _index(text, match["col"], cols, list(step.cols), "column")
     if row is not None and col is None and len(cols) == 1:

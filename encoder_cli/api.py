@@ -50,9 +50,22 @@ def decode(data: bytes, source: str) -> str:
         raise EncoderError(f"{source}: not a text file in UTF-8 (byte {e.start} is not UTF-8)") from None
 
 
-def run(sentence: str | None, weights: str | Path | Mapping[str, Any] | None, text: str | None = None) -> Trace:
+def run(
+    sentence: str | None,
+    weights: str | Path | Mapping[str, Any] | None,
+    text: str | None = None,
+    model: str | Path | None = None,
+) -> Trace:
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
-    built-in example; the example's sentence when none is given with it."""
+    built-in example, the example's sentence when none is given with it; or a checkpoint."""
+    if model is not None:
+        from encoder_cli import pretrained
+
+        if weights is not None:
+            raise EncoderError("give either weights or a model, not both")
+        if sentence is None:
+            raise EncoderError('give the sentence to encode with the model, e.g. "The cat sat"')
+        return encoder.run(pretrained.load(str(model)), sentence)
     if sentence is None and weights is not None:
         raise EncoderError('give the sentence to encode with these weights, e.g. "The cat sat"')
     if weights is None:
@@ -78,10 +91,8 @@ def explain(
     model: a pretrained checkpoint folder or Hugging Face model id, instead of weights.
     Raises EncoderError for bad input.
     """
-    if model is not None:
-        raise EncoderError("model= is not supported yet; give weights=")
     with np.errstate(all="ignore"):
-        return Explanation(run(sentence, weights))
+        return Explanation(run(sentence, weights, model=model))
 
 
 class Explanation:
@@ -98,6 +109,16 @@ class Explanation:
     @property
     def tokens(self) -> list[str]:
         return list(self.trace.tokens)
+
+    @property
+    def token_ids(self) -> list[int] | None:
+        """With a checkpoint: each token's id in its vocabulary."""
+        return self.trace.embedded.ids
+
+    @property
+    def warnings(self) -> list[str]:
+        """What to know of this run (a checkpoint's sentence-transformers length, say)."""
+        return list(self.trace.embedded.warnings)
 
     @property
     def ids(self) -> list[str]:

@@ -78,6 +78,18 @@ Weights = Annotated[
         show_default=False,
     ),
 ]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="DIR|ORG/NAME",
+        help="A pretrained BERT-family checkpoint instead of --weights: a folder in Hugging Face's layout "
+        "(config.json, model.safetensors, vocab.txt or tokenizer.json), or a model id found in the local "
+        "Hugging Face cache. Never downloads.",
+        show_default=False,
+    ),
+]
 Formats = Annotated[Format, typer.Option("--format", "-f", help="terminal, or one JSON document on stdout.")]
 Precision = Annotated[
     int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown (JSON always has full precision).")
@@ -107,6 +119,7 @@ def _main(
 def explain(
     sentence: Sentence = None,
     weights: Weights = None,
+    model: ModelOption = None,
     format: Annotated[
         View,
         typer.Option(
@@ -198,7 +211,7 @@ def explain(
     from encoder_cli.output import writing
 
     try:
-        result, inputs = _run(sentence, weights)
+        result, inputs = _run(sentence, weights, model)
         steps = trace.select(result, layer, head, step or [])
         cells = [address.cell(result, text) for text in cell or []]
         if cells and format not in (View.terminal, View.json):
@@ -295,6 +308,7 @@ def _print_view(
 def check(
     sentence: Sentence = None,
     weights: Weights = None,
+    model: ModelOption = None,
     answers: Annotated[
         str,
         typer.Option(
@@ -332,7 +346,7 @@ def check(
     try:
         if not answers:
             raise EncoderError("give the answers file: --answers FILE (or - for stdin)")
-        result, _ = _run(sentence, weights)
+        result, _ = _run(sentence, weights, model)
         report = grading.grade(*_read_text(answers, "--answers"), result, tolerance)
     except EncoderError as e:
         _fail(e)
@@ -413,16 +427,26 @@ def init(
         typer.echo(f"wrote {output}", err=True)
 
 
-def _run(sentence: str | None, weights: str | None) -> tuple[Trace, list[str]]:
-    """The run's trace (the example's without --weights), and the files it read."""
+def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[Trace, list[str]]:
+    """The run's trace (the example's without --weights or --model), and the files it read.
+    What the run has to say (a checkpoint's sentence-transformers cut) goes to stderr."""
     from encoder_cli import api
 
-    if sentence is None and weights is not None:
-        raise EncoderError('give the sentence to encode before --weights, e.g. "The cat sat" --weights FILE')
-    if weights is None:
-        return api.run(sentence, None), []
-    text, source = _read_text(weights, "--weights")
-    return api.run(sentence, source, text), [] if weights == "-" else [weights]
+    if weights is not None and model is not None:
+        raise EncoderError("give either --weights or --model, not both")
+    if sentence is None and (weights is not None or model is not None):
+        flag = "--weights FILE" if model is None else "--model DIR"
+        raise EncoderError(f'give the sentence to encode before {flag.split()[0]}, e.g. "The cat sat" {flag}')
+    if model is not None:
+        result, inputs = api.run(sentence, None, model=model), list[str]()
+    elif weights is None:
+        result, inputs = api.run(sentence, None), []
+    else:
+        text, source = _read_text(weights, "--weights")
+        result, inputs = api.run(sentence, source, text), [] if weights == "-" else [weights]
+    for warning in result.embedded.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return result, inputs
 
 
 def _fail(error: EncoderError) -> NoReturn:

@@ -26,30 +26,37 @@ def run(spec: Spec, sentence: str) -> Trace:
 
 def _run(spec: Spec, sentence: str) -> Trace:
     m = spec.settings
-    embedded = spec.embed(sentence)
+    embedded = spec.vocabulary.embed(sentence)
     tokens, n = embedded.tokens, len(embedded.tokens)
     t = Tape(tokens)
 
     # Stage 1: tokenization & embedding. X [n, d]
     x = t("embeddings", "Token embeddings", ops.Lookup(embedded.X, tokens, embedded.unknown), lhs=Sym("X", "X"))
-    # Stage 2: positional encoding. X' = X + PE
-    pe = t.within(stage=2)("positional", "Positional encoding", positional(spec, n), sym=Sym("PE", "PE"))
-    x = t.within(stage=2)("input", "Encoder input", ops.Add(), x, pe, lhs=Sym("X'", "X'"))
+    # Stage 2: positional encoding. X' = X + PE (+ the token type embeddings, in BERT)
+    s2 = t.within(stage=2)
+    added = [x, s2("positional", "Positional encoding", positional(spec, n), sym=Sym("PE", "PE"))]
+    if spec.token_type is not None:
+        added.append(s2("token_types", "Token type embeddings", ops.TokenType(spec.token_type, n), lhs=Sym("TT", "TT")))
+    x = s2("input", "Encoder input", ops.Add(), *added, lhs=Sym("X'", "X'"))
     if spec.embedding_norm is not None:
-        x = layer_norm(t.within(stage=2), "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
+        x = layer_norm(s2, "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
     # Stages 3 to 6, once per layer.
     encoder_layer = pre_norm_layer if m.norm is Norm.pre else post_norm_layer
     for i, weights in enumerate(spec.layers):
         x = encoder_layer(t.within(f"layers.{i}."), x.called("x"), weights, m)
-    # Stage 7: the output.
+    # Stage 7: the output, and the sentence embedding where the model declares one.
+    s7 = t.within(stage=7)
     if spec.final_norm is not None:
-        x = layer_norm(t.within(stage=7), "final_norm", x, spec.final_norm, m.layer_norm_eps)
-    t.within(stage=7)("output", "Encoder output", ops.Copy(), x)
+        x = layer_norm(s7, "final_norm", x, spec.final_norm, m.layer_norm_eps)
+    x = s7("output", "Encoder output", ops.Copy(), x)
+    if spec.pooling is not None:
+        pooled = s7("pooled", "Sentence embedding", ops.Pool(spec.pooling), x, sym=Sym("pooled", r"\mathrm{pooled}"))
+        if spec.normalize:
+            s7("pooled.normalized", "Sentence embedding, normalised", ops.L2Normalize(), pooled)
 
-    d_ff = spec.layers[0].d_ff
-    model = Model(m.d_model, m.heads, m.d_k, d_ff, len(spec.layers), m.positional, m.norm, m.activation,
+    model = Model(m.d_model, m.heads, m.d_k, spec.d_ff, len(spec.layers), m.positional, m.norm, m.activation,
                   m.layer_norm_eps)  # fmt: skip
-    return Trace(sentence, tokens, embedded.unknown, model, t.steps)
+    return Trace(sentence, tokens, embedded.unknown, model, t.steps, embedded, spec.source)
 
 
 def positional(spec: Spec, n: int) -> ops.Op:

@@ -55,6 +55,7 @@ class Op:
     kind: ClassVar[str]
     # Column labels: "d" (d0, d1, ...), "tokens" (n x n), "same" (the first input's), or fixed.
     cols: ClassVar[str | tuple[str, ...]] = "d"
+    rows: ClassVar[tuple[str, ...] | None] = None  # row labels, where they are not the tokens
 
     # The math: the step's value from its inputs' values.
     __call__: Callable[..., Array]
@@ -198,25 +199,50 @@ class Zero(Op):
         return Worked("zero", "0 (positional: none)", [], 0.0)
 
 
+class TokenType(Op):
+    """TT: the token type (segment) embedding of each token; one sentence is all type 0 (BERT)."""
+
+    kind = "token_type"
+
+    def __init__(self, row: Array, n: int) -> None:
+        self.row = row  # [d]: token_type_embeddings[0]
+        self.n = n
+
+    def __call__(self) -> Array:
+        return np.repeat(self.row[None, :], self.n, axis=0)
+
+    def formula(self, out: Sym | None) -> Sym:
+        return _named(
+            out, Sym("token type 0 embedding of each token", r"\text{the token type 0 embedding of each token}")
+        )
+
+    def work(self, c: Cell) -> Worked:
+        return Worked("lookup", f"token_type_embeddings[0][{c.j}]", [], float(self.row[c.j]))
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return {"token_type_embeddings[0]": self.row}
+
+
 # --- Sums and products ------------------------------------------------------------------
 
 
 class Add(Op):
-    """a + b, cell by cell: X' = X + PE, and the residuals."""
+    """a + b (+ c), cell by cell: X' = X + PE (+ token types), and the residuals."""
 
     kind = "add"
     cols = "same"
 
-    def __call__(self, a: Array, b: Array) -> Array:
-        return a + b  # type: ignore[no-any-return]
+    def __call__(self, *xs: Array) -> Array:
+        return sum(xs[1:], xs[0])
 
-    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
-        return _named(out, Sym(f"{a.text} + {b.text}", f"{a.tex} + {b.tex}"))
+    def formula(self, out: Sym | None, *xs: Sym) -> Sym:
+        return _named(out, Sym(" + ".join(x.text for x in xs), " + ".join(x.tex for x in xs)))
 
-    def work(self, c: Cell, a: Array, b: Array) -> Worked:
-        x, y = float(a[c.i, c.j]), float(b[c.i, c.j])
+    def work(self, c: Cell, *xs: Array) -> Worked:
+        terms = [float(x[c.i, c.j]) for x in xs]
         names = " + ".join(f"{name}[{c.row}, {c.col}]" for name in c.inputs)
-        return Worked("sum", f"{names} = {c.f(x)} + {c.f(y)}", [x, y], x + y)
+        return Worked("sum", f"{names} = {' + '.join(map(c.f, terms))}", terms, math.fsum(terms))
 
 
 class Linear(Op):
@@ -548,3 +574,62 @@ class Copy(Op):
 
     def work(self, c: Cell, x: Array) -> Worked:
         return Worked("copy", f"{c.inputs[0]}[{c.row}, {c.col}]", [], float(x[c.i, c.j]))
+
+
+# --- The sentence embedding (sentence-transformers' pooling) --------------------------------
+
+
+class Pool(Op):
+    """The sentence as one vector: the mean of the output's rows, the [CLS] row, or the max."""
+
+    kind = "pool"
+    rows = ("sentence",)
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode  # "mean", "cls" or "max"
+
+    def __call__(self, x: Array) -> Array:
+        if self.mode == "cls":
+            return x[:1]
+        return x.mean(axis=0, keepdims=True) if self.mode == "mean" else x.max(axis=0, keepdims=True)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        text, tex = {
+            "mean": ("mean of the output's rows: (1/n) Σᵢ xᵢ", r"\frac{1}{n} \sum_i x_i"),
+            "cls": ("the output's [CLS] row", r"x_{\mathrm{[CLS]}}"),
+            "max": ("the largest of each column of the output", r"\max_i x_{ij}"),
+        }[self.mode]
+        return _named(out, Sym(text, tex))
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        column = [float(v) for v in x[:, c.j]]
+        if self.mode == "cls":
+            return Worked("copy", f"{c.inputs[0]}[0, {c.col}]", [], column[0])
+        if self.mode == "max":
+            return Worked("max", f"max({', '.join(map(c.f, column))})", column, max(column))
+        return Worked(
+            "mean", f"({_sum([c.f(v) for v in column])}) / {len(column)}", column, math.fsum(column) / len(column)
+        )
+
+
+class L2Normalize(Op):
+    """x / ‖x‖₂: the sentence embedding as a unit vector."""
+
+    kind = "normalize"
+    cols = "same"
+    rows = ("sentence",)
+
+    def __call__(self, x: Array) -> Array:
+        return x / np.sqrt((x**2).sum(axis=-1, keepdims=True))  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        return Sym(
+            "pooled / ‖pooled‖₂,  ‖x‖₂ = √(Σⱼ xⱼ²)",
+            r"\frac{x}{\lVert x \rVert_2}, \quad \lVert x \rVert_2 = \sqrt{\sum_j x_j^2}",
+        )
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        row = [float(v) for v in x[c.i]]
+        norm = math.sqrt(math.fsum(v * v for v in row))
+        text = f"{c.f(row[c.j])} / √({_sum([f'{c.f(v)}²' for v in row])}) = {c.f(row[c.j])} / {c.f(norm)}"
+        return Worked("normalize", text, row, row[c.j] / norm)

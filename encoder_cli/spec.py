@@ -8,8 +8,9 @@ is the reader's business (see EncoderError.place).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -50,30 +51,60 @@ class Layer:
 
 @dataclass(frozen=True)
 class Embedded:
-    """Stage 1's result: the tokens and their embeddings."""
+    """Stage 1's result: the tokens and their embeddings (and, from a checkpoint's tokenizer,
+    the words, their pieces and the vocabulary ids)."""
 
     tokens: list[str]
     X: Array  # [n, d]
-    unknown: list[int]  # positions that took the [UNK] embedding
+    unknown: list[int] = field(default_factory=list)  # positions that took the [UNK] embedding
+    words: list[str] | None = None
+    pieces: list[list[str]] | None = None
+    ids: list[int] | None = None
+    warnings: list[str] = field(default_factory=list)  # what a user should know of this run
+
+
+class Vocabulary(Protocol):
+    def embed(self, sentence: str) -> Embedded: ...
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """A weights file's vocabulary: one vector per token; the sentence split on white space and
+    punctuation, in Unicode NFC (folded with lowercase)."""
+
+    vectors: Mapping[str, Array]  # token (NFC, folded if lowercase) -> [d]
+    lowercase: bool
+
+    def embed(self, sentence: str) -> Embedded:
+        """Stage 1: the sentence's tokens and their embeddings; [UNK]'s for unknown tokens when
+        the vocabulary has it."""
+        tokens = tokenizer.split(unicodedata.normalize("NFC", sentence), self.lowercase)
+        unk = UNK.lower() if self.lowercase else UNK
+        unknown = [p for p, t in enumerate(tokens) if t not in self.vectors]
+        if unknown and unk not in self.vectors:
+            p = unknown[0]
+            raise EncoderError(tokenizer.missing(tokens[p], p, list(self.vectors)), place=("embeddings",))
+        X = np.stack([self.vectors[unk if p in unknown else t] for p, t in enumerate(tokens)])
+        return Embedded(tokens, X, unknown)
+
+
+class Rows(Protocol):
+    """A table read by rows: a numpy array, or a checkpoint's table read lazily."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, rows: slice) -> Array: ...
 
 
 @dataclass(frozen=True)
 class Spec:
     settings: Settings
-    embeddings: Mapping[str, Array]  # token (NFC, folded if lowercase) -> [d]
-    positional_table: Array | None  # [rows, d], with positional: table
+    vocabulary: Vocabulary
+    positional_table: Rows | None  # [rows, d], with positional: table
     embedding_norm: Norm | None
-    layers: tuple[Layer, ...]
+    layers: Sequence[Layer]  # a checkpoint's are read one at a time, as the encoder reaches them
     final_norm: Norm | None
-
-    def embed(self, sentence: str) -> Embedded:
-        """Stage 1: the sentence's tokens (NFC, folded with lowercase) and their embeddings;
-        [UNK]'s for unknown tokens when the vocabulary has it."""
-        tokens = tokenizer.split(unicodedata.normalize("NFC", sentence), self.settings.lowercase)
-        unk = UNK.lower() if self.settings.lowercase else UNK
-        unknown = [p for p, t in enumerate(tokens) if t not in self.embeddings]
-        if unknown and unk not in self.embeddings:
-            p = unknown[0]
-            raise EncoderError(tokenizer.missing(tokens[p], p, list(self.embeddings)), place=("embeddings",))
-        X = np.stack([self.embeddings[unk if p in unknown else t] for p, t in enumerate(tokens)])
-        return Embedded(tokens, X, unknown)
+    d_ff: int
+    token_type: Array | None = None  # [d]: the type-0 (segment A) embedding, added to every token (BERT)
+    pooling: str | None = None  # the sentence embedding: "mean", "cls" or "max" of the output's rows
+    normalize: bool = False  # and divided by its length
+    source: Mapping[str, str] | None = None  # where the weights came from, for the JSON: {"kind": ...}

@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -22,6 +22,7 @@ import numpy as np
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Op, Sym
 from encoder_cli.settings import Model
+from encoder_cli.spec import Embedded
 
 Array = np.ndarray
 ELLIPSIS = "…"
@@ -87,6 +88,8 @@ class Trace:
     unknown: list[int]  # positions that used the [UNK] embedding
     model: Model  # the settings that shaped the numbers, as the JSON document's "model"
     steps: list[Step]
+    embedded: Embedded  # stage 1: with a checkpoint, also the words, their pieces and the ids
+    source: Mapping[str, str] | None = None  # {"kind": "checkpoint", "path": ..., "model_type": "bert"}
 
     @cached_property
     def by_id(self) -> dict[str, Step]:
@@ -155,7 +158,7 @@ class Tape:
                 formula.text,
                 formula.tex,
                 value,
-                self.rows,
+                op.rows or self.rows,
                 self._labels(cols or op.cols, inputs, value.shape[1]),
                 tuple(x.id for x in inputs),
                 op,

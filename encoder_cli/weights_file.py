@@ -49,7 +49,7 @@ from encoder_cli.settings import (
 from encoder_cli.settings import (
     Norm as NormKind,
 )
-from encoder_cli.spec import Layer, Norm, Spec
+from encoder_cli.spec import Embeddings, Layer, Norm, Spec
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -454,13 +454,14 @@ class _Checker:
             )
         return Spec(
             settings=model,
-            embeddings=embeddings,
+            vocabulary=Embeddings(embeddings, model.lowercase),
             positional_table=table,
             embedding_norm=self.norm(top["embedding_norm"], ("embedding_norm",), d)
             if "embedding_norm" in top
             else None,
             layers=tuple(layers),
             final_norm=self.norm(top["final_norm"], ("final_norm",), d) if "final_norm" in top else None,
+            d_ff=layers[0].d_ff,
         )
 
     def embeddings(self, value: Any, d_model: Any, lowercase: bool) -> dict[str, Array]:

@@ -344,7 +344,7 @@ def test_numbers_read_as_yaml_reads_them(text: str) -> None:
         "ffn: {W_1: [[1]], W_2: [[1]]}}]\n",
         "w.yaml",
     )
-    assert model.embeddings["a"][0] == yaml.safe_load(f"[{text}]")[0]
+    assert model.vocabulary.embed("a").X[0, 0] == yaml.safe_load(f"[{text}]")[0]
 
 
 @pytest.mark.parametrize(("text", "value"), [("1e-5", 1e-5), ("1E3", 1000.0), ("-2e+2", -200.0), ("3.5e0", 3.5)])
@@ -357,4 +357,4 @@ def test_exponents_yaml_leaves_as_strings_are_numbers(text: str, value: float) -
         "ffn: {W_1: [[1]], W_2: [[1]]}}]\n",
         "w.yaml",
     )
-    assert model.embeddings["a"][0] == value  # ...a weights file reads them as the numbers they are
+    assert model.vocabulary.embed("a").X[0, 0] == value  # ...a weights file reads them as the numbers they are

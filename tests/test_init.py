@@ -66,7 +66,7 @@ def test_what_init_writes_loads_runs_and_matches_its_flags(o: init.Options) -> N
     assert all((layer.b_Q is not None) == (layer.b_1 is not None) == o.biases for layer in model.layers)
     assert ("\n      heads:" in text) == o.per_head and ("norm_1:" in text) == o.layer_norms
     assert (model.embedding_norm is not None) == o.embedding_norm and (model.final_norm is not None) == o.final_norm
-    assert ("[UNK]" in model.embeddings or "[unk]" in model.embeddings) == o.unk
+    assert ("[UNK]" in model.vocabulary.vectors or "[unk]" in model.vocabulary.vectors) == o.unk
     # Every number in a list has one decimal.
     for row in re.findall(r"\[([^\[\]]*\d[^\[\]]*)\]", text.split("embeddings:", 1)[1]):
         assert all(re.fullmatch(r"-?\d\.\d", v.strip()) for v in row.split(",")), row

@@ -146,7 +146,7 @@ class Checkpoint:
         values = {}
         for key, tensor in LAYER_TENSORS.items():
             value = self._read(f"encoder.layer.{i}.{tensor}")
-            values[key] = np.ascontiguousarray(value.T) if key.startswith("W_") else value
+            values[key] = value.T if key.startswith("W_") else value  # a view: BLAS reads it transposed
         return LayerWeights(**values)
 
     def _read(self, name: str, rows: Sequence[int] | None = None) -> Array:

@@ -67,6 +67,24 @@ def tokens(trace: Trace, room: int) -> str:
     return line if len(picked) == len(trace.tokens) else f"{line}   ({len(trace.tokens)} tokens)"
 
 
+def tokenization(trace: Trace, room: int) -> list[tuple[str, str]]:
+    """A checkpoint's tokenizer at work: the words it split off, the words it cut into
+    WordPiece pieces ('playing → play ##ing'), and the tokens' ids; [] for a weights file."""
+    e = trace.embedded
+    if e.words is None or e.pieces is None or e.ids is None:
+        return []
+    split = [f"{w} → {' '.join(p)}" for w, p in zip(e.words, e.pieces, strict=True) if p != [w]]
+    words = shown(len(e.words), room)
+    facts = [("Words", " · ".join(ELLIPSIS if i is None else e.words[i] for i in words))]
+    if split:
+        facts.append(("Pieces", " · ".join(split[:room]) + (f" · {ELLIPSIS}" if len(split) > room else "")))
+    ids = shown(len(e.ids), room)
+    facts.append(("Ids", " ".join(ELLIPSIS if i is None else str(e.ids[i]) for i in ids)))
+    if trace.source is not None:
+        facts.append(("Source", f"{trace.source['kind']} {trace.source['path']}"))
+    return facts
+
+
 def unknown(trace: Trace) -> str:
     """Which tokens used the [UNK] embedding ('' when none)."""
     found = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)

@@ -84,7 +84,7 @@ def _body(p: page.Page, precision: int) -> list[str]:
             for block in shown.blocks:
                 if block.part:
                     out.append(f'<p class="part">{escape(block.part)}</p>')
-                out.append(_table(step, block, p.rows, precision))
+                out.append(_table(step, block, shown.rows, precision))
             out.append(f'<p class="meta"><code>{escape(step.id)}</code> · {escape(shown.caption)}</p>')
             if shown.work is not None:
                 out.append(f'<p class="work">{escape(shown.work)}</p>')

@@ -63,7 +63,7 @@ def render(p: page.Page, precision: int) -> str:
             for block in shown.blocks:
                 if block.part:
                     out.append(rf"\emph{{{text(block.part)}}}")
-                out += [r"\[", *tex.matrix(step, block, p.rows, precision), r"\]"]
+                out += [r"\[", *tex.matrix(step, block, shown.rows, precision), r"\]"]
             out.append(rf"{{\small\texttt{{{text(step.id)}}} \textperiodcentered{{}} {text(shown.caption)}\par}}")
             if shown.work is not None:
                 out.append(rf"{{\small\itshape {text(shown.work)}\par}}")

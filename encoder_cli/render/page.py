@@ -32,6 +32,7 @@ class Block:
 @dataclass(frozen=True)
 class Shown:
     step: Step
+    rows: list[str]  # row labels: the tokens, with positions where one repeats ("sentence" for pooled)
     blocks: list[Block]
     caption: str  # "3 × 4", and how the matrix was summarised or split (the step id goes before it)
     work: str | None  # --show-work: the first cell, worked out
@@ -48,7 +49,6 @@ class Section:
 class Page:
     title: str
     facts: list[tuple[str, str]]  # ("Sentence", "The cat sat"), ("Model", "d_model 4 · …")
-    rows: list[str]  # row labels: the tokens, with positions where one repeats
     sections: list[Section]
 
 
@@ -56,30 +56,32 @@ def layout(
     trace: Trace, steps: Sequence[Step], precision: int, full: bool, show_work: bool, width: Callable[[str], int] = len
 ) -> Page:
     """The page of these steps; `width` measures a row label in digits as the format prints it."""
-    facts = [("Sentence", trace.sentence), ("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
+    facts = [("Sentence", trace.sentence), *fmt.tokenization(trace, TOKENS)]
+    facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))
-    rows = labels(trace.tokens, width)
-    label = max(map(width, rows))
     sections: list[Section] = []
     for step in steps:
         heading = fmt.heading(step)
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
         worked = work.cell(trace, step, 0, 0, precision).text if show_work else None
-        sections[-1].steps.append(_shown(step, label, precision, full, worked))
-    return Page(TITLE, facts, rows, sections)
+        sections[-1].steps.append(_shown(step, labels(step.rows, width), width, precision, full, worked))
+    return Page(TITLE, facts, sections)
 
 
-def _shown(step: Step, label: int, precision: int, full: bool, worked: str | None) -> Shown:
+def _shown(
+    step: Step, rows: list[str], width: Callable[[str], int], precision: int, full: bool, worked: str | None
+) -> Shown:
     n, m = step.value.shape
+    label = max(map(width, rows))
     fit = fmt.room(WIDTH, label, fmt.cell_width(step, precision))
     caption = f"{n} × {m}"
     if not full:
         block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")
         if None in block.rows or None in block.cols:
             caption += " · summarised: --full shows every row and column"
-        return Shown(step, [block], caption, worked)
+        return Shown(step, rows, [block], caption, worked)
     cols = columns(step)
     parts = [(r, c) for r in _chunks(n, ROWS) for c in _chunks(m, fit)]
     if len(parts) > 1:
@@ -88,7 +90,7 @@ def _shown(step: Step, label: int, precision: int, full: bool, worked: str | Non
         Block(list(r), list(c), f"rows {r[0]}–{r[-1]}, columns {cols[c[0]]}–{cols[c[-1]]}" if len(parts) > 1 else "")
         for r, c in parts
     ]
-    return Shown(step, blocks, caption, worked)
+    return Shown(step, rows, blocks, caption, worked)
 
 
 def _chunks(count: int, size: int) -> list[range]:

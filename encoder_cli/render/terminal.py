@@ -33,12 +33,11 @@ def render(
     show_work). width/max_rows None: never summarise."""
     yield _header(trace)
     section = None
-    rows = labels(trace.tokens)
     for step in steps:
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
-        table = _table(step, rows, precision, width, max_rows)
+        table = _table(step, labels(step.rows), precision, width, max_rows)
         if show_work:
             table.renderables.append(Text(work.cell(trace, step, 0, 0, precision).text, style="italic"))
         yield table
@@ -49,6 +48,8 @@ def _header(trace: Trace) -> RenderableType:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
+    for name, value in fmt.tokenization(trace, 24):
+        grid.add_row(name, Text(value))
     grid.add_row("Tokens", Text(fmt.tokens(trace, 24)))
     grid.add_row("Model", Text(fmt.model(trace)))
     if trace.unknown:
@@ -100,12 +101,11 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
     worked arithmetic of each wrong one; last, a summary."""
     from encoder_cli.check import decimals
 
-    rows = labels(trace.tokens)
     for step in trace.steps:
         claims = [c for c in graded.claims if c.step is step]
         if not claims:
             continue
-        cols = columns(step)
+        rows, cols = labels(step.rows), columns(step)
         yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):

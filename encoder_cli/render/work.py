@@ -43,7 +43,7 @@ class Work:
 
 def cell(trace: Trace, step: Step, i: int, j: int, precision: int, inputs: Sequence[np.ndarray] | None = None) -> Work:
     """The worked arithmetic of step.value[i, j], from the trace's inputs or from these."""
-    row, col = labels(trace.tokens)[i], columns(step)[j]
+    row, col = labels(step.rows)[i], columns(step)[j]
     names = [short(k) for k in step.inputs]
     given = trace.inputs(step) if inputs is None else inputs
     worked = step.op.work(Cell(i, j, lambda v: number(float(v), precision), names, row, col), *given)
