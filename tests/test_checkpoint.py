@@ -132,9 +132,9 @@ def test_load_is_lazy_and_reads_only_the_sentence_rows(monkeypatch: pytest.Monke
     reads: list[tuple[str, Any]] = []
     real = SafetensorsFile.read
 
-    def spy(self: SafetensorsFile, name: str, rows: Any = None) -> Any:
+    def spy(self: SafetensorsFile, name: str, rows: Any = None, transpose: bool = False) -> Any:
         reads.append((name, rows))
-        return real(self, name, rows)
+        return real(self, name, rows, transpose)
 
     monkeypatch.setattr(SafetensorsFile, "read", spy)
     start = time.perf_counter()

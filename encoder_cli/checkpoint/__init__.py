@@ -145,13 +145,12 @@ class Checkpoint:
             raise IndexError(f"layer {i} of a {self.layers}-layer model")
         values = {}
         for key, tensor in LAYER_TENSORS.items():
-            value = self._read(f"encoder.layer.{i}.{tensor}")
-            values[key] = value.T if key.startswith("W_") else value  # a view: BLAS reads it transposed
+            values[key] = self._read(f"encoder.layer.{i}.{tensor}", transpose=key.startswith("W_"))
         return LayerWeights(**values)
 
-    def _read(self, name: str, rows: Sequence[int] | None = None) -> Array:
+    def _read(self, name: str, rows: Sequence[int] | None = None, transpose: bool = False) -> Array:
         file, stored = self.tensors[name]
-        return file.read(stored, rows)
+        return file.read(stored, rows, transpose)
 
 
 def load(name: str) -> Checkpoint:

@@ -54,8 +54,9 @@ class SafetensorsFile:
             self._map = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
         _check_with_safetensors(path)
 
-    def read(self, name: str, rows: Sequence[int] | None = None) -> npt.NDArray[np.float64]:
-        """The tensor (or only the given rows of it) as float64; NaN or infinity is an error."""
+    def read(self, name: str, rows: Sequence[int] | None = None, transpose: bool = False) -> npt.NDArray[np.float64]:
+        """The tensor (or only the given rows of it) as float64, transposed if asked (widened and
+        transposed in one copy, C-contiguous for BLAS); NaN or infinity is an error."""
         entry = self.entries[name]
         if entry.dtype not in FLOATS:
             raise EncoderError(
@@ -68,7 +69,7 @@ class SafetensorsFile:
             stored = stored[np.asarray(rows, dtype=np.intp)]
         if entry.dtype == "BF16":  # bfloat16 is the top half of a float32
             stored = (stored.astype(np.uint32) << 16).view(np.float32)
-        values = stored.astype(np.float64)
+        values = (stored.T if transpose else stored).astype(np.float64, order="C")
         if not np.isfinite(values).all():
             bad = "NaN" if np.isnan(values).any() else "infinity"
             raise EncoderError(f"{show(self.path)}: tensor {show(name)} holds {bad}; the checkpoint is damaged, {FIX}")
