@@ -1,0 +1,90 @@
+"""Grading with errors carried forward: verdicts worked out by hand, the precision and
+rounding rules, not-attempted marks, and malformed files reported whole."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import encoder_cli
+from encoder_cli import grading as check
+from encoder_cli.errors import EncoderError
+from tests.conftest import FIXTURES
+
+SEED_ANSWERS = (FIXTURES / "the-cat-sat-seed-answers.yaml").read_text()
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return encoder_cli.explain().trace  # the built-in example: the seed's X and W_Q
+
+
+def verdicts(report: check.Report) -> dict[tuple[str, int, int], str]:
+    return {(c.step.id.rsplit(".", 1)[-1], c.row, c.col): c.verdict for c in report.claims}
+
+
+def test_the_seeds_handout_its_slips_and_what_it_carried(trace) -> None:
+    """By hand, at the seed's two decimals: its PE is right in row 0 and cat's first two cells
+    only (sin 0.01 = 0.01, cos 0.01 = 1.00, sin 2 = 0.91, cos 2 = -0.42, sin 0.02 = 0.02,
+    cos 0.02 = 1.00): 6 real slips. Its X' adds its own PE right (0.9 + 0.08 = 0.98,
+    0.7 + 0.99 = 1.69, 0.8 + 0.43 = 1.23, 0.2 + 0.16 = 0.36, 0.4 + 0.99 = 1.39): carried, but
+    X'[sat, d0] = 0.3 + 0.90 = 1.2 is also the truth 1.209 at one decimal: right. Its Q column
+    is worked from its own X': carried."""
+    report = check.grade_file(SEED_ANSWERS, "seed.yaml", trace, None)
+    pe_slips = {(1, 2), (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)}
+    x_carried = {(1, 2), (1, 3), (2, 1), (2, 2), (2, 3)}
+    expected = {("positional", i, j): "wrong" if (i, j) in pe_slips else "right" for i in range(3) for j in range(4)}
+    expected |= {("input", i, j): "carried" if (i, j) in x_carried else "right" for i in range(3) for j in range(4)}
+    expected |= {("Q", 0, 0): "right", ("Q", 1, 0): "carried", ("Q", 2, 0): "carried"}
+    assert verdicts(report) == expected
+    assert report.summary == {"checked": 27, "right": 14, "carried": 7, "wrong": 6, "not_attempted": 0}
+    q_cat = next(c for c in report.claims if c.key == "Q[1,0]")
+    hand = math.fsum([1.34 * 0.1, 0.64 * 0.2, 0.98 * 0.9, 1.69 * 0.8])  # the seed's 2.496, from its X'
+    assert q_cat.expected == pytest.approx(hand, abs=1e-12) and not q_cat.right
+    assert [b.address for b in q_cat.used] == [f"input[1,{j}]" for j in range(4)]
+
+
+def test_without_carrying_only_the_truth_counts(trace) -> None:
+    report = check.grade_file(SEED_ANSWERS, "seed.yaml", trace, None, carry=False)
+    assert report.summary == {"checked": 27, "right": 14, "carried": 0, "wrong": 13, "not_attempted": 0}
+
+
+def test_rounding_a_right_intermediate_is_no_mistake(trace) -> None:
+    """X'[cat] rounded to one decimal is right at one decimal; Q[cat, d0] worked from those
+    rounded numbers misses the truth at two decimals but is right from them."""
+    x = [round(v, 1) for v in trace.by_id["input"].value[1]]
+    from_rounded = math.fsum(a * w for a, w in zip(x, [0.1, 0.2, 0.9, 0.8], strict=True))
+    truth = trace.by_id["layers.0.attention.heads.0.Q"].value[1, 0]
+    assert round(from_rounded, 2) != round(truth, 2)  # the case is a real one
+    text = f"X'[cat]: [{', '.join(f'{v:.1f}' for v in x)}]\nQ[cat,d0]: {from_rounded:.2f}\n"
+    report = check.grade_file(text, "a.yaml", trace, None)
+    assert [c.verdict for c in report.claims] == ["right"] * 5
+    assert not report.claims[-1].right  # against the truth alone, as before
+
+
+def test_a_slip_that_matches_nothing_is_wrong(trace) -> None:
+    report = check.grade_file("PE[cat]: [0.84, 0.54, 0.08, 0.99]\nX'[cat,d2]: 0.50\n", "a.yaml", trace, None)
+    assert verdicts(report)[("input", 1, 2)] == "wrong"
+
+
+def test_not_attempted_marks_a_cell_a_row_or_a_step(trace) -> None:
+    report = check.grade_file("Q: ~\nX'[cat]: ~\nPE[sat,d0]: ~\nPE[The,d0]: 0\n", "a.yaml", trace, None)
+    assert report.summary == {"checked": 1, "right": 1, "carried": 0, "wrong": 0, "not_attempted": 12 + 4 + 1}
+    assert report.passed
+    untouched = check.grade_file("Q: ~\n", "a.yaml", trace, None)
+    assert untouched.summary["checked"] == 0 and not untouched.passed
+
+
+def test_every_malformed_entry_of_a_file_is_reported(trace) -> None:
+    text = "Q[0,0]: 2.3\nnope: 1\nQ[9,0]: 1\nPE[cat]: [1, 2]\nX[0,0]: ٠.٢\nX[0,1]: 1e99999\n"
+    report = check.grade_file(text, "a.yaml", trace, None)
+    assert report.claims == [] and len(report.errors) == 5
+    assert [e.split(":")[1] for e in report.errors] == ["2", "3", "4", "5", "6"]
+    assert all("\n" not in e for e in report.errors)
+
+
+def test_a_tolerance_must_be_a_number_from_0(trace) -> None:
+    for bad in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(EncoderError, match="tolerance"):
+            check.grade_file("Q[0,0]: 2.3\n", "a.yaml", trace, bad)
