@@ -56,6 +56,7 @@ class Op:
     # Column labels: "d" (d0, d1, ...), "tokens" (n x n), "same" (the first input's), or fixed.
     cols: ClassVar[str | tuple[str, ...]] = "d"
     rows: ClassVar[tuple[str, ...] | None] = None  # row labels, where they are not the tokens
+    looked_up: ClassVar[bool] = False  # its values are read off printed parameters: nothing to work out
 
     # The math: the step's value from its inputs' values.
     __call__: Callable[..., Array]
@@ -97,6 +98,7 @@ class Lookup(Op):
     """X: each token's row of the embeddings."""
 
     kind = "lookup"
+    looked_up = True
 
     def __init__(self, X: Array, tokens: Sequence[str], unknown: Sequence[int]) -> None:
         self.X = X  # [n, d]
@@ -164,6 +166,7 @@ class Sinusoidal(Op):
 
 class Table(Op):
     kind = "table"
+    looked_up = True
 
     def __init__(self, table: Array) -> None:
         self.table = table  # [n, d]: the rows of the positional table for positions 0 ... n-1
@@ -184,6 +187,7 @@ class Table(Op):
 
 class Zero(Op):
     kind = "none"
+    looked_up = True
 
     def __init__(self, n: int, d: int) -> None:
         self.n = n
@@ -203,6 +207,7 @@ class TokenType(Op):
     """TT: the token type (segment) embedding of each token; one sentence is all type 0 (BERT)."""
 
     kind = "token_type"
+    looked_up = True
 
     def __init__(self, row: Array, n: int) -> None:
         self.row = row  # [d]: token_type_embeddings[0]

@@ -1,0 +1,157 @@
+"""A worksheet: the trace with blanks for a student to fill, and nothing that gives them away.
+
+Cell by cell, from the blanks the teacher asks for (cell addresses, as `check` takes them):
+- a cell that depends on no blank is shown;
+- a cell that a blank needs but that itself depends on a blank becomes a blank too (added, and
+  said so);
+- any other cell that depends on a blank is left out.
+What depends on what is found by the steps' own math: the blanks are made NaN and the whole
+trace recomputed; a cell is needed by a blank when making it NaN reaches that blank. Each blank
+step also prints the parameters its blanks use (the columns of W_Q, b_Q, γ, β… they read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from encoder_cli import address
+from encoder_cli.errors import EncoderError
+from encoder_cli.trace import Step, Trace
+
+SHOWN, BLANK, LEFT_OUT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Sheet:
+    trace: Trace
+    cells: dict[str, np.ndarray]  # step id -> [rows, cols] of SHOWN, BLANK or LEFT_OUT
+    asked: set[tuple[str, int, int]]  # the blanks the teacher asked for
+    notes: list[str] = field(
+        default_factory=list
+    )  # what a teacher should know: blanks added, rows that give a blank away
+
+    @property
+    def steps(self) -> list[Step]:
+        """The steps with something to show or fill in, in computation order."""
+        return [s for s in self.trace.steps if (self.cells[s.id] != LEFT_OUT).any()]
+
+    def blanks(self) -> list[tuple[Step, int, int]]:
+        """Every blank, numbered in this order: by step, then row, then column."""
+        return [(s, int(i), int(j)) for s in self.trace.steps for i, j in np.argwhere(self.cells[s.id] == BLANK)]
+
+    def params(self, step: Step) -> dict[str, np.ndarray]:
+        """The parameters a step's blanks use: their columns of each weight (a vector's entries)."""
+        used = sorted({int(j) for j in np.argwhere(self.cells[step.id] == BLANK)[:, 1]})
+        return {name: (p[used] if p.ndim == 1 else p[:, used]) for name, p in step.op.params.items()} if used else {}
+
+
+def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
+    """The sheet for these blank addresses (a step, a row or a cell each)."""
+    cells = {s.id: np.full(s.value.shape, SHOWN, dtype=np.int8) for s in trace.steps}
+    asked: set[tuple[str, int, int]] = set()
+    for text in blanks:
+        where = address.parse(trace, text)
+        if where.step.op.looked_up:
+            raise EncoderError(
+                f"{text!r}: {where.step.id} is looked up from the printed parameters; nothing to work out there",
+                argument="blank",
+            )
+        rows = slice(None) if where.row is None else where.row
+        cols = slice(None) if where.col is None else where.col
+        cells[where.step.id][rows, cols] = BLANK
+        asked |= {(where.step.id, int(i), int(j)) for i, j in np.argwhere(cells[where.step.id] == BLANK)}
+    notes: list[str] = []
+    while True:  # close: a cell a blank needs that depends on a blank is a blank too
+        tainted = _depends_on_blanks(trace, cells)
+        added = [(s, i, j) for s, i, j in _needed(trace, cells) if tainted[s.id][i, j] and cells[s.id][i, j] == SHOWN]
+        if not added:
+            break
+        for s, i, j in added:
+            cells[s.id][i, j] = BLANK
+        for step_id in dict.fromkeys(t.id for t, _, _ in added):
+            where = ", ".join(dict.fromkeys(t.rows[r] for t, r, _ in added if t.id == step_id))
+            count = sum(t.id == step_id for t, _, _ in added)
+            notes.append(
+                f"{step_id}: {count} more blank(s) in row(s) {where}: a blank needs them, and they need a blank"
+            )
+    for s in trace.steps:  # left out: what depends on a blank but is no blank
+        cells[s.id][(tainted[s.id]) & (cells[s.id] != BLANK)] = LEFT_OUT
+        if s.op.kind == "softmax":
+            for r in np.flatnonzero((cells[s.id] == BLANK).sum(axis=1) == 1):
+                if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
+                    notes.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
+    return Sheet(trace, cells, asked, notes)
+
+
+def _depends_on_blanks(trace: Trace, cells: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Which cells of every step a blank reaches: the blanks made NaN, the trace recomputed."""
+    values: dict[str, np.ndarray] = {}
+    tainted: dict[str, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for s in trace.steps:
+            value = s.op(*(values[k] for k in s.inputs)).copy() if s.inputs else s.value.copy()
+            value[cells[s.id] == BLANK] = np.nan
+            values[s.id], tainted[s.id] = value, np.isnan(value) & (cells[s.id] != BLANK)
+            tainted[s.id] |= cells[s.id] == BLANK
+    return tainted
+
+
+def _needed(trace: Trace, cells: dict[str, np.ndarray]) -> list[tuple[Step, int, int]]:
+    """The input cells the blanks use: each made NaN in turn, does it reach a blank?"""
+    out: list[tuple[Step, int, int]] = []
+    for s in trace.steps:
+        blank = cells[s.id] == BLANK
+        if not blank.any() or not s.inputs:
+            continue
+        truths = trace.inputs(s)
+        for k, input_id in enumerate(s.inputs):
+            source = trace.by_id[input_id]
+            for i, j in np.ndindex(*truths[k].shape):
+                marked = [t if m != k else t.copy() for m, t in enumerate(truths)]
+                marked[k][i, j] = np.nan
+                with np.errstate(all="ignore"):
+                    if np.isnan(s.op(*marked))[blank].any():
+                        out.append((source, i, j))
+    return out
+
+
+def template(sheet: Sheet) -> str:
+    """The YAML a student fills in: exactly the blanks, by row where a whole row is blank, `~`
+    for each number; it loads as it is (and, untouched, grades as nothing attempted)."""
+    lines = [
+        "# Answers for the worksheet. Replace each ~ with the number you work out, written with the",
+        "# decimals you mean (0.90 claims two); leave ~ where you did not attempt it. Then:",
+        "#   encoder check SENTENCE ... --answers THIS_FILE",
+    ]
+    number = 0
+    for s in sheet.steps:
+        grid = sheet.cells[s.id] == BLANK
+        if not grid.any():
+            continue
+        lines += ["", f"# {s.title}: {s.formula}  ({s.id})"]
+        for i in np.flatnonzero(grid.any(axis=1)):
+            row = str(i) if s.rows.count(s.rows[i]) > 1 else _quoted(s.rows[i])  # a repeated token by position
+            width = grid.shape[1]
+            if grid[i].all() and width > 1:
+                lines.append(f"{_key(s.id, row)}: [{', '.join(['~'] * width)}]  # blanks {number + 1}–{number + width}")
+                number += width
+                continue
+            for j in np.flatnonzero(grid[i]):
+                number += 1
+                lines.append(f"{_key(s.id, row, _quoted(s.cols[j]))}: ~  # blank {number}")
+    return "\n".join(lines) + "\n"
+
+
+def _key(step_id: str, *items: str) -> str:
+    """A YAML key for an address: quoted, since it holds [ ]."""
+    text = f"{step_id}[{', '.join(items)}]"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quoted(label: str) -> str:
+    """A row or column as an address names it: quoted where it would not read back as itself."""
+    plain = label and not label.isdigit() and not any(c in label for c in "[],'\"") and label == label.strip()
+    return label if plain else "'" + label + "'" if "'" not in label else f'"{label}"'

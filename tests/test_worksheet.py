@@ -1,0 +1,66 @@
+"""Worksheets: which cells are shown, blank or left out, worked out by hand for the seed's
+example; the answers template loads in `check` and grades as nothing attempted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import encoder_cli
+from encoder_cli import grading, worksheet
+from encoder_cli.errors import EncoderError
+
+S, B, L = worksheet.SHOWN, worksheet.BLANK, worksheet.LEFT_OUT
+HEAD = "layers.0.attention.heads.0."
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return encoder_cli.explain().trace
+
+
+def test_the_issues_example(trace) -> None:
+    """Blank PE[cat], Q and weights[cat]. By the seed's formulas: X'[cat] = X + PE needs PE[cat]
+    and Q needs X'[cat]: a blank. weights[cat] = softmax(scaled[cat]) = softmax(scores[cat] / 2),
+    scores[cat, k] = Q[cat] · K[k]: both rows join, and K[cat] = X'[cat] W_K with them. V[cat]
+    depends on X'[cat] but no blank needs it: left out; so are the other rows of scores, scaled
+    and weights (they use Q) and everything after the weights."""
+    sheet = worksheet.make(trace, ["PE[cat]", "Q", "weights[cat]"])
+    row = lambda value, other, n=4: [[other] * n, [value] * n, [other] * n]  # noqa: E731
+    assert sheet.cells["positional"].tolist() == row(B, S)
+    assert sheet.cells["input"].tolist() == row(B, S)
+    assert sheet.cells[HEAD + "Q"].tolist() == [[B] * 4] * 3
+    assert sheet.cells[HEAD + "K"].tolist() == row(B, S)
+    assert sheet.cells[HEAD + "V"].tolist() == row(L, S)
+    for name in ("scores", "scaled", "weights"):
+        assert sheet.cells[HEAD + name].tolist() == row(B, L, 3), name
+    assert [s.id for s in sheet.steps][-1] == HEAD + "weights"
+    assert all((sheet.cells[s.id] == L).all() for s in trace.steps[trace.steps.index(trace.by_id[HEAD + "output"]) :])
+    assert len(sheet.blanks()) == 4 + 4 + 12 + 4 + 3 * 3
+    assert sheet.params(trace.by_id[HEAD + "Q"])["W_Q"].shape == (4, 4)
+    assert any(note.startswith(HEAD + "scores") for note in sheet.notes)
+
+
+def test_params_are_only_the_columns_a_blank_uses(trace) -> None:
+    sheet = worksheet.make(trace, ["layers.0.ffn.hidden[cat,f2]"])
+    params = sheet.params(trace.by_id["layers.0.ffn.hidden"])
+    W_1, b_1 = trace.by_id["layers.0.ffn.hidden"].op.params.values()
+    np.testing.assert_array_equal(params["W_1"], W_1[:, [2]])
+    np.testing.assert_array_equal(params["b_1"], b_1[[2]])
+
+
+def test_a_lookup_is_no_blank(trace) -> None:
+    with pytest.raises(EncoderError, match="nothing to work out"):
+        worksheet.make(trace, ["X[cat]"])
+
+
+def test_a_lone_softmax_blank_is_given_away_by_its_row(trace) -> None:
+    sheet = worksheet.make(trace, ["weights[cat,sat]"])
+    assert any("sums to 1" in note for note in sheet.notes)
+
+
+def test_the_template_loads_and_grades_as_nothing_attempted(trace) -> None:
+    sheet = worksheet.make(trace, ["PE[cat]", "Q", "weights[cat]"])
+    report = grading.grade_file(worksheet.template(sheet), "answers.yaml", trace, None)
+    assert report.errors == [] and report.summary["checked"] == 0
+    assert report.summary["not_attempted"] == len(sheet.blanks()) and not report.passed
