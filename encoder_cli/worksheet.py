@@ -72,10 +72,10 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
         for s, i, j in added:
             cells[s.id][i, j] = BLANK
         for step_id in dict.fromkeys(t.id for t, _, _ in added):
-            rows = ", ".join(dict.fromkeys(t.rows[r] for t, r, _ in added if t.id == step_id))
+            in_rows = ", ".join(dict.fromkeys(t.rows[r] for t, r, _ in added if t.id == step_id))
             count = sum(t.id == step_id for t, _, _ in added)
             notes.append(
-                f"{step_id}: {count} more blank(s) in row(s) {rows}: a blank needs them, and they need a blank"
+                f"{step_id}: {count} more blank(s) in row(s) {in_rows}: a blank needs them, and they need a blank"
             )
     for s in trace.steps:  # left out: what depends on a blank but is no blank
         cells[s.id][(tainted[s.id]) & (cells[s.id] != BLANK)] = LEFT_OUT
