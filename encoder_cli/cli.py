@@ -1,19 +1,27 @@
 """The command line: parse, call the core, pick a renderer, print, turn EncoderError into exit 2.
 
-Data goes to stdout, messages to stderr. numpy, yaml and rich are imported inside the
-commands so that --help and --version stay fast.
+Data goes to stdout, messages to stderr, each message one line (`_say`). numpy, yaml and
+rich are imported inside the commands so that --help and --version stay fast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
+import signal
 import sys
+from collections.abc import Sequence
 from enum import Enum, IntEnum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
+from typer._click.core import Context, ParameterSource
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from encoder_cli import __version__, settings
 from encoder_cli.errors import EncoderError
@@ -25,10 +33,67 @@ if TYPE_CHECKING:
     from encoder_cli.trace import Step, Trace
 
 EXAMPLE_SENTENCE = "The cat sat"
+EXAMPLE_FILE = "the-cat-sat.yaml"
 ROWS_OFF_TERMINAL = 50  # how many rows a matrix may show when stdout is not a terminal
+SVG_COLUMNS = 100  # the picture's width without a valid COLUMNS
+MAX_COLUMNS = 10_000  # a wider COLUMNS is taken as this: a rule across a stage is that long
+
+
+class Exit(IntEnum):
+    OK = 0  # done; check: every answer right
+    WRONG = 1  # check: some answer is wrong
+    BAD_INPUT = 2  # bad input or usage
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE), as coreutils report it
+    TERMINATED = 143  # SIGTERM (128 + 15)
+
+
+class _Commands(TyperGroup):
+    """Click's group, with this tool's conventions at its edge: a usage error is one line
+    ending with the help to read, exit 2; a closed pipe on stdout ends the run quietly with
+    141, whatever the command."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as e:  # `encoder` alone: the help
+            e.show()
+            code = Exit.BAD_INPUT
+        except UsageError as e:
+            command = e.ctx.command_path if e.ctx is not None else "encoder"
+            given = sys.argv[1:2] if args is None else list(args)[:1]
+            if (e.ctx is None or e.ctx.command is self) and given and given[0] in self.commands:
+                command += f" {given[0]}"  # an option's missing value is the group's error, but the command's
+            _say(f"error: {e.format_message().rstrip('.')} (see '{command} --help')")
+            code = Exit.BAD_INPUT
+        except typer.Abort:
+            code = Exit.INTERRUPTED
+        if not standalone_mode:
+            return code
+        sys.exit(code or Exit.OK)
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Later writes and the flush at exit go nowhere, rather than failing again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            with contextlib.suppress(OSError, ValueError):  # a stdout without a descriptor (tests)
+                os.dup2(devnull, sys.stdout.fileno())
+            return Exit.BROKEN_PIPE
+
 
 app = typer.Typer(
     name="encoder",
+    cls=_Commands,
     help="Run a Transformer encoder step by step and show every intermediate matrix.",
     no_args_is_help=True,
     add_completion=False,
@@ -36,12 +101,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class Exit(IntEnum):
-    OK = 0  # done; check: every answer right
-    WRONG = 1  # check: some answer is wrong
-    BAD_INPUT = 2  # bad input or usage
 
 
 class Format(str, Enum):
@@ -62,7 +121,8 @@ Sentence = Annotated[
     str | None,
     typer.Argument(
         help=f'The sentence to encode. Without --weights it defaults to "{EXAMPLE_SENTENCE}", '
-        "the seed's worked example, whose weights ship with the tool.",
+        "the worked example this tool is built around (d_model 4, one head, one layer), whose "
+        f"weights ship with it ('encoder init --example -o {EXAMPLE_FILE}' writes them out).",
         metavar="SENTENCE",
         show_default=False,
     ),
@@ -74,7 +134,7 @@ Weights = Annotated[
         "-w",
         metavar="FILE",
         help="YAML weights file, format 1 (see the README); '-' reads it from stdin. "
-        "Default: the seed's example (d_model 4, one head, one layer).",
+        f'Default: the built-in example\'s ("{EXAMPLE_SENTENCE}", d_model 4, one head, one layer).',
         show_default=False,
     ),
 ]
@@ -94,7 +154,14 @@ Formats = Annotated[Format, typer.Option("--format", "-f", help="terminal, or on
 Precision = Annotated[
     int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown (JSON always has full precision).")
 ]
-NoColor = Annotated[bool, typer.Option("--no-color", help="No colour (also when the NO_COLOR variable is set).")]
+NoColor = Annotated[
+    bool,
+    typer.Option(
+        "--no-color",
+        help="No colour (also when the NO_COLOR variable is set). Colour is on for a terminal only; "
+        "FORCE_COLOR=1 keeps it through a pipe, e.g. FORCE_COLOR=1 encoder explain | less -R.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -175,10 +242,11 @@ def explain(
 ) -> None:
     """Run the encoder on SENTENCE and show every intermediate matrix.
 
-    The terminal view follows the seed's six steps: embeddings, positional encoding,
-    Q/K/V, scores, softmax weights and weighted sums per head, Add & Norm, FFN,
-    Add & Norm, for every layer. Each table shows its formula, shape and step id;
-    step ids are the ones of the JSON output and of --step.
+    The terminal view follows the six steps of the encoder as the worked example
+    "The cat sat" teaches them: embeddings, positional encoding, Q/K/V, scores,
+    softmax weights and weighted sums per head, Add & Norm, FFN, Add & Norm, for
+    every layer. Each table shows its formula, shape and step id; step ids are the
+    ones of the JSON output and of --step.
 
     \b
     The weights file (YAML, format 1; the README tells the whole story):
@@ -212,8 +280,8 @@ def explain(
 
     try:
         result, inputs = _run(sentence, weights, model)
-        steps = trace.select(result, layer, head, step or [])
-        cells = [address.cell(result, text) for text in cell or []]
+        steps = trace.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
+        cells = [address.cell(result, _utf8(text, "--cell")) for text in cell or []]
         if cells and format not in (View.terminal, View.json):
             raise EncoderError(
                 f"--cell writes text or JSON; drop --format {format.value}, or use --show-work to work cells out in it"
@@ -278,10 +346,10 @@ def _print_view(
     from encoder_cli.render import terminal
 
     if svg:  # as wide as the terminal (COLUMNS), or 100 columns off one
-        width = int(os.environ.get("COLUMNS", 0)) or 100
+        width = _columns() or SVG_COLUMNS
         console = Console(file=io.StringIO(), record=True, width=width, force_terminal=True, color_system="truecolor")
     else:
-        console = Console(file=out, no_color=True if no_color else None, highlight=False)
+        console = _console(out, no_color)
     # A matrix fits when one screen shows it whole, with its title and caption.
     max_rows = max(console.height - 6, 9) if console.is_terminal and not svg else ROWS_OFF_TERMINAL
     fit = widest = console.width
@@ -342,25 +410,28 @@ def check(
     the true value rounds to 0.90, and 0.9 when it rounds to 0.9.
     """
     from encoder_cli import check as grading
+    from encoder_cli.output import writing
 
     try:
         if not answers:
             raise EncoderError("give the answers file: --answers FILE (or - for stdin)")
+        if answers == "-" and weights == "-":
+            raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
         result, _ = _run(sentence, weights, model)
         report = grading.grade(*_read_text(answers, "--answers"), result, tolerance)
+        with writing(None) as out:
+            if format is Format.json:
+                from encoder_cli.render import json_doc
+
+                out.write(json_doc.dumps(json_doc.report(result, report, precision)))
+            else:
+                from encoder_cli.render import terminal
+
+                console = _console(out, no_color)
+                for part in terminal.report(result, report, precision):
+                    console.print(part)
     except EncoderError as e:
         _fail(e)
-
-    if format is Format.json:
-        from encoder_cli.render import json_doc
-
-        sys.stdout.write(json_doc.dumps(json_doc.report(result, report, precision)))
-    else:
-        from encoder_cli.render import terminal
-
-        console = _console(no_color)
-        for part in terminal.report(result, report, precision):
-            console.print(part)
     raise typer.Exit(Exit.WRONG if report.wrong else Exit.OK)
 
 
@@ -374,12 +445,13 @@ _M = settings.DEFAULTS.model  # init's defaults: the example's settings, and Opt
 
 @app.command()
 def init(
+    ctx: typer.Context,
     sentence: Annotated[str, _flag("sentence")] = settings.DEFAULTS.sentence,
     d_model: Annotated[int, _flag("d_model")] = _M.d_model,
     heads: Annotated[int, _flag("heads")] = _M.heads,
     d_ff: Annotated[int, _flag("d_ff")] = settings.DEFAULTS.d_ff,
     layers: Annotated[int, _flag("layers")] = settings.DEFAULTS.layers,
-    seed: Annotated[int, _flag("seed")] = settings.DEFAULTS.seed,
+    seed: Annotated[int, _flag("seed", low=0)] = settings.DEFAULTS.seed,
     positional: Annotated[Positional, _flag("positional")] = _M.positional,
     positional_base: Annotated[float, _flag("positional_base", low=1e-9)] = _M.positional_base,
     norm: Annotated[Norm, _flag("norm")] = _M.norm,
@@ -397,6 +469,14 @@ def init(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.", show_default=False)
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Let --output replace an existing file.")] = False,
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example",
+            help=f'Write the built-in example ("{EXAMPLE_SENTENCE}", the weights explain uses without --weights) '
+            "as it is, to edit; no other flag but --output and --force.",
+        ),
+    ] = False,
 ) -> None:
     """Write a weights file to start from, with one-decimal values.
 
@@ -416,15 +496,35 @@ def init(
         model, sentence, d_ff, layers, seed, unk, per_head, w_o, biases, layer_norms, embedding_norm, final_norm
     )
     given = sys.argv[2:] if sys.argv[1:2] == ["init"] else []  # as typed, for the file's header
-    command = " ".join(["encoder init", *map(shlex.quote, given)])
+    # quoted for the shell: as $'…' with escapes where a word holds what does not print (a newline)
+    quoted = (shlex.quote(w) if w.isprintable() else f"$'{scaffolding.escaped(w, chr(39) + chr(92))}'" for w in given)
+    command = " ".join(["encoder init", *quoted])
     try:
-        text = scaffolding.scaffold(options, command)
+        if example:
+            text = _example(ctx)
+        else:
+            text = scaffolding.scaffold(options._replace(sentence=_utf8(sentence, "--sentence")), command)
         with writing(output, replace=force) as out:
             out.write(text)
     except EncoderError as e:
         _fail(e)
     if output is not None:
-        typer.echo(f"wrote {output}", err=True)
+        _say(f"wrote {output}")
+
+
+def _example(ctx: typer.Context) -> str:
+    """The built-in example's file, as it ships; the flags that would change it are refused."""
+    from encoder_cli import api
+
+    given = [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name not in ("example", "output", "force")
+        and ctx.get_parameter_source(p.name or "") is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise EncoderError(f"--example writes the built-in example as it is; drop {given[0]}, or drop --example")
+    return api.EXAMPLE.read_text(encoding="utf-8")
 
 
 def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[Trace, list[str]]:
@@ -437,16 +537,35 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     if sentence is None and (weights is not None or model is not None):
         flag = "--weights FILE" if model is None else "--model DIR"
         raise EncoderError(f'give the sentence to encode before {flag.split()[0]}, e.g. "The cat sat" {flag}')
+    if sentence is not None:
+        _utf8(sentence, "the sentence")
     if model is not None:
         result, inputs = api.run(sentence, None, model=model), list[str]()
     elif weights is None:
-        result, inputs = api.run(sentence, None), []
+        try:
+            result, inputs = api.run(sentence, None), []
+        except EncoderError as e:
+            if not str(e).startswith(api.EXAMPLE_NAME):
+                raise
+            hint = f"to edit the example, write it out with 'encoder init --example -o {EXAMPLE_FILE}'"
+            raise EncoderError(f"{e} ({hint} and give it as --weights {EXAMPLE_FILE})") from None
     else:
         text, source = _read_text(weights, "--weights")
         result, inputs = api.run(sentence, source, text), [] if weights == "-" else [weights]
     for warning in result.embedded.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        _say(f"warning: {warning}")
     return result, inputs
+
+
+def _utf8(text: str, what: str) -> str:
+    """Text from the command line, which must be UTF-8: Python keeps the bytes that are not
+    as lone surrogates, which no output could write."""
+    bad = re.search("[\ud800-\udfff]", text)
+    if bad:
+        byte = ord(bad[0]) - 0xDC00 if "\udc80" <= bad[0] <= "\udcff" else None
+        found = f" (the byte 0x{byte:02x})" if byte is not None else ""
+        raise EncoderError(f"{what} is not valid UTF-8{found}; give it as UTF-8 text")
+    return text
 
 
 def _fail(error: EncoderError) -> NoReturn:
@@ -454,14 +573,43 @@ def _fail(error: EncoderError) -> NoReturn:
     message = str(error)
     if error.argument is not None:
         message = f"--{error.argument.replace('_', '-')} {error.message}"
-    typer.echo(f"error: {message}", err=True)
+    _say(f"error: {message}")
     raise typer.Exit(Exit.BAD_INPUT)
 
 
-def _console(no_color: bool) -> Console:
+# What must never reach a terminal raw from what the user gave (a key, a file name, a token):
+# control characters (ESC, BEL, newlines), line and paragraph separators, the bidirectional
+# overrides, and the lone surrogates of bytes that were not UTF-8.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _say(message: str) -> None:
+    """A message on stderr, as one line of printable text: `a\\nb`, `\\x1b[31m`."""
+    line = _UNSAFE.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), message)
+    typer.echo(line, err=True)
+
+
+def _columns() -> int | None:
+    """COLUMNS when it is a width: ASCII digits, at least 1 (past 10,000 taken as 10,000). Rich
+    would take 0 or Arabic-Indic digits as one, and draw nothing, or a column a line."""
+    text = os.environ.get("COLUMNS", "")
+    return min(int(text), MAX_COLUMNS) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
+def _console(out: TextIO, no_color: bool) -> Console:
     from rich.console import Console
 
-    return Console(no_color=True if no_color else None, highlight=False)
+    class Piped(Console):
+        def on_broken_pipe(self) -> None:  # Rich would exit 1: end as every command does, 141
+            raise BrokenPipeError
+
+    width = _columns()
+    if width is None:  # the terminal's, or 80 off one, as Rich measures it without COLUMNS
+        try:
+            width = os.get_terminal_size(out.fileno()).columns
+        except (OSError, ValueError):
+            width = 80
+    return Piped(file=out, width=width, no_color=True if no_color else None, highlight=False)
 
 
 def _read_text(name: str, option: str) -> tuple[str, str]:
@@ -477,5 +625,11 @@ def _read_text(name: str, option: str) -> tuple[str, str]:
     return api.decode(sys.stdin.buffer.read(api.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
 
 
+def _terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    """SIGTERM ends the run as an exception would, so that a file being written is removed."""
+    raise SystemExit(Exit.TERMINATED)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     app()

@@ -44,7 +44,7 @@ class Cell(NamedTuple):
 class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
     # layer_norm, relu, gelu, gelu_tanh, copy
-    text: str  # the arithmetic, at the display precision: "(0.20 × 0.10) + (1.40 × 0.20)"
+    text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
     result: float  # computed from the terms
 
@@ -76,19 +76,35 @@ def _named(out: Sym | None, expr: Sym) -> Sym:
     return expr if out is None else Sym(f"{out.text} = {expr.text}", f"{out.tex} = {expr.tex}")
 
 
+# The worked arithmetic writes a negative number after an operator so that it reads at once:
+# subtracted in a sum (0.854 − 0.390, never 0.854 + -0.390), in parentheses elsewhere
+# ((x − μ) as (-1.100 − (-0.633)), 0.5 × (-0.2)³).
+
+
+def _signed(term: str) -> str:
+    """A term of a sum after the first: ' + 0.390', or ' − 0.390' for '-0.390'."""
+    return f" − {term[1:]}" if term.startswith("-") else f" + {term}"
+
+
+def _paren(number: str) -> str:
+    """A number after an operator other than + : '-0.633' as '(-0.633)'."""
+    return f"({number})" if number.startswith("-") else number
+
+
 def _sum(parts: list[str]) -> str:
-    """a + b + c, or the first three and last two around "…" when long."""
+    """a + b − c, or the first three and last two around "…" when long."""
     if len(parts) > LONG:
-        return " + ".join(parts[:3]) + f" + … ({len(parts) - 5} more) … + " + " + ".join(parts[-2:])
-    return " + ".join(parts)
+        parts = [*parts[:3], f"… ({len(parts) - 5} more) …", *parts[-2:]]
+    return parts[0] + "".join(map(_signed, parts[1:]))
 
 
-def _dot(c: Cell, a: Array, w: Array, bias: float | None = None) -> Worked:
-    """a · w (+ bias), term by term."""
+def _dot(c: Cell, names: str, a: Array, w: Array, bias: float | None = None) -> Worked:
+    """a · w (+ bias), term by term, after what they are (unless names is ''):
+    `Q[The] · K[cat] = (2.300 × 1.100) + …`."""
     pairs = [[float(p), float(q)] for p, q in zip(a, w, strict=True)]
     extra = [] if bias is None else [float(bias)]
-    text = _sum([f"({c.f(p)} × {c.f(q)})" for p, q in pairs]) + "".join(f" + {c.f(b)}" for b in extra)
-    return Worked("dot", text, [*pairs, *extra], float(a @ w) + sum(extra))
+    text = _sum([f"({c.f(p)} × {c.f(q)})" for p, q in pairs]) + "".join(_signed(c.f(b)) for b in extra)
+    return Worked("dot", f"{names} = {text}" if names else text, [*pairs, *extra], float(a @ w) + sum(extra))
 
 
 # --- Stage 1: tokens and embeddings ----------------------------------------------------
@@ -247,7 +263,7 @@ class Add(Op):
     def work(self, c: Cell, *xs: Array) -> Worked:
         terms = [float(x[c.i, c.j]) for x in xs]
         names = " + ".join(f"{name}[{c.row}, {c.col}]" for name in c.inputs)
-        return Worked("sum", f"{names} = {' + '.join(map(c.f, terms))}", terms, math.fsum(terms))
+        return Worked("sum", f"{names} = {_sum([c.f(t) for t in terms])}", terms, math.fsum(terms))
 
 
 class Linear(Op):
@@ -281,11 +297,17 @@ class Linear(Op):
 
     def work(self, c: Cell, x: Array) -> Worked:
         bias = None if self.b is None else float(self.b[c.j])
+        k = c.j + (self.part or (0, 0))[0]  # the column of the file's W and b
+        plus_b = "" if bias is None else f" + {self.b_name}[{k}]"
         if self.W is not None:
-            return _dot(c, x[c.i], self.W[:, c.j], bias)
+            # What x is, unless it is X' (`input`), whose products the seed writes on their own.
+            names = "" if c.inputs[0] == "input" else f"{c.inputs[0]}[{c.row}] · {self.W_name}[:, {k}]{plus_b}"
+            return _dot(c, names, x[c.i], self.W[:, c.j], bias)
         value = float(x[c.i, c.j])  # no W_O: the concatenated heads pass through
-        extra = [] if bias is None else [bias]
-        return Worked("sum", c.f(value) + "".join(f" + {c.f(b)}" for b in extra), [value, *extra], value + sum(extra))
+        text = f"{c.inputs[0]}[{c.row}, {c.col}]{plus_b}"
+        if bias is None:  # a sum of one term: said once, not as 1.877 = 1.877
+            return Worked("sum", text, [value], value)
+        return Worked("sum", f"{text} = {c.f(value)}{_signed(c.f(bias))}", [value, bias], value + bias)
 
     @property
     def params(self) -> dict[str, Array]:
@@ -305,7 +327,7 @@ class MatmulT(Op):
         return _named(out, Sym(f"{a.text} {b.text}ᵀ", f"{a.tex} {b.tex}^T"))
 
     def work(self, c: Cell, a: Array, b: Array) -> Worked:
-        return _dot(c, a[c.i], b[c.j])
+        return _dot(c, f"{c.inputs[0]}[{c.row}] · {c.inputs[1]}[{c.col}]", a[c.i], b[c.j])
 
 
 class Matmul(Op):
@@ -320,7 +342,7 @@ class Matmul(Op):
         return _named(out, Sym(f"{a.text} {b.text}", rf"{a.tex}\; {b.tex}"))
 
     def work(self, c: Cell, a: Array, b: Array) -> Worked:
-        return _dot(c, a[c.i], b[:, c.j])
+        return _dot(c, f"{c.inputs[0]}[{c.row}] · {c.inputs[1]}[:, {c.col}]", a[c.i], b[:, c.j])
 
 
 # --- Stage 3: attention ----------------------------------------------------------------
@@ -396,7 +418,7 @@ class Concat(Op):
 
     def work(self, c: Cell, *heads: Array) -> Worked:
         head, k = divmod(c.j, self.d_k)
-        return Worked("copy", f"head {head}'s output[{c.row}, d{k}]", [], float(heads[head][c.i, k]))
+        return Worked("copy", f"{c.inputs[head]}[{c.row}, d{k}]", [], float(heads[head][c.i, k]))
 
 
 # --- Stages 4 and 6: LayerNorm, in three steps a student can follow ------------------------
@@ -437,7 +459,7 @@ class Variance(Op):
 
     def work(self, c: Cell, x: Array, mean: Array) -> Worked:
         row, mu = x[c.i], float(mean[c.i, 0])
-        text = f"({_sum([f'({c.f(v)} − {c.f(mu)})²' for v in row])}) / {len(row)}"
+        text = f"({_sum([f'({c.f(v)} − {_paren(c.f(mu))})²' for v in row])}) / {len(row)}"
         return Worked("variance", text, [float(v) for v in row], float(((row - mu) ** 2).mean()))
 
 
@@ -466,7 +488,7 @@ class Normalise(Op):
     def work(self, c: Cell, x: Array, mean: Array, var: Array) -> Worked:
         v, mu, s2 = float(x[c.i, c.j]), float(mean[c.i, 0]), float(var[c.i, 0])
         g, b, f = float(self.gamma[c.j]), float(self.beta[c.j]), c.f
-        text = f"({f(v)} − {f(mu)}) / √({f(s2)} + {self.eps:g}) × {f(g)} + {f(b)}"
+        text = f"({f(v)} − {_paren(f(mu))}) / √({f(s2)} + {self.eps:g}) × {_paren(f(g))}{_signed(f(b))}"
         return Worked("layer_norm", text, [v, mu, s2, self.eps, g, b], (v - mu) / math.sqrt(s2 + self.eps) * g + b)
 
     @property
@@ -526,7 +548,7 @@ class GELU(ActivationOp):
         )
 
     def worked(self, f: Callable[[float], str], h: float) -> Worked:
-        text = f"{f(h)}/2 × (1 + erf({f(h)} / √2)) = {f(h)}/2 × (1 + {f(math.erf(h / math.sqrt(2)))})"
+        text = f"{f(h)}/2 × (1 + erf({f(h)} / √2)) = {f(h)}/2 × (1{_signed(f(math.erf(h / math.sqrt(2))))})"
         return Worked("gelu", text, [h], h / 2 * math.erfc(-h / math.sqrt(2)))
 
 
@@ -553,8 +575,9 @@ class GELUTanh(ActivationOp):
         )
 
     def worked(self, f: Callable[[float], str], h: float) -> Worked:
-        u = math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)
-        text = f"{f(h)}/2 × (1 + tanh(√(2/π) × ({f(h)} + 0.044715 × {f(h)}³))) = {f(h)}/2 × (1 + tanh({f(u)}))"
+        u = math.sqrt(2 / math.pi) * (h + 0.044715 * h * h * h)  # infinite past |h| ~ 1e102, not an OverflowError
+        tanh = f"tanh({f(u)})" if math.isfinite(u) else f(math.tanh(u))  # ±1
+        text = f"{f(h)}/2 × (1 + tanh(√(2/π) × ({f(h)} + 0.044715 × {_paren(f(h))}³))) = {f(h)}/2 × (1{_signed(tanh)})"
         e = math.exp(-abs(2 * u))  # h/2 · (1 + tanh u) = h · sigmoid(2u), without cancelling
         return Worked("gelu_tanh", text, [h], h * (1 / (1 + e) if u >= 0 else e / (1 + e)))
 
@@ -636,5 +659,5 @@ class L2Normalize(Op):
     def work(self, c: Cell, x: Array) -> Worked:
         row = [float(v) for v in x[c.i]]
         norm = math.sqrt(math.fsum(v * v for v in row))
-        text = f"{c.f(row[c.j])} / √({_sum([f'{c.f(v)}²' for v in row])}) = {c.f(row[c.j])} / {c.f(norm)}"
+        text = f"{c.f(row[c.j])} / √({_sum([f'{_paren(c.f(v))}²' for v in row])}) = {c.f(row[c.j])} / {c.f(norm)}"
         return Worked("normalize", text, row, row[c.j] / norm)

@@ -6,6 +6,7 @@
 - A FIFO or a device (/dev/stdout, /dev/null) is written through, never replaced.
 - An output that is one of the run's inputs (the same file, by os.path.samefile, which
   also sees hard links and symlinks) is refused: nothing the user gave is modified.
+- stdout that cannot be written (a full disk, a closed stdout) is one error like any file's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +27,11 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
     """A text stream to write to: stdout (target None) or the target, as above. replace=False
     refuses an existing regular file (`init` without --force)."""
     if target is None:
-        yield sys.stdout
+        if sys.stdout is None:  # closed by the shell: `encoder explain >&-`
+            raise EncoderError("stdout is closed (>&-); give --output FILE, or leave stdout open")
+        with _open_error("stdout"), _stdout() as stream:
+            yield stream
+            stream.flush()  # here, where a full disk or a closed pipe can still be reported, not at exit
         return
     try:
         st = target.stat()
@@ -64,12 +69,30 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
         Path(partial).unlink(missing_ok=True)
 
 
+def _stdout() -> AbstractContextManager[TextIO]:
+    """stdout through a buffer of our own, so that a write to a pipe is whole or fails: where
+    Python's stdout is unbuffered (PYTHONUNBUFFERED), a large write takes what one system call
+    takes and drops the rest without a word, even when the reader has gone."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file: a test's capture
+        return nullcontext(sys.stdout)
+    sys.stdout.flush()
+    return open(fd, "w", encoding=sys.stdout.encoding, errors=sys.stdout.errors, closefd=False)
+
+
 @contextmanager
-def _open_error(target: Path) -> Iterator[None]:
+def _open_error(target: Path | str) -> Iterator[None]:
+    """An OSError while writing as one line naming the file; a closed pipe is left to the
+    command line, which ends the run quietly."""
     try:
         yield
+    except BrokenPipeError:
+        raise
     except OSError as e:
-        raise EncoderError(f"{target}: cannot be written ({e.strerror})") from None
+        raise EncoderError(f"{target}: cannot be written ({e.strerror or e})") from None
+    except UnicodeEncodeError as e:  # what is written came from the user: a lone surrogate
+        raise EncoderError(f"{target}: cannot be written (the text holds {e.object[e.start]!r}, not UTF-8)") from None
 
 
 def _umask() -> int:

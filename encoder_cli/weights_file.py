@@ -53,8 +53,12 @@ from encoder_cli.spec import Embeddings, Layer, Norm, Spec
 
 try:
     from yaml import CSafeLoader as _Loader
+
+    _LIBYAML = True
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+    _LIBYAML = False
 Loader = _Loader  # libyaml's C parser when PyYAML has it; also used for answers files
 
 Array = np.ndarray
@@ -90,7 +94,7 @@ def parse(text: str, source: str) -> tuple[Spec, Where]:
     try:
         data = reader.document()
     except yaml.YAMLError as e:
-        raise yaml_error(source, e) from None
+        raise yaml_error(source, e, text) from None
     finally:
         reader.loader.dispose()
     if data is None:
@@ -117,13 +121,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def yaml_error(source: str, e: yaml.YAMLError) -> EncoderError:
-    """PyYAML's complaint as one line: `w.yaml:3: not valid YAML: found undefined alias`."""
+def yaml_error(source: str, e: yaml.YAMLError, text: str | None = None) -> EncoderError:
+    """PyYAML's complaint as one line: `w.yaml:3: not valid YAML: found undefined alias`; with
+    the text, the line of a character YAML does not allow (a control character, U+FFFE)."""
     if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
         return EncoderError(f"{source}{line}: not valid YAML: {e.problem or e.context or 'unreadable'}")
-    return EncoderError(f"{source}: not valid YAML: {e}")
+    if isinstance(e, yaml.reader.ReaderError):
+        # libyaml counts the position in bytes of UTF-8, PyYAML's own reader in characters
+        line = ""
+        if text is not None:
+            breaks = text.encode()[: e.position].count(b"\n") if _LIBYAML else text[: e.position].count("\n")
+            line = f":{breaks + 1}"
+        char = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)
+        return EncoderError(f"{source}{line}: not valid YAML: the character {char} is not allowed in YAML; remove it")
+    return EncoderError(f"{source}: not valid YAML: {' '.join(str(e).split())}")
 
 
 # ---------------------------------------------------------------------------
@@ -134,7 +147,9 @@ def yaml_error(source: str, e: yaml.YAMLError) -> EncoderError:
 _CORE = "tag:yaml.org,2002:"
 # A decimal as people write it (0.5, -3, .25, 1e-5, 2.5E+3): a number whatever YAML 1.1 says
 # (it reads 1e-5 as a string). Integers with a leading zero are left to YAML (017 is octal).
-_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+(?=[eE])|0|[1-9]\d*)([eE][-+]?\d+)?")
+# Digits are ASCII: YAML reads Arabic-Indic or other digits as words, and so does this.
+_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+(?=[eE])|0|[1-9]\d*)([eE][-+]?\d+)?", re.ASCII)
+_TOO_LARGE = "too large for a float64 (at most about 1.8e308)"
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -149,7 +164,7 @@ class _Reader:
         self._open: set[str] = set()  # anchors being read: an alias to one of them is a loop
 
     def fail(self, event: yaml.Event, path: Path, message: str) -> NoReturn:
-        raise EncoderError(f"{self.source}:{_line(event)}: {place_text(path)}{message}")
+        raise EncoderError(f"{self.source}:{_line(event)}: {_place(path)}{message}")
 
     def document(self) -> Any:
         """The one document of the stream, or None for an empty stream."""
@@ -223,7 +238,7 @@ class _Reader:
             self.fail(
                 event,
                 path,
-                f"the YAML tag {tag!r} is not allowed in a weights file "
+                f"the YAML tag {_brief(tag)} is not allowed in a weights file "
                 "(only plain numbers, words, lists and mappings); remove it",
             )
 
@@ -238,16 +253,22 @@ class _Reader:
         """A setting's value: number, bool, null or word, as YAML 1.1 reads it, and 1e-5 as a number."""
         kind, node = self._resolved(event)
         if kind == "int":
-            return _constructor.construct_yaml_int(node)
-        if kind == "float":
-            return self.number(event, path)
+            return self.integer(event, path, node)
         if kind == "bool":
             return _constructor.construct_yaml_bool(node)
         if kind == "null":
             return None
-        if not event.style and _DECIMAL.fullmatch(event.value):
-            return float(event.value)
+        if kind == "float" or (not event.style and _DECIMAL.fullmatch(event.value)):
+            return self.number(event, path)
         return event.value
+
+    def integer(self, event: yaml.ScalarEvent, path: Path, node: yaml.ScalarNode) -> int:
+        """An integer as YAML 1.1 writes them (0x1F, 017, 1_000, 1:30). Python reads at most
+        4,300 decimal digits, far past any float64."""
+        try:
+            return _constructor.construct_yaml_int(node)
+        except ValueError:
+            self.fail(event, path, f"expected a number, got {_brief(event.value)}, {_TOO_LARGE}")
 
     def number(self, event: yaml.ScalarEvent, path: Path, index: int | None = None) -> float:
         """A scalar where a number belongs (at path, or path[index]); anything else is an error
@@ -261,17 +282,19 @@ class _Reader:
             self._check_tag(event, path)
             kind, node = self._resolved(event)
             if kind == "int":
-                value = float(_constructor.construct_yaml_int(node))
+                value = _float(self.integer(event, path, node))
             elif kind == "float":
                 value = float(_constructor.construct_yaml_float(node))
             elif kind == "bool":
-                self.fail(event, path, f"expected a number, got {text!r}, which YAML reads as a boolean")
+                self.fail(event, path, f"expected a number, got {_brief(text)}, which YAML reads as a boolean")
             elif kind == "null":
-                self.fail(event, path, f"expected a number, got {text or 'nothing'!r} (YAML's null)")
+                self.fail(event, path, f"expected a number, got {_brief(text or 'nothing')} (YAML's null)")
             else:
-                self.fail(event, path, f"expected a number, got {text!r}")
+                self.fail(event, path, f"expected a number, got {_brief(text)}")
         if not math.isfinite(value):
-            self.fail(event, path if index is None else (*path, index), f"expected a finite number, got {text!r}")
+            why = "" if re.search("inf|nan", text, re.I) else f", {_TOO_LARGE}"  # not .inf, .nan
+            where = path if index is None else (*path, index)
+            self.fail(event, where, f"expected a finite number, got {_brief(text)}{why}")
         return value
 
 
@@ -283,8 +306,33 @@ def _where(source: str, lines: Mapping[Path, int], path: Path) -> str:
     """`source:line: place` with the line of the nearest enclosing thing that has one."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
-            return f"{source}:{lines[path[:end]]}: {place_text(path)}"
-    return f"{source}: {place_text(path)}"
+            return f"{source}:{lines[path[:end]]}: {_place(path)}"
+    return f"{source}: {_place(path)}"
+
+
+def _place(path: Path) -> str:
+    """A place as messages write it, with a key too long to read cut short."""
+    return place_text(tuple(_cut(p) if isinstance(p, str) else p for p in path))
+
+
+def _cut(text: str, room: int = 40) -> str:
+    return text if len(text) <= room else f"{text[: room - 1]}…"
+
+
+def _brief(value: Any) -> str:
+    """A value as a message quotes it, cut short: '0.5', 'abcdefg…' (5000 characters), about 1e400."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"about 1e{int(math.log10(abs(value)))}"  # not its digits: Python writes at most 4,300
+    text = repr(value)
+    return text if len(text) <= 80 else f"{_cut(text[:-1], 80)}{text[-1]} ({len(str(value))} characters)"
+
+
+def _float(value: float) -> float:
+    """A number as a float64; an integer too large to be one is infinite (and so an error)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -330,23 +378,26 @@ class _Checker:
         value = settings.get(key, getattr(DEFAULTS.model, key))
         choices = tuple(c.value for c in kind)
         if value not in choices:
-            self.fail(("model", key), f"{value!r} is not a choice{_suggest(str(value), choices)}")
+            close = _suggest(value[:40] if isinstance(value, str) else "", choices)  # a word may be misspelt
+            self.fail(("model", key), f"{_brief(value)} is not a choice{close}")
         return kind(value)
 
     def count(self, value: Any, path: Path, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            self.fail(path, f"expected a whole number, got {value!r}")
+            self.fail(path, f"expected a whole number, got {_brief(value)}")
         if not low <= value <= high:
-            self.fail(path, f"expected a whole number from {low} to {high}, got {int(value)}")
+            self.fail(path, f"expected a whole number from {low} to {high}, got {_brief(int(value))}")
         return int(value)
 
     def real(self, settings: dict[str, Any], key: str, low: float, *, strict: bool) -> float:
         value, path = settings.get(key, getattr(DEFAULTS.model, key)), ("model", key)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"expected a number, got {value!r}")
+            self.fail(path, f"expected a number, got {_brief(value)}")
+        if not math.isfinite(_float(value)):
+            self.fail(path, f"expected a finite number, got {_brief(value)}, {_TOO_LARGE}")
         if value < low or (strict and value == low):
             bound = "greater than" if strict else "at least"
-            self.fail(path, f"expected a number {bound} {low:g}, got {value!r}")
+            self.fail(path, f"expected a number {bound} {low:g}, got {_brief(value)}")
         return float(value)
 
     def spend(self, count: int, path: Path) -> None:
@@ -420,11 +471,11 @@ class _Checker:
             required=("embeddings", "layers"),
         )
         if "format" in top and (isinstance(top["format"], bool) or top["format"] != 1):
-            self.fail(("format",), f"this is format 1 of the weights file; got {top['format']!r}")
+            self.fail(("format",), f"this is format 1 of the weights file; got {_brief(top['format'])}")
         settings = self.mapping(top.get("model") or {}, ("model",), SETTINGS)
         lowercase = settings.get("lowercase", False)
         if not isinstance(lowercase, bool):
-            self.fail(("model", "lowercase"), f"expected true or false, got {lowercase!r}")
+            self.fail(("model", "lowercase"), f"expected true or false, got {_brief(lowercase)}")
         embeddings = self.embeddings(top["embeddings"], settings.get("d_model"), lowercase)
         d = len(next(iter(embeddings.values())))
         model = self.model(settings, d, top["layers"])
@@ -479,7 +530,7 @@ class _Checker:
         if d_model is not None and d_model != d:
             self.fail(
                 ("model", "d_model"),
-                f"is {d_model!r} but the embeddings have {d} numbers (embeddings.{first_token}); "
+                f"is {_brief(d_model)} but the embeddings have {d} numbers (embeddings.{_cut(first_token)}); "
                 "make them agree or remove d_model",
             )
         out: dict[str, Array] = {}
@@ -490,9 +541,10 @@ class _Checker:
             if key in seen:
                 nfc_differs = unicodedata.normalize("NFC", seen[key]) != unicodedata.normalize("NFC", token)
                 rule = "with lowercase: true" if nfc_differs else "in Unicode NFC form"
-                self.fail((*path, token), f"{seen[key]!r} and {token!r} are the same token {rule}; keep one")
+                same = f"{_brief(seen[key])} and {_brief(token)} are the same token {rule}; keep one"
+                self.fail((*path, token), same)
             seen[key] = token
-            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{first_token}")
+            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{_cut(first_token)}")
         return out
 
     def model(self, settings: dict[str, Any], d: int, layers: Any) -> Settings:

@@ -26,7 +26,7 @@ FIXTURES = [SEED, MAT, PRE]
 MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
 A4 = 794  # CSS pixels across A4 paper (210 mm at 96 px per inch)
 Matrix = list[tuple[str, list[str]]]  # (row label, cells as printed), one block of a step
-Blocks = dict[str, list[tuple[str, Matrix]]]  # step id -> (part caption, block) in order
+Blocks = dict[str, list[tuple[str, list[str], Matrix]]]  # step id -> (part caption, column labels, block) in order
 
 
 def explain(path: Path, form: str, *more: str, words: list[str] | None = None, weights: str | None = None) -> str:
@@ -111,8 +111,9 @@ REPORT += "document.body.append(out);"
 
 _TEX_MATRIX = re.compile(
     r"(?:(?:\\emph\{|\*)(rows [^}*\n]+)[}*]\n+(?:\\\[|\$\$)\n)?"  # the part of a split matrix
-    r"\\begin\{array\}\{r\}\n(.*?)\n\\end\{array\}\n"  # the row labels
-    r"(?:\\begin\{bmatrix\}|\\left\[\\begin\{array\}\{r+\})\n(.*?)\n(?:\\end\{bmatrix\}|\\end\{array\}\\right\])",
+    r"\\begin\{array\}\{r\|r+\}\n"  # labels down the left, a rule, the numbers
+    r"(.*?) \\\\ \\hline\n"  # the column labels, and a rule under them
+    r"(.*?)\n\\end\{array\}",  # a row a line: its label, then its numbers
     re.S,
 )
 _TEX_ID = {
@@ -127,17 +128,17 @@ def tex_blocks(doc: str, form: str) -> Blocks:
     chunks = _TEX_ID[form].split(doc)
     for chunk, step in zip(chunks[::2], chunks[1::2], strict=False):
         blocks = []
-        for part, labels, body in _TEX_MATRIX.findall(chunk):
-            names = [_tex_label(line.removesuffix(r" \\")) for line in labels.split("\n")]
-            rows = [[_tex_cell(c) for c in line.removesuffix(r" \\").split(" & ")] for line in body.split("\n")]
-            blocks.append((part, list(zip(names, rows, strict=True))))
+        for part, head, body in _TEX_MATRIX.findall(chunk):
+            cols = [_tex_label(c) for c in head.split(" & ")[1:]]
+            rows = [line.removesuffix(r" \\").split(" & ") for line in body.split("\n")]
+            blocks.append((part, cols, [(_tex_label(r[0]), [_tex_cell(c) for c in r[1:]]) for r in rows]))
         out[step.replace(r"\_", "_").replace("-{}", "-")] = blocks
     return out
 
 
 def _tex_label(s: str) -> str:
     s = re.sub(r"\\texttt\{([^}]*)\}", r"\1", s).replace(r"\_", "_")
-    return {r"\vdots": "⋮"}.get(s, s)
+    return {r"\vdots": "⋮", r"\cdots": "⋯"}.get(s, s)
 
 
 def _tex_cell(s: str) -> str:
@@ -164,7 +165,7 @@ class _HTMLTables(HTMLParser):
         elif tag == "p" and a.get("class") == "part":
             self.in_part, self.part = True, ""
         elif tag == "table":
-            self.blocks[self.step].append((self.part, []))
+            self.blocks[self.step].append((self.part, [], []))
             self.part = ""
         elif tag == "tr" and self.blocks.get(self.step):
             self.row = []
@@ -176,8 +177,11 @@ class _HTMLTables(HTMLParser):
             self.row.append(self.cell)
             self.cell = None
         elif tag == "tr" and self.row is not None:
-            if self.row[0]:  # not the header
-                self.blocks[self.step][-1][1].append((self.row[0], self.row[1:]))
+            _, cols, rows = self.blocks[self.step][-1]
+            if self.row[0]:
+                rows.append((self.row[0], self.row[1:]))
+            else:  # the header
+                cols += self.row[1:]
             self.row = None
         elif tag == "p":
             self.in_part = False
@@ -205,10 +209,12 @@ def agree(blocks: Blocks, steps: dict[str, dict], precision: int, labels: list[s
     for sid, parts in blocks.items():
         value = steps[sid]["values"]
         n, m = len(value), len(value[0])
+        names = labels if steps[sid]["cols"] == steps[sid]["rows"] else steps[sid]["cols"]  # n x n: the tokens
         seen = set()
-        for part, block in parts:
+        for part, head, block in parts:
             rows, cols = _ranges(part, n, m, block, steps[sid]["cols"])
             assert [label for label, _ in block] == ["⋮" if i is None else labels[i] for i in rows], sid
+            assert head == ["⋯" if j is None else names[j] for j in cols], (sid, head)
             for i, (_, cells) in zip(rows, block, strict=True):
                 assert len(cells) == len(cols), sid
                 for j, cell in zip(cols, cells, strict=True):
@@ -393,7 +399,8 @@ def terminal_blocks(view: str) -> Blocks:
             rule = max(i for i in range(k) if lines[i].startswith("─"))
             m = int(found[2])
             rows = [re.split(r"\s+", row.strip()) for row in lines[rule + 1 : k]]
-            out[found[1]] = [("", [(" ".join(r[:-m]), r[-m:]) for r in rows])]
+            head = re.split(r"\s{2,}", lines[rule - 1].strip())  # labels hold single spaces: "the (0)"
+            out[found[1]] = [("", head, [(" ".join(r[:-m]), r[-m:]) for r in rows])]
     return out
 
 
@@ -431,7 +438,7 @@ def test_terminal_and_svg_honour_the_filters() -> None:
     tokens = _labels(json.loads(explain(MAT, "json"))["tokens"])
     agree(terminal_blocks(view), steps, 2, tokens)
     svg = "".join(ET.fromstring(explain(MAT, "svg", *FILTERS)).itertext()).replace("\xa0", " ")
-    assert all(sid in svg for sid in steps) and "layers.0." not in svg
+    assert all(sid in svg for sid in steps) and not re.search(r"layers\.0\.[\w.]+   \d+ × \d+", svg)  # no layer 0 table
 
 
 # --- big models: summarised, or split with --full, never off the page ---------------------

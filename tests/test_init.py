@@ -21,10 +21,16 @@ def parse(text: str):
     return weights_file.parse(text, "w.yaml")[0]
 
 
-# Words and the characters YAML treats specially, as a sentence might hold them.
-words = st.sampled_from(["The", "cat", "on", "no", "yes", "null", "true", "1", "0.5", "~", "É", "naïve"])
-marks = st.sampled_from(list(".,:;!?#&*%@`'\"[]{}|>-~"))
-sentences = st.lists(st.one_of(words, marks), min_size=1, max_size=8).map(" ".join)
+# Words and the characters YAML treats specially, as a sentence might hold them; and anything
+# at all: control characters, line separators, escapes, quotes, long words, any script.
+words = st.sampled_from(["The", "cat", "on", "no", "yes", "null", "true", "1", "0.5", "~", "É", "naïve", "x" * 1500])
+marks = st.sampled_from(list(".,:;!?#&*%@`'\"[]{}|>-~\\\x00\x01\x1b\x7f\x85\u2028\u2029\ufeff\ufffe"))
+anything = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12)
+sentences = (
+    st.lists(st.one_of(words, marks, anything), min_size=1, max_size=8)
+    .map(" ".join)
+    .filter(lambda s: re.search(r"\w|[^\w\s]", s) is not None)  # at least one token
+)
 
 
 @st.composite
@@ -51,7 +57,7 @@ def options(draw: st.DrawFn) -> init.Options:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(options())
 def test_what_init_writes_loads_runs_and_matches_its_flags(o: init.Options) -> None:
     text = init.scaffold(o, "encoder init")

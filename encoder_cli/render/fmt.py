@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace, columns
+from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace
 
 # Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light backgrounds alike.
-_VIRIDIS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
+_VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
 
 
 def number(value: float, precision: int) -> str:
@@ -16,10 +18,10 @@ def number(value: float, precision: int) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
-def cell_width(step: Step, precision: int) -> int:
-    """Characters of the widest number or column label of a step."""
+def cell_width(step: Step, precision: int, cols: Sequence[str], width: Callable[[str], int] = len) -> int:
+    """Characters of the widest number or column label (as shown, measured by width) of a step."""
     low, high = (number(float(f(step.value)), precision) for f in (np.min, np.max))
-    return max(len(low), len(high), *map(len, columns(step)))
+    return max(len(low), len(high), *map(width, cols))
 
 
 def room(width: int, label: int, cell: int) -> int:
@@ -99,5 +101,6 @@ def heat(weight: float) -> tuple[tuple[int, int, int], bool]:
     """A softmax weight in [0, 1] as a viridis colour, and whether text on it should be black."""
     position = min(max(weight, 0.0), 1.0) * (len(_VIRIDIS) - 1)
     low = int(min(position, len(_VIRIDIS) - 2))
-    r, g, b = _VIRIDIS[low] + (_VIRIDIS[low + 1] - _VIRIDIS[low]) * (position - low)
+    # plain floats, not numpy: a 300 x 300 heatmap is 90,000 calls
+    r, g, b = (a + (z - a) * (position - low) for a, z in zip(_VIRIDIS[low], _VIRIDIS[low + 1], strict=True))
     return (int(r), int(g), int(b)), 0.299 * r + 0.587 * g + 0.114 * b > 140

@@ -8,7 +8,7 @@ import re
 from html import escape
 
 from encoder_cli.render import fmt, page
-from encoder_cli.trace import Step, columns
+from encoder_cli.trace import Step
 
 _SUBSCRIPT = re.compile(r"\b([A-Za-z]+)_([A-Za-z0-9]+)\b")  # W_Q, d_k, b_1, head_0
 
@@ -84,7 +84,7 @@ def _body(p: page.Page, precision: int) -> list[str]:
             for block in shown.blocks:
                 if block.part:
                     out.append(f'<p class="part">{escape(block.part)}</p>')
-                out.append(_table(step, block, shown.rows, precision))
+                out.append(_table(shown, block, precision))
             out.append(f'<p class="meta"><code>{escape(step.id)}</code> · {escape(shown.caption)}</p>')
             if shown.work is not None:
                 out.append(f'<p class="work">{escape(shown.work)}</p>')
@@ -93,13 +93,12 @@ def _body(p: page.Page, precision: int) -> list[str]:
     return out
 
 
-def _table(step: Step, block: page.Block, rows: list[str], precision: int) -> str:
-    cols = columns(step)
-    head = "".join(f'<th scope="col">{"⋯" if j is None else escape(cols[j])}</th>' for j in block.cols)
+def _table(shown: page.Shown, block: page.Block, precision: int) -> str:
+    head = "".join(f'<th scope="col">{"⋯" if j is None else escape(shown.cols[j])}</th>' for j in block.cols)
     body = []
     for i in block.rows:
-        label = "⋮" if i is None else escape(rows[i])
-        cells = "".join(_td(step, i, j, precision) for j in block.cols)
+        label = "⋮" if i is None else escape(shown.rows[i])
+        cells = "".join(_td(shown.step, i, j, precision) for j in block.cols)
         body.append(f'<tr><th scope="row">{label}</th>{cells}</tr>')
     return f'<table class="matrix"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from encoder_cli.render import page, tex
+from encoder_cli.trace import LABEL
 
 _TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worked arithmetic
     **tex.ESCAPED,
@@ -63,7 +64,7 @@ def render(p: page.Page, precision: int) -> str:
             for block in shown.blocks:
                 if block.part:
                     out.append(rf"\emph{{{text(block.part)}}}")
-                out += [r"\[", *tex.matrix(step, block, shown.rows, precision), r"\]"]
+                out += [r"\[", *tex.matrix(shown, block, precision), r"\]"]
             out.append(rf"{{\small\texttt{{{text(step.id)}}} \textperiodcentered{{}} {text(shown.caption)}\par}}")
             if shown.work is not None:
                 out.append(rf"{{\small\itshape {text(shown.work)}\par}}")
@@ -72,8 +73,15 @@ def render(p: page.Page, precision: int) -> str:
 
 
 def width(label: str) -> int:
-    """A row label's width in digits, each character the fonts lack printed as [U+4E2D]."""
-    return sum(len(f"[U+{ord(c):04X}]") if _lacks(c) else 1 for c in label)
+    """A row label's width in digits, each character the fonts lack printed as [U+4E2D]. Past
+    trace.LABEL, where labels are cut, it stops counting: a 60,000-character token is measured
+    once for each character cut off, and counted whole that is minutes."""
+    total = 0
+    for c in label:
+        total += len(f"[U+{ord(c):04X}]") if _lacks(c) else 1
+        if total > LABEL:
+            break
+    return total
 
 
 def _lacks(char: str) -> bool:

@@ -22,7 +22,7 @@ def render(p: page.Page, precision: int) -> str:
             for block in shown.blocks:
                 if block.part:
                     out += ["", f"*{_text(block.part)}*"]
-                out += ["", "$$", *tex.matrix(step, block, shown.rows, precision), "$$"]
+                out += ["", "$$", *tex.matrix(shown, block, precision), "$$"]
             out += ["", f"{_code(step.id)} · {_text(shown.caption)}"]
             if shown.work is not None:
                 out += ["", _code(shown.work)]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from encoder_cli.render import fmt, work
-from encoder_cli.trace import PURPOSES, Step, Trace, columns, labels
+from encoder_cli.trace import PURPOSES, Step, Trace, labels
 
 TITLE = "A Transformer encoder, step by step"
 WIDTH = 90  # characters (digits of the body font) across a page: A4, portrait
@@ -33,6 +33,7 @@ class Block:
 class Shown:
     step: Step
     rows: list[str]  # row labels: the tokens, with positions where one repeats ("sentence" for pooled)
+    cols: list[str]  # column labels: d0…, f0…, mean, or (n x n) the row labels
     blocks: list[Block]
     caption: str  # "3 × 4", and how the matrix was summarised or split (the step id goes before it)
     work: str | None  # --show-work: the first cell, worked out
@@ -66,23 +67,21 @@ def layout(
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
         worked = work.cell(trace, step, 0, 0, precision).text if show_work else None
-        sections[-1].steps.append(_shown(step, labels(step.rows, width), width, precision, full, worked))
+        sections[-1].steps.append(_shown(step, width, precision, full, worked))
     return Page(TITLE, facts, sections)
 
 
-def _shown(
-    step: Step, rows: list[str], width: Callable[[str], int], precision: int, full: bool, worked: str | None
-) -> Shown:
+def _shown(step: Step, width: Callable[[str], int], precision: int, full: bool, worked: str | None) -> Shown:
     n, m = step.value.shape
-    label = max(map(width, rows))
-    fit = fmt.room(WIDTH, label, fmt.cell_width(step, precision))
+    rows = labels(step.rows, width)
+    cols = rows if step.cols == step.rows else list(step.cols)  # n x n: the tokens across too
+    fit = fmt.room(WIDTH, max(map(width, rows)), fmt.cell_width(step, precision, cols, width))
     caption = f"{n} × {m}"
     if not full:
         block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")
         if None in block.rows or None in block.cols:
             caption += " · summarised: --full shows every row and column"
-        return Shown(step, rows, [block], caption, worked)
-    cols = columns(step)
+        return Shown(step, rows, cols, [block], caption, worked)
     parts = [(r, c) for r in _chunks(n, ROWS) for c in _chunks(m, fit)]
     if len(parts) > 1:
         caption += f" · in {len(parts)} parts"
@@ -90,7 +89,7 @@ def _shown(
         Block(list(r), list(c), f"rows {r[0]}–{r[-1]}, columns {cols[c[0]]}–{cols[c[-1]]}" if len(parts) > 1 else "")
         for r, c in parts
     ]
-    return Shown(step, rows, blocks, caption, worked)
+    return Shown(step, rows, cols, blocks, caption, worked)
 
 
 def _chunks(count: int, size: int) -> list[range]:

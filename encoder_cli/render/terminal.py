@@ -1,14 +1,21 @@
-"""The terminal view: the seed's story, stage by stage, one Rich table per matrix."""
+"""The terminal view: the seed's story, stage by stage, one table per matrix (laid out by Matrix)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from itertools import groupby
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rich import box
+from rich.cells import cell_len
 from rich.color import Color
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.control import strip_control_codes
+from rich.measure import Measurement
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -39,7 +46,7 @@ def render(
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
         table = _table(step, labels(step.rows), precision, width, max_rows)
         if show_work:
-            table.renderables.append(Text(work.cell(trace, step, 0, 0, precision).text, style="italic"))
+            table.renderables.append(Worked(work.cell(trace, step, 0, 0, precision).text))
         yield table
 
 
@@ -62,38 +69,108 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     value = step.value
     n, m = value.shape
     cols = columns(step)  # n x n: tokens
-    cell = fmt.cell_width(step, precision)
+    cell = fmt.cell_width(step, precision, cols, cell_len)
     room_cols = m if width is None else fmt.room(width, max(map(len, rows)), cell)
     show_rows, show_cols = fmt.shown(n, n if max_rows is None else max_rows), fmt.shown(m, room_cols)
 
     title = Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"))
-    caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim", no_wrap=True)
+    caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim")
     if len(show_rows) < n or len(show_cols) < m:
         caption.append("   summarised: --full shows every row and column")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("", style="bold", no_wrap=True)
-    for j in show_cols:
-        table.add_column(Text(ELLIPSIS if j is None else cols[j]), justify="right", no_wrap=True, min_width=cell)
+    header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
     heat = step.op.kind == "softmax"
-    for i in show_rows:
-        if i is None:
-            table.add_row(ELLIPSIS, *(ELLIPSIS for _ in show_cols))
-            continue
-        cells: list[Text | str] = [Text(rows[i])]
-        for j in show_cols:
-            if j is None:
-                cells.append(ELLIPSIS)
+    body = [
+        [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat) for j in show_cols)]
+        for i in show_rows
+    ]
+    return Group(title, Matrix([header, *body], cell), caption)
+
+
+Cells = list[tuple[str, Style | None]]  # a line of a matrix: each cell's text and style
+BOLD = Style(bold=True)
+
+
+def _cell(value: np.ndarray, i: int | None, j: int | None, precision: int, heat: bool) -> tuple[str, Style | None]:
+    if i is None or j is None:
+        return ELLIPSIS, None
+    v = float(value[i, j])
+    return fmt.number(v, precision), _heat(v) if heat else None
+
+
+class Matrix:
+    """A matrix laid out as Rich lays out a Table with box.SIMPLE_HEAD and no edge (labels on the
+    left, numbers right-aligned under their column labels, columns three spaces apart, a rule
+    under the header), a line at a time: Rich's Table takes seconds for 300 × 300 numbers.
+
+    lines: the header, then the rows; each a list of (text, style), the row's label first.
+    A column is at least `cell` wide (its label column: as wide as its widest label)."""
+
+    def __init__(self, lines: list[Cells], cell: int) -> None:
+        self.lines = [[(strip_control_codes(text), style) for text, style in line] for line in lines]
+        self.widths = [max(cell_len(line[k][0]) for line in self.lines) for k in range(len(self.lines[0]))]
+        self.widths[1:] = [max(w, cell) for w in self.widths[1:]]
+        self.width = sum(self.widths) + 3 * (len(self.widths) - 1)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for k, line in enumerate(self.lines):
+            (label, style), *cells = line
+            parts = [(label + " " * (self.widths[0] - cell_len(label)), style)]
+            for (text, style), width in zip(cells, self.widths[1:], strict=True):
+                parts += [("   ", None), (" " * (width - cell_len(text)) + text, style)]
+            # one segment for each run of one style: a plain row is two segments, not 2m + 1
+            for style, run in groupby(parts, key=lambda part: part[1]):
+                yield Segment("".join(text for text, _ in run), style)
+            yield Segment.line()
+            if k == 0:
+                yield Segment("─" * self.width)
+                yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
+
+
+class Worked:
+    """A worked line, in italics. Wider than the screen, it breaks before a + − or = between
+    terms (outside any parentheses but a sum's own: never inside (x − μ)²), and its next
+    lines are indented under the first."""
+
+    def __init__(self, text: str, indent: str = "") -> None:
+        self.pieces = _terms(text)
+        self.indent = indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = [self.indent + self.pieces[0]]
+        for piece in self.pieces[1:]:
+            if cell_len(lines[-1]) + 1 + cell_len(piece) <= options.max_width:
+                lines[-1] += " " + piece
             else:
-                v = float(value[i, j])
-                cells.append(Text(fmt.number(v, precision), style=_heat(v) if heat else ""))
-        table.add_row(*cells)
-    return Group(title, table, caption)
+                lines.append(f"{self.indent}    {piece}")
+        yield Text("\n".join(lines), style="italic", overflow="fold")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        whole = cell_len(self.indent) + cell_len(" ".join(self.pieces))
+        return Measurement(min(whole, max(map(cell_len, self.pieces)) + len(self.indent) + 4), whole)
+
+
+def _terms(text: str) -> list[str]:
+    """The text cut before each " + ", " − " and " = " at most one parenthesis deep."""
+    pieces, start, depth = [], 0, 0
+    for k, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth <= 1 and text[k : k + 3] in (" + ", " − ", " = "):
+            pieces.append(text[start:k])
+            start = k + 1
+    return [*pieces, text[start:]]
+
+
+@lru_cache(maxsize=1024)
+def _viridis(rgb: tuple[int, int, int], black: bool) -> Style:
+    return Style(color="black" if black else "white", bgcolor=Color.from_rgb(*rgb))
 
 
 def _heat(weight: float) -> Style:
     """A softmax weight in [0, 1] as a viridis background, with text that stays readable."""
-    (r, g, b), black = fmt.heat(weight)
-    return Style(color="black" if black else "white", bgcolor=Color.from_rgb(r, g, b))
+    return _viridis(*fmt.heat(weight))
 
 
 def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableType]:
@@ -117,7 +194,7 @@ def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableT
         yield table
         for c in claims:
             if not c.right:
-                yield Text("  " + work.cell(trace, step, c.row, c.col, precision).text, style="italic")
+                yield Worked(work.cell(trace, step, c.row, c.col, precision).text, indent="  ")
         yield Text()
     count = graded.summary
     summary = Text.assemble(

@@ -8,8 +8,10 @@ Each kind of step works its cells out in ops.py; this names the cell and writes 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -44,18 +46,41 @@ class Work:
 def cell(trace: Trace, step: Step, i: int, j: int, precision: int, inputs: Sequence[np.ndarray] | None = None) -> Work:
     """The worked arithmetic of step.value[i, j], from the trace's inputs or from these."""
     row, col = labels(step.rows)[i], columns(step)[j]
-    names = [short(k) for k in step.inputs]
+    known = names(tuple(trace.by_id))
     given = trace.inputs(step) if inputs is None else inputs
-    worked = step.op.work(Cell(i, j, lambda v: number(float(v), precision), names, row, col), *given)
-    text = f"{short(step.id)}[{row}, {col}] = {worked.text} = {number(worked.result, precision)}"
+    called = [min(known[k], _relative(k, step.id), key=len) for k in step.inputs]
+    with np.errstate(all="ignore"):  # a worked line never warns: its numbers are the step's own
+        worked = step.op.work(Cell(i, j, lambda v: number(float(v), precision), called, row, col), *given)
+    text = f"{known[step.id]}[{row}, {col}] = {worked.text} = {number(worked.result, precision)}"
     return Work(step.id, i, j, worked.kind, text, worked.terms, float(worked.result))
 
 
-def short(step_id: str) -> str:
-    """The name a student writes: 'Q', 'weights', 'norm_1', 'input' ('layers.0.attention.heads.0.Q' -> 'Q')."""
+@lru_cache(maxsize=4)
+def names(ids: tuple[str, ...]) -> dict[str, str]:
+    """The name a student writes for each step, which --cell and check also take: the shortest
+    end of its id that no other id ends with ('Q', 'norm_1.mean', 'heads.0.output'; in a model
+    of two layers 'layers.1.attention.heads.0.Q'). An end starts at a name, not at a number."""
+    ends = Counter(end for step_id in ids for end in _ends(step_id)[:-1])
+    exact = set(ids)
+    return {
+        step_id: next(end for end in _ends(step_id) if end == step_id or (end not in exact and ends[end] == 1))
+        for step_id in ids
+    }
+
+
+def _ends(step_id: str) -> list[str]:
+    """'layers.0.norm_1' -> ['norm_1', 'layers.0.norm_1']: the ends of an id that start with a name."""
     parts = step_id.split(".")
-    if parts[-1] in ("mean", "variance"):
-        return f"{parts[-2]}.{parts[-1]}"
-    if parts[-1] == "output" and len(parts) > 1:
-        return f"{parts[-2]} output"
-    return parts[-1]
+    return [".".join(parts[k:]) for k in range(len(parts) - 1, -1, -1) if not parts[k].isdigit()]
+
+
+def _relative(step_id: str, within: str) -> str:
+    """An input's id as read inside the step that uses it: without the layer and head they share
+    ('Q' inside layers.1.attention.heads.0.scores; 'layers.0.norm_2' inside layer 1)."""
+    parts, scope = step_id.split("."), within.split(".")
+    shared = 0
+    while shared < min(len(parts), len(scope)) - 1 and parts[shared] == scope[shared]:
+        shared += 1
+    while shared and parts[shared].isdigit():
+        shared -= 1
+    return ".".join(parts[shared:])
