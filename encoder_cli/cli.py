@@ -30,6 +30,7 @@ from encoder_cli.settings import Activation, Norm, Options, Positional
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from encoder_cli import grading
     from encoder_cli.trace import Step, Trace
 
 EXAMPLE_SENTENCE = "The cat sat"
@@ -103,11 +104,6 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
-    terminal = "terminal"
-    json = "json"
-
-
 class View(str, Enum):  # explain's formats
     terminal = "terminal"
     json = "json"
@@ -150,7 +146,6 @@ ModelOption = Annotated[
         show_default=False,
     ),
 ]
-Formats = Annotated[Format, typer.Option("--format", "-f", help="terminal, or one JSON document on stdout.")]
 Precision = Annotated[
     int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown (JSON always has full precision).")
 ]
@@ -372,32 +367,55 @@ def _print_view(
         out.write(console.export_svg(title=f"encoder explain {result.sentence!r}", code_format=terminal.SVG_TEMPLATE))
 
 
+class CheckFormat(str, Enum):
+    terminal = "terminal"
+    json = "json"
+    csv = "csv"
+
+
 @app.command()
 def check(
     sentence: Sentence = None,
     weights: Weights = None,
     model: ModelOption = None,
     answers: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             "--answers",
             "-a",
-            metavar="FILE",
-            help="YAML answers: cell addresses and what was worked out by hand, e.g. 'Q[0,0]: 2.30'; '-' reads stdin.",
+            metavar="FILE|DIR",
+            help="YAML answers: cell addresses and what was worked out by hand, e.g. 'Q[0,0]: 2.30'; '-' reads "
+            "stdin. Repeat it, or give a folder (its *.yaml and *.yml), to grade a whole class.",
             show_default=False,
         ),
-    ] = "",
+    ] = None,
     tolerance: Annotated[
         float | None,
         typer.Option(min=0.0, help="Right when |true - written| <= this, instead of at the written precision."),
     ] = None,
-    format: Formats = Format.terminal,
+    carry: Annotated[
+        bool,
+        typer.Option(
+            "--carry/--no-carry",
+            help="Judge an answer that misses the truth again from the student's own answers for its inputs "
+            "(error carried forward); --no-carry: the truth only.",
+        ),
+    ] = True,
+    format: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format", "-f", help="terminal; json (one document, or {files: [...]}); csv (one row per file)."
+        ),
+    ] = CheckFormat.terminal,
     precision: Precision = 3,
     no_color: NoColor = False,
 ) -> None:
-    """Grade answers worked out by hand against the true values.
+    """Grade answers worked out by hand against the true values, carrying a student's own errors forward.
 
-    Exit status 0 when every answer is right, 1 when any is wrong, 2 for bad input.
+    Each answer is right (it matches the truth, or the value from the student's own right inputs),
+    carried (it matches the value worked from the student's inputs, some of them wrong), or wrong.
+    Exit status 0 when some answer was judged and none is wrong or carried; 1 when any is, or when
+    nothing was attempted; 2 for bad input (a malformed file is reported, the others still graded).
 
     \b
     The answers file is YAML; each key is a step (an id, X, PE, X', or the end of
@@ -406,33 +424,77 @@ def check(
       Q[0,0]: 2.30                         a cell
       weights[cat,sat]: 0.38               rows and columns by position or name
       input: [[0.2, 1.4, 0.8, 1.6], ~, ~]  a matrix; ~ means not attempted
+      scores: ~                            a whole step not attempted
     Each number is judged at the precision it is written with: 0.90 is right when
     the true value rounds to 0.90, and 0.9 when it rounds to 0.9.
     """
-    from encoder_cli import check as grading
     from encoder_cli.output import writing
+    from encoder_cli.render import json_doc, report
 
     try:
-        if not answers:
-            raise EncoderError("give the answers file: --answers FILE (or - for stdin)")
-        if answers == "-" and weights == "-":
+        files = _answer_files(answers or [])
+        if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
         result, _ = _run(sentence, weights, model)
-        report = grading.grade(*_read_text(answers, "--answers"), result, tolerance)
+        reports = [_graded(name, result, tolerance, carry) for name in files]
+    except EncoderError as e:
+        _fail(e)
+    for r in reports:
+        for line in r.errors:
+            _say(f"error: {line}")
+    graded = [r for r in reports if not r.errors]
+    try:
         with writing(None) as out:
-            if format is Format.json:
-                from encoder_cli.render import json_doc
-
-                out.write(json_doc.dumps(json_doc.report(result, report, precision)))
-            else:
-                from encoder_cli.render import terminal
-
+            if format is CheckFormat.csv:
+                out.write(report.table(result, reports))
+            elif len(reports) > 1:
+                if format is CheckFormat.json:
+                    out.write(json_doc.dumps(report.files_document(result, reports, precision)))
+                else:
+                    console = _console(out, no_color)
+                    for part in report.class_view(reports):
+                        console.print(part)
+            elif graded and format is CheckFormat.json:
+                out.write(json_doc.dumps(report.document(result, graded[0], precision)))
+            elif graded:
                 console = _console(out, no_color)
-                for part in terminal.report(result, report, precision):
+                for part in report.marked(result, graded[0], precision):
                     console.print(part)
     except EncoderError as e:
         _fail(e)
-    raise typer.Exit(Exit.WRONG if report.wrong else Exit.OK)
+    if len(graded) < len(reports):
+        raise typer.Exit(Exit.BAD_INPUT)
+    raise typer.Exit(Exit.OK if all(r.passed for r in graded) else Exit.WRONG)
+
+
+def _answer_files(given: list[str]) -> list[str]:
+    """The answers files: each given file, and a folder's *.yaml and *.yml, sorted; stdin at most once."""
+    if not given:
+        raise EncoderError("give the answers file: --answers FILE (or a folder, or - for stdin)")
+    if given.count("-") > 1:
+        raise EncoderError("--answers - reads stdin, which can be read once; give the other answers as files")
+    files: list[str] = []
+    for name in given:
+        folder = Path(name)
+        if name != "-" and folder.is_dir():
+            found = sorted(str(p) for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                raise EncoderError(f"{name}: a folder with no *.yaml or *.yml answers files in it")
+            files += found
+        else:
+            files.append(name)
+    return files
+
+
+def _graded(name: str, trace: Trace, tolerance: float | None, carry: bool) -> grading.Report:
+    """One file's report; a file that cannot be read is a report of that one error."""
+    from encoder_cli import grading
+
+    try:
+        text, source = _read_text(name, "--answers")
+    except EncoderError as e:
+        return grading.Report(name, [], 0, [str(e)])
+    return grading.grade_file(text, source, trace, tolerance, carry)
 
 
 def _flag(name: str, *names: str, low: float | None = None) -> Any:

@@ -112,7 +112,8 @@ def decimals(text: str) -> int:
 
 def judge(text: str, written: float, expected: float, tolerance: float | None) -> bool:
     """Right at the written precision (half a unit in the last written place), or within tolerance."""
-    allowed = tolerance if tolerance is not None else 0.5 * 10.0 ** -decimals(text)
+    places = min(max(decimals(text), -300), 300)  # 0e400 claims nothing finer than 1e300
+    allowed = tolerance if tolerance is not None else 0.5 * 10.0**-places
     return abs(expected - written) <= allowed * (1 + 1e-9) + 1e-12
 
 
@@ -132,7 +133,7 @@ def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[
     try:
         root = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError as e:
-        return [], 0, [str(yaml_error(source, e))]
+        return [], 0, [str(yaml_error(source, e, text))]
     if not isinstance(root, yaml.MappingNode) or not root.value:
         return [], 0, [f"{source}: expected a mapping of cell addresses to answers, e.g. 'Q[0,0]: 2.30'"]
     answers: list[Answer] = []

@@ -189,7 +189,7 @@ def _cut(token: str, width: Callable[[str], int]) -> str:
     """The token, or as much of its start as fits LABEL wide with "…" after it."""
     if width(token) <= LABEL:
         return token
-    end = len(token)
+    end = min(len(token), LABEL)
     while end and width(token[:end] + ELLIPSIS) > LABEL:
         end -= 1
     return token[:end] + ELLIPSIS

@@ -88,3 +88,50 @@ def test_a_tolerance_must_be_a_number_from_0(trace) -> None:
     for bad in (float("nan"), -1.0, float("inf")):
         with pytest.raises(EncoderError, match="tolerance"):
             check.grade_file("Q[0,0]: 2.3\n", "a.yaml", trace, bad)
+
+
+def test_a_whole_class_at_the_command_line(tmp_path) -> None:
+    import csv
+    import io
+    import json
+
+    from tests.conftest import run
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ana.yaml").write_text("X'[cat]: [1.34, 0.64, 0.91, 1.70]\nQ[cat,d0]: 2.44\n")  # all right
+    (folder / "ben.yml").write_text(SEED_ANSWERS)  # the seed: slips and carried cells
+    (folder / "cy.yaml").write_text("Q[0,0]: 2.3\nnope: 1\nQ[9,0]: 1\n")  # two malformed lines
+    (folder / "notes.txt").write_text("not answers")
+    table = run("check", "--answers", str(folder), "-f", "csv")
+    assert table.exit_code == 2  # grep's convention: a malformed file, the others still graded
+    bad = f"error: {folder}/cy.yaml"
+    assert table.stderr.splitlines() == [
+        f"{bad}:2: 'nope' is not a step; `encoder explain -f json | jq -r '.steps[].id'` lists them",
+        f"{bad}:3: 'Q[9,0]': row 9 is out of range; there are 3 (0 to 2)",
+    ]
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert [r["file"] for r in rows] == [f"{folder}/{n}" for n in ("ana.yaml", "ben.yml", "cy.yaml")]
+    assert [rows[0][k] for k in ("checked", "right", "carried", "wrong")] == ["5", "5", "0", "0"]
+    assert [rows[1][k] for k in ("checked", "right", "carried", "wrong", "error")] == ["27", "14", "7", "6", ""]
+    assert rows[2]["checked"] == "" and "nope" in rows[2]["error"]
+    assert (
+        rows[1]["input[1,2]"] == "carried"
+        and rows[1]["positional[1,2]"] == "wrong"
+        and rows[0]["positional[1,2]"] == ""
+    )
+    assert rows[0]["layers.0.attention.heads.0.Q[1,0]"] == "right"  # whatever key the student used
+    doc = json.loads(run("check", "-a", str(folder / "ana.yaml"), "-a", str(folder / "ben.yml"), "-f", "json").stdout)
+    assert [f["file"] for f in doc["files"]] == [str(folder / "ana.yaml"), str(folder / "ben.yml")]
+    assert doc["files"][1]["summary"]["carried"] == 7
+    view = run("check", "-a", str(folder / "ana.yaml"), "-a", str(folder / "ben.yml"))
+    assert view.exit_code == 1 and "Most often wrong or carried" in view.stdout and "ben.yml" in view.stdout
+    assert run("check", "-a", str(folder / "ana.yaml")).exit_code == 0
+    untouched = run("check", "-a", "-", input="Q: ~\n")
+    assert untouched.exit_code == 1 and "nothing attempted" in untouched.stdout
+    carried = json.loads(run("check", "-a", str(folder / "ben.yml"), "-f", "json").stdout)["answers"]
+    q = next(a for a in carried if a["key"] == "Q[1,0]")
+    assert (
+        q["verdict"] == "carried" and q["right"] is False and q["computed_from"] == [f"input[1,{j}]" for j in range(4)]
+    )
+    assert q["work"]["terms"][:4] == [[1.34, 0.1], [0.64, 0.2], [0.98, 0.9], [1.69, 0.8]]  # the student's own X'

@@ -71,7 +71,7 @@ def test_the_readmes_check_session_is_what_the_tool_prints() -> None:
     shown = "\n".join(line.rstrip() for line in result.stdout.strip().splitlines())
     assert f"$ encoder check --answers mine.yaml\n{shown}\n```" in README
     fixed = run("check", "--answers", "-", input=answers.replace("2.50", "2.44"))
-    assert fixed.exit_code == 0 and fixed.stdout.strip().endswith("5 checked: 5 right, 0 wrong")
+    assert fixed.exit_code == 0 and fixed.stdout.strip().endswith("5 checked: 5 right, 0 carried, 0 wrong")
 
 
 def test_the_readmes_python_example_says_what_python_says(monkeypatch) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from encoder_cli import address, check, explain, ops
+from encoder_cli import address, explain, ops
+from encoder_cli import grading as check
 from encoder_cli.cli import app
 from encoder_cli.errors import EncoderError
 from encoder_cli.render import work
@@ -202,7 +203,7 @@ def test_0_9_and_0_90_are_different_claims_end_to_end() -> None:
 
 def test_the_seeds_own_answers() -> None:
     """The seed's printed PE, X' and its Q column, judged against values worked by hand."""
-    result = run("check", "--answers", str(SEED_ANSWERS), "-f", "json")
+    result = run("check", "--answers", str(SEED_ANSWERS), "-f", "json", "--no-carry")  # the plain truth
     assert result.exit_code == 1 and result.stderr == ""
     doc = json.loads(result.stdout)
     verdicts = {(a["step"], a["row"], a["col"]): a["right"] for a in doc["answers"]}
@@ -226,7 +227,8 @@ def test_the_seeds_own_answers() -> None:
             expected[("input", p, j)] = abs(x[p][j] - seed_x[p][j]) <= 0.5 * 10 ** -places(seed_x[p][j])
         expected[("layers.0.attention.heads.0.Q", p, 0)] = abs(x[p] @ w_q0 - [2.30, 2.50, 1.80][p]) <= 0.005
     assert verdicts == expected
-    assert doc["summary"] == {"checked": 27, "right": 14, "wrong": 13, "not_attempted": 0}
+    assert doc["summary"] == {"checked": 27, "right": 14, "carried": 0, "wrong": 13, "not_attempted": 0}
+    assert all(a["verdict"] == ("right" if a["right"] else "wrong") for a in doc["answers"])
     wrong = [a for a in doc["answers"] if not a["right"]]
     assert all(a["work"]["result"] == pytest.approx(a["true"]) for a in wrong)
 
@@ -235,13 +237,15 @@ def test_check_report_in_the_terminal() -> None:
     out = run("check", "--answers", str(SEED_ANSWERS)).stdout
     assert re.search(r"^\[cat, d2\] +0\.08 +0\.0100 +✗ wrong$", out, flags=re.M)
     assert "positional[cat, d2] = sin(1 / 10000^(2/4)) = sin(0.01) = 0.010" in out
-    assert out.rstrip().endswith("27 checked: 14 right, 13 wrong")
+    assert re.search(r"^\[cat, d2\] +0\.98 +0\.9100 +→ carried$", out, flags=re.M)  # 0.9 + its own PE 0.08
+    assert "input[cat, d2] = embeddings[cat, d2] + positional[cat, d2] = 0.900 + 0.080 = 0.980" in out
+    assert out.rstrip().endswith("27 checked: 14 right, 7 carried, 6 wrong")  # by hand: tests/test_grading.py
 
 
 def test_not_attempted_and_whole_rows() -> None:
     answers = "X':\n  - [0.2, 1.4, 0.8, 1.6]\n  - ~\n  - [~, ~, 0.22, ~]\nnorm_1.mean: [2.80, ~, ~]\n"
     doc = json.loads(run("check", "-a", "-", "-f", "json", input=answers).stdout)
-    assert doc["summary"] == {"checked": 6, "right": 6, "wrong": 0, "not_attempted": 9}
+    assert doc["summary"] == {"checked": 6, "right": 6, "carried": 0, "wrong": 0, "not_attempted": 9}
 
 
 @pytest.mark.parametrize(

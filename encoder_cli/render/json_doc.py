@@ -1,18 +1,15 @@
-"""The JSON documents: the trace (../shared/spec/json-output.md, format 1), worked cells, grades."""
+"""The JSON documents: the trace (../shared/spec/json-output.md, format 1) and worked cells."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
 
 from encoder_cli.render import work
 from encoder_cli.trace import Step, Trace
-
-if TYPE_CHECKING:
-    from encoder_cli.check import Report
 
 
 def _encode(value: Any) -> str:
@@ -66,25 +63,3 @@ def chunks(trace: Trace, steps: Sequence[Step], work_precision: int | None = Non
 
 def dumps(document: dict[str, Any]) -> str:
     return _encode(document) + "\n"
-
-
-def report(trace: Trace, graded: Report, precision: int) -> dict[str, Any]:
-    """check --format json: every judged number, with the worked arithmetic of the wrong ones."""
-    answers = []
-    for c in graded.claims:
-        answer = {
-            "key": c.key,
-            "line": c.line,
-            "step": c.step.id,
-            "row": c.row,
-            "col": c.col,
-            "row_label": c.step.rows[c.row],
-            "col_label": c.step.cols[c.col],
-            "written": c.text,
-            "true": c.true,
-            "right": c.right,
-        }
-        if not c.right:
-            answer["work"] = work.cell(trace, c.step, c.row, c.col, precision).json()
-        answers.append(answer)
-    return head(trace) | {"answers": answers, "summary": graded.summary}

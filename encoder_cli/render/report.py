@@ -19,6 +19,7 @@ from rich.text import Text
 
 from encoder_cli.grading import Claim, Report, decimals
 from encoder_cli.render import fmt, json_doc, work
+from encoder_cli.render.terminal import Worked
 from encoder_cli.trace import Trace, columns, labels
 
 MARKS = {"right": ("✓ right", "green"), "carried": ("→ carried", "yellow"), "wrong": ("✗ wrong", "bold red")}
@@ -45,7 +46,7 @@ def summary(report: Report) -> Text:
     return text
 
 
-def terminal(trace: Trace, report: Report, precision: int) -> Iterator[RenderableType]:
+def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableType]:
     """Per step, each answer with the true value and its verdict; under the table, the worked
     arithmetic of each wrong and carried one; last, the summary."""
     for step in trace.steps:
@@ -66,7 +67,7 @@ def terminal(trace: Trace, report: Report, precision: int) -> Iterator[Renderabl
                 line = "  " + worked(trace, c, precision).text
                 if c.verdict == "carried":
                     line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"
-                yield Text(line, style="italic")
+                yield Worked(line.strip(), indent="  ")
         yield Text()
     yield summary(report)
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import groupby
-from typing import TYPE_CHECKING
 
 import numpy as np
-from rich import box
 from rich.cells import cell_len
 from rich.color import Color
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -22,9 +20,6 @@ from rich.text import Text
 
 from encoder_cli.render import fmt, work
 from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, labels
-
-if TYPE_CHECKING:
-    from encoder_cli.check import Report
 
 
 def render(
@@ -171,41 +166,6 @@ def _viridis(rgb: tuple[int, int, int], black: bool) -> Style:
 def _heat(weight: float) -> Style:
     """A softmax weight in [0, 1] as a viridis background, with text that stays readable."""
     return _viridis(*fmt.heat(weight))
-
-
-def report(trace: Trace, graded: Report, precision: int) -> Iterator[RenderableType]:
-    """check: per step, each answer with its verdict and the true value; under the table, the
-    worked arithmetic of each wrong one; last, a summary."""
-    from encoder_cli.check import decimals
-
-    for step in trace.steps:
-        claims = [c for c in graded.claims if c.step is step]
-        if not claims:
-            continue
-        rows, cols = labels(step.rows), columns(step)
-        yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):
-            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        for c in claims:
-            true = fmt.number(c.true, max(decimals(c.text), 0) + 2)
-            mark = Text("✓ right", style="green") if c.right else Text("✗ wrong", style="bold red")
-            table.add_row(Text(f"[{rows[c.row]}, {cols[c.col]}]"), c.text, true, mark)
-        yield table
-        for c in claims:
-            if not c.right:
-                yield Worked(work.cell(trace, step, c.row, c.col, precision).text, indent="  ")
-        yield Text()
-    count = graded.summary
-    summary = Text.assemble(
-        (f"{count['checked']} checked: ", "bold"),
-        (f"{count['right']} right", "green"),
-        ", ",
-        (f"{count['wrong']} wrong", "bold red" if count["wrong"] else "green"),
-    )
-    if count["not_attempted"]:
-        summary.append(f"; {count['not_attempted']} not attempted")
-    yield summary
 
 
 # Rich's SVG template, with fonts that are installed rather than fetched: the SVG renders
