@@ -104,7 +104,7 @@ HELP = {  # for `encoder init --help`, one line per setting and option
     "sentence": "The words to give embeddings, in order.",
     "d_ff": "Width of the FFN's hidden layer.",
     "layers": "Encoder layers.",
-    "seed": "The same seed writes the same numbers.",
+    "seed": "Random seed: the same seed writes the same numbers.",
     "unk": "Add an [UNK] embedding for words not in the sentence.",
     "per_head": "Write W_Q, W_K, W_V as one entry per head.",
     "w_o": "Add the output projection W_O.",
