@@ -367,6 +367,96 @@ def _print_view(
         out.write(console.export_svg(title=f"encoder explain {result.sentence!r}", code_format=terminal.SVG_TEMPLATE))
 
 
+class SheetFormat(str, Enum):
+    terminal = "terminal"
+    markdown = "markdown"
+    latex = "latex"
+    html = "html"
+
+
+@app.command()
+def worksheet(
+    sentence: Sentence = None,
+    weights: Weights = None,
+    model: ModelOption = None,
+    blank: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--blank",
+            "-b",
+            metavar="ADDRESS",
+            help="A step, row or cell for the student to work out, as check's answers name them: 'Q', "
+            "'PE[cat]', 'weights[cat,sat]'. Repeat for more.",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        SheetFormat, typer.Option("--format", "-f", help="terminal, or a handout: markdown, latex, html.")
+    ] = SheetFormat.terminal,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to FILE (replacing it) instead of stdout.", show_default=False
+        ),
+    ] = None,
+    answers_template: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers-template",
+            metavar="FILE",
+            help="Also write the YAML the student fills in: the blanks, each ~, commented; check loads it as it is. "
+            "Never replaces a file without --force.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --answers-template replace an existing file.")] = False,
+    key: Annotated[
+        bool, typer.Option("--key", help="The teacher's answer key: the blanks filled in and marked.")
+    ] = False,
+    precision: Precision = 3,
+    no_color: NoColor = False,
+) -> None:
+    """Print an exercise: the run with blanks to fill in, and nothing that gives them away.
+
+    A cell that depends on no blank is shown; a cell a blank needs that itself depends on a
+    blank becomes a blank too (stderr says so); any other cell that depends on a blank is left
+    out. Each blank step shows the parameter columns its blanks use.
+    """
+    from encoder_cli import worksheet as sheets
+    from encoder_cli.output import writing
+
+    try:
+        if not blank:
+            raise EncoderError("give at least one blank: --blank Q, --blank 'PE[cat]', --blank 'weights[cat,sat]'")
+        result, inputs = _run(sentence, weights, model)
+        sheet = sheets.make(result, blank)
+        steps, marks = sheets.view(sheet, key)
+        for note in sheet.notes:
+            _say(f"note: {note}")
+        if answers_template is not None:
+            with writing(answers_template, inputs, replace=force) as out:
+                out.write(sheets.template(sheet))
+        title = "Answer key" if key else "Worksheet"
+        with writing(output, [*inputs, *([str(answers_template)] if answers_template else [])]) as out:
+            if format is SheetFormat.terminal:
+                from encoder_cli.render import terminal
+
+                console = _console(out, no_color)
+                for part in terminal.render(result, steps, precision=precision, width=console.width,
+                                            max_rows=None, marks=marks):  # fmt: skip
+                    console.print(part)
+                    console.print()
+                return
+            from encoder_cli.render import html, latex, markdown, page
+
+            handout = {SheetFormat.markdown: markdown, SheetFormat.latex: latex, SheetFormat.html: html}[format]
+            width = latex.width if format is SheetFormat.latex else len
+            layout = page.layout(result, steps, precision, False, False, width, marks, f"{title}: {page.TITLE}")
+            out.write(handout.render(layout, precision))
+    except EncoderError as e:
+        _fail(e)
+
+
 class CheckFormat(str, Enum):
     terminal = "terminal"
     json = "json"

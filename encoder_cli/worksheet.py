@@ -12,8 +12,8 @@ step also prints the parameters its blanks use (the columns of W_Q, b_Q, γ, β�
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from encoder_cli.errors import EncoderError
 from encoder_cli.trace import Step, Trace
 
 SHOWN, BLANK, LEFT_OUT = 0, 1, 2
+Marked = Mapping[
+    tuple[int, int], tuple[str, int]
+]  # a step's cells on the sheet: (i, j) -> ("blank" | "key" | "out", n)
+Marks = Mapping[str, Marked]  # by step id
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,29 @@ class Sheet:
         """The parameters a step's blanks use: their columns of each weight (a vector's entries)."""
         used = sorted({int(j) for j in np.argwhere(self.cells[step.id] == BLANK)[:, 1]})
         return {name: (p[used] if p.ndim == 1 else p[:, used]) for name, p in step.op.params.items()} if used else {}
+
+
+def view(sheet: Sheet, key: bool = False) -> tuple[list[Step], dict[str, dict[tuple[int, int], tuple[str, int]]]]:
+    """What a page of the sheet shows: its steps, each blank step after the parameter columns its
+    blanks use (as small steps of their own), and the marks of the blank and left-out cells
+    (blanks numbered; in the key, filled in)."""
+    numbers = {(s.id, i, j): n for n, (s, i, j) in enumerate(sheet.blanks(), start=1)}
+    steps: list[Step] = []
+    marks: dict[str, dict[tuple[int, int], tuple[str, int]]] = {}
+    for s in sheet.steps:
+        used = tuple(s.cols[j] for j in sorted({int(j) for j in np.argwhere(sheet.cells[s.id] == BLANK)[:, 1]}))
+        for name, p in sheet.params(s).items():  # W_Q[:, used] as d0… x used; b_Q[used] as one row
+            rows = (name,) if p.ndim == 1 else tuple(f"d{r}" for r in range(p.shape[0]))
+            title = f"{name}: the columns the blanks use"
+            steps.append(replace(s, id=f"{s.id}.{name}", title=title, formula=name, tex=name, value=np.atleast_2d(p),
+                                 rows=rows, cols=used, inputs=()))  # fmt: skip
+        steps.append(s)
+        cells = sheet.cells[s.id]
+        marked = {(int(i), int(j)): ("out", 0) for i, j in np.argwhere(cells == LEFT_OUT)}
+        for i, j in np.argwhere(cells == BLANK):
+            marked[(int(i), int(j))] = ("key" if key else "blank", numbers[(s.id, int(i), int(j))])
+        marks[s.id] = marked
+    return steps, marks
 
 
 def make(trace: Trace, blanks: Sequence[str]) -> Sheet:

@@ -8,7 +8,6 @@ import re
 from html import escape
 
 from encoder_cli.render import fmt, page
-from encoder_cli.trace import Step
 
 _SUBSCRIPT = re.compile(r"\b([A-Za-z]+)_([A-Za-z0-9]+)\b")  # W_Q, d_k, b_1, head_0
 
@@ -39,6 +38,8 @@ ROOT .part { margin: .6rem 0 0; font-style: italic; color: var(--muted); }
 ROOT .meta { margin: 0; color: var(--muted); font-size: .85rem; }
 ROOT .meta code { color: #2e6b34; }
 ROOT .work { margin: .2rem 0 0; font-size: .85rem; font-style: italic; overflow-wrap: anywhere; }
+ROOT td.blank, ROOT td.key { border: 1px solid var(--ink); min-width: 4.2em; }
+ROOT td.blank .n { font-size: .7em; color: var(--muted); vertical-align: bottom; }
 ROOT code { font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
 """
 PRINT = """@media print {
@@ -98,15 +99,20 @@ def _table(shown: page.Shown, block: page.Block, precision: int) -> str:
     body = []
     for i in block.rows:
         label = "⋮" if i is None else escape(shown.rows[i])
-        cells = "".join(_td(shown.step, i, j, precision) for j in block.cols)
+        cells = "".join(_td(shown, i, j, precision) for j in block.cols)
         body.append(f'<tr><th scope="row">{label}</th>{cells}</tr>')
     return f'<table class="matrix"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def _td(step: Step, i: int | None, j: int | None, precision: int) -> str:
+def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
     if i is None or j is None:  # the rows or columns left out, as in the LaTeX: ⋮ ⋯ ⋱
         return f"<td>{'⋱' if i is None and j is None else '⋮' if i is None else '⋯'}</td>"
+    step = shown.step
     v = float(step.value[i, j])
+    kind, n = (shown.marks or {}).get((i, j), ("", 0))
+    if kind:  # a worksheet: a numbered blank box, its answer in the key, or a cell left out
+        text = {"blank": f'<span class="n">{n}</span>', "key": fmt.number(v, precision), "out": ""}[kind]
+        return f'<td class="{kind}">{text}</td>'
     if step.op.kind != "softmax":
         return f"<td>{fmt.number(v, precision)}</td>"
     (r, g, b), black = fmt.heat(v)

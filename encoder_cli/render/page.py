@@ -9,9 +9,13 @@ off the page.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from encoder_cli.render import fmt, work
+
+if TYPE_CHECKING:
+    from encoder_cli.worksheet import Marked, Marks
 from encoder_cli.trace import PURPOSES, Step, Trace, labels
 
 TITLE = "A Transformer encoder, step by step"
@@ -37,6 +41,7 @@ class Shown:
     blocks: list[Block]
     caption: str  # "3 × 4", and how the matrix was summarised or split (the step id goes before it)
     work: str | None  # --show-work: the first cell, worked out
+    marks: Marked | None = None  # a worksheet's cells: blank (numbered), key (filled), or left out
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,17 @@ class Page:
 
 
 def layout(
-    trace: Trace, steps: Sequence[Step], precision: int, full: bool, show_work: bool, width: Callable[[str], int] = len
+    trace: Trace,
+    steps: Sequence[Step],
+    precision: int,
+    full: bool,
+    show_work: bool,
+    width: Callable[[str], int] = len,
+    marks: Marks | None = None,
+    title: str = TITLE,
 ) -> Page:
-    """The page of these steps; `width` measures a row label in digits as the format prints it."""
+    """The page of these steps; `width` measures a row label in digits as the format prints it.
+    With marks (a worksheet), its blanks and the cells left out."""
     facts = [("Sentence", trace.sentence), *fmt.tokenization(trace, TOKENS)]
     facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
@@ -67,8 +80,9 @@ def layout(
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
         worked = work.cell(trace, step, 0, 0, precision).text if show_work else None
-        sections[-1].steps.append(_shown(step, width, precision, full, worked))
-    return Page(TITLE, facts, sections)
+        shown = _shown(step, width, precision, full, worked)
+        sections[-1].steps.append(replace(shown, marks=(marks or {}).get(step.id)))
+    return Page(title, facts, sections)
 
 
 def _shown(step: Step, width: Callable[[str], int], precision: int, full: bool, worked: str | None) -> Shown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -21,6 +22,9 @@ from rich.text import Text
 from encoder_cli.render import fmt, work
 from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, labels
 
+if TYPE_CHECKING:
+    from encoder_cli.worksheet import Marked, Marks
+
 
 def render(
     trace: Trace,
@@ -30,16 +34,17 @@ def render(
     width: int | None,
     max_rows: int | None,
     show_work: bool = False,
+    marks: Marks | None = None,
 ) -> Iterator[RenderableType]:
     """Header, then per stage a rule and its tables (with their first cell worked out, if
-    show_work). width/max_rows None: never summarise."""
+    show_work). width/max_rows None: never summarise. marks: a worksheet's blanks."""
     yield _header(trace)
     section = None
     for step in steps:
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
-        table = _table(step, labels(step.rows), precision, width, max_rows)
+        table = _table(step, labels(step.rows), precision, width, max_rows, (marks or {}).get(step.id))
         if show_work:
             table.renderables.append(Worked(work.cell(trace, step, 0, 0, precision).text))
         yield table
@@ -59,7 +64,9 @@ def _header(trace: Trace) -> RenderableType:
     return grid
 
 
-def _table(step: Step, rows: list[str], precision: int, width: int | None, max_rows: int | None) -> Group:
+def _table(
+    step: Step, rows: list[str], precision: int, width: int | None, max_rows: int | None, marked: Marked | None = None
+) -> Group:
     """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
     value = step.value
     n, m = value.shape
@@ -75,7 +82,7 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
     header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
     heat = step.op.kind == "softmax"
     body = [
-        [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat) for j in show_cols)]
+        [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat, marked) for j in show_cols)]
         for i in show_rows
     ]
     return Group(title, Matrix([header, *body], cell), caption)
@@ -83,12 +90,20 @@ def _table(step: Step, rows: list[str], precision: int, width: int | None, max_r
 
 Cells = list[tuple[str, Style | None]]  # a line of a matrix: each cell's text and style
 BOLD = Style(bold=True)
+BLANK = Style(reverse=True)
 
 
-def _cell(value: np.ndarray, i: int | None, j: int | None, precision: int, heat: bool) -> tuple[str, Style | None]:
+def _cell(
+    value: np.ndarray, i: int | None, j: int | None, precision: int, heat: bool, marked: Marked | None = None
+) -> tuple[str, Style | None]:
     if i is None or j is None:
         return ELLIPSIS, None
     v = float(value[i, j])
+    mark = marked.get((i, j)) if marked else None
+    if mark is not None:  # a worksheet's blank [n], its answer in the key, or a cell left out
+        kind, number = mark
+        text = {"blank": f"[{number}]", "key": fmt.number(v, precision), "out": ""}[kind]
+        return text, BLANK if kind != "out" else None
     return fmt.number(v, precision), _heat(v) if heat else None
 
 

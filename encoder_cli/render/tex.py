@@ -11,7 +11,6 @@ import re
 
 from encoder_cli.render import fmt
 from encoder_cli.render.page import Block, Shown
-from encoder_cli.trace import Step
 
 ESCAPED = {c: "\\" + c for c in "{}#$%&_"}  # LaTeX's special characters written alike in text and math
 _SPECIAL = {
@@ -37,17 +36,23 @@ def matrix(shown: Shown, block: Block, precision: int) -> list[str]:
     down the left beside one; right-aligned numbers, so that signs and decimal points line up."""
     head = ["", *(r"\cdots" if j is None else label(shown.cols[j]) for j in block.cols)]
     body = [
-        [r"\vdots" if i is None else label(shown.rows[i]), *(_cell(shown.step, i, j, precision) for j in block.cols)]
+        [r"\vdots" if i is None else label(shown.rows[i]), *(_cell(shown, i, j, precision) for j in block.cols)]
         for i in block.rows
     ]
     begin = rf"\begin{{array}}{{r|{'r' * len(block.cols)}}}"
     return [begin, " & ".join(head) + r" \\ \hline", *_lines(body), r"\end{array}"]
 
 
-def _cell(step: Step, i: int | None, j: int | None, precision: int) -> str:
+def _cell(shown: Shown, i: int | None, j: int | None, precision: int) -> str:
     if i is None:
         return r"\vdots" if j is not None else r"\ddots"
-    return r"\cdots" if j is None else fmt.number(float(step.value[i, j]), precision)
+    if j is None:
+        return r"\cdots"
+    number = fmt.number(float(shown.step.value[i, j]), precision)
+    kind, n = (shown.marks or {}).get((i, j), ("", 0))
+    if kind == "blank":  # an empty box, numbered, as wide whatever the number (its width says nothing)
+        return rf"\boxed{{\phantom{{{fmt.number(-8.0, precision)}}}}}_{{{n}}}"
+    return {"key": rf"\boxed{{{number}}}", "out": ""}.get(kind, number)
 
 
 def _lines(rows: list[list[str]]) -> list[str]:
