@@ -32,7 +32,6 @@ Marks = Mapping[str, Marked]  # by step id
 class Sheet:
     trace: Trace
     cells: dict[str, np.ndarray]  # step id -> [rows, cols] of SHOWN, BLANK or LEFT_OUT
-    asked: set[tuple[str, int, int]]  # the blanks the teacher asked for
     notes: list[str] = field(
         default_factory=list
     )  # what a teacher should know: blanks added, rows that give a blank away
@@ -78,7 +77,6 @@ def view(sheet: Sheet, key: bool = False) -> tuple[list[Step], dict[str, dict[tu
 def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
     """The sheet for these blank addresses (a step, a row or a cell each)."""
     cells = {s.id: np.full(s.value.shape, SHOWN, dtype=np.int8) for s in trace.steps}
-    asked: set[tuple[str, int, int]] = set()
     for text in blanks:
         where = address.parse(trace, text)
         if where.step.op.looked_up:
@@ -89,7 +87,6 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
         rows = slice(None) if where.row is None else where.row
         cols = slice(None) if where.col is None else where.col
         cells[where.step.id][rows, cols] = BLANK
-        asked |= {(where.step.id, int(i), int(j)) for i, j in np.argwhere(cells[where.step.id] == BLANK)}
     notes: list[str] = []
     while True:  # close: a cell a blank needs that depends on a blank is a blank too
         tainted = _depends_on_blanks(trace, cells)
@@ -110,7 +107,7 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
             for r in np.flatnonzero((cells[s.id] == BLANK).sum(axis=1) == 1):
                 if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
                     notes.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
-    return Sheet(trace, cells, asked, notes)
+    return Sheet(trace, cells, notes)
 
 
 def _depends_on_blanks(trace: Trace, cells: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
