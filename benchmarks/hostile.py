@@ -1,8 +1,9 @@
 """Time and memory of the runs issue #11 found too slow or too big, measured by hand (never
 asserted in tests):
 
-    python benchmarks/hostile.py            # all but the 8,192-token run
-    python benchmarks/hostile.py --tokens   # also 8,192 tokens of a d_model-4 model (minutes, GBs)
+    python benchmarks/hostile.py                  # all but the runs at the work bound
+    python benchmarks/hostile.py --bound [--bert DIR]   # also runs at the bound (minutes, GBs);
+                                                  # DIR: a BERT-base-sized checkpoint folder
 
 - `--full` of 300 tokens: one 300 x 300 heatmap, every table whole, and the JSON of the run;
 - a 60,000-character token in the terminal view and the LaTeX handout (label cutting);
@@ -59,8 +60,10 @@ def model(path: Path, words: list[str], d: int = 8, d_ff: int = 16) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tokens", action="store_true", help="also run 8,192 tokens (minutes, GBs)")
-    tokens = parser.parse_args().tokens
+    parser.add_argument("--bound", action="store_true", help="also the runs at the work bound (minutes, GBs)")
+    parser.add_argument("--bert", metavar="DIR", help="with --bound: a BERT-base-sized checkpoint folder")
+    args = parser.parse_args()
+    bound, bert = args.bound, args.bert
     OUT.mkdir(exist_ok=True)
 
     print("--full, 300 tokens (d_model 8, d_ff 16, one layer)")
@@ -90,13 +93,41 @@ def main() -> None:
     near = ["--d-model", "1024", "--d-ff", "4096", "--layers", "3"]  # 34.6 million numbers, 190 MiB
     measure("d_model 1024, d_ff 4096, 3 layers (near the limit)", [*ENCODER, "init", *near])
 
-    if tokens:
-        print("8,192 tokens (d_model 4, one head, d_ff 8, one layer)")
+    if bound:
+        print("at the work bound (settings.MAX_HELD, MAX_PRINTED): every admitted run should stay under 2 GB")
         words = [f"w{i % 500}" for i in range(8192)]
         model(OUT / "w8192.yaml", words, d=4, d_ff=8)
         run = [*ENCODER, "explain", " ".join(words), "-w", str(OUT / "w8192.yaml")]
-        measure("-f json", [*run, "-f", "json"], timeout=600)
-        measure("terminal view (summarised)", run, timeout=600)
+        measure("8,192 tokens (d_model 4, one head, d_ff 8): -f json", [*run, "-f", "json"], timeout=600)
+        measure("8,192 tokens: terminal view (summarised)", run, timeout=600)
+        big_weights(OUT / "big.yaml", d=2048, d_ff=8000)  # 49.5 million numbers, the most a file may hold
+        sentence = " ".join(["the cat sat"] * 405)  # 1,215 tokens: the longest it takes (3 x 49.5 million for weights)
+        run = [*ENCODER, "explain", sentence, "-w", str(OUT / "big.yaml")]
+        measure("49.5 million weights, 1,215 tokens: -f json", [*run, "-f", "json"], timeout=900)
+        words = [f"w{i % 500}" for i in range(700)]  # 2 x 700² = 0.98 million cells: about the most a page prints
+        model(OUT / "w700.yaml", words, d=4, d_ff=8)
+        run = [*ENCODER, "explain", " ".join(words), "-w", str(OUT / "w700.yaml"), "-s", "scores", "-s", "weights"]
+        for form in ("terminal", "html", "latex"):
+            measure(f"700 tokens, two 700 x 700 tables --full -f {form}", [*run, "--full", "-f", form], timeout=600)
+        if bert:
+            sentence = " ".join(["the cat sat"] * 170)  # 512 tokens with [CLS] and [SEP]
+            run = [*ENCODER, "explain", sentence, "--model", bert]
+            measure("BERT-base, 512 tokens: -f json", [*run, "-f", "json"], timeout=600)
+            measure("BERT-base, 512 tokens: terminal view", run, timeout=600)
+
+
+def big_weights(path: Path, d: int, d_ff: int) -> None:
+    """A one-layer, one-head weights file of 4 d² + 2 d d_ff numbers, written as flow rows."""
+
+    def matrix(rows: int, cols: int) -> str:
+        row = "        - [" + ",".join("0.01" if k % 3 else "-0.02" for k in range(cols)) + "]\n"
+        return row * rows
+
+    with path.open("w") as out:
+        out.write(f"model: {{heads: 1}}\nembeddings:\n  '[UNK]': [{','.join(['0.1'] * d)}]\nlayers:\n  - attention:\n")
+        for key in ("W_Q", "W_K", "W_V", "W_O"):
+            out.write(f"      {key}:\n{matrix(d, d)}")
+        out.write(f"    ffn:\n      W_1:\n{matrix(d, d_ff)}      W_2:\n{matrix(d_ff, d)}")
 
 
 if __name__ == "__main__":

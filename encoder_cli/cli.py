@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from encoder_cli import __version__, settings
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, printable
 from encoder_cli.settings import Activation, Norm, Options, Positional
 
 if TYPE_CHECKING:
@@ -276,6 +277,9 @@ def explain(
     try:
         result, inputs = _run(sentence, weights, model)
         steps = trace.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
+        if full and format is not View.json:
+            fewer = "keep fewer steps with --layer, --head or --step, or use -f json"
+            steps = trace.printed_whole(steps, "full", fewer)
         cells = [address.cell(result, _utf8(text, "--cell")) for text in cell or []]
         if cells and format not in (View.terminal, View.json):
             raise EncoderError(
@@ -307,7 +311,7 @@ def _explain(
 
             out.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
         else:
-            out.write("".join(w.text + "\n" for w in worked))
+            out.write("".join(printable(w.text) + "\n" for w in worked))
         return
     if format is View.json:
         from encoder_cli.render import json_doc
@@ -422,6 +426,7 @@ def worksheet(
     blank becomes a blank too (stderr says so); any other cell that depends on a blank is left
     out. Each blank step shows the parameter columns its blanks use.
     """
+    from encoder_cli import trace
     from encoder_cli import worksheet as sheets
     from encoder_cli.output import writing
 
@@ -431,27 +436,32 @@ def worksheet(
         result, inputs = _run(sentence, weights, model)
         sheet = sheets.make(result, blank)
         steps, marks = sheets.view(sheet, key)
+        steps = trace.printed_whole(steps, None, "a worksheet prints every cell: use a shorter sentence")
         for note in sheet.notes:
             _say(f"note: {note}")
         if answers_template is not None:
+            given = [sentence, *(["-w", weights] if weights else []), *(["--model", model] if model else [])]
+            check = shlex.join(["encoder", "check", *[a for a in given if a is not None], "--answers"])
             with writing(answers_template, inputs, replace=force) as out:
-                out.write(sheets.template(sheet))
-        title = "Answer key" if key else "Worksheet"
+                out.write(sheets.template(sheet, f"{check} {shlex.quote(str(answers_template))}"))
+        from encoder_cli.render import page
+
+        title = f"{'Answer key' if key else 'Worksheet'}: {page.TITLE}"
         with writing(output, [*inputs, *([str(answers_template)] if answers_template else [])]) as out:
             if format is SheetFormat.terminal:
                 from encoder_cli.render import terminal
 
                 console = _console(out, no_color)
                 for part in terminal.render(result, steps, precision=precision, width=console.width,
-                                            max_rows=None, marks=marks):  # fmt: skip
+                                            max_rows=None, marks=marks, title=title):  # fmt: skip
                     console.print(part)
                     console.print()
                 return
-            from encoder_cli.render import html, latex, markdown, page
+            from encoder_cli.render import html, latex, markdown
 
             handout = {SheetFormat.markdown: markdown, SheetFormat.latex: latex, SheetFormat.html: html}[format]
             width = latex.width if format is SheetFormat.latex else len
-            layout = page.layout(result, steps, precision, False, False, width, marks, f"{title}: {page.TITLE}")
+            layout = page.layout(result, steps, precision, False, False, width, marks, title)
             out.write(handout.render(layout, precision))
     except EncoderError as e:
         _fail(e)
@@ -729,16 +739,9 @@ def _fail(error: EncoderError) -> NoReturn:
     raise typer.Exit(Exit.BAD_INPUT)
 
 
-# What must never reach a terminal raw from what the user gave (a key, a file name, a token):
-# control characters (ESC, BEL, newlines), line and paragraph separators, the bidirectional
-# overrides, and the lone surrogates of bytes that were not UTF-8.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
 def _say(message: str) -> None:
     """A message on stderr, as one line of printable text: `a\\nb`, `\\x1b[31m`."""
-    line = _UNSAFE.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), message)
-    typer.echo(line, err=True)
+    typer.echo(printable(message), err=True)
 
 
 def _columns() -> int | None:

@@ -12,8 +12,8 @@ import numpy as np
 from encoder_cli import ops
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Sym
-from encoder_cli.settings import Model, Norm, Positional, Settings
-from encoder_cli.spec import Layer, Spec
+from encoder_cli.settings import MAX_HELD, Model, Norm, Positional, Settings
+from encoder_cli.spec import Layer, Matrix, Spec
 from encoder_cli.spec import Norm as NormWeights
 from encoder_cli.trace import Tape, Trace, Var
 
@@ -28,6 +28,8 @@ def _run(spec: Spec, sentence: str) -> Trace:
     m = spec.settings
     embedded = spec.vocabulary.embed(sentence)
     tokens, n = embedded.tokens, len(embedded.tokens)
+    if spec.held + cells(spec, n) > MAX_HELD:
+        raise EncoderError(_too_much(spec, n))
     t = Tape(tokens)
 
     # Stage 1: tokenization & embedding. X [n, d]
@@ -56,7 +58,36 @@ def _run(spec: Spec, sentence: str) -> Trace:
 
     model = Model(m.d_model, m.heads, m.d_k, spec.d_ff, len(spec.layers), m.positional, m.norm, m.activation,
                   m.layer_norm_eps)  # fmt: skip
-    return Trace(sentence, tokens, embedded.unknown, model, t.steps, embedded, spec.source)
+    return Trace(sentence, model, t.steps, embedded, spec.source)
+
+
+def cells(spec: Spec, n: int) -> int:
+    """The numbers a run's steps hold, step by step as run() records them."""
+    m, d, heads = spec.settings, spec.settings.d_model, spec.settings.heads
+    # Each head's Q, K, V, output [n, d_k] and scores, scaled, weights [n, n]; concat, output,
+    # residual_1, norm_1, FFN output, residual_2, norm_2 [n, d]; hidden, activation [n, d_ff];
+    # the mean and variance of both norms [n, 1].
+    layer = heads * (4 * n * m.d_k + 3 * n * n) + 7 * n * d + 2 * n * spec.d_ff + 4 * n
+    around = 4 * n * d  # X, PE, X', the output
+    around += n * d if spec.token_type is not None else 0
+    around += sum(n * d + 2 * n for norm in (spec.embedding_norm, spec.final_norm) if norm is not None)
+    around += d * ((spec.pooling is not None) + (spec.pooling is not None and spec.normalize))
+    return len(spec.layers) * layer + around
+
+
+def _too_much(spec: Spec, n: int) -> str:
+    """Why a run is refused, and the longest sentence this model can take."""
+    held = spec.held + cells(spec, n)
+    m, layers = spec.settings, len(spec.layers)
+    longest = next((k for k in range(n - 1, 0, -1) if spec.held + cells(spec, k) <= MAX_HELD), 0)
+    each = "1 layer" if layers == 1 else f"each of {layers} layers"
+    weights = f"; its weights, as held in memory, {spec.held:,}" if spec.held else ""
+    fix = f"use at most {longest} tokens with this model" if longest else "this model is too large to run"
+    return (
+        f"{n} tokens would make this run hold {held:,} numbers ({each}: {m.heads} heads x 3 x {n}² for attention, "
+        f"2 x {n} x {spec.d_ff} in the FFN{weights}), past the {MAX_HELD:,} a run may hold "
+        f"({MAX_HELD * 8 / 1e9:.2f} GB of float64, so that it fits in 2 GB): {fix}"
+    )
 
 
 def positional(spec: Spec, n: int) -> ops.Op:
@@ -124,7 +155,7 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int) -> Var:  # [n, d] -> [n
     cols = slice(h * m.d_k, (h + 1) * m.d_k)
     part = None if m.heads == 1 else (cols.start, cols.stop)
 
-    def project(name: str, title: str, W: np.ndarray, b: np.ndarray | None) -> Var:  # [n, d_k]
+    def project(name: str, title: str, W: Matrix, b: np.ndarray | None) -> Var:  # [n, d_k]
         op = ops.Linear(W[:, cols], None if b is None else b[cols], f"W_{name}", f"b_{name}", part)
         return t(name, title, op, x, lhs=Sym(name, name))
 

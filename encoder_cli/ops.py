@@ -12,12 +12,15 @@ own, or a student's, which is how a carried error is recomputed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from encoder_cli.settings import Activation
+
+if TYPE_CHECKING:
+    from encoder_cli.spec import Matrix
 
 Array = np.ndarray
 LONG = 8  # a sum of more terms shows the first and last few around "…"
@@ -66,7 +69,7 @@ class Op:
     work: Callable[..., Worked]
 
     @property
-    def params(self) -> dict[str, Array]:
+    def params(self) -> Mapping[str, Matrix]:
         """The weights it uses, by their names in the weights file."""
         return {}
 
@@ -273,16 +276,16 @@ class Linear(Op):
     kind = "linear"
 
     def __init__(
-        self, W: Array | None, b: Array | None, W_name: str, b_name: str, part: tuple[int, int] | None = None
+        self, W: Matrix | None, b: Array | None, W_name: str, b_name: str, part: tuple[int, int] | None = None
     ) -> None:
-        self.W = W  # [inputs, outputs]
+        self.W = W  # [inputs, outputs]; a checkpoint's is read from its file when used
         self.b = b  # [outputs]
         self.W_name = W_name  # "W_Q"
         self.b_name = b_name  # "b_Q"
         self.part = part
 
     def __call__(self, x: Array) -> Array:
-        y = x if self.W is None else x @ self.W
+        y = x if self.W is None else x @ np.asarray(self.W)
         return y if self.b is None else y + self.b
 
     def formula(self, out: Sym | None, x: Sym) -> Sym:
@@ -310,7 +313,7 @@ class Linear(Op):
         return Worked("sum", f"{text} = {c.f(value)}{_signed(c.f(bias))}", [value, bias], value + bias)
 
     @property
-    def params(self) -> dict[str, Array]:
+    def params(self) -> Mapping[str, Matrix]:
         return {name: v for name, v in ((self.W_name, self.W), (self.b_name, self.b)) if v is not None}
 
 
@@ -374,9 +377,10 @@ class Scale(Op):
 
 def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
     """softmax(x)_j = exp(x_j) / sum_k exp(x_k); shifting by the row max changes nothing but overflow."""
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    out: Array = e / e.sum(axis=-1, keepdims=True)
-    return out
+    e = x - x.max(axis=-1, keepdims=True)
+    np.exp(e, out=e)  # in place: an 8192 x 8192 softmax needs no 512 MB temporaries
+    e /= e.sum(axis=-1, keepdims=True)
+    return e  # type: ignore[no-any-return]
 
 
 class Softmax(Op):

@@ -42,6 +42,7 @@ def load(name: str) -> Spec:
         pooling=ckpt.pooling,
         normalize=ckpt.normalize,
         source={"kind": "checkpoint", "path": str(ckpt.path), "model_type": "bert"},
+        held=ckpt.hidden_size * ckpt.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
     )
 
 

@@ -122,4 +122,14 @@ MAX_LAYERS = 64
 MAX_VOCAB = 250_000
 MAX_TOKENS = 8192
 MAX_NUMBERS = 50_000_000  # 400 MB of float64, in a weights file
+# What bounds memory is the work, not the token count: the numbers a run holds (its weights in
+# memory and every step's cells, see encoder.cells) are at most 1.7 GB of float64, so that a run
+# fits in 2 GB. A BERT-base checkpoint at 512 tokens holds 206 million.
+MAX_HELD = 210_000_000
+# A weights file's number costs a run about 20 bytes (its float64, the file's text, what the
+# reader leaves behind; measured at 49.5 million numbers): it counts as 3 held numbers.
+FILE_NUMBER_COST = 3
+# A view that prints every cell (--full, a worksheet) spends about 230 bytes on each while it lays
+# it out (measured: 1.48 million cells, 390 MB): a million stay within 2 GB beside the largest run.
+MAX_PRINTED = 1_000_000
 UNK = "[UNK]"

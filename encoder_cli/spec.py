@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,6 +21,18 @@ from encoder_cli.settings import UNK, Settings
 Array = np.ndarray
 
 
+class Matrix(Protocol):
+    """A weight matrix: a numpy array, or a checkpoint's, read from its file each time it is used
+    (np.asarray(W), W[:, j]; W[:, a:b] is another such matrix)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def ndim(self) -> int: ...
+    def __getitem__(self, key: Any, /) -> Any: ...
+    def __array__(self, dtype: Any = None, /, *, copy: Any = None) -> Array: ...
+
+
 @dataclass(frozen=True)
 class Norm:
     gamma: Array  # [d]
@@ -29,18 +41,18 @@ class Norm:
 
 @dataclass(frozen=True)
 class Layer:
-    W_Q: Array  # [d, d], head h owns columns h*d_k ... (h+1)*d_k - 1
-    W_K: Array  # [d, d]
-    W_V: Array  # [d, d]
-    W_O: Array | None  # [d, d]; None: the concatenated heads pass through
+    W_Q: Matrix  # [d, d], head h owns columns h*d_k ... (h+1)*d_k - 1
+    W_K: Matrix  # [d, d]
+    W_V: Matrix  # [d, d]
+    W_O: Matrix | None  # [d, d]; None: the concatenated heads pass through
     b_Q: Array | None  # [d]; None: no bias
     b_K: Array | None
     b_V: Array | None
     b_O: Array | None
     norm_1: Norm
-    W_1: Array  # [d, d_ff]
+    W_1: Matrix  # [d, d_ff]
     b_1: Array | None  # [d_ff]
-    W_2: Array  # [d_ff, d]
+    W_2: Matrix  # [d_ff, d]
     b_2: Array | None  # [d]
     norm_2: Norm
 
@@ -108,3 +120,4 @@ class Spec:
     pooling: str | None = None  # the sentence embedding: "mean", "cls" or "max" of the output's rows
     normalize: bool = False  # and divided by its length
     source: Mapping[str, str] | None = None  # where the weights came from, for the JSON: {"kind": ...}
+    held: int = 0  # the numbers its weights keep in memory while a run uses them

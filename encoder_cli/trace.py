@@ -21,7 +21,7 @@ import numpy as np
 
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Op, Sym
-from encoder_cli.settings import Model
+from encoder_cli.settings import MAX_PRINTED, Model
 from encoder_cli.spec import Embedded
 
 Array = np.ndarray
@@ -84,12 +84,19 @@ class Step:
 @dataclass(frozen=True)
 class Trace:
     sentence: str
-    tokens: list[str]
-    unknown: list[int]  # positions that used the [UNK] embedding
     model: Model  # the settings that shaped the numbers, as the JSON document's "model"
     steps: list[Step]
-    embedded: Embedded  # stage 1: with a checkpoint, also the words, their pieces and the ids
+    embedded: Embedded  # stage 1: the tokens; with a checkpoint, also the words, their pieces and the ids
     source: Mapping[str, str] | None = None  # {"kind": "checkpoint", "path": ..., "model_type": "bert"}
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.embedded.tokens
+
+    @property
+    def unknown(self) -> list[int]:
+        """The positions that used the [UNK] embedding."""
+        return self.embedded.unknown
 
     @cached_property
     def by_id(self) -> dict[str, Step]:
@@ -221,6 +228,16 @@ def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence
     if not kept:
         raise EncoderError("these filters together keep no step; loosen one of them")
     return kept
+
+
+def printed_whole(steps: Sequence[Step], argument: str | None, fix: str) -> list[Step]:
+    """The steps, when a view may print every cell of them: at most MAX_PRINTED numbers."""
+    count = sum(s.value.size for s in steps)
+    if count > MAX_PRINTED:
+        what = "would print" if argument else "the page would print"
+        raise EncoderError(f"{what} {count:,} numbers, past the {MAX_PRINTED:,} a page prints whole; {fix}",
+                           argument=argument)  # fmt: skip
+    return list(steps)
 
 
 def _count(count: int, word: str) -> str:

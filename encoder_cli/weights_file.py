@@ -34,6 +34,7 @@ import yaml
 from encoder_cli.errors import EncoderError, Place, place_text
 from encoder_cli.settings import (
     DEFAULTS,
+    FILE_NUMBER_COST,
     MAX_D_FF,
     MAX_D_MODEL,
     MAX_LAYERS,
@@ -104,21 +105,38 @@ def parse(text: str, source: str) -> tuple[Spec, Where]:
         return _Checker().spec(data), where
 
 
+# Top-level keys whose lists are never weights: their values are checked as settings.
+_NOT_WEIGHTS = ("format", "model")
+
+
 def check(data: Mapping[str, Any]) -> Spec:
     """A weights file given as a mapping (the Python API): lists or numpy arrays for its numbers."""
-    return _Checker().spec(_plain(data))
+    if not isinstance(data, Mapping):
+        return _Checker().spec(_plain(data))
+    return _Checker().spec({k: _plain(v, rows=k not in _NOT_WEIGHTS) for k, v in data.items()})
 
 
-def _plain(value: Any) -> Any:
-    """numpy arrays and numbers -> lists of floats, as the YAML reader makes them."""
+def _plain(value: Any, rows: bool = True) -> Any:
+    """numpy arrays and lists -> what the YAML reader makes: with rows, a list of numbers as a
+    float64 row and a matrix as a list of rows; else lists of Python numbers."""
     if isinstance(value, np.ndarray):
+        if rows and value.ndim > 1:
+            return [_plain(row) for row in value]
+        if rows and value.ndim == 1 and value.dtype.kind in "iuf":
+            return value.astype(np.float64)
         value = value.tolist()
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, rows) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [float(v) if isinstance(v, int | float | np.number) and not isinstance(v, bool) else _plain(v)
-                for v in value]  # fmt: skip
+        items = [float(v) if isinstance(v, int | float | np.number) and not isinstance(v, bool) else _plain(v, rows)
+                 for v in value]  # fmt: skip
+        return _row(items) if rows else items
     return value
+
+
+def _row(items: list[Any]) -> Any:
+    """A list of numbers as a float64 row (8 bytes a number, not a Python float's 32); any other list as it is."""
+    return np.array(items, dtype=np.float64) if all(type(v) is float for v in items) else items
 
 
 def yaml_error(source: str, e: yaml.YAMLError, text: str | None = None) -> EncoderError:
@@ -203,8 +221,8 @@ class _Reader:
             self._anchors[anchor] = value
         return value
 
-    def _sequence(self, path: Path) -> list[Any]:
-        # In format 1 every scalar inside a list is a number.
+    def _sequence(self, path: Path) -> Any:
+        # In format 1 every scalar inside a list is a number; a list of them is kept as a row.
         items: list[Any] = []
         next_event, number = self.next, self.number  # the hot loop of a large file
         while not isinstance(event := next_event(), yaml.SequenceEndEvent):
@@ -212,7 +230,7 @@ class _Reader:
                 items.append(number(event, path, len(items)))  # path + index only if it fails
             else:
                 items.append(self.read(event, (*path, len(items))))
-        return items
+        return items if path and path[0] in _NOT_WEIGHTS else _row(items)
 
     def _mapping(self, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -323,6 +341,8 @@ def _brief(value: Any) -> str:
     """A value as a message quotes it, cut short: '0.5', 'abcdefg…' (5000 characters), about 1e400."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
         return f"about 1e{int(math.log10(abs(value)))}"  # not its digits: Python writes at most 4,300
+    if isinstance(value, np.ndarray):  # a list of numbers, as the file wrote it
+        return _brief(value.tolist()) if len(value) <= 100 else f"a list of {len(value)} numbers"
     text = repr(value)
     return text if len(text) <= 80 else f"{_cut(text[:-1], 80)}{text[-1]} ({len(str(value))} characters)"
 
@@ -341,8 +361,10 @@ def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 
 def _shape(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a list of {len(value)}"
     if isinstance(value, list):
-        inner = {len(row) if isinstance(row, list) else None for row in value}
+        inner = {len(row) if isinstance(row, list | np.ndarray) else None for row in value}
         if value and inner and None not in inner and len(inner) == 1:
             return f"{len(value)} x {inner.pop()}"
         return f"a list of {len(value)}"
@@ -414,7 +436,7 @@ class _Checker:
         if not isinstance(value, list) or not value:
             self.fail(path, f"expected a {names} matrix (a list of rows), got {_shape(value)}")
         for i, row in enumerate(value):
-            if not isinstance(row, list):
+            if not isinstance(row, list | np.ndarray):
                 self.fail((*path, i), f"expected a row of numbers, got {_shape(row)}")
         first = len(value[0])
         for i, row in enumerate(value):
@@ -426,22 +448,22 @@ class _Checker:
             self.fail(path, f"expected {want} ({names}), got {got_rows} x {got_cols}")
         self.spend(got_rows * got_cols, path)
         for i, row in enumerate(value):
-            if not all(isinstance(v, float) for v in row):
+            if not isinstance(row, np.ndarray):  # a list that is not all numbers
                 self.fail((*path, i), "expected a row of numbers, got a row holding a list or mapping")
-        return np.array(value, dtype=np.float64)
+        return np.stack(value)
 
     def vector(self, value: Any, path: Path, length: int, names: str) -> Array:
-        if not isinstance(value, list):
+        if not isinstance(value, list | np.ndarray):
             self.fail(path, f"expected a list of {length} numbers ({names}), got {_shape(value)}")
         if len(value) != length:
             self.fail(path, f"expected {length} numbers ({names}), got {len(value)}")
         self.spend(length, path)
-        if not all(isinstance(v, float) for v in value):
+        if not isinstance(value, np.ndarray):  # a list that is not all numbers
             self.fail(
                 path,
                 f"expected a list of {length} numbers ({names}), got one holding a list or mapping",
             )
-        return np.array(value, dtype=np.float64)
+        return np.array(value)  # a copy: an alias's row may be read twice
 
     def optional_vector(self, data: dict[str, Any], key: str, path: Path, length: int, names: str) -> Array | None:
         return None if key not in data else self.vector(data[key], (*path, key), length, names)
@@ -472,7 +494,7 @@ class _Checker:
         )
         if "format" in top and (isinstance(top["format"], bool) or top["format"] != 1):
             self.fail(("format",), f"this is format 1 of the weights file; got {_brief(top['format'])}")
-        settings = self.mapping(top.get("model") or {}, ("model",), SETTINGS)
+        settings = self.mapping({} if top.get("model") is None else top["model"], ("model",), SETTINGS)
         lowercase = settings.get("lowercase", False)
         if not isinstance(lowercase, bool):
             self.fail(("model", "lowercase"), f"expected true or false, got {_brief(lowercase)}")
@@ -513,6 +535,7 @@ class _Checker:
             layers=tuple(layers),
             final_norm=self.norm(top["final_norm"], ("final_norm",), d) if "final_norm" in top else None,
             d_ff=layers[0].d_ff,
+            held=self.numbers * FILE_NUMBER_COST,
         )
 
     def embeddings(self, value: Any, d_model: Any, lowercase: bool) -> dict[str, Array]:
@@ -522,7 +545,7 @@ class _Checker:
         if len(value) > MAX_VOCAB:
             self.fail(path, f"at most {MAX_VOCAB} tokens, got {len(value)}")
         first_token, first = next(iter(value.items()))
-        if not isinstance(first, list) or not first:
+        if not isinstance(first, list | np.ndarray) or len(first) == 0:
             self.fail((*path, first_token), f"expected a vector of numbers, got {_shape(first)}")
         d = len(first)
         if d > MAX_D_MODEL:
@@ -620,7 +643,7 @@ class _Checker:
     def per_head(self, value: Any, path: Path, model: Settings) -> tuple[Array, Array, Array]:
         """heads: [{W_Q, W_K, W_V} d_model x d_k each] -> full matrices, head h in columns h*d_k..."""
         if not isinstance(value, list) or len(value) != model.heads:
-            got = len(value) if isinstance(value, list) else _shape(value)
+            got = len(value) if isinstance(value, list | np.ndarray) else _shape(value)
             self.fail(path, f"expected one entry per head ({model.heads}, model.heads), got {got}")
         parts: dict[str, list[Array]] = {"W_Q": [], "W_K": [], "W_V": []}
         for h, head in enumerate(value):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from encoder_cli import address
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, printable
 from encoder_cli.trace import Step, Trace
 
 SHOWN, BLANK, LEFT_OUT = 0, 1, 2
@@ -32,9 +32,13 @@ Marks = Mapping[str, Marked]  # by step id
 class Sheet:
     trace: Trace
     cells: dict[str, np.ndarray]  # step id -> [rows, cols] of SHOWN, BLANK or LEFT_OUT
-    notes: list[str] = field(
-        default_factory=list
-    )  # what a teacher should know: blanks added, rows that give a blank away
+    added: list[str] = field(default_factory=list)  # the blanks the sheet added, and why
+    given_away: list[str] = field(default_factory=list)  # blanks that the rest of their row gives away
+
+    @property
+    def notes(self) -> list[str]:
+        """What a teacher should know of the sheet."""
+        return [*self.added, *self.given_away]
 
     @property
     def steps(self) -> list[Step]:
@@ -87,27 +91,36 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
         rows = slice(None) if where.row is None else where.row
         cols = slice(None) if where.col is None else where.col
         cells[where.step.id][rows, cols] = BLANK
-    notes: list[str] = []
+    added: list[tuple[Step, int, int]] = []
     while True:  # close: a cell a blank needs that depends on a blank is a blank too
         tainted = _depends_on_blanks(trace, cells)
-        added = [(s, i, j) for s, i, j in _needed(trace, cells) if tainted[s.id][i, j] and cells[s.id][i, j] == SHOWN]
-        if not added:
+        more = [(s, i, j) for s, i, j in _needed(trace, cells) if tainted[s.id][i, j] and cells[s.id][i, j] == SHOWN]
+        if not more:
             break
-        for s, i, j in added:
+        for s, i, j in more:
             cells[s.id][i, j] = BLANK
-        for step_id in dict.fromkeys(t.id for t, _, _ in added):
-            in_rows = ", ".join(dict.fromkeys(t.rows[r] for t, r, _ in added if t.id == step_id))
-            count = sum(t.id == step_id for t, _, _ in added)
-            notes.append(
-                f"{step_id}: {count} more blank(s) in row(s) {in_rows}: a blank needs them, and they need a blank"
-            )
+        added += more
+    notes = [_added(step, [(i, j) for t, i, j in added if t.id == step.id])
+             for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
+    given_away: list[str] = []
     for s in trace.steps:  # left out: what depends on a blank but is no blank
         cells[s.id][(tainted[s.id]) & (cells[s.id] != BLANK)] = LEFT_OUT
         if s.op.kind == "softmax":
             for r in np.flatnonzero((cells[s.id] == BLANK).sum(axis=1) == 1):
                 if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
-                    notes.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
-    return Sheet(trace, cells, notes)
+                    given_away.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
+    return Sheet(trace, cells, notes, given_away)
+
+
+def _added(step: Step, cells: list[tuple[int, int]]) -> str:
+    """The note on blanks a sheet added to a step: 'Keys (head 0), row cat (….K): 4 more blanks, …'."""
+    rows = ", ".join(dict.fromkeys(step.rows[i] for i, _ in cells))
+    many = len(cells) > 1
+    return (
+        f"{step.title}, {'rows' if ',' in rows else 'row'} {rows} ({step.id}): {len(cells)} more "
+        f"{'blanks' if many else 'blank'}, since a blank needs {'them' if many else 'it'} and "
+        f"{'they need' if many else 'it needs'} a blank"
+    )
 
 
 def _depends_on_blanks(trace: Trace, cells: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -142,13 +155,15 @@ def _needed(trace: Trace, cells: dict[str, np.ndarray]) -> list[tuple[Step, int,
     return out
 
 
-def template(sheet: Sheet) -> str:
+def template(sheet: Sheet, check: str = "encoder check SENTENCE ... --answers THIS_FILE") -> str:
     """The YAML a student fills in: exactly the blanks, by row where a whole row is blank, `~`
-    for each number; it loads as it is (and, untouched, grades as nothing attempted)."""
+    for each number; it loads as it is (and, untouched, grades as nothing attempted). check: the
+    command that grades it."""
     lines = [
         "# Answers for the worksheet. Replace each ~ with the number you work out, written with the",
         "# decimals you mean (0.90 claims two); leave ~ where you did not attempt it. Then:",
-        "#   encoder check SENTENCE ... --answers THIS_FILE",
+        f"#   {printable(check)}",  # escaped: a line break in the sentence would end the comment
+        *(f"# Note: {printable(note)}" for note in sheet.added),
     ]
     number = 0
     for s in sheet.steps:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,11 @@ MAT = FIXTURES / "the-cat-sat-on-the-mat.yaml"
 PRE = FIXTURES / "pre-norm-gelu.yaml"
 SENTENCES = {SEED: "The cat sat", MAT: "The cat sat on the mat", PRE: "a dog ran home, fast."}
 
+# The worksheet of issue #12: its blanks, and the blanks they add (tests/test_worksheet.py works
+# them out): PE[cat], X'[cat], Q, K[cat], and scores, scaled and weights [cat].
+WORKSHEET = ["worksheet", "The cat sat", "--blank", "PE[cat]", "--blank", "Q", "--blank", "weights[cat]"]
+BLANKS = 4 + 4 + 12 + 4 + 3 * 3
+
 
 def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Result:
     """The command line, as a user runs it: COLUMNS 100, no colour; stdout and stderr apart."""
@@ -37,6 +46,138 @@ def wide_model() -> str:
         "ffn": {"W_1": m(d, 4 * d), "W_2": m(4 * d, d)},
     }
     return yaml.safe_dump({"embeddings": {f"w{i}": m(d) for i in range(n)}, "layers": [layer]})
+
+
+# --- The handouts' readers: pdflatex, pdftotext, headless Chromium, MathJax 2.7 -------
+
+MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
+A4 = 794  # CSS pixels across A4 paper (210 mm at 96 px per inch)
+
+
+def pdflatex(source: str, tmp: Path) -> Path:
+    """Compile with pdflatex; fails on any error and on any box overfull (running past the margin)."""
+    (tmp / "doc.tex").write_text(source)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
+        cwd=tmp,
+        capture_output=True,
+        timeout=300,
+    )
+    log = (tmp / "doc.log").read_text(errors="replace")
+    assert done.returncode == 0, log[-3000:]
+    assert "Overfull" not in log, re.findall(r"Overfull.*\n.*", log)[:5]
+    return tmp / "doc.pdf"
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def pdf_words_right_edge(pdf: Path) -> tuple[float, float]:
+    """The rightmost edge of any word and the page width, in points."""
+    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    width = float(re.search(r'<page width="([\d.]+)"', boxes)[1])  # type: ignore[index]
+    return max(float(x) for x in re.findall(r'<word [^>]*xMax="([\d.]+)"', boxes)), width
+
+
+def chromium(tmp: Path, url: str, *flags: str) -> str:
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-sync", "--disable-background-networking", "--disable-component-update",
+         f"--user-data-dir={profile}", *flags, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def browser_report(page: str, tmp: Path, script: str, *flags: str) -> dict:
+    """Open a page in headless Chromium with a test script added at its end; the script leaves a
+    JSON report in <pre id="report">, read back from the DOM Chromium dumps."""
+    path = tmp / "page.html"
+    path.write_text(page.replace("</body>", f"<script>{script}</script></body>"))
+    dom = chromium(tmp, path.as_uri(), f"--window-size={A4},1123", "--dump-dom", *flags)
+    found = re.search(r'<pre id="report">(.*?)</pre>', dom, re.S)
+    assert found, f"the page's test script left no report: {dom[-1500:]}"
+    return json.loads(html.unescape(found[1]))
+
+
+REPORT = "const out = document.createElement('pre'); out.id = 'report'; out.textContent = JSON.stringify(report);"
+REPORT += "document.body.append(out);"
+
+# What any HTML handout must be in the browser: nothing fetched, nothing wider than the page.
+PAGE_CHECK = """
+const width = document.documentElement.clientWidth;
+const report = {
+  fetched: performance.getEntriesByType('resource').map(r => r.name),
+  scroll: document.documentElement.scrollWidth - width,
+  overflow: [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > width
+      || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+    .map(e => e.tagName + ': ' + e.textContent.slice(0, 60)),
+};
+"""
+
+
+def on_a4_screen(page: str, tmp: Path, script: str = "") -> dict:
+    """An HTML handout at A4 width in Chromium: nothing in it that could fetch, nothing fetched,
+    nothing wider than the page. The report is PAGE_CHECK's, with what `script` adds to it."""
+    assert not re.search(r"<(script|link|img|iframe)\b|@import|url\(|https?://", page, re.I)
+    report = browser_report(page, tmp, PAGE_CHECK + script + REPORT)
+    assert report["fetched"] == [] and report["scroll"] <= 0 and report["overflow"] == [], report["overflow"]
+    return report
+
+
+def printed_on_a4(page: str, tmp: Path) -> str:
+    """An HTML handout printed to PDF by Chromium, on A4 with every word inside the margin; its text."""
+    pdf, printed = tmp / "printed.pdf", tmp / "printed.html"
+    printed.write_text(page)  # the page as written, without a test script and its report
+    chromium(tmp, printed.as_uri(), f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    right, width = pdf_words_right_edge(pdf)
+    assert width == pytest.approx(595.3, abs=1) and right <= width - 14 / 25.4 * 72 + 1  # A4, within the margin
+    return " ".join(pdf_text(pdf).split())
+
+
+def math_document(math: list[str], preamble: str = "") -> str:
+    """The math in a LaTeX document of the LaTeX handout's page size."""
+    body = "\n".join(rf"\[{m}\]" for m in math)
+    head = r"\documentclass{article}\usepackage{amsmath}\usepackage[a4paper,margin=20mm]{geometry}" + preamble
+    return rf"{head}\begin{{document}}{body}\end{{document}}"
+
+
+def markdown_math(doc: str) -> list[str]:
+    """The $$ blocks, each $$ on its own line and no blank line within (which would end the
+    block on GitHub)."""
+    math = re.findall(r"^\$\$\n(.*?)\n\$\$$", doc, re.S | re.M)
+    assert all("\n\n" not in m for m in math) and doc.count("$$") == 2 * len(math)
+    return math
+
+
+def mathjax_errors(math: list[str], tmp: Path) -> dict:
+    """Typeset with MathJax 2.7 (Jupyter's; Debian's libjs-mathjax) in headless Chromium,
+    every parse error reported rather than shown in red."""
+    config = {
+        "messageStyle": "none",
+        "tex2jax": {"inlineMath": [], "displayMath": [["$$", "$$"]]},
+        "TeX": {"noErrors": {"disabled": True}, "noUndefined": {"disabled": True}},
+    }
+    script = f"""errors = [];
+MathJax.Hub.Config({json.dumps(config)});
+MathJax.Hub.Register.MessageHook("TeX Jax - parse error", m => errors.push(String(m[1])));
+MathJax.Hub.Register.MessageHook("Math Processing Error", m => errors.push(String(m[2] || m[1])));
+MathJax.Hub.Queue(() => {{
+  const merror = document.querySelectorAll('.merror').length;
+  const report = {{errors, typeset: MathJax.Hub.getAllJax().length, merror}};
+  {REPORT}
+}});"""
+    head = f'<script type="text/x-mathjax-config">{script}</script>'
+    head += f'<script src="{MATHJAX.as_uri()}?config=TeX-AMS_HTML"></script>'
+    body = "".join(f"<div>$${html.escape(m)}$$</div>" for m in math)
+    page = f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+    return browser_report(page, tmp, "", "--allow-file-access-from-files", "--virtual-time-budget=60000")
 
 
 # --- A skipped test is not a passing test: any skip fails the run. -----------------

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from encoder_cli.cli import app
+from encoder_cli.render import json_doc
 from tests.conftest import MAT, PRE, SEED, SENTENCES, generate, run, wide_model
 
 ANSI = re.compile(r"\x1b\[")
@@ -228,13 +229,28 @@ def test_closing_the_pipe_early_is_quiet() -> None:
     assert "Traceback" not in result.stderr and "Error" not in result.stderr
 
 
-def test_streamed_json_is_the_document() -> None:
+@pytest.mark.parametrize("rows_of", [json_doc.ROWS_OF, 1, 5])  # whole steps, a row or a few at a time
+def test_streamed_json_is_the_document(rows_of: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from encoder_cli import explain
-    from encoder_cli.render import json_doc
 
+    monkeypatch.setattr(json_doc, "ROWS_OF", rows_of)
     trace = explain("The cat sat on the mat", weights=MAT).trace
     for steps in (trace.steps, trace.steps[:1], []):
         text = "".join(json_doc.chunks(trace, steps))
         assert text == json_doc.dumps(json_doc.document(trace, steps))
+        worked = "".join(json_doc.chunks(trace, steps, work_precision=3))
+        assert worked == json_doc.dumps(json_doc.document(trace, steps, work_precision=3))
         parsed = json.loads(text)  # the standard library reads back every number exactly
         assert [s["values"] for s in parsed["steps"]] == [s.values.tolist() for s in steps]
+
+
+@pytest.mark.parametrize("columns", [50, 60, 80, 95, 120])
+def test_the_model_line_breaks_between_settings_never_inside_one(columns: int) -> None:
+    out = run("explain", "The cat sat on the mat", "-w", str(MAT), "-s", "Q", env={"COLUMNS": str(columns)}).stdout
+    header = out.split("\n\n")[0].splitlines()
+    start = next(i for i, line in enumerate(header) if line.startswith("Model"))
+    lines = [line[len("Model") :].strip().replace("\u00a0", " ") for line in header[start:]]
+    settings = "d_model 4 · 2 heads (d_k 2) · d_ff 8 · 2 layers · sinusoidal PE · post-norm · relu · ε 1e−05"
+    assert " ".join(lines) == settings and all(len(line) <= columns for line in header)
+    for part in settings.split(" · "):
+        assert any(part in line for line in lines), (part, lines)

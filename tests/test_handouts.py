@@ -10,7 +10,6 @@ import html
 import json
 import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from decimal import Decimal
@@ -20,11 +19,25 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MAT, PRE, ROOT, SEED, SENTENCES, run, wide_model
+from tests.conftest import (
+    MAT,
+    MATHJAX,
+    PRE,
+    ROOT,
+    SEED,
+    SENTENCES,
+    markdown_math,
+    math_document,
+    mathjax_errors,
+    on_a4_screen,
+    pdf_text,
+    pdflatex,
+    printed_on_a4,
+    run,
+    wide_model,
+)
 
 FIXTURES = [SEED, MAT, PRE]
-MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
-A4 = 794  # CSS pixels across A4 paper (210 mm at 96 px per inch)
 Matrix = list[tuple[str, list[str]]]  # (row label, cells as printed), one block of a step
 Blocks = dict[str, list[tuple[str, list[str], Matrix]]]  # step id -> (part caption, column labels, block) in order
 
@@ -47,64 +60,6 @@ def test_the_readers_are_installed() -> None:
     missing += [] if MATHJAX.exists() else [str(MATHJAX)]
     packages = "texlive-latex-base lmodern poppler-utils chromium libjs-mathjax"
     assert not missing, f"missing {missing}: apt-get install {packages}"
-
-
-# --- the readers ----------------------------------------------------------------------
-
-
-def pdflatex(source: str, tmp: Path) -> Path:
-    """Compile with pdflatex; fails on any error and on any box overfull (running past the margin)."""
-    (tmp / "doc.tex").write_text(source)
-    done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
-        cwd=tmp,
-        capture_output=True,
-        timeout=300,
-    )
-    log = (tmp / "doc.log").read_text(errors="replace")
-    assert done.returncode == 0, log[-3000:]
-    assert "Overfull" not in log, re.findall(r"Overfull.*\n.*", log)[:5]
-    return tmp / "doc.pdf"
-
-
-def pdf_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-
-
-def pdf_words_right_edge(pdf: Path) -> tuple[float, float]:
-    """The rightmost edge of any word and the page width, in points."""
-    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    width = float(re.search(r'<page width="([\d.]+)"', boxes)[1])  # type: ignore[index]
-    return max(float(x) for x in re.findall(r'<word [^>]*xMax="([\d.]+)"', boxes)), width
-
-
-def chromium(tmp: Path, url: str, *flags: str) -> str:
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    done = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-sync", "--disable-background-networking", "--disable-component-update",
-         f"--user-data-dir={profile}", *flags, url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-def browser_report(page: str, tmp: Path, script: str, *flags: str) -> dict:
-    """Open a page in headless Chromium with a test script added at its end; the script leaves a
-    JSON report in <pre id="report">, read back from the DOM Chromium dumps."""
-    path = tmp / "page.html"
-    path.write_text(page.replace("</body>", f"<script>{script}</script></body>"))
-    dom = chromium(tmp, path.as_uri(), f"--window-size={A4},1123", "--dump-dom", *flags)
-    found = re.search(r'<pre id="report">(.*?)</pre>', dom, re.S)
-    assert found, f"the page's test script left no report: {dom[-1500:]}"
-    return json.loads(html.unescape(found[1]))
-
-
-REPORT = "const out = document.createElement('pre'); out.id = 'report'; out.textContent = JSON.stringify(report);"
-REPORT += "document.body.append(out);"
 
 
 # --- reading the numbers back ---------------------------------------------------------
@@ -287,60 +242,14 @@ def test_markdown_math_compiles_in_latex_and_renders_in_mathjax(path: Path, tmp_
     assert mathjax_errors(math, tmp_path) == {"errors": [], "typeset": len(math), "merror": 0}
 
 
-def math_document(math: list[str], preamble: str = "") -> str:
-    """The math in a LaTeX document of the LaTeX handout's page size."""
-    body = "\n".join(rf"\[{m}\]" for m in math)
-    head = r"\documentclass{article}\usepackage{amsmath}\usepackage[a4paper,margin=20mm]{geometry}" + preamble
-    return rf"{head}\begin{{document}}{body}\end{{document}}"
-
-
-def markdown_math(doc: str) -> list[str]:
-    """The $$ blocks, each $$ on its own line and no blank line within (which would end the
-    block on GitHub)."""
-    math = re.findall(r"^\$\$\n(.*?)\n\$\$$", doc, re.S | re.M)
-    assert all("\n\n" not in m for m in math) and doc.count("$$") == 2 * len(math)
-    return math
-
-
-def mathjax_errors(math: list[str], tmp: Path) -> dict:
-    """Typeset with MathJax 2.7 (Jupyter's; Debian's libjs-mathjax) in headless Chromium,
-    every parse error reported rather than shown in red."""
-    config = {
-        "messageStyle": "none",
-        "tex2jax": {"inlineMath": [], "displayMath": [["$$", "$$"]]},
-        "TeX": {"noErrors": {"disabled": True}, "noUndefined": {"disabled": True}},
-    }
-    script = f"""errors = [];
-MathJax.Hub.Config({json.dumps(config)});
-MathJax.Hub.Register.MessageHook("TeX Jax - parse error", m => errors.push(String(m[1])));
-MathJax.Hub.Register.MessageHook("Math Processing Error", m => errors.push(String(m[2] || m[1])));
-MathJax.Hub.Queue(() => {{
-  const merror = document.querySelectorAll('.merror').length;
-  const report = {{errors, typeset: MathJax.Hub.getAllJax().length, merror}};
-  {REPORT}
-}});"""
-    head = f'<script type="text/x-mathjax-config">{script}</script>'
-    head += f'<script src="{MATHJAX.as_uri()}?config=TeX-AMS_HTML"></script>'
-    body = "".join(f"<div>$${html.escape(m)}$$</div>" for m in math)
-    page = f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
-    return browser_report(page, tmp, "", "--allow-file-access-from-files", "--virtual-time-budget=60000")
-
-
 HTML_CHECK = """
 const background = td => getComputedStyle(td).backgroundColor;
-const width = document.documentElement.clientWidth;
-const report = {
-  fetched: performance.getEntriesByType('resource').map(r => r.name),
-  scroll: document.documentElement.scrollWidth - width,
-  overflow: [...document.querySelectorAll('body *')]
-    .filter(e => e.getBoundingClientRect().right > width
-      || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
-    .map(e => e.tagName + ': ' + e.textContent.slice(0, 60)),
+Object.assign(report, {
   steps: [...document.querySelectorAll('.step')].map(s => [s.id, s.innerText, s.getBoundingClientRect().height]),
   weights: [...document.querySelectorAll('.step[id$=".weights"] td')].map(td => [+td.textContent, background(td)]),
   printed: [...document.querySelectorAll('.step[id$=".weights"] td')].map(td => getComputedStyle(td).printColorAdjust),
   others: [...document.querySelectorAll('.step:not([id$=".weights"]) td')].map(background),
-};
+});
 """
 
 
@@ -348,11 +257,9 @@ const report = {
 def test_html_in_a_browser_and_printed_on_a4(path: Path, tmp_path: Path) -> None:
     doc = explain(path, "html", "--show-work", "--full")
     steps = json_steps(path, "--show-work")
-    assert not re.search(r"<(script|link|img|iframe)\b|@import|url\(|https?://", doc, re.I)  # nothing fetched
     agree(html_blocks(doc), steps, 3, _labels(json.loads(explain(path, "json"))["tokens"]))
 
-    report = browser_report(doc, tmp_path, HTML_CHECK + REPORT)
-    assert report["fetched"] == [] and report["scroll"] <= 0 and report["overflow"] == []
+    report = on_a4_screen(doc, tmp_path, HTML_CHECK)
     assert [s[0] for s in report["steps"]] == list(steps)
     for (sid, seen, height), step in zip(report["steps"], steps.values(), strict=True):
         assert height > 0 and step["title"] in seen and sid in seen
@@ -364,13 +271,8 @@ def test_html_in_a_browser_and_printed_on_a4(path: Path, tmp_path: Path) -> None
     assert set(report["others"]) == {"rgba(0, 0, 0, 0)"}  # the other tables are plain
     assert set(report["printed"]) == {"exact"}  # printed in colour, even with "background graphics" off
 
-    pdf, printed = tmp_path / "printed.pdf", tmp_path / "printed.html"
-    printed.write_text(doc)  # the page as written, without the test script and its report
-    chromium(tmp_path, printed.as_uri(), f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
-    text = " ".join(pdf_text(pdf).split())
+    text = printed_on_a4(doc, tmp_path)
     assert all(sid in text for sid in steps)
-    right, width = pdf_words_right_edge(pdf)
-    assert width == pytest.approx(595.3, abs=1) and right <= width - 14 / 25.4 * 72 + 1  # A4, within the margin
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
@@ -458,8 +360,7 @@ def test_big_matrices_summarised_or_split_fit_the_page(precision: int, tmp_path:
         pdflatex(latex, tmp_path)
         page = explain(SEED, "html", *args, **model)
         agree(html_blocks(page), steps, precision, BIG, whole=bool(full))
-        report = browser_report(page, tmp_path, HTML_CHECK + REPORT)
-        assert report["scroll"] <= 0 and report["overflow"] == []
+        on_a4_screen(page, tmp_path)
     markdown = explain(SEED, "markdown", *BIG_ARGS, "-p", str(precision), "--full", **model)
     agree(tex_blocks(markdown, "markdown"), steps, precision, BIG)
 
@@ -478,8 +379,7 @@ def test_long_and_unusual_tokens_stay_on_the_page(tmp_path: Path) -> None:
         assert shown in text.replace(" ", "").replace("...", "…"), shown
     page = explain(SEED, "html", **model)
     assert "中文字" in page and "W" * 19 + "…" in page
-    report = browser_report(page, tmp_path, HTML_CHECK + REPORT)
-    assert report["scroll"] <= 0 and report["overflow"] == []
+    on_a4_screen(page, tmp_path)
     math = markdown_math(explain(SEED, "markdown", **model))
     assert mathjax_errors(math, tmp_path) == {"errors": [], "typeset": len(math), "merror": 0}
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from encoder_cli import api, explain, weights_file
+from encoder_cli import EncoderError, api, explain, weights_file
 from encoder_cli.render import work
 from tests.conftest import MAT, PRE, ROOT, SEED, run
 
@@ -443,3 +443,43 @@ def test_help_says_what_the_example_is_and_how_to_keep_colour() -> None:
     helped = " ".join(run("explain", "--help").stdout.split())
     assert "seed" not in helped and "built-in example" in helped and "encoder init --example" in helped
     assert "FORCE_COLOR=1 encoder explain | less -R" in helped
+
+
+def test_checks_report_and_worked_cells_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    """The student's keys, the tokens and the file names in check's views, and --cell's text."""
+    sentence = "\x1b]0;x\x07 cat"
+    weights = tmp_path / "w.yaml"
+    assert run("init", "--sentence", sentence, "-o", str(weights)).exit_code == 0
+    answers = tmp_path / "\x1b[31m.yaml"
+    answers.write_text('"positional[\\e]": [0.5, 0.5, 0.5, 0.5]\n"input[\\e]": ~\n')
+    views = {
+        "check": run("check", sentence, "-w", str(weights), "-a", str(answers)),
+        "class": run("check", sentence, "-w", str(weights), "-a", str(answers), "-a", str(answers)),
+        "cell": run("explain", sentence, "-w", str(weights), "-c", "scores[\x1b,cat]"),
+    }
+    for name, result in views.items():
+        assert result.exit_code in (0, 1), (name, result.stderr)
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", result.stdout), name
+        assert r"\x1b" in result.stdout, name
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("format: []", "format: this is format 1 of the weights file; got []"),
+        ("format: [1]", "format: this is format 1 of the weights file; got [1.0]"),
+        ("model: []", "model: this must be a mapping of keys to values, got a list of 0"),
+        ("model: ''", "model: this must be a mapping of keys to values, got a word"),
+        ("model: {norm: []}", "model.norm: [] is not a choice"),
+        ("model: {heads: [1, 2]}", "model.heads: expected a whole number, got [1.0, 2.0]"),
+        ("model: {layer_norm_eps: [0.5]}", "model.layer_norm_eps: expected a number, got [0.5]"),
+    ],
+)
+def test_a_list_where_a_setting_belongs_is_one_line_from_a_file_and_from_python(setting: str, said: str) -> None:
+    """Lists of numbers are read as float64 rows where weights are, and as lists in settings."""
+    data = yaml.safe_load(GOOD)
+    data.update(yaml.safe_load(setting))
+    assert said in rejected("explain", "The cat sat", "-w", "-", input=yaml.safe_dump(data))
+    with pytest.raises(EncoderError) as e:
+        explain("The cat sat", weights=data)
+    assert said in str(e.value)

@@ -4,6 +4,9 @@ sessions, error messages and fixtures it shows are real."""
 from __future__ import annotations
 
 import ast
+import csv
+import io
+import math
 import re
 import shlex
 from pathlib import Path
@@ -21,6 +24,27 @@ SESSIONS = [
     if not language
     for command, shown in re.findall(r"^\$ (encoder .*)\n((?:(?!\$ ).*\n)*)", block, re.M)
 ]
+
+
+def lesson_steps() -> list[tuple[str, str, str]]:
+    """The README's "A lesson, end to end", one session in one folder, in the README's order:
+    ("run", command, shown) for each `$` line of a ```console block (`$ encoder …`, or `$ cat
+    FILE`), shown as a terminal shows it, stderr and stdout together (a line ending in ` \\` goes
+    on to the next); ("write", NAME, text) for a ```yaml block whose first line is `# NAME.yaml`, a
+    file the reader writes before the commands after it."""
+    lesson = re.search(r"^### A lesson, end to end\n(.*?)^##", README, re.S | re.M)[1]  # type: ignore[index]
+    steps = []
+    for language, block in re.findall(r"^```(\w*)\n(.*?)^```$", lesson, re.S | re.M):
+        if language == "yaml" and (name := re.match(r"# (\S+\.yaml)\n", block)):
+            steps.append(("write", name[1], block))
+        elif language == "console":
+            block = re.sub(r" \\\n\s*", " ", block)  # a command continued on the next line
+            for command, shown in re.findall(r"^\$ (.*)\n((?:(?!\$ ).*\n)*)", block, re.M):
+                steps.append(("run", command, shown))
+    return steps
+
+
+LESSON_RUNS = [(command, shown) for kind, command, shown in lesson_steps() if kind == "run"]
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
@@ -99,3 +123,77 @@ def test_the_readmes_terminal_view_is_what_the_tool_prints() -> None:
     view = run("explain", "-s", "heads.0.Q", "-s", "weights", env={"COLUMNS": str(width)}).stdout
     printed = "\n".join(line.rstrip() for line in view.splitlines())
     assert shown.strip() in printed
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The lesson run in an empty folder: the folder, and what each command printed."""
+    folder = tmp_path_factory.mktemp("lesson")
+    printed = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for kind, what, text in lesson_steps():
+            if kind == "write":
+                (folder / what).write_text(text)
+            elif what.startswith("encoder "):
+                result = run(*shlex.split(what)[1:])
+                # the README says both check runs exit 1 (a cell is wrong or carried)
+                assert result.exit_code == (1 if what.startswith("encoder check") else 0), (what, result.output)
+                printed[what] = result.output
+            else:
+                assert what.startswith("cat "), f"the lesson's test runs encoder and cat only: {what}"
+                printed[what] = (folder / what.removeprefix("cat ")).read_text()
+    return folder, printed
+
+
+@pytest.mark.parametrize(("command", "shown"), LESSON_RUNS, ids=[c for c, _ in LESSON_RUNS])
+def test_the_lesson_is_what_the_tool_prints(command: str, shown: str, lesson) -> None:
+    printed = lesson[1][command]
+    assert "\n".join(line.rstrip() for line in printed.strip().splitlines()) == shown.strip(), command
+
+
+def test_the_lesson_runs_the_whole_loop() -> None:
+    steps = [(kind, what.split(" ")[:2]) for kind, what, _ in lesson_steps()]
+    assert steps == [
+        ("run", ["encoder", "init"]),
+        ("run", ["encoder", "worksheet"]),
+        ("run", ["cat", "answers.yaml"]),
+        ("write", ["ada.yaml"]),
+        ("write", ["ben.yaml"]),
+        ("run", ["encoder", "check"]),
+        ("run", ["encoder", "check"]),
+    ]
+
+
+def test_the_lessons_slip_is_carried_exactly_where_it_reaches(lesson) -> None:
+    """The students' numbers as the README writes them, checked with plain Python against the
+    model init wrote: Ada's are the truth; Ben has one PE cell wrong, and his X' is X + his PE
+    and his Q[cat, d0] his X' times W_Q's first column. The CSV says wrong for that PE cell,
+    carried for exactly the cells of his that miss the truth, and right for the rest."""
+    folder, printed = lesson
+    model = yaml.safe_load((folder / "class.yaml").read_text())
+    x = model["embeddings"]["cat"]
+    w_q0 = [row[0] for row in model["layers"][0]["attention"]["W_Q"]]
+    pe = [math.sin(1), math.cos(1), math.sin(1 / 100), math.cos(1 / 100)]  # position 1, d_model 4
+    x_ = [a + b for a, b in zip(x, pe, strict=True)]
+    q = sum(a * w for a, w in zip(x_, w_q0, strict=True))
+    near = lambda written, value: abs(written - value) <= 0.005 + 1e-12  # noqa: E731 (two decimals)
+    keys = ["positional[cat]", "input[cat]", "layers.0.attention.heads.0.Q[cat, d0]"]
+    ada, ben = ([yaml.safe_load((folder / f"{name}.yaml").read_text())[k] for k in keys] for name in ("ada", "ben"))
+
+    assert all(map(near, ada[0], pe)) and all(map(near, ada[1], x_)) and near(ada[2], q)
+    assert [d for d in range(4) if not near(ben[0][d], pe[d])] == [1]
+    assert ben[1] == [round(a + b, 2) for a, b in zip(x, ben[0], strict=True)]
+    assert near(ben[2], sum(a * w for a, w in zip(ben[1], w_q0, strict=True)))
+    carried = {f"input[1,{d}]" for d in range(4) if not near(ben[1][d], x_[d])}
+    carried |= set() if near(ben[2], q) else {"layers.0.attention.heads.0.Q[1,0]"}
+    assert carried == {"input[1,1]", "layers.0.attention.heads.0.Q[1,0]"}
+
+    csv_run = next(command for command in printed if command.endswith("--format csv"))
+    rows = {row["file"]: row for row in csv.DictReader(io.StringIO(printed[csv_run]))}
+    cells = [column for column in rows["ben.yaml"] if "[" in column]
+    assert len(cells) == 9 and {rows["ada.yaml"][c] for c in cells} == {"right"}
+    verdicts = {c: rows["ben.yaml"][c] for c in cells}
+    assert {c for c, v in verdicts.items() if v == "wrong"} == {"positional[1,1]"}
+    assert {c for c, v in verdicts.items() if v == "carried"} == carried
+    assert {v for c, v in verdicts.items() if c not in carried | {"positional[1,1]"}} == {"right"}

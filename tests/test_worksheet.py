@@ -3,6 +3,8 @@ example; the answers template loads in `check` and grades as nothing attempted."
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -38,7 +40,11 @@ def test_the_issues_example(trace) -> None:
     assert all((sheet.cells[s.id] == L).all() for s in trace.steps[trace.steps.index(trace.by_id[HEAD + "output"]) :])
     assert len(sheet.blanks()) == 4 + 4 + 12 + 4 + 3 * 3
     assert sheet.params(trace.by_id[HEAD + "Q"])["W_Q"].shape == (4, 4)
-    assert any(note.startswith(HEAD + "scores") for note in sheet.notes)
+    # Said so, in the order they are computed, with the rows and counts: X'[cat], K[cat], scores and scaled [cat].
+    said = [re.search(r", row (\w+) \((\S+)\): (\d+) more blanks,", note).groups() for note in sheet.added]  # type: ignore[union-attr]
+    assert said == [("cat", "input", "4"), ("cat", HEAD + "K", "4"), ("cat", HEAD + "scores", "3"),
+                    ("cat", HEAD + "scaled", "3")]  # fmt: skip
+    assert set(sheet.added) <= set(sheet.notes)
 
 
 def test_params_are_only_the_columns_a_blank_uses(trace) -> None:
@@ -64,3 +70,15 @@ def test_the_template_loads_and_grades_as_nothing_attempted(trace) -> None:
     report = grading.grade_file(worksheet.template(sheet), "answers.yaml", trace, None)
     assert report.errors == [] and report.summary["checked"] == 0
     assert report.summary["not_attempted"] == len(sheet.blanks()) and not report.passed
+
+
+def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_own_lines(trace) -> None:
+    sheet = worksheet.make(trace, ["PE[cat]", "Q", "weights[cat]"])
+    command = "encoder check 'The cat\nsat: [1]\u2028x: 2\x85' -w w.yaml --answers a.yaml"  # line breaks YAML knows
+    text = worksheet.template(sheet, command)
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert "#   encoder check 'The cat\\nsat: [1]\\u2028x: 2\\x85' -w w.yaml --answers a.yaml" in comments
+    assert [c for c in comments if c.startswith("# Note: ")] == [f"# Note: {note}" for note in sheet.added]
+    assert len(sheet.added) == 4 and not any("sums to 1" in c for c in comments)  # a teacher's note stays out
+    report = grading.grade_file(text, "answers.yaml", trace, None)
+    assert report.errors == [] and report.summary["not_attempted"] == len(sheet.blanks())

@@ -3,7 +3,8 @@
 `load(name)` finds the folder (a path, or a model id in the local Hugging Face cache), checks
 config.json, the tokenizer files and every safetensors header up front, and reads no big tensor.
 The Checkpoint then reads only what is asked for: the sentence's rows of the word embeddings,
-one layer at a time, each widened to float64 and checked for NaN and infinity.
+one layer at a time, each widened to float64 and checked for NaN and infinity. A layer's matrices
+are read each time they are used (StoredMatrix), so no layer's weights outlive its use.
 
 Every matrix is stored (inputs x outputs), so that y = x @ W + b: the transpose of torch's
 (out, in) nn.Linear weight. Sharded checkpoints (model.safetensors.index.json) are read, each
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve, show
-from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, open_weights
+from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
 from encoder_cli.errors import EncoderError
 
@@ -40,21 +41,21 @@ CONFIG_FIX = "give the folder of a BERT-family Hugging Face checkpoint"
 
 @dataclass(frozen=True)
 class LayerWeights:
-    """One encoder layer in float64, matrices (inputs x outputs): y = x @ W + b."""
+    """One encoder layer in float64, matrices (inputs x outputs, read when used): y = x @ W + b."""
 
-    W_Q: Array  # [d, d]
+    W_Q: StoredMatrix  # [d, d]
     b_Q: Array  # [d]
-    W_K: Array
+    W_K: StoredMatrix
     b_K: Array
-    W_V: Array
+    W_V: StoredMatrix
     b_V: Array
-    W_O: Array  # [d, d]
+    W_O: StoredMatrix  # [d, d]
     b_O: Array
     norm_1_gamma: Array  # attention.output.LayerNorm
     norm_1_beta: Array
-    W_1: Array  # [d, d_ff] intermediate.dense
+    W_1: StoredMatrix  # [d, d_ff] intermediate.dense
     b_1: Array  # [d_ff]
-    W_2: Array  # [d_ff, d] output.dense
+    W_2: StoredMatrix  # [d_ff, d] output.dense
     b_2: Array  # [d]
     norm_2_gamma: Array  # output.LayerNorm
     norm_2_beta: Array
@@ -143,9 +144,10 @@ class Checkpoint:
     def layer(self, i: int) -> LayerWeights:
         if not 0 <= i < self.layers:
             raise IndexError(f"layer {i} of a {self.layers}-layer model")
-        values = {}
+        values: dict[str, Any] = {}
         for key, tensor in LAYER_TENSORS.items():
-            values[key] = self._read(f"encoder.layer.{i}.{tensor}", transpose=key.startswith("W_"))
+            file, stored = self.tensors[f"encoder.layer.{i}.{tensor}"]
+            values[key] = StoredMatrix(file, stored) if key.startswith("W_") else file.read(stored)
         return LayerWeights(**values)
 
     def _read(self, name: str, rows: Sequence[int] | None = None, transpose: bool = False) -> Array:

@@ -1,10 +1,12 @@
-"""Tensors of a .safetensors file: the header checked up front, the data read lazily through a memory map.
+"""Tensors of a .safetensors file: the header checked up front, the data read lazily, by offset.
 
 The format: 8 bytes (little-endian header length N), N bytes of JSON header naming each tensor's
 dtype, shape and [begin, end) offsets into the data that follows, then the data, every byte of it
 covered by exactly one tensor. The header is checked twice: by the `safetensors` package (its own
 reader, the reference) and here, since we read at the offsets ourselves. Reading takes only what is
-asked for (a few rows of the 30,522-row word embeddings) and widens it to float64 exactly.
+asked for (a few rows of the 30,522-row word embeddings) and widens it to float64 exactly. Nothing
+is memory-mapped: what was read is freed when dropped, and a matrix (`StoredMatrix`) is read again
+each time it is used, so that a run holds one layer's weights at a time, not every layer's.
 
 Sharded checkpoints (model.safetensors.index.json) are read: each tensor comes from the shard
 file that the index's weight_map names, and every shard's header is checked up front.
@@ -14,12 +16,12 @@ from __future__ import annotations
 
 import json
 import math
-import mmap
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -44,14 +46,14 @@ class Entry:
 
 
 class SafetensorsFile:
-    """One checked .safetensors file, mapped read-only."""
+    """One checked .safetensors file, kept open and read by offset."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with os.fdopen(open_regular(path, FIX), "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            self.entries = _parse_header(path, f, size)
-            self._map = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
+        self._fd = open_regular(path, FIX)
+        weakref.finalize(self, os.close, self._fd)
+        with os.fdopen(self._fd, "rb", closefd=False) as f:
+            self.entries = _parse_header(path, f, os.fstat(self._fd).st_size)
         _check_with_safetensors(path)
 
     def read(self, name: str, rows: Sequence[int] | None = None, transpose: bool = False) -> npt.NDArray[np.float64]:
@@ -62,11 +64,17 @@ class SafetensorsFile:
             raise EncoderError(
                 f"{show(self.path)}: tensor {show(name)} is {entry.dtype}; weights must be F32, F16 or BF16"
             )
-        count = math.prod(entry.shape)
-        stored = np.frombuffer(self._map, dtype=FLOATS[entry.dtype], count=count, offset=entry.begin)
-        stored = stored.reshape(entry.shape)
-        if rows is not None:
-            stored = stored[np.asarray(rows, dtype=np.intp)]
+        row, row_bytes = entry.shape[1:], math.prod(entry.shape[1:]) * np.dtype(FLOATS[entry.dtype]).itemsize
+        if rows is None:
+            stored = self._at(entry.begin, entry.shape, entry.dtype)
+        elif not all(0 <= r < entry.shape[0] for r in rows):
+            raise IndexError(f"rows of {name} past its {entry.shape[0]}")
+        elif isinstance(rows, range) and rows.step == 1:  # a block: one read
+            stored = self._at(entry.begin + rows.start * row_bytes, (len(rows), *row), entry.dtype)
+        else:
+            stored = np.empty((len(rows), *row), FLOATS[entry.dtype])
+            for k, r in enumerate(rows):
+                stored[k] = self._at(entry.begin + r * row_bytes, row, entry.dtype)
         if entry.dtype == "BF16":  # bfloat16 is the top half of a float32
             stored = (stored.astype(np.uint32) << 16).view(np.float32)
         values = (stored.T if transpose else stored).astype(np.float64, order="C")
@@ -74,6 +82,42 @@ class SafetensorsFile:
             bad = "NaN" if np.isnan(values).any() else "infinity"
             raise EncoderError(f"{show(self.path)}: tensor {show(name)} holds {bad}; the checkpoint is damaged, {FIX}")
         return values
+
+    def _at(self, offset: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        """The array of `shape` stored at `offset`, read (os.preadv) into memory of its own."""
+        out = np.empty(shape, FLOATS[dtype])
+        if os.preadv(self._fd, [out.data.cast("B")], offset) < out.nbytes:
+            raise EncoderError(f"{show(self.path)}: shorter than its header says (truncated while in use?); {FIX}")
+        return out
+
+
+class StoredMatrix:
+    """A weight matrix W (inputs x outputs) left in its file, where it is stored (outputs x inputs)
+    as torch's Linear stores it. It is read, widened and checked each time it is used
+    (`np.asarray(W)`, or a column `W[:, j]`); `W[:, a:b]`, a head's columns, is another one."""
+
+    ndim = 2
+
+    def __init__(self, file: SafetensorsFile, name: str, columns: range | None = None) -> None:
+        self.file = file
+        self.name = name
+        outputs, inputs = file.entries[name].shape
+        self.columns = range(outputs) if columns is None else columns  # rows of the stored tensor
+        self.shape = (inputs, len(self.columns))
+
+    def __array__(self, dtype: Any = None, /, *, copy: Any = None) -> npt.NDArray[np.float64]:
+        return self.file.read(self.name, self.columns, transpose=True)
+
+    def __getitem__(self, key: tuple[slice, int | slice | Sequence[int]], /) -> Any:
+        rows, cols = key
+        if rows != slice(None):
+            raise IndexError("a stored matrix is indexed by whole columns: W[:, j], W[:, a:b], W[:, [j, k]]")
+        if isinstance(cols, slice):
+            return StoredMatrix(self.file, self.name, self.columns[cols])
+        picked = np.asarray(self.columns)[cols]  # the stored rows of these columns
+        if picked.ndim == 0:  # W[:, j]: one stored row
+            return self.file.read(self.name, [int(picked)])[0]
+        return self.file.read(self.name, picked.tolist(), transpose=True)
 
 
 def _parse_header(path: Path, f: BinaryIO, size: int) -> dict[str, Entry]:

@@ -45,20 +45,21 @@ def heading(step: Step) -> str:
 
 
 def model(trace: Trace) -> str:
-    """The model's settings in one line: 'd_model 4 · 1 head (d_k 4) · d_ff 8 · …'."""
+    """The model's settings in one line: 'd_model 4 · 1 head (d_k 4) · d_ff 8 · …'. Each setting
+    is held together by no-break spaces, and ε's exponent by a minus sign (a line may break
+    after "-", never after "−"), so that a line breaks between settings (or in post-norm)."""
     m = trace.model
-    return " · ".join(
-        [
-            f"d_model {m.d_model}",
-            f"{_plural(m.heads, 'head')} (d_k {m.d_k})",
-            f"d_ff {m.d_ff}",
-            _plural(m.layers, "layer"),
-            f"{m.positional} PE",
-            f"{m.norm}-norm",
-            m.activation,
-            f"ε {m.layer_norm_eps:g}",
-        ]
-    )
+    settings = [
+        f"d_model {m.d_model}",
+        f"{_plural(m.heads, 'head')} (d_k {m.d_k})",
+        f"d_ff {m.d_ff}",
+        _plural(m.layers, "layer"),
+        f"{m.positional} PE",
+        f"{m.norm}-norm",
+        m.activation,
+        f"ε {m.layer_norm_eps:g}".replace("-", "−"),
+    ]
+    return " · ".join(s.replace(" ", "\u00a0") for s in settings)
 
 
 def tokens(trace: Trace, room: int) -> str:

@@ -38,8 +38,10 @@ ROOT .part { margin: .6rem 0 0; font-style: italic; color: var(--muted); }
 ROOT .meta { margin: 0; color: var(--muted); font-size: .85rem; }
 ROOT .meta code { color: #2e6b34; }
 ROOT .work { margin: .2rem 0 0; font-size: .85rem; font-style: italic; overflow-wrap: anywhere; }
-ROOT td.blank, ROOT td.key { border: 1px solid var(--ink); min-width: 4.2em; }
-ROOT td.blank .n { font-size: .7em; color: var(--muted); vertical-align: bottom; }
+ROOT td.blank, ROOT td.key { padding: .1rem calc(.2rem - 1px) .1rem .2rem; }  /* the box's digits under the column's */
+ROOT .box { display: inline-block; width: calc(var(--digits) * 1ch + .5rem + 2px); padding: 0 .25rem;
+  border: 1px solid var(--ink); vertical-align: middle; }  /* --digits: set for the page by _style */
+ROOT .box .n { font-size: .7em; color: var(--muted); vertical-align: bottom; }
 ROOT code { font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
 """
 PRINT = """@media print {
@@ -60,7 +62,7 @@ def render(p: page.Page, precision: int) -> str:
         '<html lang="en">',
         '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(p.title)}: {escape(p.facts[0][1][:80])}</title>",
-        f"<style>{STYLE.replace('ROOT', 'body')}{PRINT}</style></head>",
+        f"<style>{_style(p, precision, 'body')}{PRINT}</style></head>",
         "<body>",
     ]
     return "\n".join([*head, *_body(p, precision), "</body>", "</html>", ""])
@@ -68,8 +70,22 @@ def render(p: page.Page, precision: int) -> str:
 
 def fragment(p: page.Page, precision: int) -> str:
     """The same as a fragment to put in another page (Jupyter): a div with its own scoped styles."""
-    style = STYLE.replace("ROOT", f".{FRAGMENT}")
+    style = _style(p, precision, f".{FRAGMENT}")
     return "\n".join([f'<div class="{FRAGMENT}"><style>{style}</style>', *_body(p, precision), "</div>"])
+
+
+def _style(p: page.Page, precision: int, root: str) -> str:
+    """STYLE under root, its boxes all as wide as the widest number they may hold: -8.000 (at
+    precision 3) as in the LaTeX, or a wider answer (18.191 has room in the sheet and the key)."""
+    answers = [
+        fmt.number(float(shown.step.value[cell]), precision)
+        for section in p.sections
+        for shown in section.steps
+        for cell, (kind, _) in (shown.marks or {}).items()
+        if kind != "out"
+    ]
+    digits = max(map(len, [*answers, fmt.number(-8.0, precision)]))
+    return STYLE.replace("ROOT", root) + f"{root} {{ --digits: {digits}; }}\n"
 
 
 def _body(p: page.Page, precision: int) -> list[str]:
@@ -111,8 +127,9 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
     v = float(step.value[i, j])
     kind, n = (shown.marks or {}).get((i, j), ("", 0))
     if kind:  # a worksheet: a numbered blank box, its answer in the key, or a cell left out
-        text = {"blank": f'<span class="n">{n}</span>', "key": fmt.number(v, precision), "out": ""}[kind]
-        return f'<td class="{kind}">{text}</td>'
+        text = {"blank": f'<span class="n">{n}</span>', "key": fmt.number(v, precision)}.get(kind)
+        box = "" if text is None else f'<span class="box">{text}</span>'  # a blank's box, drawn as wide as any
+        return f'<td class="{kind}">{box}</td>'
     if step.op.kind != "softmax":
         return f"<td>{fmt.number(v, precision)}</td>"
     (r, g, b), black = fmt.heat(v)

@@ -52,12 +52,21 @@ def _step(trace: Trace, s: Step, work_precision: int | None) -> dict[str, Any]:
     return out
 
 
+ROWS_OF = 1 << 20  # numbers a chunk of a step's values holds: 20 MB of text, not 1.3 GB for 8192 x 8192
+
+
 def chunks(trace: Trace, steps: Sequence[Step], work_precision: int | None = None) -> Iterator[str]:
-    """The document as text, one step at a time, so that memory holds one step's text, not all
-    of them (a 512-token trace is 150 MB of JSON). Joined, the chunks are dumps(document(...))."""
+    """The document as text, a step's rows at a time, so that memory holds one chunk's text, not
+    all of it (a 512-token trace is 150 MB of JSON). Joined, the chunks are dumps(document(...))."""
     yield _encode(head(trace) | {"steps": []})[: -len("[]}")] + "["
     for i, step in enumerate(steps):
-        yield ("," if i else "") + _encode(_step(trace, step, work_precision))
+        fields = _step(trace, step, work_precision)
+        values, worked = fields.pop("values"), fields.pop("work", None)
+        yield ("," if i else "") + _encode(fields)[:-1] + ',"values":['
+        rows = max(1, ROWS_OF // max(1, values.shape[1]))
+        for start in range(0, len(values), rows):
+            yield ("," if start else "") + _encode(values[start : start + rows])[1:-1]
+        yield "]" + ("" if worked is None else ',"work":' + _encode(worked)) + "}"
     yield "]}\n"
 
 

@@ -17,9 +17,10 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from encoder_cli.errors import printable
 from encoder_cli.grading import Claim, Report, decimals
 from encoder_cli.render import fmt, json_doc, work
-from encoder_cli.render.terminal import Worked
+from encoder_cli.render.terminal import Caption, Worked
 from encoder_cli.trace import Trace, columns, labels
 
 MARKS = {"right": ("✓ right", "green"), "carried": ("→ carried", "yellow"), "wrong": ("✗ wrong", "bold red")}
@@ -54,19 +55,19 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
         if not claims:
             continue
         rows, cols = labels(step.rows), columns(step)
-        yield Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green"))
+        yield Caption(Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green")))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):
             table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         for c in claims:
             true = fmt.number(c.true, max(decimals(c.text), 0) + 2)
-            table.add_row(Text(f"[{rows[c.row]}, {cols[c.col]}]"), c.text, true, Text(*MARKS[c.verdict]))
+            table.add_row(Text(printable(f"[{rows[c.row]}, {cols[c.col]}]")), c.text, true, Text(*MARKS[c.verdict]))
         yield table
         for c in claims:
             if c.verdict != "right":
                 line = "  " + worked(trace, c, precision).text
                 if c.verdict == "carried":
-                    line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"
+                    line += printable(f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})")
                 yield Worked(line.strip(), indent="  ")
         yield Text()
     yield summary(report)
@@ -76,9 +77,9 @@ def class_view(reports: Sequence[Report], most: int = 10) -> Iterator[Renderable
     """A whole class: one line per answers file, then the cells most often wrong or carried."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("file", no_wrap=True)
-    table.add_column("")
+    table.add_column("answers")
     for r in reports:
-        table.add_row(r.source, Text(r.errors[0], style="red") if r.errors else summary(r))
+        table.add_row(Text(printable(r.source)), Text(printable(r.errors[0]), style="red") if r.errors else summary(r))
     yield table
     missed = Counter((c.address, c.verdict) for r in reports for c in r.claims if c.verdict != "right")
     if missed:
@@ -88,7 +89,7 @@ def class_view(reports: Sequence[Report], most: int = 10) -> Iterator[Renderable
             cells.add_column(name, justify="left" if name == "cell" else "right", no_wrap=True)
         by_cell = Counter(cell for cell, _ in missed.elements())
         for cell, _ in by_cell.most_common(most):
-            cells.add_row(cell, str(missed[(cell, "wrong")]), str(missed[(cell, "carried")]))
+            cells.add_row(Text(cell), str(missed[(cell, "wrong")]), str(missed[(cell, "carried")]))
         yield cells
 
 

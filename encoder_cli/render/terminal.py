@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import lru_cache
+import re
+from collections.abc import Collection, Iterator, Sequence
+from functools import cache, lru_cache
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,6 @@ import numpy as np
 from rich.cells import cell_len
 from rich.color import Color
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.control import strip_control_codes
 from rich.measure import Measurement
 from rich.rule import Rule
 from rich.segment import Segment
@@ -19,6 +19,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from encoder_cli.errors import printable
 from encoder_cli.render import fmt, work
 from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, labels
 
@@ -35,42 +36,43 @@ def render(
     max_rows: int | None,
     show_work: bool = False,
     marks: Marks | None = None,
+    title: str | None = None,
 ) -> Iterator[RenderableType]:
-    """Header, then per stage a rule and its tables (with their first cell worked out, if
-    show_work). width/max_rows None: never summarise. marks: a worksheet's blanks."""
-    yield _header(trace)
+    """Header (under its title, if any), then per stage a rule and its tables (with their first
+    cell worked out, if show_work). width/max_rows None: never summarise. marks: a worksheet's
+    blanks. What the user gave (the tokens, the source's path) is shown by printable."""
+    yield _header(trace, title)
     section = None
     for step in steps:
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
-        table = _table(step, labels(step.rows), precision, width, max_rows, (marks or {}).get(step.id))
+        table = _table(step, precision, width, max_rows, (marks or {}).get(step.id))
         if show_work:
             table.renderables.append(Worked(work.cell(trace, step, 0, 0, precision).text))
         yield table
 
 
-def _header(trace: Trace) -> RenderableType:
+def _header(trace: Trace, title: str | None) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
     for name, value in fmt.tokenization(trace, 24):
-        grid.add_row(name, Text(value))
-    grid.add_row("Tokens", Text(fmt.tokens(trace, 24)))
-    grid.add_row("Model", Text(fmt.model(trace)))
+        grid.add_row(name, Text(printable(value)))
+    grid.add_row("Tokens", Text(printable(fmt.tokens(trace, 24))))
+    grid.add_row("Model", Caption(Text(fmt.model(trace))))  # broken between settings, not inside one
     if trace.unknown:
         grid.add_row(Text("Unknown", style="yellow"), Text(fmt.unknown(trace)))
-    return grid
+    return grid if title is None else Group(Text(title, style="bold"), grid)
 
 
-def _table(
-    step: Step, rows: list[str], precision: int, width: int | None, max_rows: int | None, marked: Marked | None = None
-) -> Group:
+def _table(step: Step, precision: int, width: int | None, max_rows: int | None, marked: Marked | None) -> Group:
     """Title and formula, the matrix, then the step id and shape (own lines: an id is never wrapped)."""
     value = step.value
     n, m = value.shape
-    cols = columns(step)  # n x n: tokens
+    rows = [printable(label) for label in labels(step.rows)]
+    cols = [printable(label) for label in columns(step)]  # n x n: tokens
     cell = fmt.cell_width(step, precision, cols, cell_len)
     room_cols = m if width is None else fmt.room(width, max(map(len, rows)), cell)
     show_rows, show_cols = fmt.shown(n, n if max_rows is None else max_rows), fmt.shown(m, room_cols)
@@ -85,7 +87,11 @@ def _table(
         [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat, marked) for j in show_cols)]
         for i in show_rows
     ]
-    return Group(title, Matrix([header, *body], cell), caption)
+    # a worksheet's blanks and answers, in brackets: at their line and column in the matrix, if shown
+    line, column = ({index: k for k, index in enumerate(shown, start=1)} for shown in (show_rows, show_cols))
+    marks = (marked or {}).items()
+    bracketed = {(line[i], column[j]) for (i, j), (kind, _) in marks if kind != "out" and i in line and j in column}
+    return Group(Caption(title), Matrix([header, *body], cell, bracketed), Caption(caption))
 
 
 Cells = list[tuple[str, Style | None]]  # a line of a matrix: each cell's text and style
@@ -100,9 +106,9 @@ def _cell(
         return ELLIPSIS, None
     v = float(value[i, j])
     mark = marked.get((i, j)) if marked else None
-    if mark is not None:  # a worksheet's blank [n], its answer in the key, or a cell left out
+    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (Matrix adds the [ ]), or left out
         kind, number = mark
-        text = {"blank": f"[{number}]", "key": fmt.number(v, precision), "out": ""}[kind]
+        text = {"blank": str(number), "key": fmt.number(v, precision), "out": ""}[kind]
         return text, BLANK if kind != "out" else None
     return fmt.number(v, precision), _heat(v) if heat else None
 
@@ -112,21 +118,29 @@ class Matrix:
     left, numbers right-aligned under their column labels, columns three spaces apart, a rule
     under the header), a line at a time: Rich's Table takes seconds for 300 × 300 numbers.
 
-    lines: the header, then the rows; each a list of (text, style), the row's label first.
-    A column is at least `cell` wide (its label column: as wide as its widest label)."""
+    lines: the header, then the rows; each a list of (text, style), the row's label first, all
+    printable (the tokens through printable).
+    A column is at least `cell` wide (its label column: as wide as its widest label).
+    bracketed: the (line, column) of the cells drawn in brackets that stand in the gaps beside
+    them ("  [0.841]  "), so that the digits stay under their column's."""
 
-    def __init__(self, lines: list[Cells], cell: int) -> None:
-        self.lines = [[(strip_control_codes(text), style) for text, style in line] for line in lines]
+    def __init__(self, lines: list[Cells], cell: int, bracketed: Collection[tuple[int, int]] = ()) -> None:
+        self.lines = lines
+        self.bracketed = bracketed
         self.widths = [max(cell_len(line[k][0]) for line in self.lines) for k in range(len(self.lines[0]))]
         self.widths[1:] = [max(w, cell) for w in self.widths[1:]]
-        self.width = sum(self.widths) + 3 * (len(self.widths) - 1)
+        last = len(self.widths) - 1  # a bracket after the last column stands past its edge
+        self.width = sum(self.widths) + 3 * last + any(c == last for _, c in bracketed)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for k, line in enumerate(self.lines):
             (label, style), *cells = line
             parts = [(label + " " * (self.widths[0] - cell_len(label)), style)]
-            for (text, style), width in zip(cells, self.widths[1:], strict=True):
-                parts += [("   ", None), (" " * (width - cell_len(text)) + text, style)]
+            hung = False  # after a bracketed cell: its "]" stands in this gap
+            for c, ((text, style), width) in enumerate(zip(cells, self.widths[1:], strict=True), start=1):
+                gap, pad = " " * (3 - hung), " " * (width - cell_len(text))
+                hung = (k, c) in self.bracketed  # its "[" stands in its padding, or in the gap
+                parts += [((gap + pad)[1:], None), (f"[{text}]", style)] if hung else [(gap, None), (pad + text, style)]
             # one segment for each run of one style: a plain row is two segments, not 2m + 1
             for style, run in groupby(parts, key=lambda part: part[1]):
                 yield Segment("".join(text for text, _ in run), style)
@@ -145,7 +159,7 @@ class Worked:
     lines are indented under the first."""
 
     def __init__(self, text: str, indent: str = "") -> None:
-        self.pieces = _terms(text)
+        self.pieces = _terms(printable(text))
         self.indent = indent
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -160,6 +174,56 @@ class Worked:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         whole = cell_len(self.indent) + cell_len(" ".join(self.pieces))
         return Measurement(min(whole, max(map(cell_len, self.pieces)) + len(self.indent) + 4), whole)
+
+
+LINE, INSIDE = 4**3, 4**6  # what a caption's line costs, and a break inside each parenthesis
+
+
+class Caption:
+    """A line of a table's caption (a title and its formula; a step's id and shape) that, wider
+    than the screen, breaks between terms: at the best spaces on the fewest lines. From best to
+    worst: a gap between parts ("   "), the end of a clause (",  ", ", ", ": "), before an =,
+    before an operator, any other space, each four times worse than the one before; a line as
+    bad as a break before an operator; a break inside parentheses, worse than any of them, and
+    the worse the deeper (so never inside sin(pos / 10000^(2i/d)) while a line has room to break
+    elsewhere). Of equals, the longest first line."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+        plain = text.plain
+        self.breaks: list[tuple[int, int, int, int]] = []  # each run of spaces within: depth, kind, start, end
+        for run in re.finditer(r"(?<=\S) +(?=\S)", plain):
+            (k, end), before = run.span(), plain[: run.start()]
+            depth = before.count("(") - before.count(")")
+            after, clause = plain[end : end + 2], end - k == 2 or plain[k - 1] in ",:"
+            kind = 0 if end - k > 2 else 1 if clause else 2 if after == "= " else 3 if after[0] in "+−·/×" else 4
+            self.breaks.append((depth, kind, k, end))
+
+    def lines(self, width: int) -> list[tuple[int, int]]:
+        """Where each line starts and ends, the spaces at the breaks left out."""
+        plain = self.text.plain
+
+        @cache
+        def best(start: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+            # cost: (the breaks and lines weighed, the first line's end negated)
+            later = [b for b in self.breaks if b[2] > start]
+            if cell_len(plain[start:]) <= width or not later:  # fits, or cannot break: folded
+                return (LINE, 0), [(start, len(plain))]
+            fits = [b for b in later if cell_len(plain[start : b[2]]) <= width] or later[:1]
+            options = []
+            for depth, kind, cut, end in fits:
+                (weight, _), rest = best(end)
+                options.append(((weight + INSIDE * depth + 4**kind + LINE, -cut), [(start, cut), *rest]))
+            return min(options)
+
+        return best(0)[1]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n").join(self.text[start:end] for start, end in self.lines(options.max_width))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        plain = self.text.plain
+        return Measurement(max(map(cell_len, plain.split()), default=0), cell_len(plain))
 
 
 def _terms(text: str) -> list[str]:
