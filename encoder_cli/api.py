@@ -133,8 +133,9 @@ class Explanation:
             return address.find(self.trace, name).value
         except EncoderError as e:
             close = difflib.get_close_matches(name, [*address.ALIASES, *self._names], n=3, cutoff=0.5)
-            hint = f"; the closest step names: {', '.join(close)}" if close else ""
-            raise KeyError(f"{e}{hint}") from None
+            if name in self._names or not close:  # the end of several ids (the error lists them), or nothing near
+                raise KeyError(str(e)) from None
+            raise KeyError(f"{name!r} is not a step; the closest step names: {', '.join(close)}") from None
 
     @cached_property
     def _names(self) -> list[str]:

@@ -74,7 +74,10 @@ class _Commands(TyperGroup):
             given = sys.argv[1:2] if args is None else list(args)[:1]
             if (e.ctx is None or e.ctx.command is self) and given and given[0] in self.commands:
                 command += f" {given[0]}"  # an option's missing value is the group's error, but the command's
-            _say(f"error: {e.format_message().rstrip('.')} (see '{command} --help')")
+            message = e.format_message().rstrip(".")
+            if message.startswith("Got unexpected extra argument"):  # a sentence of several words, unquoted
+                message += ': quote a sentence of several words, as in "The cat sat"'
+            _say(f"error: {message} (see '{command} --help')")
             code = Exit.BAD_INPUT
         except typer.Abort:
             code = Exit.INTERRUPTED
@@ -280,7 +283,11 @@ def explain(
         if full and format is not View.json:
             fewer = "keep fewer steps with --layer, --head or --step, or use -f json"
             steps = trace.printed_whole(steps, "full", fewer)
-        cells = [address.cell(result, _utf8(text, "--cell")) for text in cell or []]
+        texts = [_utf8(text, "--cell") for text in cell or []]
+        try:
+            cells = [address.cell(result, text) for text in texts]
+        except EncoderError as e:
+            raise EncoderError(e.message, argument="cell") from None  # --cell 'Q[dog,d0]': no row 'dog'
         if cells and format not in (View.terminal, View.json):
             raise EncoderError(
                 f"--cell writes text or JSON; drop --format {format.value}, or use --show-work to work cells out in it"

@@ -38,10 +38,13 @@ def place_text(place: Place) -> str:
 # What must never reach a terminal raw from what the user gave (a key, a file name, a token):
 # control characters (ESC, BEL, newlines), line and paragraph separators, the bidirectional
 # overrides, and the lone surrogates of bytes that were not UTF-8.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# (Compiled on first use, by re's cache: most runs never need it.)
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 
 
 def printable(text: str) -> str:
     """The text with what must not reach a terminal escaped as Python writes it (`a\\nb`,
     `\\x1b[31m`, `\\u202e`), and every other character, accents, CJK and emoji, as it is."""
-    return _UNSAFE.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+    if text.isprintable():  # none of them (isprintable is False for each), the common case
+        return text
+    return re.sub(_UNSAFE, lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), text)

@@ -209,7 +209,7 @@ def test_what_the_user_wrote_is_escaped_in_messages(tmp_path: Path) -> None:
         (["explain", "-p", "99"], "error: Invalid value for '--precision' / '-p': 99 is not in the range 0<=x<=15"),
         (["explain", "--format", "pdf"], "error: Invalid value for '--format' / '-f': 'pdf' is not one of"),
         (["explain", "--layer"], "error: Option '--layer' requires an argument"),
-        (["explain", "a", "b"], "error: Got unexpected extra argument(s) (b)"),
+        (["explain", "a", "b"], "error: Got unexpected extra argument(s) (b): quote a sentence of several words"),
         (["check", "--tolerance", "x"], "error: Invalid value for '--tolerance': 'x' is not a valid float"),
         (["init", "--heads", "two"], "error: Invalid value for '--heads': 'two' is not a valid int"),
         (["explain", "-s"], "error: Option '-s' requires an argument"),
@@ -483,3 +483,18 @@ def test_a_list_where_a_setting_belongs_is_one_line_from_a_file_and_from_python(
     with pytest.raises(EncoderError) as e:
         explain("The cat sat", weights=data)
     assert said in str(e.value)
+
+
+def test_a_bad_cell_address_names_its_flag() -> None:
+    said = rejected("explain", "-c", "Q[dog,d0]")
+    assert said == "error: --cell 'Q[dog,d0]': no row 'dog'; the rows are The, cat, sat\n"
+
+
+def test_printables_fast_path_skips_nothing_it_must_escape() -> None:
+    """printable() returns text that str.isprintable() passes as it is: so every character it
+    escapes must be one that isprintable() refuses (checked over all of Unicode)."""
+    from encoder_cli.errors import printable
+
+    escaped = [c for c in map(chr, range(0x110000)) if printable(c) != c]
+    assert not [hex(ord(c)) for c in escaped if c.isprintable()]
+    assert {"\x1b", "\x07", "\n", "\x9b", "\u2028", "\u202e", "\ud800"} <= set(escaped)
