@@ -10,7 +10,6 @@ import contextlib
 import io
 import os
 import re
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -433,6 +432,8 @@ def worksheet(
     blank becomes a blank too (stderr says so); any other cell that depends on a blank is left
     out. Each blank step shows the parameter columns its blanks use.
     """
+    import shlex
+
     from encoder_cli import trace
     from encoder_cli import worksheet as sheets
     from encoder_cli.output import writing
