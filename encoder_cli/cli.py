@@ -449,9 +449,9 @@ def worksheet(
             _say(f"note: {note}")
         if answers_template is not None:
             given = [sentence, *(["-w", weights] if weights else []), *(["--model", model] if model else [])]
-            check = shlex.join(["encoder", "check", *[a for a in given if a is not None], "--answers"])
+            check = ["encoder", "check", *[a for a in given if a is not None], "--answers", str(answers_template)]
             with writing(answers_template, inputs, replace=force) as out:
-                out.write(sheets.template(sheet, f"{check} {shlex.quote(str(answers_template))}"))
+                out.write(sheets.template(sheet, shlex.join(check)))
         from encoder_cli.render import page
 
         title = f"{'Answer key' if key else 'Worksheet'}: {page.TITLE}"

@@ -217,10 +217,10 @@ def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence
     layers, heads = trace.model.layers, trace.model.heads
     if layer is not None and not 0 <= layer < layers:
         raise EncoderError(
-            f"{layer}: the model has {_count(layers, 'layer')}, numbered 0 to {layers - 1}", argument="layer"
+            f"{layer}: the model has {plural(layers, 'layer')}, numbered 0 to {layers - 1}", argument="layer"
         )
     if head is not None and not 0 <= head < heads:
-        raise EncoderError(f"{head}: the model has {_count(heads, 'head')}, numbered 0 to {heads - 1}", argument="head")
+        raise EncoderError(f"{head}: the model has {plural(heads, 'head')}, numbered 0 to {heads - 1}", argument="head")
     kept = [s for s in trace.steps if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))]
     if patterns:
         wanted = set().union(*(_matching(trace.steps, p) for p in patterns))
@@ -240,7 +240,8 @@ def printed_whole(steps: Sequence[Step], argument: str | None, fix: str) -> list
     return list(steps)
 
 
-def _count(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """'1 layer', '2 layers'."""
     return f"{count} {word}" + ("s" if count != 1 else "")
 
 

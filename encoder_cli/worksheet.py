@@ -19,7 +19,7 @@ import numpy as np
 
 from encoder_cli import address
 from encoder_cli.errors import EncoderError, printable
-from encoder_cli.trace import Step, Trace
+from encoder_cli.trace import Step, Trace, plural
 
 SHOWN, BLANK, LEFT_OUT = 0, 1, 2
 Marked = Mapping[
@@ -100,8 +100,8 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
         for s, i, j in more:
             cells[s.id][i, j] = BLANK
         added += more
-    notes = [_added(step, [(i, j) for t, i, j in added if t.id == step.id])
-             for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
+    said = [_added(step, [(i, j) for t, i, j in added if t.id == step.id])
+            for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
     given_away: list[str] = []
     for s in trace.steps:  # left out: what depends on a blank but is no blank
         cells[s.id][(tainted[s.id]) & (cells[s.id] != BLANK)] = LEFT_OUT
@@ -109,16 +109,16 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
             for r in np.flatnonzero((cells[s.id] == BLANK).sum(axis=1) == 1):
                 if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
                     given_away.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
-    return Sheet(trace, cells, notes, given_away)
+    return Sheet(trace, cells, said, given_away)
 
 
 def _added(step: Step, cells: list[tuple[int, int]]) -> str:
     """The note on blanks a sheet added to a step: 'Keys (head 0), row cat (….K): 4 more blanks, …'."""
-    rows = ", ".join(dict.fromkeys(step.rows[i] for i, _ in cells))
+    rows = list(dict.fromkeys(step.rows[i] for i, _ in cells))
     many = len(cells) > 1
     return (
-        f"{step.title}, {'rows' if ',' in rows else 'row'} {rows} ({step.id}): {len(cells)} more "
-        f"{'blanks' if many else 'blank'}, since a blank needs {'them' if many else 'it'} and "
+        f"{step.title}, {'rows' if len(rows) > 1 else 'row'} {', '.join(rows)} ({step.id}): "
+        f"{plural(len(cells), 'more blank')}, since a blank needs {'them' if many else 'it'} and "
         f"{'they need' if many else 'it needs'} a blank"
     )
 

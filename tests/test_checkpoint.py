@@ -193,6 +193,13 @@ def test_import_is_light() -> None:
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "a", ",", "."]
 
 
+def stored_f32(folder: Path) -> dict[str, np.ndarray]:
+    """A synthetic checkpoint in folder, and its float32 tensors as stored there: to change and save again."""
+    synthetic(folder)
+    data = SafetensorsFile(folder / "model.safetensors")
+    return {name: data.read(name).astype(np.float32) for name, e in data.entries.items() if e.dtype == "F32"}
+
+
 def synthetic(
     folder: Path,
     *,
@@ -342,11 +349,9 @@ def test_sharded_checkpoint_reads_each_tensor_from_its_shard(tmp_path: Path) -> 
 
 def test_float64_weights_are_taken_and_integer_weights_refused(tmp_path: Path) -> None:
     folder = tmp_path / "m"
-    synthetic(folder)
-    data = SafetensorsFile(folder / "model.safetensors")
-    arrays = {name: data.read(name) for name, e in data.entries.items() if e.dtype == "F32"}
+    arrays = {name: values.astype(np.float64) for name, values in stored_f32(folder).items()}
     save_file(arrays, str(folder / "model.safetensors"))
-    expected = {k: v for k, v in arrays.items()}
+    expected = dict(arrays)
     assert_reads(load(str(folder)), expected)
     arrays["encoder.layer.1.output.dense.bias"] = np.arange(8, dtype=np.int32)
     save_file(arrays, str(folder / "model.safetensors"))
@@ -488,9 +493,7 @@ def test_config_too_large_and_config_a_fifo(tmp_path: Path) -> None:
 
 def test_missing_and_misshapen_tensors(tmp_path: Path) -> None:
     folder = tmp_path / "m"
-    synthetic(folder)
-    data = SafetensorsFile(folder / "model.safetensors")
-    arrays = {name: data.read(name).astype(np.float32) for name, e in data.entries.items() if e.dtype == "F32"}
+    arrays = stored_f32(folder)
     missing = {k: v for k, v in arrays.items() if k != "encoder.layer.1.attention.self.key.weight"}
     save_file(missing, str(folder / "model.safetensors"))
     message = error_of(folder)
@@ -510,9 +513,7 @@ def test_missing_and_misshapen_tensors(tmp_path: Path) -> None:
 
 def test_nan_and_infinity_are_named_when_read(tmp_path: Path) -> None:
     folder = tmp_path / "m"
-    synthetic(folder)
-    data = SafetensorsFile(folder / "model.safetensors")
-    arrays = {name: data.read(name).astype(np.float32) for name, e in data.entries.items() if e.dtype == "F32"}
+    arrays = stored_f32(folder)
     arrays["encoder.layer.1.output.dense.weight"][3, 4] = np.nan
     arrays["embeddings.word_embeddings.weight"][7] = np.inf  # row 7 is "sat"
     save_file(arrays, str(folder / "model.safetensors"))

@@ -3,6 +3,7 @@ example; the answers template loads in `check` and grades as nothing attempted."
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -82,3 +83,11 @@ def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_o
     assert len(sheet.added) == 4 and not any("sums to 1" in c for c in comments)  # a teacher's note stays out
     report = grading.grade_file(text, "answers.yaml", trace, None)
     assert report.errors == [] and report.summary["not_attempted"] == len(sheet.blanks())
+
+
+def test_a_note_counts_rows_not_commas(trace) -> None:
+    """A token may be a comma: 'row ,' is one row, and two rows are 'rows'."""
+    step = dataclasses.replace(trace.by_id["input"], rows=("The", ",", "sat"))
+    assert worksheet._added(step, [(1, 0), (1, 1)]).startswith("Encoder input, row , (input): 2 more blanks,")
+    assert worksheet._added(step, [(0, 0), (2, 1)]).startswith("Encoder input, rows The, sat (input): 2 more")
+    assert ": 1 more blank, since a blank needs it and it needs a blank" in worksheet._added(step, [(0, 0)])

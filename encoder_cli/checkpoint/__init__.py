@@ -146,8 +146,8 @@ class Checkpoint:
             raise IndexError(f"layer {i} of a {self.layers}-layer model")
         values: dict[str, Any] = {}
         for key, tensor in LAYER_TENSORS.items():
-            file, stored = self.tensors[f"encoder.layer.{i}.{tensor}"]
-            values[key] = StoredMatrix(file, stored) if key.startswith("W_") else file.read(stored)
+            name = f"encoder.layer.{i}.{tensor}"
+            values[key] = StoredMatrix(*self.tensors[name]) if key.startswith("W_") else self._read(name)
         return LayerWeights(**values)
 
     def _read(self, name: str, rows: Sequence[int] | None = None, transpose: bool = False) -> Array:

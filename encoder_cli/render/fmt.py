@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace
+from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace, plural
 
 # Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light backgrounds alike.
 _VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
@@ -51,9 +51,9 @@ def model(trace: Trace) -> str:
     m = trace.model
     settings = [
         f"d_model {m.d_model}",
-        f"{_plural(m.heads, 'head')} (d_k {m.d_k})",
+        f"{plural(m.heads, 'head')} (d_k {m.d_k})",
         f"d_ff {m.d_ff}",
-        _plural(m.layers, "layer"),
+        plural(m.layers, "layer"),
         f"{m.positional} PE",
         f"{m.norm}-norm",
         m.activation,
@@ -92,10 +92,6 @@ def unknown(trace: Trace) -> str:
     """Which tokens used the [UNK] embedding ('' when none)."""
     found = ", ".join(f"{trace.tokens[p]!r} ({p})" for p in trace.unknown)
     return f"{found} use the [UNK] embedding" if found else ""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("s" if count != 1 else "")
 
 
 def heat(weight: float) -> tuple[tuple[int, int, int], bool]:

@@ -67,7 +67,7 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
             if c.verdict != "right":
                 line = "  " + worked(trace, c, precision).text
                 if c.verdict == "carried":
-                    line += printable(f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})")
+                    line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # Worked escapes it
                 yield Worked(line.strip(), indent="  ")
         yield Text()
     yield summary(report)
