@@ -1,9 +1,9 @@
 """Cell addresses: `STEP`, `STEP[row]`, `STEP[row,col]`, as --cell and answers files write them.
 
-STEP is a step id (`layers.0.attention.heads.0.Q`), one of the seed's names (`X`, `PE`,
-`X'`), or the end of exactly one id (`Q`, `weights`, `norm_1.mean` in a one-layer,
-one-head model; `heads.1.Q` in a one-layer model). Rows are token positions or tokens
-(`cat`); columns are indices or column labels (`d0`, `f3`, or a token for n x n steps).
+STEP is any name names.py resolves to one step or parameter (an id, one of the seed's names
+such as `X'` or `softmax`, or the end of exactly one id such as `Q`). Rows are token positions
+or tokens (`cat`); columns are indices or column labels (`d0`, `f3`, or a token for n x n
+steps). A parameter of one row (b_1, γ) takes its column alone: `b_1[f3]`.
 A token that holds brackets, a comma or quotes, or looks like a number, is quoted:
 `weights['[CLS]', ',']`, `X["0", d1]` (inside quotes it is always a name, never a position).
 Addresses are read in one pass, in time linear in their length.
@@ -11,14 +11,13 @@ Addresses are read in one pass, in time linear in their length.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from encoder_cli import names
 from encoder_cli.errors import EncoderError
 from encoder_cli.trace import Step, Trace, columns, labels
 
-ALIASES = {"X": "embeddings", "PE": "positional", "X'": "input"}
 _USAGE = "write a step id, STEP[row] or STEP[row,col], e.g. 'Q[0,0]', 'weights[cat,sat]' or \"Q['[CLS]',d0]\""
 
 
@@ -34,11 +33,15 @@ class _Item(NamedTuple):
     quoted: bool
 
 
-def parse(trace: Trace, text: str) -> Address:
+def parse(trace: Trace, text: str, *, parameters: bool = True, suggest: bool = True) -> Address:
+    """The step (or, with parameters, the parameter) and the row and column an address names.
+    suggest: a did-you-mean for an unknown name (a grader asks it for the first few only)."""
     name, items = _split(text)
-    step = find(trace, name)
-    row = _index(text, items[0] if items else None, labels(step.rows), list(step.rows), "row")
+    step = names.one(trace, name, parameters=parameters, suggest=suggest)
     cols = columns(step)
+    if len(items) == 1 and len(step.rows) == 1 and len(cols) > 1 and items[0].text not in (step.rows[0], "0"):
+        items = [_Item(step.rows[0], True), items[0]]  # b_1[f3]: a one-row parameter's column
+    row = _index(text, items[0] if items else None, labels(step.rows), list(step.rows), "row")
     col = _index(text, items[1] if len(items) > 1 else None, cols, list(step.cols), "column")
     if row is not None and col is None and len(cols) == 1:
         col = 0  # a per-token statistic (mean, variance): the row is the cell
@@ -84,30 +87,12 @@ def _split(text: str) -> tuple[str, list[_Item]]:
 
 
 def cell(trace: Trace, text: str) -> tuple[Step, int, int]:
-    """A single cell: STEP[row,col] (or STEP[row] for a per-token statistic)."""
+    """A single cell: STEP[row,col] (or STEP[row] for a per-token statistic, STEP[col] for a bias)."""
     where = parse(trace, text)
     if where.row is None or where.col is None:
         n, m = where.step.value.shape
         raise EncoderError(f"{text!r}: give one cell, {where.step.id}[row,col]; the step is {n} x {m}")
     return where.step, where.row, where.col
-
-
-def find(trace: Trace, name: str) -> Step:
-    """The step a name means: an id, an alias, or the end of exactly one id."""
-    steps = trace.by_id
-    name = ALIASES.get(name, name)
-    if name in steps:
-        return steps[name]
-    ends = [s for s in steps if s.endswith("." + name)]
-    if len(ends) == 1:
-        return steps[ends[0]]
-    if ends:
-        shown = ", ".join(ends[:4]) + (", …" if len(ends) > 4 else "")
-        raise EncoderError(f"{name!r} could be any of {len(ends)} steps ({shown}); write more of the id")
-    short = {s.rsplit(".", 1)[-1] for s in steps}
-    close = difflib.get_close_matches(name, [*ALIASES, *sorted(short), *steps], n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "; `encoder explain -f json | jq -r '.steps[].id'` lists them"
-    raise EncoderError(f"{name!r} is not a step{hint}")
 
 
 def _index(text: str, written: _Item | None, shown: list[str], names: list[str], axis: str) -> int | None:

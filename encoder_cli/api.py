@@ -8,15 +8,13 @@ the command line: read the weights, run the encoder, keep the trace.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from encoder_cli import address, encoder, weights_file
+from encoder_cli import encoder, names, weights_file
 from encoder_cli.errors import EncoderError
 from encoder_cli.trace import Step, Trace
 
@@ -128,18 +126,21 @@ class Explanation:
     def steps(self) -> list[Step]:
         return list(self.trace.steps)
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return address.find(self.trace, name).value
-        except EncoderError as e:
-            close = difflib.get_close_matches(name, [*address.ALIASES, *self._names], n=3, cutoff=0.5)
-            if name in self._names or not close:  # the end of several ids (the error lists them), or nothing near
-                raise KeyError(str(e)) from None
-            raise KeyError(f"{name!r} is not a step; the closest step names: {', '.join(close)}") from None
+    @property
+    def parameters(self) -> list[Step]:
+        """The parameters the run used, each like a step (.id .values ...), read now: the embedding
+        rows, W_Q, W_K, W_V and each head's columns, W_O, W_1, b_1, W_2, b_2, γ, β..."""
+        return names.given(self.trace, list(self.trace.parameter_ids))
 
-    @cached_property
-    def _names(self) -> list[str]:
-        return sorted({s.id.rsplit(".", 1)[-1] for s in self.trace.steps} | set(self.ids))
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A step's or a parameter's values, by any name the command line takes; KeyError names the
+        closest names, or the candidates of an ambiguous one."""
+        if not isinstance(name, str):
+            raise KeyError(f"{name!r}: name a step with a string, such as 'weights' or \"X'\"")
+        try:
+            return names.one(self.trace, name).value
+        except EncoderError as e:
+            raise KeyError(str(e)) from None
 
     def to_json(self) -> str:
         """Exactly the document `encoder explain --format json` writes."""

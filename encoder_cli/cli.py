@@ -273,12 +273,12 @@ def explain(
     owns columns h*d_k ... (h+1)*d_k - 1; scores are divided by sqrt(d_k); LayerNorm
     uses the population variance; all numbers are float64.
     """
-    from encoder_cli import address, trace
+    from encoder_cli import address, names, trace
     from encoder_cli.output import writing
 
     try:
         result, inputs = _run(sentence, weights, model)
-        steps = trace.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
+        steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         if full and format is not View.json:
             fewer = "keep fewer steps with --layer, --head or --step, or use -f json"
             steps = trace.printed_whole(steps, "full", fewer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from encoder_cli import ops
+from encoder_cli import ops, parameters
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Sym
 from encoder_cli.settings import MAX_HELD, Model, Norm, Positional, Settings
@@ -58,7 +58,8 @@ def _run(spec: Spec, sentence: str) -> Trace:
 
     model = Model(m.d_model, m.heads, m.d_k, spec.d_ff, len(spec.layers), m.positional, m.norm, m.activation,
                   m.layer_norm_eps)  # fmt: skip
-    return Trace(sentence, model, t.steps, embedded, spec.source)
+    held = spec.held + cells(spec, n)
+    return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held)
 
 
 def cells(spec: Spec, n: int) -> int:

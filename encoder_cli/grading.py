@@ -146,7 +146,7 @@ def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[
             if not isinstance(key_node, yaml.ScalarNode):
                 raise EncoderError("a key must be a cell address such as 'Q[0,0]' (quote it if it has [ ])")
             key = str(key_node.value)
-            where = address.parse(trace, key)
+            where = address.parse(trace, key, parameters=False)
             for row, col, node in _cells(where, value_node, key):
                 cell = (where.step.id, row, col)
                 if cell in answered:

@@ -665,3 +665,22 @@ class L2Normalize(Op):
         norm = math.sqrt(math.fsum(v * v for v in row))
         text = f"{c.f(row[c.j])} / √({_sum([f'{_paren(c.f(v))}²' for v in row])}) = {c.f(row[c.j])} / {c.f(norm)}"
         return Worked("normalize", text, row, row[c.j] / norm)
+
+
+# --- The parameters, shown on request ------------------------------------------------------
+
+
+class Given(Op):
+    """A parameter of the model (W_Q, b_1, γ, an embedding row): given, not worked out."""
+
+    kind = "given"
+    looked_up = True
+
+    def __init__(self, value: Array) -> None:
+        self.value = value
+
+    def __call__(self) -> Array:
+        return self.value
+
+    def work(self, c: Cell) -> Worked:
+        return Worked("given", "given: a parameter of the model, not worked out", [], float(self.value[c.i, c.j]))

@@ -8,8 +8,6 @@ records them from the encoder's calls. Step ids are a public contract (the JSON 
 from __future__ import annotations
 
 import copy
-import difflib
-import fnmatch
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from encoder_cli.errors import EncoderError
-from encoder_cli.ops import Op, Sym
+from encoder_cli.ops import Given, Op, Sym
 from encoder_cli.settings import MAX_PRINTED, Model
 from encoder_cli.spec import Embedded
 
@@ -72,13 +70,37 @@ class Step:
 
     @property
     def layer(self) -> int | None:
-        match = _LAYER.match(self.id)
-        return int(match.group(1)) if match else None
+        return layer_of(self.id)
 
     @property
     def head(self) -> int | None:
-        match = _HEAD.search(self.id)
-        return int(match.group(1)) if match else None
+        return head_of(self.id)
+
+
+def layer_of(step_id: str) -> int | None:
+    """The layer an id is in: layers.1.ffn.W_1 -> 1; None outside the layers."""
+    match = _LAYER.match(step_id)
+    return int(match.group(1)) if match else None
+
+
+def head_of(step_id: str) -> int | None:
+    """The head an id belongs to: layers.0.attention.heads.1.Q -> 1; None for no one head."""
+    match = _HEAD.search(step_id)
+    return int(match.group(1)) if match else None
+
+
+class Param(NamedTuple):
+    """A parameter a run used (W_Q, b_1, γ, the embedding rows...; see parameters.py), read when
+    asked for. Views show it as a step, just before the step that first uses it."""
+
+    id: str  # "layers.0.attention.W_Q"
+    title: str
+    formula: Sym
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    stage: int
+    before: str  # the id of the step that first uses it
+    read: Callable[[], Array]  # its values [rows, cols], float64
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,8 @@ class Trace:
     steps: list[Step]
     embedded: Embedded  # stage 1: the tokens; with a checkpoint, also the words, their pieces and the ids
     source: Mapping[str, str] | None = None  # {"kind": "checkpoint", "path": ..., "model_type": "bert"}
+    parameters: Sequence[Param] = ()  # what the steps used, in the order they are shown
+    held: int = 0  # the numbers the run holds (weights and steps): parameters asked for count on top
 
     @property
     def tokens(self) -> list[str]:
@@ -104,6 +128,24 @@ class Trace:
 
     def inputs(self, step: Step) -> list[Array]:
         return [self.by_id[k].value for k in step.inputs]
+
+    @cached_property
+    def parameter_ids(self) -> dict[str, Param]:
+        return {p.id: p for p in self.parameters}
+
+    def given(self, param_id: str) -> Step:
+        """A parameter as a step of its own (read now, once): its values are given, not worked out."""
+        if param_id not in self._given:
+            p = self.parameter_ids[param_id]
+            value = p.read()
+            value.flags.writeable = False
+            self._given[param_id] = Step(p.id, p.title, p.formula.text, p.formula.tex, value, p.rows, p.cols, (),
+                                         Given(value), p.stage)  # fmt: skip
+        return self._given[param_id]
+
+    @cached_property
+    def _given(self) -> dict[str, Step]:
+        return {}
 
 
 class Var(NamedTuple):
@@ -207,29 +249,6 @@ def columns(step: Step) -> list[str]:
     return labels(step.cols) if step.cols == step.rows else list(step.cols)
 
 
-def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence[str]) -> list[Step]:
-    """The steps a filter keeps, in order and unchanged.
-
-    layer: only that layer's steps; head: no other head's steps; patterns: steps whose id
-    matches one of them: a whole id or glob (`output`, `layers.*.attention.*`) or, when no
-    whole id matches, the end of ids (`weights`, `heads.1.Q`, `norm_1` - but not `norm_1.mean`).
-    """
-    layers, heads = trace.model.layers, trace.model.heads
-    if layer is not None and not 0 <= layer < layers:
-        raise EncoderError(
-            f"{layer}: the model has {plural(layers, 'layer')}, numbered 0 to {layers - 1}", argument="layer"
-        )
-    if head is not None and not 0 <= head < heads:
-        raise EncoderError(f"{head}: the model has {plural(heads, 'head')}, numbered 0 to {heads - 1}", argument="head")
-    kept = [s for s in trace.steps if (layer is None or s.layer == layer) and (head is None or s.head in (None, head))]
-    if patterns:
-        wanted = set().union(*(_matching(trace.steps, p) for p in patterns))
-        kept = [s for s in kept if s.id in wanted]
-    if not kept:
-        raise EncoderError("these filters together keep no step; loosen one of them")
-    return kept
-
-
 def printed_whole(steps: Sequence[Step], argument: str | None, fix: str) -> list[Step]:
     """The steps, when a view may print every cell of them: at most MAX_PRINTED numbers."""
     count = sum(s.value.size for s in steps)
@@ -243,19 +262,3 @@ def printed_whole(steps: Sequence[Step], argument: str | None, fix: str) -> list
 def plural(count: int, word: str) -> str:
     """'1 layer', '2 layers'."""
     return f"{count} {word}" + ("s" if count != 1 else "")
-
-
-def _matching(steps: Sequence[Step], pattern: str) -> set[str]:
-    """Ids matching a pattern as a whole id or glob; failing that, as the end of ids."""
-    for glob in (pattern, "*." + pattern):
-        found = {s.id for s in steps if fnmatch.fnmatchcase(s.id, glob)}
-        if found:
-            return found
-    names = sorted({s.id.rsplit(".", 1)[-1] for s in steps} | {s.id for s in steps})
-    close = difflib.get_close_matches(pattern, names, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise EncoderError(
-        f"{pattern!r}: no step id matches it; {hint}ids look like 'input', "
-        "'layers.0.attention.heads.0.weights' or a glob such as 'layers.*.norm_2'",
-        argument="step",
-    )

@@ -82,7 +82,7 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
     """The sheet for these blank addresses (a step, a row or a cell each)."""
     cells = {s.id: np.full(s.value.shape, SHOWN, dtype=np.int8) for s in trace.steps}
     for text in blanks:
-        where = address.parse(trace, text)
+        where = address.parse(trace, text, parameters=False)
         if where.step.op.looked_up:
             raise EncoderError(
                 f"{text!r}: {where.step.id} is looked up from the printed parameters; nothing to work out there",

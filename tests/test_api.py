@@ -66,7 +66,7 @@ def test_names_are_the_command_lines() -> None:
     with pytest.raises(KeyError, match="could be any of") as ambiguous:
         t["weights"]  # four steps end so: not unique
     assert "closest" not in str(ambiguous.value)  # the error lists the four
-    with pytest.raises(KeyError, match=r"^\"'weigths' is not a step; the closest step names: weights\"$"):
+    with pytest.raises(KeyError, match=r"'weigths' is not a step or parameter; did you mean 'weights'\?"):
         one["weigths"]
     with pytest.raises(KeyError):
         one["weights[0,0]"]  # a cell address is not a step name

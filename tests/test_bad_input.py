@@ -283,7 +283,10 @@ def test_bad_sentence(sentence: str, expected: str) -> None:
     [
         (["--layer", "1"], "--layer 1: the model has 1 layer, numbered 0 to 0"),
         (["--head", "-1"], "--head -1: the model has 1 head"),
-        (["--step", "nothing.like.this"], "--step 'nothing.like.this': no step id matches it"),
+        (
+            ["--step", "nothing.like.this"],
+            "--step 'nothing.like.this' is not a step or parameter; `encoder explain --overview` lists the steps",
+        ),
     ],
 )
 def test_bad_filter(options: list[str], expected: str) -> None:

@@ -107,7 +107,7 @@ def test_a_whole_class_at_the_command_line(tmp_path) -> None:
     assert table.exit_code == 2  # grep's convention: a malformed file, the others still graded
     bad = f"error: {folder}/cy.yaml"
     assert table.stderr.splitlines() == [
-        f"{bad}:2: 'nope' is not a step; `encoder explain -f json | jq -r '.steps[].id'` lists them",
+        f"{bad}:2: 'nope' is not a step; `encoder explain --overview` lists the steps",
         f"{bad}:3: 'Q[9,0]': row 9 is out of range; there are 3 (0 to 2)",
     ]
     rows = list(csv.DictReader(io.StringIO(table.stdout)))

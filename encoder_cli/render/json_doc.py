@@ -33,7 +33,9 @@ def head(trace: Trace) -> dict[str, Any]:
 
 
 def document(trace: Trace, steps: Sequence[Step], work_precision: int | None = None) -> dict[str, Any]:
-    return head(trace) | {"steps": [_step(trace, s, work_precision) for s in steps]}
+    given = [_step(trace, s, work_precision) for s in steps if s.id not in trace.by_id]
+    out = head(trace) | {"steps": [_step(trace, s, work_precision) for s in steps if s.id in trace.by_id]}
+    return out | ({"parameters": given} if given else {})
 
 
 def _step(trace: Trace, s: Step, work_precision: int | None) -> dict[str, Any]:
@@ -57,8 +59,18 @@ ROWS_OF = 1 << 20  # numbers a chunk of a step's values holds: 20 MB of text, no
 
 def chunks(trace: Trace, steps: Sequence[Step], work_precision: int | None = None) -> Iterator[str]:
     """The document as text, a step's rows at a time, so that memory holds one chunk's text, not
-    all of it (a 512-token trace is 150 MB of JSON). Joined, the chunks are dumps(document(...))."""
+    all of it (a 512-token trace is 150 MB of JSON). Joined, the chunks are dumps(document(...)).
+    The parameters asked for (-s W_Q) are a list of their own after the steps, present only then."""
     yield _encode(head(trace) | {"steps": []})[: -len("[]}")] + "["
+    yield from _listed(trace, [s for s in steps if s.id in trace.by_id], work_precision)
+    given = [s for s in steps if s.id not in trace.by_id]
+    if given:
+        yield '],"parameters":['
+        yield from _listed(trace, given, work_precision)
+    yield "]}\n"
+
+
+def _listed(trace: Trace, steps: Sequence[Step], work_precision: int | None) -> Iterator[str]:
     for i, step in enumerate(steps):
         fields = _step(trace, step, work_precision)
         values, worked = fields.pop("values"), fields.pop("work", None)
@@ -67,7 +79,6 @@ def chunks(trace: Trace, steps: Sequence[Step], work_precision: int | None = Non
         for start in range(0, len(values), rows):
             yield ("," if start else "") + _encode(values[start : start + rows])[1:-1]
         yield "]" + ("" if worked is None else ',"work":' + _encode(worked)) + "}"
-    yield "]}\n"
 
 
 def dumps(document: dict[str, Any]) -> str:

@@ -8,14 +8,13 @@ Each kind of step works its cells out in ops.py; this names the cell and writes 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from encoder_cli import names
 from encoder_cli.ops import Cell
 from encoder_cli.render.fmt import number
 from encoder_cli.trace import Step, Trace, columns, labels
@@ -46,32 +45,15 @@ class Work:
 def cell(trace: Trace, step: Step, i: int, j: int, precision: int, inputs: Sequence[np.ndarray] | None = None) -> Work:
     """The worked arithmetic of step.value[i, j], from the trace's inputs or from these."""
     row, col = labels(step.rows)[i], columns(step)[j]
-    known = names(tuple(trace.by_id))
     given = trace.inputs(step) if inputs is None else inputs
-    called = [min(known[k], _relative(k, step.id), key=len) for k in step.inputs]
+    called = [min(names.name(trace, k), _relative(k, step.id), key=len) for k in step.inputs]
     with np.errstate(all="ignore"):  # a worked line never warns: its numbers are the step's own
         worked = step.op.work(Cell(i, j, lambda v: number(float(v), precision), called, row, col), *given)
-    text = f"{known[step.id]}[{row}, {col}] = {worked.text} = {number(worked.result, precision)}"
+    value = number(worked.result, precision)
+    one_row = step.id not in trace.by_id and len(step.rows) == 1  # a parameter such as b_1: b_1[f0]
+    name = f"{names.name(trace, step.id)}[{col if one_row else f'{row}, {col}'}]"
+    text = f"{name} = {value} ({worked.text})" if worked.kind == "given" else f"{name} = {worked.text} = {value}"
     return Work(step.id, i, j, worked.kind, text, worked.terms, float(worked.result))
-
-
-@lru_cache(maxsize=4)
-def names(ids: tuple[str, ...]) -> dict[str, str]:
-    """The name a student writes for each step, which --cell and check also take: the shortest
-    end of its id that no other id ends with ('Q', 'norm_1.mean', 'heads.0.output'; in a model
-    of two layers 'layers.1.attention.heads.0.Q'). An end starts at a name, not at a number."""
-    ends = Counter(end for step_id in ids for end in _ends(step_id)[:-1])
-    exact = set(ids)
-    return {
-        step_id: next(end for end in _ends(step_id) if end == step_id or (end not in exact and ends[end] == 1))
-        for step_id in ids
-    }
-
-
-def _ends(step_id: str) -> list[str]:
-    """'layers.0.norm_1' -> ['norm_1', 'layers.0.norm_1']: the ends of an id that start with a name."""
-    parts = step_id.split(".")
-    return [".".join(parts[k:]) for k in range(len(parts) - 1, -1, -1) if not parts[k].isdigit()]
 
 
 def _relative(step_id: str, within: str) -> str:
