@@ -55,7 +55,8 @@ def run(
     model: str | Path | None = None,
 ) -> Trace:
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
-    built-in example, the example's sentence when none is given with it; or a checkpoint."""
+    built-in example, with the file's own `sentence:` (the example's) when none is given; or a
+    checkpoint."""
     if model is not None:
         from encoder_cli import pretrained
 
@@ -64,16 +65,19 @@ def run(
         if sentence is None:
             raise EncoderError('give the sentence to encode with the model, e.g. "The cat sat"')
         return encoder.run(pretrained.load(str(model)), sentence)
-    if sentence is None and weights is not None:
-        raise EncoderError('give the sentence to encode with these weights, e.g. "The cat sat"')
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
     elif isinstance(weights, Mapping):
         spec, where = weights_file.check(weights), weights_file.Where("weights", {})
     else:
         spec, where = weights_file.parse(read_text(weights, "the weights") if text is None else text, str(weights))
+    sentence = spec.sentence if sentence is None else sentence
+    if sentence is None:
+        raise EncoderError(
+            f'{where.source}: give the sentence to encode, e.g. "The cat sat", or write it in the file as sentence:'
+        )
     with where.locating():
-        return encoder.run(spec, EXAMPLE_SENTENCE if sentence is None else sentence)
+        return encoder.run(spec, sentence)
 
 
 def explain(

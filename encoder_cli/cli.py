@@ -704,9 +704,8 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
 
     if weights is not None and model is not None:
         raise EncoderError("give either --weights or --model, not both")
-    if sentence is None and (weights is not None or model is not None):
-        flag = "--weights FILE" if model is None else "--model DIR"
-        raise EncoderError(f'give the sentence to encode before {flag.split()[0]}, e.g. "The cat sat" {flag}')
+    if sentence is None and model is not None:
+        raise EncoderError('give the sentence to encode before --model, e.g. "The cat sat" --model DIR')
     if sentence is not None:
         _utf8(sentence, "the sentence")
     if model is not None:
@@ -722,6 +721,8 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     else:
         text, source = _read_text(weights, "--weights")
         result, inputs = api.run(sentence, source, text), [] if weights == "-" else [weights]
+        if sentence is None:
+            _say(f"note: running the sentence {source} names: {result.sentence!r}")
     for warning in result.embedded.warnings:
         _say(f"warning: {warning}")
     return result, inputs

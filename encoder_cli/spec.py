@@ -121,3 +121,4 @@ class Spec:
     normalize: bool = False  # and divided by its length
     source: Mapping[str, str] | None = None  # where the weights came from, for the JSON: {"kind": ...}
     held: int = 0  # the numbers its weights keep in memory while a run uses them
+    sentence: str | None = None  # the sentence a weights file names, run when none is given

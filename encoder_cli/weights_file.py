@@ -106,7 +106,7 @@ def parse(text: str, source: str) -> tuple[Spec, Where]:
 
 
 # Top-level keys whose lists are never weights: their values are checked as settings.
-_NOT_WEIGHTS = ("format", "model")
+_NOT_WEIGHTS = ("format", "sentence", "model")
 
 
 def check(data: Mapping[str, Any]) -> Spec:
@@ -483,6 +483,7 @@ class _Checker:
             (),
             (
                 "format",
+                "sentence",
                 "model",
                 "positional_table",
                 "embedding_norm",
@@ -494,6 +495,9 @@ class _Checker:
         )
         if "format" in top and (isinstance(top["format"], bool) or top["format"] != 1):
             self.fail(("format",), f"this is format 1 of the weights file; got {_brief(top['format'])}")
+        sentence = top.get("sentence")
+        if sentence is not None and not (isinstance(sentence, str) and sentence.strip()):
+            self.fail(("sentence",), f"expected the sentence as words, got {_brief(sentence)}; quote it")
         settings = self.mapping({} if top.get("model") is None else top["model"], ("model",), SETTINGS)
         lowercase = settings.get("lowercase", False)
         if not isinstance(lowercase, bool):
@@ -536,6 +540,7 @@ class _Checker:
             final_norm=self.norm(top["final_norm"], ("final_norm",), d) if "final_norm" in top else None,
             d_ff=layers[0].d_ff,
             held=self.numbers * FILE_NUMBER_COST,
+            sentence=sentence,
         )
 
     def embeddings(self, value: Any, d_model: Any, lowercase: bool) -> dict[str, Array]:

@@ -89,7 +89,7 @@ def test_bad_input_raises_encoder_error_and_never_prints_or_exits(capsys, tmp_pa
         ),
         (lambda: encoder_cli.explain("x", weights=tmp_path / "none.yaml"), "no such file"),
         (lambda: encoder_cli.explain("x", weights={"embeddings": {"x": [1.0]}}), "missing the key 'layers'"),
-        (lambda: encoder_cli.explain(weights=SEED), "give the sentence"),
+        (lambda: encoder_cli.explain(weights=MAT), "give the sentence"),
         (lambda: encoder_cli.explain("a", weights={"embeddings": {"a": ["no"]}, "layers": []}), "embeddings.a"),
     ]
     for call, message in cases:

@@ -300,8 +300,8 @@ def test_bad_filter(options: list[str], expected: str) -> None:
         (["explain", "--format", "pdf"], "Invalid value for '--format' / '-f'"),
         (["explain", "--nope"], "No such option: --nope"),
         (
-            ["explain", "--weights", "fixtures/the-cat-sat.yaml"],
-            "error: give the sentence to encode",
+            ["explain", "--weights", "fixtures/the-cat-sat-on-the-mat.yaml"],
+            "error: fixtures/the-cat-sat-on-the-mat.yaml: give the sentence to encode",
         ),
         (
             ["explain", "x", "--weights", "no/such/file.yaml"],
