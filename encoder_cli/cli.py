@@ -423,18 +423,48 @@ def worksheet(
     key: Annotated[
         bool, typer.Option("--key", help="The teacher's answer key: the blanks filled in and marked.")
     ] = False,
-    precision: Precision = 3,
+    layer: Annotated[
+        int | None, typer.Option(help="Show only this layer's steps, and the blanks (layers count from 0).")
+    ] = None,
+    head: Annotated[int | None, typer.Option(help="Show no other head's steps unless a blank needs them.")] = None,
+    step: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--step",
+            "-s",
+            metavar="PATTERN",
+            help="Show only these steps, as explain's --step picks them, and the blanks. Repeat for more.",
+            show_default=False,
+        ),
+    ] = None,
+    decimals: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=15,
+            metavar="N",
+            help="Ask for N decimals in every answer: the sheet says 'give N decimals', and the template's check "
+            "command grades with --decimals N.",
+            show_default=False,
+        ),
+    ] = None,
+    precision: Annotated[
+        int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the sheet and the key.")
+    ] = 3,
     no_color: NoColor = False,
 ) -> None:
     """Print an exercise: the run with blanks to fill in, and nothing that gives them away.
 
     A cell that depends on no blank is shown; a cell a blank needs that itself depends on a
     blank becomes a blank too (stderr says so); any other cell that depends on a blank is left
-    out. Each blank step shows the parameter columns its blanks use.
+    out. Each blank step shows the parameter columns its blanks use. A step that passes its
+    input through unchanged (one head's concat, an attention output without W_O) is marked
+    "same as" the blank it copies, not blanked again. --layer, --head and --step keep fewer
+    steps, as in explain; the steps with blanks, and the steps they are worked from, stay.
     """
     import shlex
 
-    from encoder_cli import trace
+    from encoder_cli import names, trace
     from encoder_cli import worksheet as sheets
     from encoder_cli.output import writing
 
@@ -442,26 +472,29 @@ def worksheet(
         if not blank:
             raise EncoderError("give at least one blank: --blank Q, --blank 'PE[cat]', --blank 'weights[cat,sat]'")
         result, inputs = _run(sentence, weights, model)
+        kept = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         sheet = sheets.make(result, blank)
-        steps, marks = sheets.view(sheet, key)
+        steps, marks = sheets.view(sheet, key, {s.id for s in kept})
         steps = trace.printed_whole(steps, None, "a worksheet prints every cell: use a shorter sentence")
         for note in sheet.notes:
             _say(f"note: {note}")
         if answers_template is not None:
             given = [sentence, *(["-w", weights] if weights else []), *(["--model", model] if model else [])]
             check = ["encoder", "check", *[a for a in given if a is not None], "--answers", str(answers_template)]
+            check += [] if decimals is None else ["--decimals", str(decimals)]
             with writing(answers_template, inputs, replace=force) as out:
-                out.write(sheets.template(sheet, shlex.join(check)))
+                out.write(sheets.template(sheet, shlex.join(check), decimals))
         from encoder_cli.render import page
 
         title = f"{'Answer key' if key else 'Worksheet'}: {page.TITLE}"
+        asks = [] if decimals is None else [("Answers", sheets.ask(decimals))]
         with writing(output, [*inputs, *([str(answers_template)] if answers_template else [])]) as out:
             if format is SheetFormat.terminal:
                 from encoder_cli.render import terminal
 
                 console = _console(out, no_color)
                 for part in terminal.render(result, steps, precision=precision, width=console.width,
-                                            max_rows=None, marks=marks, title=title):  # fmt: skip
+                                            max_rows=None, marks=marks, title=title, asks=asks):  # fmt: skip
                     console.print(part)
                     console.print()
                 return
@@ -469,7 +502,7 @@ def worksheet(
 
             handout = {SheetFormat.markdown: markdown, SheetFormat.latex: latex, SheetFormat.html: html}[format]
             width = latex.width if format is SheetFormat.latex else len
-            layout = page.layout(result, steps, precision, False, False, width, marks, title)
+            layout = page.layout(result, steps, precision, False, False, width, marks, title, asks)
             out.write(handout.render(layout, precision))
     except EncoderError as e:
         _fail(e)

@@ -8,11 +8,15 @@ Cell by cell, from the blanks the teacher asks for (cell addresses, as `check` t
 What depends on what is found by the steps' own math: the blanks are made NaN and the whole
 trace recomputed; a cell is needed by a blank when making it NaN reaches that blank. Each blank
 step also prints the parameters its blanks use (the columns of W_Q, b_Q, γ, β… they read).
+
+A step that passes its one input through unchanged (one head's concat, an attention output with
+no W_O, the encoder's output) holds the same numbers as the step it copies: a blank there is the
+blank of that step, worked out once, and the copies mark it "same as" rather than count it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,19 +25,20 @@ from encoder_cli import address
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.trace import Step, Trace, plural
 
-SHOWN, BLANK, LEFT_OUT = 0, 1, 2
+SHOWN, BLANK, LEFT_OUT, SAME = 0, 1, 2, 3  # SAME: a pass-through of a blank, "same as" it
 Marked = Mapping[
     tuple[int, int], tuple[str, int]
-]  # a step's cells on the sheet: (i, j) -> ("blank" | "key" | "out", n)
+]  # a step's cells on the sheet: (i, j) -> ("blank" | "key" | "out" | "same", n)
 Marks = Mapping[str, Marked]  # by step id
 
 
 @dataclass(frozen=True)
 class Sheet:
     trace: Trace
-    cells: dict[str, np.ndarray]  # step id -> [rows, cols] of SHOWN, BLANK or LEFT_OUT
+    cells: dict[str, np.ndarray]  # step id -> [rows, cols] of SHOWN, BLANK, LEFT_OUT or SAME
     added: list[str] = field(default_factory=list)  # the blanks the sheet added, and why
     given_away: list[str] = field(default_factory=list)  # blanks that the rest of their row gives away
+    same: dict[str, str] = field(default_factory=dict)  # a pass-through step's id -> the step it copies
 
     @property
     def notes(self) -> list[str]:
@@ -55,42 +60,65 @@ class Sheet:
         return {name: (p[used] if p.ndim == 1 else p[:, used]) for name, p in step.op.params.items()} if used else {}
 
 
-def view(sheet: Sheet, key: bool = False) -> tuple[list[Step], dict[str, dict[tuple[int, int], tuple[str, int]]]]:
+def view(
+    sheet: Sheet, key: bool = False, kept: Collection[str] | None = None
+) -> tuple[list[Step], dict[str, dict[tuple[int, int], tuple[str, int]]]]:
     """What a page of the sheet shows: its steps, each blank step after the parameter columns its
-    blanks use (as small steps of their own), and the marks of the blank and left-out cells
-    (blanks numbered; in the key, filled in)."""
+    blanks use (as small steps of their own), and the marks of the blank, left-out and "same as"
+    cells (blanks numbered; in the key, filled in).
+
+    kept: the ids of the steps the filters keep (None: all). A step that holds a blank, and the
+    steps a blank step is worked from, are shown whatever the filters: the student needs them."""
     numbers = {(s.id, i, j): n for n, (s, i, j) in enumerate(sheet.blanks(), start=1)}
+    blanked = [s for s in sheet.trace.steps if (sheet.cells[s.id] == BLANK).any()]
+    wanted = None if kept is None else {*kept, *(s.id for s in blanked), *(k for s in blanked for k in s.inputs)}
     steps: list[Step] = []
     marks: dict[str, dict[tuple[int, int], tuple[str, int]]] = {}
     for s in sheet.steps:
-        used = tuple(s.cols[j] for j in sorted({int(j) for j in np.argwhere(sheet.cells[s.id] == BLANK)[:, 1]}))
+        if wanted is not None and s.id not in wanted:
+            continue
+        used = sorted({int(j) for j in np.argwhere(sheet.cells[s.id] == BLANK)[:, 1]})
         for name, p in sheet.params(s).items():  # W_Q[:, used] as d0… x used; b_Q[used] as one row
-            rows = (name,) if p.ndim == 1 else tuple(f"d{r}" for r in range(p.shape[0]))
+            rows = (name,) if p.ndim == 1 else sheet.trace.by_id[s.inputs[0]].cols  # W's rows: its input's columns
             title = f"{name}: the columns the blanks use"
             steps.append(replace(s, id=f"{s.id}.{name}", title=title, formula=name, tex=name, value=np.atleast_2d(p),
-                                 rows=rows, cols=used, inputs=()))  # fmt: skip
-        steps.append(s)
+                                 rows=rows, cols=_columns(s, used), inputs=()))  # fmt: skip
         cells = sheet.cells[s.id]
         marked = {(int(i), int(j)): ("out", 0) for i, j in np.argwhere(cells == LEFT_OUT)}
         for i, j in np.argwhere(cells == BLANK):
             marked[(int(i), int(j))] = ("key" if key else "blank", numbers[(s.id, int(i), int(j))])
+        if (cells == SAME).any():  # the same numbers as a blank step's: its blanks' numbers, "=[9]"
+            source = sheet.trace.by_id[sheet.same[s.id]]
+            s = replace(s, title=f"{s.title}: the same numbers as {source.title}")
+            for i, j in [] if key else np.argwhere(cells == SAME):
+                marked[(int(i), int(j))] = ("same", numbers[(source.id, int(i), int(j))])
+        steps.append(s)
         marks[s.id] = marked
     return steps, marks
+
+
+def _columns(step: Step, used: Sequence[int]) -> tuple[str, ...]:
+    """The labels of the parameter columns these of the step's columns use, as the weights file
+    counts them: head 1's Q column d0 is W_Q's column d2 (the op's part, [2:4])."""
+    part = getattr(step.op, "part", None)  # a head's slice of the file's matrices
+    return tuple(f"d{part[0] + j}" if part else step.cols[j] for j in used)
 
 
 def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
     """The sheet for these blank addresses (a step, a row or a cell each)."""
     cells = {s.id: np.full(s.value.shape, SHOWN, dtype=np.int8) for s in trace.steps}
+    same = _pass_throughs(trace)
     for text in blanks:
         where = address.parse(trace, text, parameters=False)
-        if where.step.op.looked_up:
+        step = trace.by_id[same.get(where.step.id, where.step.id)]  # a copy's blank is its source's
+        if step.op.looked_up:
             raise EncoderError(
-                f"{text!r}: {where.step.id} is looked up from the printed parameters; nothing to work out there",
+                f"{text!r}: {step.id} is looked up from the printed parameters; nothing to work out there",
                 argument="blank",
             )
         rows = slice(None) if where.row is None else where.row
         cols = slice(None) if where.col is None else where.col
-        cells[where.step.id][rows, cols] = BLANK
+        cells[step.id][rows, cols] = BLANK
     added: list[tuple[Step, int, int]] = []
     while True:  # close: a cell a blank needs that depends on a blank is a blank too
         tainted = _depends_on_blanks(trace, cells)
@@ -100,16 +128,33 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
         for s, i, j in more:
             cells[s.id][i, j] = BLANK
         added += more
-    said = [_added(step, [(i, j) for t, i, j in added if t.id == step.id])
-            for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
     given_away: list[str] = []
     for s in trace.steps:  # left out: what depends on a blank but is no blank
         cells[s.id][(tainted[s.id]) & (cells[s.id] != BLANK)] = LEFT_OUT
+        if s.id in same:  # a copy of a blank is no blank of its own: "same as" it
+            cells[s.id][cells[same[s.id]] == BLANK] = SAME
         if s.op.kind == "softmax":
             for r in np.flatnonzero((cells[s.id] == BLANK).sum(axis=1) == 1):
                 if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
                     given_away.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
-    return Sheet(trace, cells, said, given_away)
+    added = [(s, i, j) for s, i, j in added if cells[s.id][i, j] == BLANK]
+    said = [_added(step, [(i, j) for t, i, j in added if t.id == step.id])
+            for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
+    return Sheet(trace, cells, said, given_away, same)
+
+
+def _pass_throughs(trace: Trace) -> dict[str, str]:
+    """The steps that pass their one input through unchanged, each with the step it copies (the
+    first of a chain): found by the op's own math, which gives a probe back as it is."""
+    probe = np.random.default_rng(0).standard_normal
+    same: dict[str, str] = {}
+    for s in trace.steps:
+        if len(s.inputs) == 1 and trace.by_id[s.inputs[0]].value.shape == s.value.shape:
+            x = probe(s.value.shape)
+            with np.errstate(all="ignore"):
+                if np.array_equal(s.op(x), x):
+                    same[s.id] = same.get(s.inputs[0], s.inputs[0])
+    return same
 
 
 def _added(step: Step, cells: list[tuple[int, int]]) -> str:
@@ -137,8 +182,9 @@ def _depends_on_blanks(trace: Trace, cells: dict[str, np.ndarray]) -> dict[str, 
 
 
 def _needed(trace: Trace, cells: dict[str, np.ndarray]) -> list[tuple[Step, int, int]]:
-    """The input cells the blanks use: each made NaN in turn, does it reach a blank?"""
-    out: list[tuple[Step, int, int]] = []
+    """The input cells the blanks use, each once (X'[cat] is used through Q and through K): each
+    made NaN in turn, does it reach a blank?"""
+    out: dict[tuple[str, int, int], tuple[Step, int, int]] = {}
     for s in trace.steps:
         blank = cells[s.id] == BLANK
         if not blank.any() or not s.inputs:
@@ -151,17 +197,26 @@ def _needed(trace: Trace, cells: dict[str, np.ndarray]) -> list[tuple[Step, int,
                 marked[k][i, j] = np.nan
                 with np.errstate(all="ignore"):
                     if np.isnan(s.op(*marked))[blank].any():
-                        out.append((source, i, j))
-    return out
+                        out[(source.id, i, j)] = (source, i, j)
+    return list(out.values())
 
 
-def template(sheet: Sheet, check: str = "encoder check SENTENCE ... --answers THIS_FILE") -> str:
+def ask(decimals: int) -> str:
+    """What the sheet asks of every answer under check's --decimals: 'give 2 decimals'."""
+    return f"give {plural(decimals, 'decimal')}"
+
+
+def template(
+    sheet: Sheet, check: str = "encoder check SENTENCE ... --answers THIS_FILE", decimals: int | None = None
+) -> str:
     """The YAML a student fills in: exactly the blanks, by row where a whole row is blank, `~`
     for each number; it loads as it is (and, untouched, grades as nothing attempted). check: the
-    command that grades it."""
+    command that grades it; decimals: how many the sheet asks for (check's --decimals)."""
+    claimed = "decimals you mean (0.90 claims two)" if decimals is None else (
+        f"{plural(decimals, 'decimal')} the sheet asks for (fewer are too coarse)")  # fmt: skip
     lines = [
         "# Answers for the worksheet. Replace each ~ with the number you work out, written with the",
-        "# decimals you mean (0.90 claims two); leave ~ where you did not attempt it. Then:",
+        f"# {claimed}; leave ~ where you did not attempt it. Then:",
         f"#   {printable(check)}",  # escaped: a line break in the sentence would end the comment
         *(f"# Note: {printable(note)}" for note in sheet.added),
     ]

@@ -12,6 +12,7 @@ import pytest
 import encoder_cli
 from encoder_cli import grading, worksheet
 from encoder_cli.errors import EncoderError
+from tests.conftest import FIXTURES
 
 S, B, L = worksheet.SHOWN, worksheet.BLANK, worksheet.LEFT_OUT
 HEAD = "layers.0.attention.heads.0."
@@ -91,3 +92,27 @@ def test_a_note_counts_rows_not_commas(trace) -> None:
     assert worksheet._added(step, [(1, 0), (1, 1)]).startswith("Encoder input, row , (input): 2 more blanks,")
     assert worksheet._added(step, [(0, 0), (2, 1)]).startswith("Encoder input, rows The, sat (input): 2 more")
     assert ": 1 more blank, since a blank needs it and it needs a blank" in worksheet._added(step, [(0, 0)])
+
+
+def test_the_steps_that_pass_a_matrix_through(trace) -> None:
+    """The seed has one head and no W_O (its weights file has none): concat is head 0's weighted
+    sum, the attention output is concat, both the weighted sum's numbers; the encoder's output is
+    the last norm_2. With two heads and W_O (the fixture), only the output passes through."""
+    assert worksheet._pass_throughs(trace) == {
+        "layers.0.attention.concat": HEAD + "output",
+        "layers.0.attention.output": HEAD + "output",
+        "output": "layers.0.norm_2",
+    }
+    mat = encoder_cli.explain("The cat sat on the mat", weights=FIXTURES / "the-cat-sat-on-the-mat.yaml").trace
+    assert worksheet._pass_throughs(mat) == {"output": "layers.1.norm_2"}
+
+
+def test_a_copy_of_a_blank_is_marked_same_as_it_and_never_counted(trace) -> None:
+    sheet = worksheet.make(trace, ["layers.0.attention.output[cat]", "concat[sat]"])
+    assert sheet.cells[HEAD + "output"].tolist() == [[S] * 4, [B] * 4, [B] * 4]
+    same = worksheet.SAME
+    for name in ("concat", "output"):
+        assert sheet.cells[f"layers.0.attention.{name}"].tolist() == [[S] * 4, [same] * 4, [same] * 4]
+    assert len(sheet.blanks()) == 8 and sheet.added == []
+    marks = worksheet.view(sheet)[1]
+    assert marks["layers.0.attention.concat"][(2, 3)] == ("same", 8)  # sat's d3: blank 8, on the weighted sum

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from encoder_cli.cli import app
-from tests.conftest import BLANKS, WORKSHEET, run
+from tests.conftest import BLANKS, FIXTURES, WORKSHEET, run
 
 
 class Cells(HTMLParser):
@@ -184,3 +184,153 @@ def _caption(block: str) -> list[str]:
 def _depth(text: str) -> int:
     """How many parentheses are open at the end of the text."""
     return text.count("(") - text.count(")")
+
+
+# Issue #17's worksheets on one head: the fixture with two heads and two layers, PE[cat] and
+# head 1's scores for cat as blanks.
+MAT = ["worksheet", "The cat sat on the mat", "-w", str(FIXTURES / "the-cat-sat-on-the-mat.yaml")]
+HEAD_1 = [*MAT, "--blank", "PE[cat]", "--blank", "layers.0.attention.heads.1.scores[cat]"]
+ON_HEAD_1 = "layers.0.attention.heads.1."
+
+
+def _ids(sheet: str) -> list[str]:
+    """The step ids a terminal sheet prints, in order (each table's caption: its id, then its shape)."""
+    return re.findall(r"^(\S+)   \d+ × \d+$", sheet, re.M)
+
+
+def test_a_sheet_on_one_head_shows_what_the_filters_keep_and_what_the_blanks_are_worked_from() -> None:
+    """--layer 0 --head 1: no step of head 0, of layer 1, of the FFN or the norms. Everything
+    after the scaled scores is left out (the blanks reach it), so the sheet is what head 1's
+    scores for cat are worked from: X and PE[cat] for X'[cat] (shown although --layer 0 drops
+    them: a blank is worked from them), X' for Q and K, and the columns of W_Q, b_Q, W_K, b_K."""
+    result = run(*HEAD_1, "--layer", "0", "--head", "1")
+    assert result.exit_code == 0, result.stderr
+    assert _ids(result.stdout) == [
+        "embeddings", "positional", "input",
+        f"{ON_HEAD_1}Q.W_Q", f"{ON_HEAD_1}Q.b_Q", f"{ON_HEAD_1}Q",
+        f"{ON_HEAD_1}K.W_K", f"{ON_HEAD_1}K.b_K", f"{ON_HEAD_1}K",
+        f"{ON_HEAD_1}V", f"{ON_HEAD_1}scores", f"{ON_HEAD_1}scaled",
+    ]  # fmt: skip
+    unfiltered = _ids(run(*HEAD_1).stdout)  # the same blanks, no filter: head 0 too, as explain shows it
+    assert "layers.0.attention.heads.0.Q" in unfiltered and len(unfiltered) > 12
+    # -s keeps the steps named, the blanks and what they are worked from: not V, not the scaled scores
+    only = run(*HEAD_1, "-s", "heads.1.scores").stdout
+    assert _ids(only) == [i for i in _ids(result.stdout) if not i.endswith(("V", "scaled"))]
+    # the template and the blanks do not depend on the filters
+    numbered = [re.findall(r"\[(\d+)\]", run(*HEAD_1, *f).stdout) for f in ([], ["--head", "1", "-s", "scores"])]
+    assert numbered[0] == numbered[1] == [str(n) for n in range(1, 19)]
+
+
+def test_the_filters_are_explains() -> None:
+    """A filter that keeps nothing, or names what is not there, says what explain says."""
+    for args, message in (
+        (["--head", "2"], "error: --head 2: the model has 2 heads, numbered 0 to 1"),
+        (["-s", "nope"], "error: --step 'nope' is not a step or parameter"),
+        (["--layer", "1", "-s", "embeddings"], "error: these filters together keep no step"),
+    ):
+        result, explained = run(*HEAD_1, *args), run("explain", *MAT[1:], *args)
+        assert result.exit_code == 2 and result.stdout == "" and result.stderr == explained.stderr, result.stderr
+        assert result.stderr.startswith(message), result.stderr
+
+
+def test_a_cell_two_blank_steps_need_is_counted_once() -> None:
+    """X'[cat] is 4 cells; head 1's Q[cat] and K[cat] both need it: 4 more blanks, not 8."""
+    result = run(*HEAD_1)
+    assert result.exit_code == 0
+    why = "since a blank needs them and they need a blank"
+    assert result.stderr.splitlines() == [
+        f"note: Encoder input, row cat (input): 4 more blanks, {why}",
+        f"note: Queries (head 1), row cat ({ON_HEAD_1}Q): 2 more blanks, {why}",
+        f"note: Keys (head 1), row cat ({ON_HEAD_1}K): 2 more blanks, {why}",
+    ]
+
+
+def test_a_heads_parameter_columns_are_labelled_by_the_files_columns() -> None:
+    """Head 1 owns columns 2 and 3 of W_Q (d_k 2): its table of W_Q is headed d2, d3, and its
+    numbers are the file's columns 2 and 3 (read from the YAML)."""
+    import yaml
+
+    W_Q = yaml.safe_load((FIXTURES / "the-cat-sat-on-the-mat.yaml").read_text())["layers"][0]["attention"]["W_Q"]
+    table = next(t for t in run(*HEAD_1).stdout.split("\n\n") if t.startswith("W_Q: the columns the blanks use"))
+    header, _, *rows, caption = table.splitlines()[1:]
+    assert header.split() == ["d2", "d3"] and caption.startswith(f"{ON_HEAD_1}Q.W_Q ")
+    assert [[float(x) for x in row.split()[1:]] for row in rows] == [r[2:4] for r in W_Q]
+    assert [row.split()[0] for row in rows] == ["d0", "d1", "d2", "d3"]  # its rows: x's columns
+
+
+# The seed's model has one head and no W_O: its concat and attention output are head 0's
+# weighted sum, number for number.
+SAME = ["worksheet", "The cat sat", "--blank", "heads.0.output[cat]", "--blank", "norm_1[cat]"]
+
+
+def test_a_step_that_passes_a_blank_through_is_same_as_it_not_a_blank_again(tmp_path: Path) -> None:
+    """norm_1[cat] needs residual_1[cat], which needs the attention output for cat: head 0's
+    weighted sum, passed through concat and the attention output unchanged. Those 4 numbers are
+    blanked once (1–4), and concat and the attention output show '=[1]'… instead; blanks: 4 for
+    the weighted sum, 4 for the residual, 1 mean, 1 variance, 4 for norm_1."""
+    steps = {s["id"]: s["values"] for s in json.loads(run("explain", "The cat sat", "-f", "json").stdout)["steps"]}
+    heads = steps["layers.0.attention.heads.0.output"]
+    assert steps["layers.0.attention.concat"] == steps["layers.0.attention.output"] == heads  # the premise
+    template = tmp_path / "answers.yaml"
+    result = run(*SAME, "--answers-template", str(template))
+    assert result.exit_code == 0, result.stderr
+    keys = re.findall(r'^"([^"]+)": .*# (blanks? [\d–]+)$', template.read_text(), re.M)
+    assert keys == [
+        ("layers.0.attention.heads.0.output[cat]", "blanks 1–4"),
+        ("layers.0.residual_1[cat]", "blanks 5–8"),
+        ("layers.0.norm_1.mean[cat, mean]", "blank 9"),
+        ("layers.0.norm_1.variance[cat, variance]", "blank 10"),
+        ("layers.0.norm_1[cat]", "blanks 11–14"),
+    ]
+    tables = {_ids(t)[0]: t for t in result.stdout.split("\n\n") if _ids(t)}
+    for name in ("concat", "output"):
+        table = tables[f"layers.0.attention.{name}"]
+        assert ": the same numbers as Weighted sum of values (head 0)" in table.splitlines()[0]
+        assert re.search(r"^cat +=\[1\] +=\[2\] +=\[3\] +=\[4\]$", table, re.M), table
+    assert "more blanks" not in result.stderr.split("residual_1")[0]  # no note for concat or the output
+    assert len(re.findall(r"\[\d+\]", result.stdout)) - len(re.findall(r"=\[\d+\]", result.stdout)) == 14
+
+
+def test_a_blank_asked_on_a_copy_is_worked_where_the_numbers_are_made() -> None:
+    """The attention output's row for cat (no W_O: concat, which is head 0's weighted sum) is
+    blanked on the weighted sum: concat's row can never give it away."""
+    result = run("worksheet", "The cat sat", "--blank", "layers.0.attention.output[cat]")
+    assert result.exit_code == 0 and result.stderr == ""
+    tables = {_ids(t)[0]: t for t in result.stdout.split("\n\n") if _ids(t)}
+    assert re.search(r"^cat +\[1\] +\[2\] +\[3\] +\[4\]$", tables["layers.0.attention.heads.0.output"], re.M)
+    for name in ("concat", "output"):
+        assert re.search(r"^cat +=\[1\] +=\[2\] +=\[3\] +=\[4\]$", tables[f"layers.0.attention.{name}"], re.M)
+    key = run("worksheet", "The cat sat", "--blank", "layers.0.attention.output[cat]", "--key").stdout
+    assert "=[" not in key and len(re.findall(r"\[-?\d+\.\d{3}\]", key)) == 4
+
+
+@pytest.mark.parametrize("form", ["terminal", "markdown", "latex", "html"])
+def test_decimals_are_asked_for_on_the_sheet_in_every_format(form: str) -> None:
+    asked = run(*WORKSHEET, "--decimals", "2", "-f", form)
+    assert asked.exit_code == 0 and asked.stdout.count("give 2 decimals") == 1, asked.stderr
+    assert "give" not in run(*WORKSHEET, "-f", form).stdout
+    one = run(*WORKSHEET, "--decimals", "1", "-f", form).stdout
+    assert "give 1 decimal" in one and "give 1 decimals" not in one
+
+
+def test_decimals_reach_the_templates_check_command(tmp_path: Path) -> None:
+    template = tmp_path / "answers.yaml"
+    assert run(*WORKSHEET, "--decimals", "2", "--answers-template", str(template)).exit_code == 0
+    lines = template.read_text().splitlines()
+    assert lines[1] == (
+        "# 2 decimals the sheet asks for (fewer are too coarse); leave ~ where you did not attempt it. Then:"
+    )
+    assert lines[2] == f"#   encoder check 'The cat sat' --answers {template} --decimals 2"
+    plain = tmp_path / "plain.yaml"
+    assert run(*WORKSHEET, "--answers-template", str(plain)).exit_code == 0
+    assert plain.read_text().splitlines()[2] == f"#   encoder check 'The cat sat' --answers {plain}"
+    bad = run(*WORKSHEET, "--decimals", "-1")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: Invalid value for '--decimals'") and bad.stdout == ""
+
+
+def test_the_help_speaks_of_what_worksheet_writes() -> None:
+    """worksheet writes no JSON: its help does not speak of it, and names its filters and --decimals."""
+    text = run("worksheet", "--help").stdout
+    assert "JSON" not in text  # (config.json and tokenizer.json, in --model's help, are files it reads)
+    for option in ("--layer", "--head", "--step", "--decimals N", "Decimals shown in the sheet and the key."):
+        assert option in text, option

@@ -19,6 +19,7 @@ from tests.conftest import (
     math_document,
     mathjax_errors,
     on_a4_screen,
+    pdf_text,
     pdflatex,
     printed_on_a4,
     run,
@@ -136,3 +137,19 @@ def _dark(colour: str) -> bool:
     """An opaque colour that shows on white paper: rgb(…) well below white."""
     found = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", colour)
     return found is not None and sum(map(int, found.groups())) < 3 * 128
+
+
+SAME = ["worksheet", "The cat sat", "--blank", "heads.0.output[cat]", "--blank", "norm_1[cat]", "--decimals", "2"]
+
+
+def test_same_as_marks_and_the_decimals_asked_read_in_pdflatex_and_mathjax(tmp_path: Path) -> None:
+    """A sheet whose concat and attention output are the same numbers as head 0's weighted sum
+    (the seed: one head, no W_O): their cells for cat are {=}[1] to {=}[4], the blanks they copy;
+    the LaTeX compiles and says 'give 2 decimals', and the Markdown's math typesets in MathJax."""
+    tex = run(*SAME, "-f", "latex").stdout
+    assert tex.count("{=}[1]") == 2 and tex.count("{=}[4]") == 2 and r"\textbf{Answers:} give 2 decimals" in tex
+    assert "give 2 decimals" in pdf_text(pdflatex(tex, tmp_path))
+    math = markdown_math(run(*SAME, "-f", "markdown").stdout)
+    assert sum(m.count("{=}[") for m in math) == 8
+    pdflatex(math_document(math), tmp_path)
+    assert mathjax_errors(math, tmp_path) == {"errors": [], "typeset": len(math), "merror": 0}

@@ -126,10 +126,10 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
     step = shown.step
     v = float(step.value[i, j])
     kind, n = (shown.marks or {}).get((i, j), ("", 0))
-    if kind:  # a worksheet: a numbered blank box, its answer in the key, or a cell left out
+    if kind:  # a worksheet: a numbered blank box, its answer in the key, a cell left out, or the same as blank n
         text = {"blank": f'<span class="n">{n}</span>', "key": fmt.number(v, precision)}.get(kind)
         box = "" if text is None else f'<span class="box">{text}</span>'  # a blank's box, drawn as wide as any
-        return f'<td class="{kind}">{box}</td>'
+        return f'<td class="{kind}">{f"=[{n}]" if kind == "same" else box}</td>'
     if step.op.kind != "softmax":
         return f"<td>{fmt.number(v, precision)}</td>"
     (r, g, b), black = fmt.heat(v)

@@ -41,7 +41,7 @@ class Shown:
     blocks: list[Block]
     caption: str  # "3 × 4", and how the matrix was summarised or split (the step id goes before it)
     work: str | None  # --show-work: the first cell, worked out
-    marks: Marked | None = None  # a worksheet's cells: blank (numbered), key (filled), or left out
+    marks: Marked | None = None  # a worksheet's cells: blank (numbered), key (filled), left out, or same as a blank
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,16 @@ def layout(
     width: Callable[[str], int] = len,
     marks: Marks | None = None,
     title: str = TITLE,
+    asks: Sequence[tuple[str, str]] = (),
 ) -> Page:
     """The page of these steps; `width` measures a row label in digits as the format prints it.
-    With marks (a worksheet), its blanks and the cells left out."""
+    With marks (a worksheet), its blanks and the cells left out; asks: what a worksheet asks of
+    the answers, after the facts ("Answers", "give 2 decimals")."""
     facts = [("Sentence", trace.sentence), *fmt.tokenization(trace, TOKENS)]
     facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))
+    facts += asks
     sections: list[Section] = []
     for step in steps:
         heading = fmt.heading(step)

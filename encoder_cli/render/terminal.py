@@ -37,11 +37,13 @@ def render(
     show_work: bool = False,
     marks: Marks | None = None,
     title: str | None = None,
+    asks: Sequence[tuple[str, str]] = (),
 ) -> Iterator[RenderableType]:
     """Header (under its title, if any), then per stage a rule and its tables (with their first
     cell worked out, if show_work). width/max_rows None: never summarise. marks: a worksheet's
-    blanks. What the user gave (the tokens, the source's path) is shown by printable."""
-    yield _header(trace, title)
+    blanks; asks: what it asks of the answers, after the facts. What the user gave (the tokens,
+    the source's path) is shown by printable."""
+    yield _header(trace, title, asks)
     section = None
     for step in steps:
         if (step.layer, step.stage) != section:
@@ -53,7 +55,7 @@ def render(
         yield table
 
 
-def _header(trace: Trace, title: str | None) -> RenderableType:
+def _header(trace: Trace, title: str | None, asks: Sequence[tuple[str, str]] = ()) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -64,6 +66,8 @@ def _header(trace: Trace, title: str | None) -> RenderableType:
     grid.add_row("Model", Caption(Text(fmt.model(trace))))  # broken between settings, not inside one
     if trace.unknown:
         grid.add_row(Text("Unknown", style="yellow"), Text(fmt.unknown(trace)))
+    for name, value in asks:
+        grid.add_row(name, Text(value))
     return grid if title is None else Group(Text(title, style="bold"), grid)
 
 
@@ -90,7 +94,8 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     # a worksheet's blanks and answers, in brackets: at their line and column in the matrix, if shown
     line, column = ({index: k for k, index in enumerate(shown, start=1)} for shown in (show_rows, show_cols))
     marks = (marked or {}).items()
-    bracketed = {(line[i], column[j]) for (i, j), (kind, _) in marks if kind != "out" and i in line and j in column}
+    boxed = ("blank", "key")
+    bracketed = {(line[i], column[j]) for (i, j), (kind, _) in marks if kind in boxed and i in line and j in column}
     return Group(Caption(title), Matrix([header, *body], cell, bracketed), Caption(caption))
 
 
@@ -106,10 +111,10 @@ def _cell(
         return ELLIPSIS, None
     v = float(value[i, j])
     mark = marked.get((i, j)) if marked else None
-    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (Matrix adds the [ ]), or left out
-        kind, number = mark
-        text = {"blank": str(number), "key": fmt.number(v, precision), "out": ""}[kind]
-        return text, BLANK if kind != "out" else None
+    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (Matrix adds the [ ]), left
+        kind, number = mark  # out, or the same as blank n: =[n]
+        text = {"blank": str(number), "key": fmt.number(v, precision), "out": "", "same": f"=[{number}]"}[kind]
+        return text, BLANK if kind in ("blank", "key") else None
     return fmt.number(v, precision), _heat(v) if heat else None
 
 

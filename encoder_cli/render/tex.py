@@ -52,7 +52,7 @@ def _cell(shown: Shown, i: int | None, j: int | None, precision: int) -> str:
     kind, n = (shown.marks or {}).get((i, j), ("", 0))
     if kind == "blank":  # an empty box, numbered, as wide whatever the number (its width says nothing)
         return rf"\boxed{{\phantom{{{fmt.number(-8.0, precision)}}}}}_{{{n}}}"
-    return {"key": rf"\boxed{{{number}}}", "out": ""}.get(kind, number)
+    return {"key": rf"\boxed{{{number}}}", "out": "", "same": f"{{=}}[{n}]"}.get(kind, number)  # same: as blank n
 
 
 def _lines(rows: list[list[str]]) -> list[str]:
