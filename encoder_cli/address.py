@@ -34,9 +34,9 @@ class _Item(NamedTuple):
     quoted: bool
 
 
-def parse(trace: Trace, text: str) -> Address:
+def parse(trace: Trace, text: str, suggest: bool = True) -> Address:
     name, items = _split(text)
-    step = find(trace, name)
+    step = find(trace, name, suggest)
     row = _index(text, items[0] if items else None, labels(step.rows), list(step.rows), "row")
     cols = columns(step)
     col = _index(text, items[1] if len(items) > 1 else None, cols, list(step.cols), "column")
@@ -92,8 +92,9 @@ def cell(trace: Trace, text: str) -> tuple[Step, int, int]:
     return where.step, where.row, where.col
 
 
-def find(trace: Trace, name: str) -> Step:
-    """The step a name means: an id, an alias, or the end of exactly one id."""
+def find(trace: Trace, name: str, suggest: bool = True) -> Step:
+    """The step a name means: an id, an alias, or the end of exactly one id. suggest=False spares
+    the did-you-mean search (a file of many unknown names suggests for the first few only)."""
     steps = trace.by_id
     name = ALIASES.get(name, name)
     if name in steps:
@@ -105,7 +106,7 @@ def find(trace: Trace, name: str) -> Step:
         shown = ", ".join(ends[:4]) + (", …" if len(ends) > 4 else "")
         raise EncoderError(f"{name!r} could be any of {len(ends)} steps ({shown}); write more of the id")
     short = {s.rsplit(".", 1)[-1] for s in steps}
-    close = difflib.get_close_matches(name, [*ALIASES, *sorted(short), *steps], n=1)
+    close = difflib.get_close_matches(name, [*ALIASES, *sorted(short), *steps], n=1) if suggest else []
     hint = f"; did you mean {close[0]!r}?" if close else "; `encoder explain -f json | jq -r '.steps[].id'` lists them"
     raise EncoderError(f"{name!r} is not a step{hint}")
 

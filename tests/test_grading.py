@@ -20,6 +20,11 @@ def trace():
     return encoder_cli.explain().trace  # the built-in example: the seed's X and W_Q
 
 
+def counts(**given: int) -> dict[str, int]:
+    zero = dict.fromkeys(("checked", "right", "carried", "wrong", "too_coarse", "malformed", "not_attempted"), 0)
+    return zero | given
+
+
 def verdicts(report: check.Report) -> dict[tuple[str, int, int], str]:
     return {(c.step.id.rsplit(".", 1)[-1], c.row, c.col): c.verdict for c in report.claims}
 
@@ -38,7 +43,7 @@ def test_the_seeds_handout_its_slips_and_what_it_carried(trace) -> None:
     expected |= {("input", i, j): "carried" if (i, j) in x_carried else "right" for i in range(3) for j in range(4)}
     expected |= {("Q", 0, 0): "right", ("Q", 1, 0): "carried", ("Q", 2, 0): "carried"}
     assert verdicts(report) == expected
-    assert report.summary == {"checked": 27, "right": 14, "carried": 7, "wrong": 6, "not_attempted": 0}
+    assert report.summary == counts(checked=27, right=14, carried=7, wrong=6)
     q_cat = next(c for c in report.claims if c.key == "Q[1,0]")
     hand = math.fsum([1.34 * 0.1, 0.64 * 0.2, 0.98 * 0.9, 1.69 * 0.8])  # the seed's 2.496, from its X'
     assert q_cat.expected == pytest.approx(hand, abs=1e-12) and not q_cat.right
@@ -47,7 +52,7 @@ def test_the_seeds_handout_its_slips_and_what_it_carried(trace) -> None:
 
 def test_without_carrying_only_the_truth_counts(trace) -> None:
     report = check.grade_file(SEED_ANSWERS, "seed.yaml", trace, None, carry=False)
-    assert report.summary == {"checked": 27, "right": 14, "carried": 0, "wrong": 13, "not_attempted": 0}
+    assert report.summary == counts(checked=27, right=14, wrong=13)
 
 
 def test_rounding_a_right_intermediate_is_no_mistake(trace) -> None:
@@ -70,18 +75,21 @@ def test_a_slip_that_matches_nothing_is_wrong(trace) -> None:
 
 def test_not_attempted_marks_a_cell_a_row_or_a_step(trace) -> None:
     report = check.grade_file("Q: ~\nX'[cat]: ~\nPE[sat,d0]: ~\nPE[The,d0]: 0\n", "a.yaml", trace, None)
-    assert report.summary == {"checked": 1, "right": 1, "carried": 0, "wrong": 0, "not_attempted": 12 + 4 + 1}
+    assert report.summary == counts(checked=1, right=1, not_attempted=12 + 4 + 1)
     assert report.passed
     untouched = check.grade_file("Q: ~\n", "a.yaml", trace, None)
     assert untouched.summary["checked"] == 0 and not untouched.passed
 
 
-def test_every_malformed_entry_of_a_file_is_reported(trace) -> None:
-    text = "Q[0,0]: 2.3\nnope: 1\nQ[9,0]: 1\nPE[cat]: [1, 2]\nX[0,0]: ٠.٢\nX[0,1]: 1e99999\n"
+def test_every_malformed_entry_of_a_file_is_reported_and_the_rest_graded(trace) -> None:
+    text = "Q[0,0]: 2.3\nnope: 1\nQ[9,0]: 1\nPE[cat]: [1, 2]\nX[0,0]: ٠.٢\nX[0,1]: 1e99999\nX[0,2]: e1\n"
+    text += "PE[sat]: [0.91, yes, 0.02, 1.00]\n"  # one bad number: the whole entry is malformed
     report = check.grade_file(text, "a.yaml", trace, None)
-    assert report.claims == [] and len(report.errors) == 5
-    assert [e.split(":")[1] for e in report.errors] == ["2", "3", "4", "5", "6"]
+    assert [c.key for c in report.claims] == ["Q[0,0]"] and report.claims[0].verdict == "right"  # 2.30, by hand
+    assert [e.split(":")[1] for e in report.errors] == ["2", "3", "4", "5", "6", "7", "8"]
     assert all("\n" not in e for e in report.errors)
+    assert report.summary == counts(checked=1, right=1, malformed=7) and not report.passed
+    assert report.score == 1 / 8  # one right of one judged cell and seven malformed entries
 
 
 def test_a_tolerance_must_be_a_number_from_0(trace) -> None:
@@ -104,7 +112,7 @@ def test_a_whole_class_at_the_command_line(tmp_path) -> None:
     (folder / "cy.yaml").write_text("Q[0,0]: 2.3\nnope: 1\nQ[9,0]: 1\n")  # two malformed lines
     (folder / "notes.txt").write_text("not answers")
     table = run("check", "--answers", str(folder), "-f", "csv")
-    assert table.exit_code == 2  # grep's convention: a malformed file, the others still graded
+    assert table.exit_code == 1  # malformed entries count as not right; every other entry is graded
     bad = f"error: {folder}/cy.yaml"
     assert table.stderr.splitlines() == [
         f"{bad}:2: 'nope' is not a step; `encoder explain -f json | jq -r '.steps[].id'` lists them",
@@ -112,20 +120,21 @@ def test_a_whole_class_at_the_command_line(tmp_path) -> None:
     ]
     rows = list(csv.DictReader(io.StringIO(table.stdout)))
     assert [r["file"] for r in rows] == [f"{folder}/{n}" for n in ("ana.yaml", "ben.yml", "cy.yaml")]
-    assert [rows[0][k] for k in ("checked", "right", "carried", "wrong")] == ["5", "5", "0", "0"]
-    assert [rows[1][k] for k in ("checked", "right", "carried", "wrong", "error")] == ["27", "14", "7", "6", ""]
-    assert rows[2]["checked"] == "" and "nope" in rows[2]["error"]
+    heads = ["checked", "right", "carried", "wrong", "too coarse", "malformed", "not attempted", "score", "rule"]
+    assert [rows[0][k] for k in heads] == ["5", "5", "0", "0", "0", "0", "0", "1.000", "as written"]
+    assert [rows[1][k] for k in heads] == ["27", "14", "7", "6", "0", "0", "0", f"{21 / 27:.3f}", "as written"]
+    assert [rows[2][k] for k in heads] == ["1", "1", "0", "0", "0", "2", "0", f"{1 / 3:.3f}", "as written"]
     assert (
-        rows[1]["input[1,2]"] == "carried"
-        and rows[1]["positional[1,2]"] == "wrong"
-        and rows[0]["positional[1,2]"] == ""
+        rows[2]["malformed entries"].startswith("line 2: 'nope' is not a step;")
+        and "line 3: 'Q[9,0]'" in rows[2]["malformed entries"]
     )
-    assert rows[0]["layers.0.attention.heads.0.Q[1,0]"] == "right"  # whatever key the student used
+    assert rows[1]["X'[cat,d2]"] == "carried" and rows[1]["PE[cat,d2]"] == "wrong" and rows[0]["PE[cat,d2]"] == ""
+    assert rows[0]["Q[cat,d0]"] == "right" and rows[2]["Q[The,d0]"] == "right"  # whatever key the student used
     doc = json.loads(run("check", "-a", str(folder / "ana.yaml"), "-a", str(folder / "ben.yml"), "-f", "json").stdout)
     assert [f["file"] for f in doc["files"]] == [str(folder / "ana.yaml"), str(folder / "ben.yml")]
     assert doc["files"][1]["summary"]["carried"] == 7
     view = run("check", "-a", str(folder / "ana.yaml"), "-a", str(folder / "ben.yml"))
-    assert view.exit_code == 1 and "Most often wrong or carried" in view.stdout and "ben.yml" in view.stdout
+    assert view.exit_code == 1 and "Most often not right" in view.stdout and "ben.yml" in view.stdout
     assert run("check", "-a", str(folder / "ana.yaml")).exit_code == 0
     untouched = run("check", "-a", "-", input="Q: ~\n")
     assert untouched.exit_code == 1 and "nothing attempted" in untouched.stdout
