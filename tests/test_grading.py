@@ -232,7 +232,12 @@ def test_only_the_first_unknown_names_get_a_suggestion(trace, monkeypatch) -> No
 
     calls = []
     real = difflib.get_close_matches
-    monkeypatch.setattr(difflib, "get_close_matches", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+
+    def counted(word, *more, **options):
+        calls.append(word)
+        return real(word, *more, **options)
+
+    monkeypatch.setattr(difflib, "get_close_matches", counted)
     text = "".join(f"nope{k}: 1\n" for k in range(300)) + "Qx[0,0]: 1\n"
     report = check.grade_file(text, "a.yaml", trace, None)
     assert len(report.malformed) == 301 and calls == [f"nope{k}" for k in range(check.SUGGESTIONS)]
