@@ -534,6 +534,16 @@ def check(
         float | None,
         typer.Option(min=0.0, help="Right when |true - written| <= this, instead of at the written precision."),
     ] = None,
+    decimals: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=300,
+            metavar="N",
+            help="Ask for N decimals: an answer with fewer is too coarse, and 0.00 may then be right for 0.004.",
+            show_default=False,
+        ),
+    ] = None,
     carry: Annotated[
         bool,
         typer.Option(
@@ -554,9 +564,11 @@ def check(
     """Grade answers worked out by hand against the true values, carrying a student's own errors forward.
 
     Each answer is right (it matches the truth, or the value from the student's own right inputs),
-    carried (it matches the value worked from the student's inputs, some of them wrong), or wrong.
-    Exit status 0 when some answer was judged and none is wrong or carried; 1 when any is, or when
-    nothing was attempted; 2 for bad input (a malformed file is reported, the others still graded).
+    carried (it matches the value worked from the student's inputs, some of them wrong), wrong, or
+    too coarse (a written zero for a value that is not 0, or fewer decimals than --decimals asks);
+    an entry that cannot be read is malformed, and the file's other entries are still graded.
+    Exit status 0 when some answer was judged and every one is right; 1 when any is not, or when
+    nothing was attempted; 2 when no answers file could be used at all, or for bad usage.
 
     \b
     The answers file is YAML; each key is a step (an id, X, PE, X', or the end of
@@ -577,35 +589,40 @@ def check(
         if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
         result, _ = _run(sentence, weights, model)
-        reports = [_graded(name, result, tolerance, carry) for name in files]
+        reports = [_graded(name, result, tolerance, carry, decimals) for name in files]
     except EncoderError as e:
         _fail(e)
-    for r in reports:
-        for line in r.errors:
-            _say(f"error: {line}")
-    graded = [r for r in reports if not r.errors]
+    errors = [line for r in reports for line in r.errors]
+    for line in errors[:SHOWN_ERRORS]:
+        _say(f"error: {line}")
+    if len(errors) > SHOWN_ERRORS:
+        _say(f"error: {len(errors) - SHOWN_ERRORS} more malformed entries; --format json or csv lists every one")
+    if not any(r.usable for r in reports):
+        raise typer.Exit(Exit.BAD_INPUT)
     try:
         with writing(None) as out:
             if format is CheckFormat.csv:
                 out.write(report.table(result, reports))
-            elif len(reports) > 1:
-                if format is CheckFormat.json:
+            elif format is CheckFormat.json:
+                if len(reports) > 1:
                     out.write(json_doc.dumps(report.files_document(result, reports, precision)))
                 else:
-                    console = _console(out, no_color)
-                    for part in report.class_view(reports):
-                        console.print(part)
-            elif graded and format is CheckFormat.json:
-                out.write(json_doc.dumps(report.document(result, graded[0], precision)))
-            elif graded:
+                    out.write(json_doc.dumps(report.document(result, reports[0], precision)))
+            else:
                 console = _console(out, no_color)
-                for part in report.marked(result, graded[0], precision):
+                view = (
+                    report.class_view(result, reports)
+                    if len(reports) > 1
+                    else report.marked(result, reports[0], precision)
+                )
+                for part in view:
                     console.print(part)
     except EncoderError as e:
         _fail(e)
-    if len(graded) < len(reports):
-        raise typer.Exit(Exit.BAD_INPUT)
-    raise typer.Exit(Exit.OK if all(r.passed for r in graded) else Exit.WRONG)
+    raise typer.Exit(Exit.OK if all(r.passed for r in reports) else Exit.WRONG)
+
+
+SHOWN_ERRORS = 20  # check's stderr: the first malformed entries, then how many more
 
 
 def _answer_files(given: list[str]) -> list[str]:
@@ -627,15 +644,15 @@ def _answer_files(given: list[str]) -> list[str]:
     return files
 
 
-def _graded(name: str, trace: Trace, tolerance: float | None, carry: bool) -> grading.Report:
+def _graded(name: str, trace: Trace, tolerance: float | None, carry: bool, least: int | None) -> grading.Report:
     """One file's report; a file that cannot be read is a report of that one error."""
     from encoder_cli import grading
 
     try:
         text, source = _read_text(name, "--answers")
     except EncoderError as e:
-        return grading.Report(name, [], 0, [str(e)])
-    return grading.grade_file(text, source, trace, tolerance, carry)
+        return grading.Report(name, [], 0, [grading.Malformed(None, str(e))], grading.Rule(tolerance, least), False)
+    return grading.grade_file(text, source, trace, tolerance, carry, least)
 
 
 def _flag(name: str, *names: str, low: float | None = None) -> Any:

@@ -11,7 +11,10 @@ or a whole matrix, `~` where a cell, a row or a whole step was not attempted:
 
 Each number is judged at the precision it is written with: 0.90 claims two decimals and
 is right when the true value rounds to 0.90 (|true - 0.90| <= 0.005); 0.9 claims one.
-A tolerance replaces that with |true - written| <= tolerance.
+A tolerance replaces that with |true - written| <= tolerance. An answer that carries no
+digit of the value is "too coarse", never right: a written zero (0, 0.00, 0e1, -0e3) for a
+value that is not exactly 0, unless the teacher asks for N decimals (--decimals N) and it has
+them; with --decimals N, any answer with fewer than N decimals.
 
 Error carried forward, as exam boards mark it: an answer that misses the truth is judged
 again against the value its step computes from the student's own answers for its inputs
@@ -20,16 +23,21 @@ again against the value its step computes from the student's own answers for its
   input answer it used is right (rounding a right intermediate is no mistake);
 - carried when it matches the value from the student's inputs and some of them are wrong
   or carried;
-- wrong otherwise.
-Which input answers a cell used is found from the step's own math: each answered input cell
-is made NaN in turn, and the cells it reaches are the ones that used it.
+- wrong (or too coarse) otherwise.
+Which input answers a cell used is found from the step's own worked arithmetic: each answered
+input cell is made NaN, and infinite, in turn, and the cells that lose their value used it.
+The cell is worked out from a row or a column of its inputs, never the whole matrix, so that
+grading an 8192 x 8192 step copies none of it.
+
+A malformed entry (an unknown step, a cell out of range, a value that is not a number) is a
+verdict of its own; the file's other entries are still graded.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +46,17 @@ import yaml
 
 from encoder_cli import address
 from encoder_cli.errors import EncoderError
+from encoder_cli.ops import Cell as WorkedCell
 from encoder_cli.trace import Step, Trace
 from encoder_cli.weights_file import Loader, yaml_error
 
-# A number as people write it, in ASCII digits only (float() would take Arabic-Indic digits).
-_WRITTEN = re.compile(r"[-+]?(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[-+]?[0-9]{1,4}))?", re.ASCII)
+# A number as people write it, in ASCII digits only (float() would take Arabic-Indic digits),
+# with a digit before any exponent (`e1` and `.e1` are not numbers).
+_WRITTEN = re.compile(
+    r"[-+]?(?=\.?[0-9])(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[-+]?[0-9]{1,4}))?", re.ASCII
+)
+SUGGESTIONS = 5  # a file's first unknown step names get a did-you-mean; the rest are only named
+VERDICTS = ("right", "carried", "wrong", "too coarse")
 Cell = tuple[str, int, int]  # (step id, row, col)
 
 
@@ -74,10 +88,10 @@ class Claim(Answer):
 
     true: float
     right: bool  # against the truth alone, at the written precision
-    verdict: str  # "right", "carried" or "wrong"
-    expected: float  # what it was last judged against: the truth, or the value from the student's inputs
-    used: tuple[Answer, ...] = ()  # the student's input answers the cell was computed from
-    given: list[np.ndarray] | None = field(default=None, repr=False)  # those inputs, for the worked arithmetic
+    verdict: str  # one of VERDICTS
+    expected: float  # the truth, or (when `used`) the value worked from the student's own inputs
+    used: tuple[Answer, ...] = ()  # the student's input answers the cell is worked from
+    given: list[Any] | None = field(default=None, repr=False)  # those inputs, for the worked arithmetic
 
     @classmethod
     def of(cls, a: Answer, true: float, right: bool, verdict: str, expected: float, **more: Any) -> Claim:
@@ -85,59 +99,116 @@ class Claim(Answer):
 
 
 @dataclass(frozen=True)
+class Malformed:
+    """An entry that could not be graded: its line (None: the whole file) and what is wrong."""
+
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a number is judged: at its written precision (or within a tolerance), and too coarse
+    when it carries no digit of the value or has fewer decimals than the teacher asked for."""
+
+    tolerance: float | None = None
+    decimals: int | None = None  # --decimals N: at least N decimals
+
+    def __post_init__(self) -> None:
+        if self.tolerance is not None and not (math.isfinite(self.tolerance) and self.tolerance >= 0):
+            raise EncoderError(f"{self.tolerance}: give a number from 0 up", argument="tolerance")
+
+    def __str__(self) -> str:
+        """Which rule graded: 'as written', '--decimals 2', '--tolerance 0.01'."""
+        given = [f"--{name} {value:g}" for name, value in (("decimals", self.decimals), ("tolerance", self.tolerance))
+                 if value is not None]  # fmt: skip
+        return ", ".join(given) or "as written"
+
+    def judge(self, text: str, written: float, expected: float) -> str:
+        """'right', 'wrong' or 'too coarse'. Right at the written precision: within half a unit
+        in the last written place (2.30: 0.005; 1e1: 5), or within the tolerance."""
+        places = decimals(text)
+        if self.decimals is not None and places < self.decimals:
+            return "too coarse"
+        if written == 0 and expected != 0 and self.decimals is None:
+            return "too coarse"  # 0e1 for 2.30 is "within 5", and claims no digit of it
+        unit = 0.5 * 10.0 ** -min(max(places, -300), 300)  # 0e400 claims nothing finer than 1e300
+        allowed = self.tolerance if self.tolerance is not None else unit
+        return "right" if abs(expected - written) <= allowed * (1 + 1e-9) + 1e-12 else "wrong"
+
+    def why(self, text: str) -> str:
+        """Why an answer is too coarse."""
+        if self.decimals is not None and decimals(text) < self.decimals:
+            return f"too coarse: --decimals {self.decimals} asks for {self.decimals} decimals"
+        return "too coarse: a written zero is right only for an exact 0"
+
+
+@dataclass(frozen=True)
 class Report:
     source: str
     claims: list[Claim]
     not_attempted: int
-    errors: list[str]  # one line per malformed entry ("file:line: what"); a file with errors is not graded
+    malformed: list[Malformed]  # each entry that could not be graded; the others are
+    rule: Rule = Rule()
+    usable: bool = True  # False: the file could not be read as answers at all
 
     @property
     def summary(self) -> dict[str, int]:
-        count = {v: sum(c.verdict == v for c in self.claims) for v in ("right", "carried", "wrong")}
-        return {"checked": len(self.claims), **count, "not_attempted": self.not_attempted}
+        count = {v.replace(" ", "_"): sum(c.verdict == v for c in self.claims) for v in VERDICTS}
+        return {"checked": len(self.claims), **count, "malformed": len(self.malformed),
+                "not_attempted": self.not_attempted}  # fmt: skip
+
+    @property
+    def score(self) -> float | None:
+        """(right + carried) / (every judged cell, malformed entry and cell not attempted): a
+        carried cell earns its mark, as an exam board's error carried forward does."""
+        count = self.summary
+        asked = count["checked"] + count["malformed"] + count["not_attempted"]
+        return (count["right"] + count["carried"]) / asked if asked else None
 
     @property
     def passed(self) -> bool:
-        """At least one cell judged, and none wrong or carried."""
-        return bool(self.claims) and not any(c.verdict != "right" for c in self.claims)
+        """At least one cell judged, every one right, no entry malformed."""
+        return bool(self.claims) and not self.malformed and all(c.verdict == "right" for c in self.claims)
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per malformed entry: 'file:line: what'."""
+        return [m.message if m.line is None else f"{self.source}:{m.line}: {m.message}" for m in self.malformed]
 
 
 def decimals(text: str) -> int:
-    """How many decimals a written number claims: '0.90' -> 2, '2' -> 0, '1.5e-3' -> 4."""
+    """How many decimals a written number claims: '0.90' -> 2, '2' -> 0, '1.5e-3' -> 4, '0e1' -> -1."""
     match = _WRITTEN.fullmatch(text)
     if not match:  # pragma: no cover - only called on texts read as numbers
         raise ValueError(text)
     return len(match["frac"] or "") - int(match["exp"] or 0)
 
 
-def judge(text: str, written: float, expected: float, tolerance: float | None) -> bool:
-    """Right at the written precision (half a unit in the last written place), or within tolerance."""
-    places = min(max(decimals(text), -300), 300)  # 0e400 claims nothing finer than 1e300
-    allowed = tolerance if tolerance is not None else 0.5 * 10.0**-places
-    return abs(expected - written) <= allowed * (1 + 1e-9) + 1e-12
+def grade_file(
+    text: str, source: str, trace: Trace, tolerance: float | None, carry: bool = True, least: int | None = None
+) -> Report:
+    """The report of one answers file: every valid entry graded, every malformed one listed.
+    least: the decimals the teacher asks for (--decimals)."""
+    rule = Rule(tolerance, least)
+    try:
+        answers, skipped, malformed = read(text, source, trace)
+    except EncoderError as e:
+        return Report(source, [], 0, [Malformed(None, str(e))], rule, usable=False)
+    return Report(source, list(_judged(trace, answers, rule, carry)), skipped, malformed, rule)
 
 
-def grade_file(text: str, source: str, trace: Trace, tolerance: float | None, carry: bool = True) -> Report:
-    """The report of one answers file. Malformed entries are all listed in report.errors, and
-    then nothing is graded."""
-    if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
-        raise EncoderError(f"{tolerance}: give a number from 0 up", argument="tolerance")
-    answers, skipped, errors = read(text, source, trace)
-    if errors:
-        return Report(source, [], 0, errors)
-    return Report(source, list(_judged(trace, answers, tolerance, carry)), skipped, [])
-
-
-def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[str]]:
-    """The answers, how many cells are marked not attempted, and every malformed entry."""
+def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[Malformed]]:
+    """The answers, how many cells are marked not attempted, and each malformed entry; raises
+    EncoderError for a file that is not a mapping of answers at all."""
     try:
         root = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError as e:
-        return [], 0, [str(yaml_error(source, e, text))]
+        raise yaml_error(source, e, text) from None
     if not isinstance(root, yaml.MappingNode) or not root.value:
-        return [], 0, [f"{source}: expected a mapping of cell addresses to answers, e.g. 'Q[0,0]: 2.30'"]
+        raise EncoderError(f"{source}: expected a mapping of cell addresses to answers, e.g. 'Q[0,0]: 2.30'")
     answers: list[Answer] = []
-    errors: list[str] = []
+    malformed: list[Malformed] = []
     skipped = 0
     answered: dict[Cell, int] = {}  # each cell once: cell -> line
     for key_node, value_node in root.value:
@@ -146,70 +217,100 @@ def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[
             if not isinstance(key_node, yaml.ScalarNode):
                 raise EncoderError("a key must be a cell address such as 'Q[0,0]' (quote it if it has [ ])")
             key = str(key_node.value)
-            where = address.parse(trace, key, parameters=False)
+            where = address.parse(trace, key, parameters=False, suggest=len(malformed) < SUGGESTIONS)
+            entry: list[tuple[int, int, Answer | None]] = []  # None: not attempted
             for row, col, node in _cells(where, value_node, key):
                 cell = (where.step.id, row, col)
                 if cell in answered:
                     label = f"{where.step.rows[row]}, {where.step.cols[col]}"
                     raise EncoderError(f"{key}: the cell [{label}] is answered on line {answered[cell]} too; keep one")
-                answered[cell] = line
-                if node is None:
-                    skipped += 1
-                    continue
-                at = node.start_mark.line + 1
-                answers.append(Answer(key, at, where.step, row, col, node.value, _number(node, key)))
+                at = 0 if node is None else node.start_mark.line + 1
+                answer = None if node is None else Answer(key, at, where.step, row, col, node.value, _number(node, key))
+                entry.append((row, col, answer))
         except EncoderError as e:
-            errors.append(f"{source}:{line}: {e}")
-    return answers, skipped, errors
+            malformed.append(Malformed(line, str(e)))
+            continue
+        answered |= {(where.step.id, row, col): line for row, col, _ in entry}
+        answers += [a for _, _, a in entry if a is not None]
+        skipped += sum(a is None for _, _, a in entry)
+    return answers, skipped, malformed
 
 
-def _judged(trace: Trace, answers: list[Answer], tolerance: float | None, carry: bool) -> Iterator[Claim]:
+def _judged(trace: Trace, answers: list[Answer], rule: Rule, carry: bool) -> Iterator[Claim]:
     """Each answer's verdict, in the file's order; worked out in computation order, so that
     every input's verdict is known before the cells that use it."""
-    by_cell = {a.cell: a for a in answers}
+    by_step: dict[str, list[Answer]] = {}
+    for a in answers:
+        by_step.setdefault(a.step.id, []).append(a)
     verdicts: dict[Cell, str] = {}
     claims: dict[Cell, Claim] = {}
     order = {s.id: k for k, s in enumerate(trace.steps)}
     for a in sorted(answers, key=lambda a: (order[a.step.id], a.row, a.col)):
         true = float(a.step.value[a.row, a.col])
-        claim = Claim.of(a, true, True, "right", true)
-        if not judge(a.text, a.written, true, tolerance):
-            carried = _carried(trace, a, true, by_cell, verdicts, tolerance) if carry else None
-            claim = carried or Claim.of(a, true, False, "wrong", true)
+        verdict = rule.judge(a.text, a.written, true)
+        claim = Claim.of(a, true, verdict == "right", verdict, true)
+        own = _own(trace, a, by_step) if verdict != "right" and carry else None
+        if own:  # judged again from the student's own inputs; shown beside the truth if still not right
+            used, given, expected = own
+            if rule.judge(a.text, a.written, expected) == "right":
+                verdict = "right" if all(verdicts[b.cell] == "right" for b in used) else "carried"
+            claim = Claim.of(a, true, False, verdict, expected, used=used, given=given)
         verdicts[a.cell] = claim.verdict
         claims[a.cell] = claim
     return (claims[a.cell] for a in answers)
 
 
-def _carried(
-    trace: Trace, a: Answer, true: float, by_cell: dict[Cell, Answer], verdicts: dict[Cell, str], tol: float | None
-) -> Claim | None:
-    """The answer judged against its step's value from the student's own input answers, or None
-    when no input answer reaches it or it does not match."""
-    step = a.step
-    truths = trace.inputs(step)
-    mine = [[b for cell, b in by_cell.items() if cell[0] == input_id] for input_id in step.inputs]
-    used = tuple(b for k, bs in enumerate(mine) for b in bs if _reaches(step, truths, k, b, a))
+def _own(
+    trace: Trace, a: Answer, by_step: dict[str, list[Answer]]
+) -> tuple[tuple[Answer, ...], list[Any], float] | None:
+    """The student's answers for a's inputs that its cell uses, those inputs with them written in,
+    and the cell worked out from them; None when none of them reaches the cell."""
+    step, truths = a.step, trace.inputs(a.step)
+    used = tuple(b for k, input_id in enumerate(step.inputs) for b in by_step.get(input_id, [])
+                 if _reaches(a, truths, k, b))  # fmt: skip
     if not used:
         return None
-    given = [t.copy() for t in truths]
-    for k, bs in enumerate(mine):
-        for b in bs:
-            given[k][b.row, b.col] = b.written
-    with np.errstate(all="ignore"):
-        expected = float(step.op(*given)[a.row, a.col])
-    if not math.isfinite(expected) or not judge(a.text, a.written, expected, tol):
-        return None
-    verdict = "right" if all(verdicts[b.cell] == "right" for b in used) else "carried"
-    return Claim.of(a, true, False, verdict, expected, used=used, given=given)
+    given = [_Patched(t, {(b.row, b.col): b.written for b in used if b.step.id == input_id})
+             for t, input_id in zip(truths, step.inputs, strict=True)]  # fmt: skip
+    return used, given, _worked(a, given)
 
 
-def _reaches(step: Step, truths: list[np.ndarray], k: int, b: Answer, a: Answer) -> bool:
-    """Whether input k's cell answered by b is used by step's cell a: made NaN, does it reach a?"""
-    marked = [t if j != k else t.copy() for j, t in enumerate(truths)]
-    marked[k][b.row, b.col] = np.nan
-    with np.errstate(all="ignore"):
-        return bool(np.isnan(step.op(*marked)[a.row, a.col]))
+def _reaches(a: Answer, truths: list[np.ndarray], k: int, b: Answer) -> bool:
+    """Whether input k's cell answered by b is used by a's cell: made NaN, or infinite (which
+    max() and ReLU do not pass on as NaN), does a's cell lose its value?"""
+    marks = ([_Patched(t, {(b.row, b.col): mark}) if j == k else t for j, t in enumerate(truths)]
+             for mark in (math.nan, math.inf))  # fmt: skip
+    return any(not math.isfinite(_worked(a, marked)) for marked in marks)
+
+
+def _worked(a: Answer, inputs: Sequence[Any]) -> float:
+    """a's cell worked out from these inputs (NaN where the arithmetic has no value: the square
+    root of a negative variance a student wrote)."""
+    cell = WorkedCell(a.row, a.col, lambda v: "", a.step.inputs, "", "")
+    try:
+        with np.errstate(all="ignore"):
+            return float(a.step.op.work(cell, *inputs).result)
+    except (ArithmeticError, ValueError):
+        return math.nan
+
+
+class _Patched:
+    """An input with some cells replaced by a student's numbers, read as a worked cell reads it
+    (a cell, a row or a column), without copying the whole matrix."""
+
+    def __init__(self, truth: np.ndarray, cells: dict[tuple[int, int], float]) -> None:
+        self.truth, self.cells = truth, cells
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        part = np.array(self.truth[rows, cols], dtype=np.float64)  # a copy of what is read
+        axes = [range(size)[k] for size, k in zip(self.truth.shape, (rows, cols), strict=True)]  # an index, or a range
+        spans = [a if isinstance(a, range) else range(a, a + 1) for a in axes]
+        for cell, value in self.cells.items():
+            if all(x in span for x, span in zip(cell, spans, strict=True)):
+                at = (span.index(x) for x, span, a in zip(cell, spans, axes, strict=True) if isinstance(a, range))
+                part[tuple(at)] = value
+        return part
 
 
 def _cells(where: address.Address, node: yaml.Node, key: str) -> list[tuple[int, int, yaml.ScalarNode | None]]:
@@ -263,7 +364,7 @@ def _number(node: yaml.ScalarNode, place: str) -> float:
     """A written number: ASCII digits, an exponent of at most 4 digits, finite."""
     text = node.value
     plain = node.tag in (f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "str")) and not node.style
-    if not plain or len(text) > 100 or not _WRITTEN.fullmatch(text) or not any(c.isdigit() for c in text):
+    if not plain or len(text) > 100 or not _WRITTEN.fullmatch(text):
         raise EncoderError(f"{place}: expected a number, got {text[:40]!r}")
     value = float(text)
     if not math.isfinite(value):

@@ -30,11 +30,11 @@ from encoder_cli.errors import EncoderError
 from encoder_cli.settings import MAX_HELD
 from encoder_cli.trace import Step, Trace, head_of, layer_of, plural
 
+# The seed's symbols for the steps of stages 1 and 2.
+SYMBOLS = {"embeddings": "X", "positional": "PE", "input": "X'"}
 # The seed's symbols and words -> the end of an id they name.
 ALIASES = {
-    "X": "embeddings",
-    "PE": "positional",
-    "X'": "input",
+    **{symbol: step_id for step_id, symbol in SYMBOLS.items()},
     "X′": "input",
     "softmax": "weights",
     "attention": "attention.output",  # as one step; as a selection, the whole stage

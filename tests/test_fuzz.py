@@ -257,7 +257,8 @@ def check_contract(c: Case, folder: Path) -> None:
         assert lines and all(line.startswith("error: ") for line in lines), f"{where}\n{result.stderr!r}"
         assert len(lines) == 1 or c.kind == "check", f"{where}\n{result.stderr!r}"
         return
-    said = ("warning: ", "wrote ") if "-o" in c.args else ("warning: ",)
+    said: tuple[str, ...] = ("warning: ", "wrote ") if "-o" in c.args else ("warning: ",)
+    said += ("error: ",) if c.kind == "check" else ()  # a malformed entry; the file's others are graded
     assert all(line.startswith(said) for line in result.stderr.splitlines()), f"{where}\n{result.stderr!r}"
     if "-o" in c.args:  # written to a device: /dev/null
         assert result.stdout == "", where

@@ -185,15 +185,15 @@ def test_the_lessons_slip_is_carried_exactly_where_it_reaches(lesson) -> None:
     assert [d for d in range(4) if not near(ben[0][d], pe[d])] == [1]
     assert ben[1] == [round(a + b, 2) for a, b in zip(x, ben[0], strict=True)]
     assert near(ben[2], sum(a * w for a, w in zip(ben[1], w_q0, strict=True)))
-    carried = {f"input[1,{d}]" for d in range(4) if not near(ben[1][d], x_[d])}
-    carried |= set() if near(ben[2], q) else {"layers.0.attention.heads.0.Q[1,0]"}
-    assert carried == {"input[1,1]", "layers.0.attention.heads.0.Q[1,0]"}
+    carried = {f"X'[cat,d{d}]" for d in range(4) if not near(ben[1][d], x_[d])}
+    carried |= set() if near(ben[2], q) else {"Q[cat,d0]"}
+    assert carried == {"X'[cat,d1]", "Q[cat,d0]"}
 
     csv_run = next(command for command in printed if command.endswith("--format csv"))
     rows = {row["file"]: row for row in csv.DictReader(io.StringIO(printed[csv_run]))}
     cells = [column for column in rows["ben.yaml"] if "[" in column]
     assert len(cells) == 9 and {rows["ada.yaml"][c] for c in cells} == {"right"}
     verdicts = {c: rows["ben.yaml"][c] for c in cells}
-    assert {c for c, v in verdicts.items() if v == "wrong"} == {"positional[1,1]"}
+    assert {c for c, v in verdicts.items() if v == "wrong"} == {"PE[cat,d1]"}
     assert {c for c, v in verdicts.items() if v == "carried"} == carried
-    assert {v for c, v in verdicts.items() if c not in carried | {"positional[1,1]"}} == {"right"}
+    assert {v for c, v in verdicts.items() if c not in carried | {"PE[cat,d1]"}} == {"right"}

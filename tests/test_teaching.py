@@ -190,7 +190,7 @@ def test_written_precision(text: str, places: int) -> None:
     ],
 )
 def test_each_number_is_judged_at_its_written_precision(written: str, true: float, right: bool) -> None:
-    assert check.judge(written, float(written), true, None) is right
+    assert check.Rule().judge(written, float(written), true) == ("right" if right else "wrong")
 
 
 def test_0_9_and_0_90_are_different_claims_end_to_end() -> None:
@@ -227,7 +227,9 @@ def test_the_seeds_own_answers() -> None:
             expected[("input", p, j)] = abs(x[p][j] - seed_x[p][j]) <= 0.5 * 10 ** -places(seed_x[p][j])
         expected[("layers.0.attention.heads.0.Q", p, 0)] = abs(x[p] @ w_q0 - [2.30, 2.50, 1.80][p]) <= 0.005
     assert verdicts == expected
-    assert doc["summary"] == {"checked": 27, "right": 14, "carried": 0, "wrong": 13, "not_attempted": 0}
+    assert doc["summary"] == {"checked": 27, "right": 14, "carried": 0, "wrong": 13, "too_coarse": 0, "malformed": 0,
+                              "not_attempted": 0, "score": 14 / 27}  # fmt: skip
+    assert doc["rule"] == "as written" and doc["malformed"] == []
     assert all(a["verdict"] == ("right" if a["right"] else "wrong") for a in doc["answers"])
     wrong = [a for a in doc["answers"] if not a["right"]]
     assert all(a["work"]["result"] == pytest.approx(a["true"]) for a in wrong)
@@ -245,7 +247,11 @@ def test_check_report_in_the_terminal() -> None:
 def test_not_attempted_and_whole_rows() -> None:
     answers = "X':\n  - [0.2, 1.4, 0.8, 1.6]\n  - ~\n  - [~, ~, 0.22, ~]\nnorm_1.mean: [2.80, ~, ~]\n"
     doc = json.loads(run("check", "-a", "-", "-f", "json", input=answers).stdout)
-    assert doc["summary"] == {"checked": 6, "right": 6, "carried": 0, "wrong": 0, "not_attempted": 9}
+    assert {k: doc["summary"][k] for k in ("checked", "right", "not_attempted")} == {
+        "checked": 6,
+        "right": 6,
+        "not_attempted": 9,
+    }
 
 
 @pytest.mark.parametrize(
@@ -258,13 +264,36 @@ def test_not_attempted_and_whole_rows() -> None:
         ("Q[0,0]: yes\n", "<stdin>:1: Q[0,0]: expected a number, got 'yes'"),
         ("Q[0,0]: '2.30'\n", "expected a number, got '2.30'"),
         ("Q[0,0]: [2.3]\n", "<stdin>:1: Q[0,0]: expected a number, got a list or mapping"),
-        ("- 1\n", "<stdin>: expected a mapping of cell addresses to answers"),
-        ("Q[0,0]: [\n", "<stdin>:2: not valid YAML"),
         ("Q[0,0]: 2.3\nQ[0,0]: 2.3\n", "<stdin>:2: Q[0,0]: the cell [The, d0] is answered on line 1 too; keep one"),
         ("Q[cat]: [2.44, ~, ~, ~]\nQ: [~, ~, ~]\n", "<stdin>:2: Q: the cell [cat, d0] is answered on line 1 too"),
+    ]
+    + [
+        (f"Q[0,0]: {bad}\n", f"<stdin>:1: Q[0,0]: expected a number, got {bad!r}") for bad in ("e1", ".e1", "-e5", "E3")
     ],
 )
-def test_bad_answers(answers: str, message: str) -> None:
+def test_a_malformed_entry_is_a_verdict_of_its_own(answers: str, message: str) -> None:
+    """One line on stderr; the entry is counted as malformed in every view, the rest graded: exit 1."""
+    for format in ("terminal", "json", "csv"):
+        result = run("check", "-a", "-", "-f", format, input=answers)
+        assert result.exit_code == 1 and "Traceback" not in result.stderr
+        assert message in result.stderr and result.stderr.count("\n") == 1
+        assert "malformed" in result.stdout
+    doc = json.loads(run("check", "-a", "-", "-f", "json", input=answers).stdout)
+    assert (
+        doc["summary"]["malformed"] == 1
+        and message.split(": ", 1)[-1] in "<stdin>:1: " + doc["malformed"][0]["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ("- 1\n", "<stdin>: expected a mapping of cell addresses to answers"),
+        ("Q[0,0]: [\n", "<stdin>:2: not valid YAML"),
+    ],
+)
+def test_a_file_that_is_no_answers_at_all(answers: str, message: str) -> None:
+    """Exit 2 only when no answers file could be used: stdout stays empty."""
     result = run("check", "-a", "-", input=answers)
     assert result.exit_code == 2 and result.stdout == ""
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -1,7 +1,10 @@
 """`check`'s views of its reports: the terminal (one student's marked answers, or a whole
 class at a glance), JSON, and CSV (one row per answers file, one column per cell).
 
-A carried cell's worked arithmetic uses the student's own numbers; a wrong one's, the truth.
+Every view says which rule graded (as written, or --decimals N) and gives each verdict,
+"too coarse" and "malformed" included. A carried cell's worked arithmetic uses the student's
+own numbers; a wrong one's, the truth, and, when the student's own inputs give another value,
+that value too.
 """
 
 from __future__ import annotations
@@ -17,39 +20,93 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from encoder_cli import names
 from encoder_cli.errors import printable
-from encoder_cli.grading import Claim, Report, decimals
+from encoder_cli.grading import VERDICTS, Claim, Report, decimals
 from encoder_cli.render import fmt, json_doc, work
 from encoder_cli.render.terminal import Caption, Worked
-from encoder_cli.trace import Trace, columns, labels
+from encoder_cli.trace import Step, Trace, columns, labels
 
-MARKS = {"right": ("✓ right", "green"), "carried": ("→ carried", "yellow"), "wrong": ("✗ wrong", "bold red")}
-COUNTS = ("checked", "right", "carried", "wrong", "not_attempted")
+MARKS = {
+    "right": ("✓ right", "green"),
+    "carried": ("→ carried", "yellow"),
+    "wrong": ("✗ wrong", "bold red"),
+    "too coarse": ("✗ too coarse", "bold magenta"),
+    "malformed": ("✗ malformed", "bold red"),
+}
+MISSED = ("wrong", "too coarse", "carried")  # the class view's columns of cells not right
 
 
 def worked(trace: Trace, c: Claim, precision: int) -> work.Work:
-    """How the cell is made: from the truth, or (carried, or right from rounded inputs) from the
-    student's own input answers."""
-    return work.cell(trace, c.step, c.row, c.col, precision, inputs=c.given)
+    """How the cell is made: from the student's own input answers when it is carried or right
+    from them, otherwise from the truth."""
+    return work.cell(
+        trace, c.step, c.row, c.col, precision, inputs=c.given if c.verdict in ("right", "carried") else None
+    )
+
+
+def from_own(c: Claim, precision: int) -> str | None:
+    """'from your own X'[cat] this is 1.666; you wrote 1.68', for a cell not right whose value from
+    the student's own inputs is not the truth: the slip is found where it was made."""
+    if (
+        c.verdict in ("right", "carried")
+        or not c.used
+        or fmt.number(c.expected, precision) == fmt.number(c.true, precision)
+    ):
+        return None
+    keys = ", ".join(dict.fromkeys(b.key for b in c.used))
+    return f"from your own {keys} this is {fmt.number(c.expected, precision)}; you wrote {c.text}"
+
+
+def name(trace: Trace, step: Step, row: int, col: int) -> str:
+    """A cell as a teacher reads it, and as check takes it back: Q[dog,d0], PE[cat,d1],
+    heads.1.Q[the (4),d2] (layer and head only where needed, a position where a token repeats);
+    a label that would not read back as itself is quoted."""
+    called = names.SYMBOLS.get(step.id) or names.name(trace, step.id)
+    return f"{called}[{_label(labels(step.rows)[row], row)},{_label(columns(step)[col], col)}]"
+
+
+def _label(label: str, index: int) -> str:
+    """A row or column label as an address writes it: quoted when it holds [ ] , or a quote,
+    is a number or has spaces at its ends; its position when it holds both quotes."""
+    if (
+        label
+        and not (label.isascii() and label.isdigit())
+        and label == label.strip()
+        and not set(label) & set("[],'\"")
+    ):
+        return label
+    quote = next((q for q in "'\"" if q not in label), None)
+    return f"{quote}{label}{quote}" if quote else str(index)
+
+
+def rule_line(reports: Sequence[Report]) -> Text:
+    """'graded as written', or 'graded with --decimals 2'."""
+    rule = str(reports[0].rule)
+    return Text(f"graded {'as written' if rule == 'as written' else 'with ' + rule}", style="dim")
 
 
 def summary(report: Report) -> Text:
-    """'27 checked: 14 right, 7 carried, 6 wrong; 2 not attempted', or why nothing was graded."""
+    """'27 checked: 14 right, 7 carried, 6 wrong' (then too coarse and malformed, where there
+    are any; '; 2 not attempted'), or why nothing was graded."""
     count = report.summary
-    if not count["checked"]:
+    if not count["checked"] and not count["malformed"]:
         return Text(f"nothing attempted ({count['not_attempted']} cells marked ~)", style="bold red")
     text = Text.assemble((f"{count['checked']} checked: ", "bold"))
-    for k, verdict in enumerate(("right", "carried", "wrong")):
-        style = MARKS[verdict][1] if count[verdict] or verdict == "right" else "green"
-        text.append(("" if k == 0 else ", ") + f"{count[verdict]} {verdict}", style=style)
+    shown = [(v, count[v.replace(" ", "_")]) for v in VERDICTS] + [("malformed", count["malformed"])]
+    for k, (verdict, n) in enumerate(v for v in shown if v[0] in ("right", "carried", "wrong") or v[1]):
+        style = MARKS[verdict][1] if n or verdict == "right" else "green"
+        text.append(("" if k == 0 else ", ") + f"{n} {verdict}", style=style)
     if count["not_attempted"]:
         text.append(f"; {count['not_attempted']} not attempted")
     return text
 
 
 def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableType]:
-    """Per step, each answer with the true value and its verdict; under the table, the worked
-    arithmetic of each wrong and carried one; last, the summary."""
+    """The rule; per step, each answer with the true value and its verdict, and under the table
+    the worked arithmetic of each one not right; the malformed entries; last, the summary."""
+    yield rule_line([report])
+    yield Text()
     for step in trace.steps:
         claims = [c for c in report.claims if c.step is step]
         if not claims:
@@ -57,45 +114,66 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
         rows, cols = labels(step.rows), columns(step)
         yield Caption(Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"), "   ", (step.id, "green")))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for name, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):
-            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for heading, justify in (("cell", "left"), ("written", "right"), ("true", "right"), ("", "left")):
+            table.add_column(heading, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         for c in claims:
             true = fmt.number(c.true, max(decimals(c.text), 0) + 2)
             table.add_row(Text(printable(f"[{rows[c.row]}, {cols[c.col]}]")), c.text, true, Text(*MARKS[c.verdict]))
         yield table
         for c in claims:
-            if c.verdict != "right":
-                line = "  " + worked(trace, c, precision).text
-                if c.verdict == "carried":
-                    line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # Worked escapes it
-                yield Worked(line.strip(), indent="  ")
+            if c.verdict == "right":
+                continue
+            line = "  " + worked(trace, c, precision).text
+            if c.verdict == "carried":
+                line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # Worked escapes it
+            yield Worked(line.strip(), indent="  ")
+            for more in (from_own(c, precision), report.rule.why(c.text) if c.verdict == "too coarse" else None):
+                if more:
+                    yield Worked(more, indent="    ")
+        yield Text()
+    if report.malformed:
+        yield Caption(Text("Malformed entries", style="bold"))
+        for m in report.malformed:
+            where = "the file" if m.line is None else f"line {m.line}"
+            yield Worked(f"✗ malformed   {where}: {m.message}", indent="  ")
         yield Text()
     yield summary(report)
 
 
-def class_view(reports: Sequence[Report], most: int = 10) -> Iterator[RenderableType]:
-    """A whole class: one line per answers file, then the cells most often wrong or carried."""
+def class_view(trace: Trace, reports: Sequence[Report], most: int = 10) -> Iterator[RenderableType]:
+    """A whole class: the rule, one line per answers file, then the cells most often not right."""
+    yield rule_line(reports)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("file", no_wrap=True)
-    table.add_column("answers")
+    table.add_column("file", overflow="fold")  # a long path folds; the counts stay whole
+    table.add_column("answers", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
     for r in reports:
-        table.add_row(Text(printable(r.source)), Text(printable(r.errors[0]), style="red") if r.errors else summary(r))
+        answers = summary(r) if r.usable else Text(printable(r.errors[0]), style="red")
+        table.add_row(Text(printable(r.source)), answers, _score(r))
     yield table
-    missed = Counter((c.address, c.verdict) for r in reports for c in r.claims if c.verdict != "right")
+    missed = Counter(
+        (name(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != "right"
+    )
     if missed:
-        yield Text("\nMost often wrong or carried", style="bold")
+        yield Text("\nMost often not right", style="bold")
         cells = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for name in ("cell", "wrong", "carried"):
-            cells.add_column(name, justify="left" if name == "cell" else "right", no_wrap=True)
+        for heading in ("cell", *MISSED):
+            cells.add_column(heading, justify="left" if heading == "cell" else "right", no_wrap=True)
         by_cell = Counter(cell for cell, _ in missed.elements())
         for cell, _ in by_cell.most_common(most):
-            cells.add_row(Text(cell), str(missed[(cell, "wrong")]), str(missed[(cell, "carried")]))
+            cells.add_row(Text(printable(cell)), *(str(missed[(cell, v)]) for v in MISSED))
         yield cells
 
 
+def _score(report: Report) -> str:
+    """(right + carried) / everything asked, as a fraction: '0.778', or '' when nothing was asked."""
+    return "" if report.score is None else f"{report.score:.3f}"
+
+
 def document(trace: Trace, report: Report, precision: int) -> dict[str, Any]:
-    """One answers file as JSON: every judged number (with `right` against the truth alone and
-    its `verdict`), the worked arithmetic of each wrong and carried one, and the summary."""
+    """One answers file as JSON: the rule, every judged number (with `right` against the truth
+    alone and its `verdict`), the worked arithmetic of each one not right, the malformed
+    entries, and the summary."""
     answers = []
     for c in report.claims:
         answer: dict[str, Any] = {
@@ -117,32 +195,46 @@ def document(trace: Trace, report: Report, precision: int) -> dict[str, Any]:
         if c.verdict != "right":
             answer["work"] = worked(trace, c, precision).json()
         answers.append(answer)
-    return json_doc.head(trace) | {"answers": answers, "summary": report.summary}
+    malformed = [{"line": m.line, "message": m.message} for m in report.malformed]
+    summary = report.summary | {"score": report.score}
+    return json_doc.head(trace) | {
+        "rule": str(report.rule),
+        "answers": answers,
+        "malformed": malformed,
+        "summary": summary,
+    }
 
 
 def files_document(trace: Trace, reports: Sequence[Report], precision: int) -> dict[str, Any]:
-    """Several answers files: {"files": [...]}, each file's document with its name (and its
-    errors, for a file that could not be graded)."""
-    files = []
-    for r in reports:
-        doc = {"file": r.source} | document(trace, r, precision)
-        if r.errors:
-            doc["errors"] = r.errors
-        files.append(doc)
-    return {"files": files}
+    """Several answers files: {"files": [...]}, each file's document with its name."""
+    return {"files": [{"file": r.source} | document(trace, r, precision) for r in reports]}
+
+
+COUNTS = ("checked", *(v.replace(" ", "_") for v in VERDICTS), "malformed", "not_attempted")
 
 
 def table(trace: Trace, reports: Sequence[Report]) -> str:
-    """CSV: one row per file (its counts, or why it was not graded), one column per judged cell,
-    named STEP_ID[row,col] whatever key the students used, holding its verdict."""
+    """CSV: one row per file (its counts and score, the rule, its malformed entries), one column
+    per judged cell, named as a teacher reads it whatever key the students used, holding its verdict."""
     order = {s.id: k for k, s in enumerate(trace.steps)}
-    judged = {(c.step.id, c.row, c.col): c.address for r in reports for c in r.claims}
-    cells = [judged[k] for k in sorted(judged, key=lambda k: (order[k[0]], k[1], k[2]))]
+    judged = {(c.step.id, c.row, c.col): c for r in reports for c in r.claims}
+    cells = sorted(judged, key=lambda k: (order[k[0]], k[1], k[2]))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", *COUNTS, "error", *cells])
+    heads = [k.replace("_", " ") for k in COUNTS]
+    writer.writerow(
+        [
+            "file",
+            *heads,
+            "score",
+            "rule",
+            "malformed entries",
+            *(name(trace, judged[k].step, k[1], k[2]) for k in cells),
+        ]
+    )
     for r in reports:
-        verdicts = {c.address: c.verdict for c in r.claims}
-        counts = [r.summary[k] for k in COUNTS] if not r.errors else [""] * len(COUNTS)
-        writer.writerow([r.source, *counts, " | ".join(r.errors), *(verdicts.get(cell, "") for cell in cells)])
+        verdicts = {c.cell: c.verdict for c in r.claims}
+        malformed = " | ".join(m.message if m.line is None else f"line {m.line}: {m.message}" for m in r.malformed)
+        writer.writerow([r.source, *(r.summary[k] for k in COUNTS), _score(r), str(r.rule), malformed,
+                         *(verdicts.get(cell, "") for cell in cells)])  # fmt: skip
     return out.getvalue()
