@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -130,8 +130,13 @@ def _plain(value: Any, path: Path) -> Any:
             out[name] = _plain(item, (*path, name))
         return out
     if isinstance(value, list | tuple):
+        if _rows_at(path) and all(type(item) in (float, int) for item in value):  # the common case, fast
+            with suppress(OverflowError):  # an int past float64, said below
+                row = np.array(value, dtype=np.float64)
+                if np.isfinite(row).all():
+                    return row
         items = [_number(_plain(item, (*path, i)), (*path, i)) for i, item in enumerate(value)]
-        return _row(items) if _weights(path) else items
+        return _row(items) if _rows_at(path) else items
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
@@ -145,7 +150,7 @@ def _plain(value: Any, path: Path) -> Any:
     raise EncoderError(f"expected a number, a word, a list or a mapping, not {type(value).__name__}", place=path)
 
 
-def _weights(path: Path) -> bool:
+def _rows_at(path: Path) -> bool:
     """Lists at this place are weights (float64 rows), not a setting's list."""
     return not path or path[0] not in _NOT_WEIGHTS
 
@@ -184,7 +189,7 @@ def _number(item: Any, path: Path, given: Any = None) -> Any:
 
 
 def _array(value: np.ndarray, path: Path) -> Any:
-    """A numpy array of real numbers (np.matrix included): read exactly as float64, a row where weights
+    """A numpy array of real numbers (np.matrix included): read as float64, a row where weights
     are; an object array item by item; complex, bool, str, date or structured arrays refused."""
     value = np.asarray(value)  # np.matrix -> ndarray, whose rows are rows and not matrices again
     if value.dtype.kind == "O":
@@ -194,7 +199,7 @@ def _array(value: np.ndarray, path: Path) -> Any:
         return _plain(items, path)
     if value.dtype.kind not in "iuf":
         raise EncoderError(f"expected an array of real numbers, got one of dtype {value.dtype}", place=path)
-    if value.ndim == 0 or not _weights(path):
+    if value.ndim == 0 or not _rows_at(path):
         return _plain(value.tolist(), path)
     if value.ndim > 1:
         return [_plain(row, (*path, i)) for i, row in enumerate(value)]
