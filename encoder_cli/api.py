@@ -8,6 +8,7 @@ the command line: read the weights, run the encoder, keep the trace.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from encoder_cli import encoder, names, weights_file
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, utf8
 from encoder_cli.trace import Step, Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
@@ -71,11 +72,12 @@ def run(
         spec, where = weights_file.check(weights), weights_file.Where("weights", {})
     else:
         spec, where = weights_file.parse(read_text(weights, "the weights") if text is None else text, str(weights))
-    sentence = spec.sentence if sentence is None else sentence
     if sentence is None:
-        raise EncoderError(
-            f'{where.source}: give the sentence to encode, e.g. "The cat sat", or write it in the file as sentence:'
-        )
+        if spec.sentence is None:
+            raise EncoderError(
+                f'{where.source}: give the sentence to encode, e.g. "The cat sat", or write it in the file as sentence:'
+            )
+        sentence = utf8(spec.sentence, f"{where.source}: its sentence")
     with where.locating():
         return encoder.run(spec, sentence)
 
@@ -93,8 +95,37 @@ def explain(
     model: a pretrained checkpoint folder or Hugging Face model id, instead of weights.
     Raises EncoderError for bad input.
     """
+    if sentence is not None:
+        if not isinstance(sentence, str):
+            raise EncoderError(f"the sentence must be a str, not {type(sentence).__name__}")
+        utf8(sentence, "the sentence")
+    if weights is not None and not isinstance(weights, Mapping):
+        weights = _path(weights, "weights", "a path (str or pathlib.Path) or a mapping")
+    if model is not None:
+        model = _path(model, "model", "a folder's path or a model id (str or pathlib.Path)")
     with np.errstate(all="ignore"):
         return Explanation(run(sentence, weights, model=model))
+
+
+def _path(value: object, what: str, expected: str) -> str:
+    """A path as the caller gave it (str or os.PathLike), never an int: open(1) would take the
+    caller's stdout and close it. A name no file system holds (a NUL; a lone surrogate other
+    than an undecodable byte's, U+DC80 to U+DCFF) is refused here, not by open()'s ValueError."""
+    try:
+        path = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    except TypeError:  # __fspath__ gave neither str nor bytes
+        path = None
+    if not isinstance(path, str):
+        raise EncoderError(f"{what} must be {expected}, not {type(value).__name__}")
+    try:
+        name = os.fsencode(path)
+    except UnicodeEncodeError as e:
+        raise EncoderError(
+            f"{what}: {path[:60]!r} holds U+{ord(path[e.start]):04X}, which no file name can hold; remove it"
+        ) from None
+    if b"\0" in name:
+        raise EncoderError(f"{what}: {path[:60]!r} holds a NUL character, which no file name can hold; remove it")
+    return path
 
 
 class Explanation:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typer.core import TyperGroup
 
 from encoder_cli import __version__, settings
 from encoder_cli.errors import EncoderError, printable
+from encoder_cli.errors import utf8 as _utf8
 from encoder_cli.settings import Activation, Norm, Options, Positional
 
 if TYPE_CHECKING:
@@ -776,17 +776,6 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     for warning in result.embedded.warnings:
         _say(f"warning: {warning}")
     return result, inputs
-
-
-def _utf8(text: str, what: str) -> str:
-    """Text from the command line, which must be UTF-8: Python keeps the bytes that are not
-    as lone surrogates, which no output could write."""
-    bad = re.search("[\ud800-\udfff]", text)
-    if bad:
-        byte = ord(bad[0]) - 0xDC00 if "\udc80" <= bad[0] <= "\udcff" else None
-        found = f" (the byte 0x{byte:02x})" if byte is not None else ""
-        raise EncoderError(f"{what} is not valid UTF-8{found}; give it as UTF-8 text")
-    return text
 
 
 def _fail(error: EncoderError) -> NoReturn:

@@ -48,3 +48,15 @@ def printable(text: str) -> str:
     if text.isprintable():  # none of them (isprintable is False for each), the common case
         return text
     return re.sub(_UNSAFE, lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def utf8(text: str, what: str) -> str:
+    """Text that a file or a terminal can hold: the command line keeps bytes that are not UTF-8
+    as lone surrogates (U+DC80 to U+DCFF), and a Python string may hold any surrogate, which no
+    output could write."""
+    bad = re.search("[\ud800-\udfff]", text)
+    if bad:
+        byte = ord(bad[0]) - 0xDC00 if "\udc80" <= bad[0] <= "\udcff" else None
+        found = f" (the byte 0x{byte:02x})" if byte is not None else f" (the lone surrogate U+{ord(bad[0]):04X})"
+        raise EncoderError(f"{what} is not valid UTF-8{found}; give it as UTF-8 text")
+    return text

@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -111,27 +111,104 @@ _NOT_WEIGHTS = ("format", "sentence", "model")
 
 def check(data: Mapping[str, Any]) -> Spec:
     """A weights file given as a mapping (the Python API): lists or numpy arrays for its numbers."""
-    if not isinstance(data, Mapping):
-        return _Checker().spec(_plain(data))
-    return _Checker().spec({k: _plain(v, rows=k not in _NOT_WEIGHTS) for k, v in data.items()})
+    return _Checker().spec(_plain(data, ()))
 
 
-def _plain(value: Any, rows: bool = True) -> Any:
-    """numpy arrays and lists -> what the YAML reader makes: with rows, a list of numbers as a
-    float64 row and a matrix as a list of rows; else lists of Python numbers."""
+def _plain(value: Any, path: Path) -> Any:
+    """A value from Python -> what the YAML reader makes of the same file: dicts with str keys,
+    lists, Python numbers, bools, None and str; where weights are, a list of numbers (or a numpy
+    array) as a float64 row and a matrix as a list of rows. Anything else (complex numbers,
+    NaN, bytes, sets, generators, nesting past MAX_NESTING) is an EncoderError at its place."""
+    if len(path) > MAX_NESTING:
+        raise EncoderError("nested too deeply for a weights file", place=path)
     if isinstance(value, np.ndarray):
-        if rows and value.ndim > 1:
-            return [_plain(row) for row in value]
-        if rows and value.ndim == 1 and value.dtype.kind in "iuf":
-            return value.astype(np.float64)
-        value = value.tolist()
+        return _array(value, path)
     if isinstance(value, Mapping):
-        return {k: _plain(v, rows) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = _key(key, path)
+            out[name] = _plain(item, (*path, name))
+        return out
     if isinstance(value, list | tuple):
-        items = [float(v) if isinstance(v, int | float | np.number) and not isinstance(v, bool) else _plain(v, rows)
-                 for v in value]  # fmt: skip
-        return _row(items) if rows else items
-    return value
+        if _rows_at(path) and all(type(item) in (float, int) for item in value):  # the common case, fast
+            with suppress(OverflowError):  # an int past float64, said below
+                row = np.array(value, dtype=np.float64)
+                if np.isfinite(row).all():
+                    return row
+        items = [_number(_plain(item, (*path, i)), (*path, i)) for i, item in enumerate(value)]
+        return _row(items) if _rows_at(path) else items
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)  # of any size, as YAML reads 1e400's digits
+    if isinstance(value, float | np.floating):
+        return _number(float(value), path, value)
+    if value is None or isinstance(value, str):
+        return value if value is None else str(value)
+    if isinstance(value, complex | np.complexfloating):
+        raise EncoderError(f"expected a real number, got the complex number {_brief(value)}", place=path)
+    raise EncoderError(f"expected a number, a word, a list or a mapping, not {type(value).__name__}", place=path)
+
+
+def _rows_at(path: Path) -> bool:
+    """Lists at this place are weights (float64 rows), not a setting's list."""
+    return not path or path[0] not in _NOT_WEIGHTS
+
+
+def _key(key: Any, path: Path) -> str:
+    """A mapping's key, a word as in a file: yaml.safe_load reads the keys on, no, ~ and 1 as
+    True, False, None and 1, where the weights reader keeps them as written."""
+    if isinstance(key, str):
+        return str(key)
+    if key is None or isinstance(key, bool | np.bool_):
+        kind, words, word = {
+            None: ("null", "~ or null", "~"),
+            True: ("boolean", "on, yes or true", "on"),
+            False: ("boolean", "off, no or false", "off"),
+        }[None if key is None else bool(key)]
+        what, fix = f"a YAML 1.1 {kind} ({words})", f'quote it in the YAML ("{word}") or give it as a str'
+    elif isinstance(key, int | float | np.number):
+        what, fix = "a number", f'quote it in the YAML ("{key}") or give it as a str'
+    else:
+        what, fix = f"a {type(key).__name__}", "give it as a str"
+    raise EncoderError(f"the key {_brief(key)} is {what}, not a word; {fix}", place=path)
+
+
+def _number(item: Any, path: Path, given: Any = None) -> Any:
+    """A list's item (or a float anywhere): a finite float, or a list, mapping or row as it is."""
+    if isinstance(item, list | dict | np.ndarray):
+        return item
+    if isinstance(item, bool) or not isinstance(item, int | float):
+        raise EncoderError(f"expected a number, got {_brief(item)}", place=path)
+    number = _float(item)
+    if not math.isfinite(number):
+        given = item if given is None else given  # a float128 is finite and yet too large
+        why = f", {_TOO_LARGE}" if isinstance(given, int) or np.isfinite(given) else ""  # not nan, inf
+        raise EncoderError(f"expected a finite number, got {_brief(given)}{why}", place=path)
+    return number
+
+
+def _array(value: np.ndarray, path: Path) -> Any:
+    """A numpy array of real numbers (np.matrix included): read as float64, a row where weights
+    are; an object array item by item; complex, bool, str, date or structured arrays refused."""
+    value = np.asarray(value)  # np.matrix -> ndarray, whose rows are rows and not matrices again
+    if value.dtype.kind == "O":
+        items = value.tolist()  # nested lists, deeper each level; a 0-d array's one object
+        if isinstance(items, np.ndarray):  # and so not deeper: an array inside a 0-d array
+            raise EncoderError("expected numbers, got an array inside a 0-d array", place=path)
+        return _plain(items, path)
+    if value.dtype.kind not in "iuf":
+        raise EncoderError(f"expected an array of real numbers, got one of dtype {value.dtype}", place=path)
+    if value.ndim == 0 or not _rows_at(path):
+        return _plain(value.tolist(), path)
+    if value.ndim > 1:
+        return [_plain(row, (*path, i)) for i, row in enumerate(value)]
+    with np.errstate(over="ignore"):  # float128 past float64's range: infinite, refused just below
+        row = value.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(row))
+    if len(bad):
+        _number(float(row[bad[0]]), (*path, int(bad[0])), value[bad[0]].item())
+    return row
 
 
 def _row(items: list[Any]) -> Any:
