@@ -66,7 +66,7 @@ class Overview:
     nothing, below STRIP bars only when the title is gone) and the title is cut, or left out when
     fewer than TITLE characters of it fit."""
 
-    HEAD = ("step", "title", "shape", "min", "max", "mean", "first row")
+    HEAD = ("step", "title", "shape", "min", "max", "mean", "row 0")
     TITLE, STRIP = 10, 8  # the fewest characters of a title and bars of a strip worth showing
 
     def __init__(self, steps: Sequence[Step], precision: int) -> None:
@@ -78,7 +78,8 @@ class Overview:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         widths = [max(cell_len(line[k]) for line in [self.HEAD, *self.cells]) for k in range(6)]
         room = max(options.max_width - widths[0] - sum(widths[2:]) - 2 * 5, 0)  # past the gaps of 2
-        strip = min(fmt.STRIP, max(room - widths[1] - 2, min(room, self.STRIP)))  # the title first, past 8 bars
+        bars = min(fmt.STRIP, max(s.value.shape[1] for s in self.steps))  # the longest strip
+        strip = min(bars, max(room - widths[1] - 2, min(room, self.STRIP)))  # the title first, past 8 bars
         title = room - strip - 2
         widths[1] = min(widths[1], title) if title >= self.TITLE else 0
         head = self._line(self.HEAD[:6], widths, "bold").append(f"  {self.HEAD[6][:strip]}", "bold")
