@@ -236,6 +236,14 @@ def explain(
             "--full", help="Show every row and column, however large (handouts split wide matrices into parts)."
         ),
     ] = False,
+    overview: Annotated[
+        bool,
+        typer.Option(
+            "--overview",
+            help="One line per step instead of its matrix: id, title, shape, min, max, mean and its first row "
+            "as a heat strip, to find the step to ask for with --step (not with -f json, which holds it all).",
+        ),
+    ] = False,
     no_color: NoColor = False,
 ) -> None:
     """Run the encoder on SENTENCE and show every intermediate matrix.
@@ -279,6 +287,12 @@ def explain(
     try:
         result, inputs = _run(sentence, weights, model)
         steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
+        if overview and format is View.json:
+            raise EncoderError("is for reading; a JSON reader filters the document itself: drop --overview, "
+                               "or keep steps with --step", argument="overview")  # fmt: skip
+        if overview and (cell or full or show_work):
+            given = "--cell" if cell else "--full" if full else "--show-work"
+            raise EncoderError(f"shows no matrix for {given} to act on; drop one of them", argument="overview")
         if full and format is not View.json:
             fewer = "keep fewer steps with --layer, --head or --step, or use -f json"
             steps = trace.printed_whole(steps, "full", fewer)
@@ -292,7 +306,7 @@ def explain(
                 f"--cell writes text or JSON; drop --format {format.value}, or use --show-work to work cells out in it"
             )
         with writing(output, inputs) as out:
-            _explain(result, steps, cells, out, format, precision, full, show_work, no_color)
+            _explain(result, steps, cells, out, format, precision, full, show_work, no_color, overview)
     except EncoderError as e:
         _fail(e)
 
@@ -307,6 +321,7 @@ def _explain(
     full: bool,
     show_work: bool,
     no_color: bool,
+    overview: bool = False,
 ) -> None:
     if cells:
         from encoder_cli.render import work
@@ -322,6 +337,10 @@ def _explain(
     if format is View.json:
         from encoder_cli.render import json_doc
 
+        if json_doc.size(steps) > json_doc.LARGE:  # said before a byte is written
+            numbers = sum(s.value.size for s in steps)
+            _say(f"note: this JSON is about {json_doc.size(steps) / 1e6:,.0f} MB ({numbers:,} numbers); "
+                 "to write less, keep fewer steps with --layer, --head or --step")  # fmt: skip
         out.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
         return
     if format in (View.markdown, View.latex, View.html):
@@ -329,9 +348,10 @@ def _explain(
 
         handout = {View.markdown: markdown, View.latex: latex, View.html: html}[format]
         width = latex.width if format is View.latex else len  # how wide a row label prints
-        out.write(handout.render(page.layout(result, steps, precision, full, show_work, width), precision))
+        layout = page.layout(result, steps, precision, full, show_work, width, overview=overview)
+        out.write(handout.render(layout, precision))
         return
-    _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color)
+    _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color, overview)
 
 
 def _print_view(
@@ -343,8 +363,9 @@ def _print_view(
     full: bool,
     show_work: bool,
     no_color: bool,
+    overview: bool = False,
 ) -> None:
-    """The terminal view, to a terminal, a file, or recorded as an SVG picture."""
+    """The terminal view (or its overview), to a terminal, a file, or recorded as an SVG picture."""
     from rich.console import Console, Group
     from rich.measure import Measurement
 
@@ -358,14 +379,15 @@ def _print_view(
     # A matrix fits when one screen shows it whole, with its title and caption.
     max_rows = max(console.height - 6, 9) if console.is_terminal and not svg else ROWS_OFF_TERMINAL
     fit = widest = console.width
-    for part in terminal.render(
+    parts = terminal.render(
         result,
         steps,
         precision=precision,
         width=None if full else fit,
         max_rows=None if full else max_rows,
         show_work=show_work,
-    ):
+    )
+    for part in terminal.overview(result, steps, precision=precision) if overview else parts:
         if full and isinstance(part, Group):  # a matrix prints at its own width, if wider
             console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)
             widest = max(widest, console.width)

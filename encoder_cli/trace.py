@@ -229,17 +229,17 @@ class Tape:
 def labels(tokens: Sequence[str], width: Callable[[str], int] = len) -> list[str]:
     """Row labels: the tokens, cut to LABEL wide as `width` measures them, with the position
     added to a label that occurs twice."""
-    cut = [_cut(t, width) for t in tokens]
+    cut = [cut_label(t, width) for t in tokens]
     counts = Counter(cut)
     return [f"{t} ({p})" if counts[t] > 1 else t for p, t in enumerate(cut)]
 
 
-def _cut(token: str, width: Callable[[str], int]) -> str:
-    """The token, or as much of its start as fits LABEL wide with "…" after it."""
-    if width(token) <= LABEL:
+def cut_label(token: str, width: Callable[[str], int], room: int = LABEL) -> str:
+    """The token, or as much of its start as fits `room` wide with "…" after it."""
+    if width(token) <= room:
         return token
-    end = min(len(token), LABEL)
-    while end and width(token[:end] + ELLIPSIS) > LABEL:
+    end = min(len(token), room)
+    while end and width(token[:end] + ELLIPSIS) > room:
         end -= 1
     return token[:end] + ELLIPSIS
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace, plural
+from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace, cut_label, plural
 
 # Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light backgrounds alike.
 _VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
@@ -24,10 +24,52 @@ def cell_width(step: Step, precision: int, cols: Sequence[str], width: Callable[
     return max(len(low), len(high), *map(width, cols))
 
 
-def room(width: int, label: int, cell: int) -> int:
+def room(width: int, label: int, cell: int, gap: int = 3) -> int:
     """How many columns of `cell` characters fit in `width` beside a label column, each column
-    costing its cell plus padding and a rule; at least two."""
-    return max(2, (width - label - 4) // (cell + 3))
+    costing its cell and the gap before it, the label column a rule too; at least two."""
+    return max(2, (width - label - gap - 1) // (cell + gap))
+
+
+NARROWEST = 4  # characters a column keeps for its label, whatever its numbers: d383, [CLS]
+
+
+def sized(
+    step: Step, precision: int, cols: list[str], fits: Callable[[int], int], width: Callable[[str], int] = len
+) -> tuple[int, int, list[str]]:
+    """The columns' width, how many of them fit (`fits`: how many of that width do) and their
+    labels: as wide as the widest label when all of them fit so; otherwise the widest that
+    lets all fit, or else as wide as the numbers, each label cut to that width ("intern…"), so
+    that a long token costs no columns."""
+    widest = cell_width(step, precision, cols, width)
+    if fits(widest) >= len(cols):
+        return widest, len(cols), cols
+    numbers = max(cell_width(step, precision, [], width), NARROWEST)
+    cell = max((c for c in range(numbers, widest) if fits(c) >= len(cols)), default=numbers)
+    return cell, fits(cell), [cut_label(c, width, cell) for c in cols]
+
+
+STRIP = 16  # cells in an overview's heat strip
+SPARKS = "▁▂▃▄▅▆▇█"  # a strip's cells by height, for a reader without colour
+
+
+def glance(step: Step, precision: int) -> tuple[str, str, str]:
+    """A step's smallest, largest and mean value, as the overview prints them."""
+    low, high, mean = (number(float(f(step.value)), precision) for f in (np.min, np.max, np.mean))
+    return low, high, mean
+
+
+def strip(step: Step, cells: int = STRIP) -> list[float]:
+    """The step's first row in at most `cells` cells (all of it, or its values at evenly spaced
+    columns: a mean of 24 columns would hide them), each placed between the step's smallest
+    value (0) and its largest (1)."""
+    row, low, high = step.value[0], float(step.value.min()), float(step.value.max())
+    picked = row[np.linspace(0, len(row) - 1, min(cells, len(row))).round().astype(int)]
+    return [(float(v) - low) / (high - low) if high > low else 0.5 for v in picked]
+
+
+def spark(level: float) -> str:
+    """A strip's cell, 0 to 1, as a bar of its height: ▁ to █."""
+    return SPARKS[min(int(level * len(SPARKS)), len(SPARKS) - 1)]
 
 
 def shown(count: int, room: int) -> list[int | None]:

@@ -42,6 +42,14 @@ ROOT td.blank, ROOT td.key { padding: .1rem calc(.2rem - 1px) .1rem .2rem; }  /*
 ROOT .box { display: inline-block; width: calc(var(--digits) * 1ch + .5rem + 2px); padding: 0 .25rem;
   border: 1px solid var(--ink); vertical-align: middle; }  /* --digits: set for the page by _style */
 ROOT .box .n { font-size: .7em; color: var(--muted); vertical-align: bottom; }
+ROOT table.overview { border-collapse: collapse; margin: .8rem 0; font-size: .85rem; }
+ROOT .overview th, ROOT .overview td { padding: .05rem .4rem; text-align: right; vertical-align: top; }
+ROOT .overview td:nth-child(-n+2), ROOT .overview th:nth-child(-n+2) { text-align: left; }
+ROOT .overview td:nth-child(n+3) { white-space: nowrap;
+  font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
+ROOT .overview thead th { color: var(--muted); font-weight: normal; border-bottom: 1px solid var(--ink); }
+ROOT .overview td.strip { text-align: left; }
+ROOT .strip span { display: inline-block; width: 5px; height: .9em; vertical-align: middle; }
 ROOT code { font-family: "DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", monospace; }
 """
 PRINT = """@media print {
@@ -91,6 +99,11 @@ def _style(p: page.Page, precision: int, root: str) -> str:
 def _body(p: page.Page, precision: int) -> list[str]:
     facts = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in p.facts)
     out = [f'<header><h1>{escape(p.title)}</h1><dl class="facts">{facts}</dl></header>']
+    if p.overview:  # a table, a row per step
+        head = "".join(f'<th scope="col">{name}</th>' for name in ("step", "title", "shape", "min", "max", "mean"))
+        out += ['<table class="overview">', f'<thead><tr>{head}<th scope="col">first row</th></tr></thead><tbody>']
+        out += [_glance(g) for g in p.overview]
+        out.append("</tbody></table>")
     for section in p.sections:
         out += ["<section>", f"<h2>{escape(section.heading)}</h2>", f'<p class="purpose">{escape(section.purpose)}</p>']
         for shown in section.steps:
@@ -108,6 +121,20 @@ def _body(p: page.Page, precision: int) -> list[str]:
             out.append("</div>")
         out.append("</section>")
     return out
+
+
+def _glance(g: page.Glance) -> str:
+    """A step's row of the overview: its id (which may break after a dot), and its first row
+    as a heat strip."""
+    name = escape(g.step.id).replace(".", ".<wbr>")
+    numbers = "".join(f"<td>{n}</td>" for n in g.numbers)
+    strip = "".join(f'<span style="background:#{_hex(fmt.heat(level)[0])}"></span>' for level in g.strip)
+    cells = f"<td><code>{name}</code></td><td>{escape(g.title)}</td><td>{escape(g.shape)}</td>{numbers}"
+    return f'<tr>{cells}<td class="strip heat">{strip}</td></tr>'
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def _table(shown: page.Shown, block: page.Block, precision: int) -> str:
@@ -132,6 +159,6 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
         return f'<td class="{kind}">{f"=[{n}]" if kind == "same" else box}</td>'
     if step.op.kind != "softmax":
         return f"<td>{fmt.number(v, precision)}</td>"
-    (r, g, b), black = fmt.heat(v)
+    rgb, black = fmt.heat(v)
     ink = "#000" if black else "#fff"
-    return f'<td class="heat" style="background:#{r:02x}{g:02x}{b:02x};color:{ink}">{fmt.number(v, precision)}</td>'
+    return f'<td class="heat" style="background:#{_hex(rgb)};color:{ink}">{fmt.number(v, precision)}</td>'

@@ -55,6 +55,11 @@ def _word(w: str) -> str:
 def render(p: page.Page, precision: int) -> str:
     out = [rf"{{\LARGE\bfseries {text(p.title)}\par}}", r"\bigskip"]
     out += [rf"\textbf{{{name}:}} {text(value)}\par" for name, value in p.facts]
+    for start in range(0, len(p.overview), page.ROWS):  # --overview: a table a row per step, in parts a page holds
+        out += [r"\medskip{\footnotesize\setlength{\tabcolsep}{3pt}\begin{tabular}{llrrrrl}"]
+        out.append(r"step & title & shape & min & max & mean & first row \\ \hline")
+        out += [_glance(g) for g in p.overview[start : start + page.ROWS]]
+        out.append(r"\end{tabular}\par}")
     for section in p.sections:
         out += [rf"\section*{{{text(section.heading)}}}", rf"\emph{{{text(section.purpose)}}}"]
         for shown in section.steps:
@@ -70,6 +75,13 @@ def render(p: page.Page, precision: int) -> str:
                 out.append(rf"{{\small\itshape {text(shown.work)}\par}}")
     body = "\n".join(out)
     return PREAMBLE + _unicode(body) + "\\begin{document}\n" + body + "\n\\end{document}\n"
+
+
+def _glance(g: page.Glance) -> str:
+    """A step's row of the overview; its first row as bars (1 to 8 pt high), in place of colour."""
+    strip = r"\hspace{0.5pt}".join(rf"\rule{{1.5pt}}{{{1 + 7 * level:.1f}pt}}" for level in g.strip)
+    numbers = " & ".join(f"${n}$" for n in g.numbers)
+    return rf"\texttt{{{text(g.step.id)}}} & {text(g.title)} & {text(g.shape)} & {numbers} & {strip} \\"
 
 
 def width(label: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from encoder_cli.render import page, tex
+from encoder_cli.render import fmt, page, tex
 
 _MARKUP = re.compile(r"([\\`*_\[\]<>#$|~])")
 
@@ -14,6 +14,11 @@ _MARKUP = re.compile(r"([\\`*_\[\]<>#$|~])")
 def render(p: page.Page, precision: int) -> str:
     out = [f"# {_text(p.title)}", ""]
     out += [f"- **{name}:** {_code(value) if name == 'Sentence' else _text(value)}" for name, value in p.facts]
+    if p.overview:  # a table, a row per step
+        out += ["", "| step | title | shape | min | max | mean | first row |", "|:--|:--|--:|--:|--:|--:|:--|"]
+        for g in p.overview:
+            strip = _code("".join(map(fmt.spark, g.strip)))
+            out.append(f"| {_code(g.step.id)} | {_text(g.title)} | {g.shape} | {' | '.join(g.numbers)} | {strip} |")
     for section in p.sections:
         out += ["", f"## {_text(section.heading)}", "", f"*{_text(section.purpose)}*"]
         for shown in section.steps:

@@ -9,9 +9,10 @@ off the page.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from encoder_cli.errors import printable
 from encoder_cli.render import fmt, work
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ from encoder_cli.trace import PURPOSES, Step, Trace, labels
 
 TITLE = "A Transformer encoder, step by step"
 WIDTH = 90  # characters (digits of the body font) across a page: A4, portrait
+# digits between two columns: LaTeX's 2 \arraycolsep (10 pt, two digits of 5 pt); the HTML's
+# padding (.9rem, 14.4 px: two digits of its 12 px type, 7.2 px each)
+GAP = 2
 ROWS = 40  # matrix rows that one page holds with its title and formula
 TOKENS = 60  # tokens listed in the facts
 
@@ -52,10 +56,22 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Glance:
+    """A step in an overview (--overview): what it is, and its numbers at a glance."""
+
+    step: Step
+    title: str
+    shape: str  # "3 × 4"
+    numbers: tuple[str, str, str]  # its smallest, largest and mean value
+    strip: list[float]  # its first row, from its smallest value (0) to its largest (1): fmt.strip
+
+
+@dataclass(frozen=True)
 class Page:
     title: str
     facts: list[tuple[str, str]]  # ("Sentence", "The cat sat"), ("Model", "d_model 4 · …")
     sections: list[Section]
+    overview: list[Glance] = field(default_factory=list)  # --overview: a line per step, no sections
 
 
 def layout(
@@ -68,21 +84,30 @@ def layout(
     marks: Marks | None = None,
     title: str = TITLE,
     asks: Sequence[tuple[str, str]] = (),
+    overview: bool = False,
 ) -> Page:
     """The page of these steps; `width` measures a row label in digits as the format prints it.
     With marks (a worksheet), its blanks and the cells left out; asks: what a worksheet asks of
-    the answers, after the facts ("Answers", "give 2 decimals")."""
+    the answers, after the facts ("Answers", "give 2 decimals"). What the user gave (the
+    sentence, the tokens, a path) is escaped here, once, as the terminal view does (printable):
+    each format then escapes its own markup."""
     facts = [("Sentence", trace.sentence), *fmt.tokenization(trace, TOKENS)]
     facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))
-    facts += asks
+    facts = [(name, printable(value)) for name, value in [*facts, *asks]]
+    if overview:
+        shape = "{} × {}".format
+        lines = [
+            Glance(s, printable(s.title), shape(*s.value.shape), fmt.glance(s, precision), fmt.strip(s)) for s in steps
+        ]
+        return Page(title, facts, [], lines)
     sections: list[Section] = []
     for step in steps:
         heading = fmt.heading(step)
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
-        worked = work.cell(trace, step, 0, 0, precision).text if show_work else None
+        worked = printable(work.cell(trace, step, 0, 0, precision).text) if show_work else None
         shown = _shown(step, width, precision, full, worked)
         sections[-1].steps.append(replace(shown, marks=(marks or {}).get(step.id)))
     return Page(title, facts, sections)
@@ -90,9 +115,16 @@ def layout(
 
 def _shown(step: Step, width: Callable[[str], int], precision: int, full: bool, worked: str | None) -> Shown:
     n, m = step.value.shape
-    rows = labels(step.rows, width)
+    rows = [printable(label) for label in labels(step.rows, width)]
     cols = rows if step.cols == step.rows else list(step.cols)  # n x n: the tokens across too
-    fit = fmt.room(WIDTH, max(map(width, rows)), fmt.cell_width(step, precision, cols, width))
+
+    def fits(cell: int) -> int:
+        return fmt.room(WIDTH, max(map(width, rows)), cell, GAP)
+
+    if full:  # split into parts, every label whole
+        fit = fits(fmt.cell_width(step, precision, cols, width))
+    else:  # summarised: columns as wide as their numbers, if that shows more of them
+        _, fit, cols = fmt.sized(step, precision, cols, fits, width)
     caption = f"{n} × {m}"
     if not full:
         block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from encoder_cli.errors import printable
 from encoder_cli.render import fmt, work
-from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, labels
+from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, cut_label, labels
 
 if TYPE_CHECKING:
     from encoder_cli.worksheet import Marked, Marks
@@ -55,13 +55,62 @@ def render(
         yield table
 
 
+def overview(trace: Trace, steps: Sequence[Step], *, precision: int) -> Iterator[RenderableType]:
+    """The header, then a line per step (Overview): for a reader to find the step to ask for."""
+    yield _header(trace, None)
+    yield Overview(steps, precision)
+
+
+class Overview:
+    """A line per step: its id, title, shape, smallest, largest and mean value, and its first
+    row as a heat strip (fmt.strip: bars of viridis colour, their height the value). The id
+    and the numbers are never cut: narrower than the line, the strip gets shorter (down to
+    nothing, below STRIP bars only when the title is gone) and the title is cut, or left out when
+    fewer than TITLE characters of it fit."""
+
+    HEAD = ("step", "title", "shape", "min", "max", "mean", "row 0")
+    TITLE, STRIP = 10, 8  # the fewest characters of a title and bars of a strip worth showing
+
+    def __init__(self, steps: Sequence[Step], precision: int) -> None:
+        self.steps = steps
+        self.cells = [
+            (s.id, printable(s.title), "{} × {}".format(*s.value.shape), *fmt.glance(s, precision)) for s in steps
+        ]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [max(cell_len(line[k]) for line in [self.HEAD, *self.cells]) for k in range(6)]
+        room = max(options.max_width - widths[0] - sum(widths[2:]) - 2 * 5, 0)  # past the gaps of 2
+        bars = min(fmt.STRIP, max(s.value.shape[1] for s in self.steps))  # the longest strip
+        strip = min(bars, max(room - widths[1] - 2, min(room, self.STRIP)))  # the title first, past 8 bars
+        title = room - strip - 2
+        widths[1] = min(widths[1], title) if title >= self.TITLE else 0
+        head = self._line(self.HEAD[:6], widths, "bold").append(f"  {self.HEAD[6][:strip]}", "bold")
+        lines = [head, Text("─" * (cell_len(head.plain) - len(self.HEAD[6][:strip]) + strip))]
+        for step, cells in zip(self.steps, self.cells, strict=True):
+            levels = fmt.strip(step, strip)
+            bars = [(fmt.spark(x), Style(color=Color.from_rgb(*fmt.heat(x)[0]))) for x in levels]
+            lines.append(self._line(cells, widths, "green").append_tokens([("  ", None), *bars]))
+        yield Text("\n", no_wrap=True, overflow="crop").join(lines)
+
+    @staticmethod
+    def _line(cells: Sequence[str], widths: list[int], style: str) -> Text:
+        """The id (in style), the title cut to its width (none at 0), the shape and numbers right-aligned."""
+        (name, title, *rest), (first, room, *others) = cells, widths
+        parts: list[str | tuple[str, str]] = [(name + " " * (first - cell_len(name)), style)]
+        if room:
+            cut = cut_label(title, cell_len, room)
+            parts.append("  " + cut + " " * (room - cell_len(cut)))
+        parts += ["  " + " " * (w - cell_len(c)) + c for c, w in zip(rest, others, strict=True)]
+        return Text.assemble(*parts)
+
+
 def _header(trace: Trace, title: str | None, asks: Sequence[tuple[str, str]] = ()) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
-    for name, value in fmt.tokenization(trace, 24):
-        grid.add_row(name, Text(printable(value)))
+    for name, value in fmt.tokenization(trace, 24):  # broken between items (" · "), a path folded
+        grid.add_row(name, Caption(Text(printable(value), overflow="fold")))
     grid.add_row("Tokens", Text(printable(fmt.tokens(trace, 24))))
     grid.add_row("Model", Caption(Text(fmt.model(trace))))  # broken between settings, not inside one
     if trace.unknown:
@@ -77,8 +126,8 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     n, m = value.shape
     rows = [printable(label) for label in labels(step.rows)]
     cols = [printable(label) for label in columns(step)]  # n x n: tokens
-    cell = fmt.cell_width(step, precision, cols, cell_len)
-    room_cols = m if width is None else fmt.room(width, max(map(len, rows)), cell)
+    fits = (lambda cell: m) if width is None else (lambda cell: fmt.room(width, max(map(len, rows)), cell))
+    cell, room_cols, cols = fmt.sized(step, precision, cols, fits, cell_len)
     show_rows, show_cols = fmt.shown(n, n if max_rows is None else max_rows), fmt.shown(m, room_cols)
 
     title = Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"))
@@ -224,7 +273,8 @@ class Caption:
         return best(0)[1]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text("\n").join(self.text[start:end] for start, end in self.lines(options.max_width))
+        lines = (self.text[start:end] for start, end in self.lines(options.max_width))
+        yield Text("\n", overflow=self.text.overflow).join(lines)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         plain = self.text.plain
