@@ -52,6 +52,11 @@ STRIP = 16  # cells in an overview's heat strip
 SPARKS = "▁▂▃▄▅▆▇█"  # a strip's cells by height, for a reader without colour
 
 
+def shape(step: Step) -> str:
+    """'3 × 4'."""
+    return "{} × {}".format(*step.value.shape)
+
+
 def glance(step: Step, precision: int) -> tuple[str, str, str]:
     """A step's smallest, largest and mean value, as the overview prints them."""
     low, high, mean = (number(float(f(step.value)), precision) for f in (np.min, np.max, np.mean))

@@ -97,10 +97,7 @@ def layout(
         facts.append(("Unknown", fmt.unknown(trace)))
     facts = [(name, printable(value)) for name, value in [*facts, *asks]]
     if overview:
-        shape = "{} × {}".format
-        lines = [
-            Glance(s, printable(s.title), shape(*s.value.shape), fmt.glance(s, precision), fmt.strip(s)) for s in steps
-        ]
+        lines = [Glance(s, s.title, fmt.shape(s), fmt.glance(s, precision), fmt.strip(s)) for s in steps]
         return Page(title, facts, [], lines)
     sections: list[Section] = []
     for step in steps:

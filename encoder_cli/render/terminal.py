@@ -73,9 +73,7 @@ class Overview:
 
     def __init__(self, steps: Sequence[Step], precision: int) -> None:
         self.steps = steps
-        self.cells = [
-            (s.id, printable(s.title), "{} × {}".format(*s.value.shape), *fmt.glance(s, precision)) for s in steps
-        ]
+        self.cells = [(s.id, s.title, fmt.shape(s), *fmt.glance(s, precision)) for s in steps]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         widths = [max(cell_len(line[k]) for line in [self.HEAD, *self.cells]) for k in range(6)]
