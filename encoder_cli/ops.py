@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from encoder_cli.settings import Activation
+from encoder_cli.settings import PRODUCT_BLOCK, Activation
 
 if TYPE_CHECKING:
     from encoder_cli.spec import Matrix
@@ -285,8 +285,21 @@ class Linear(Op):
         self.part = part
 
     def __call__(self, x: Array) -> Array:
-        y = x if self.W is None else x @ np.asarray(self.W)
+        y = x if self.W is None else self.product(x, self.W)
         return y if self.b is None else y + self.b
+
+    @staticmethod
+    def product(x: Array, W: Matrix) -> Array:  # [n, inputs] x [inputs, outputs] -> [n, outputs]
+        """x W, a block of W's columns at a time (each read from its file and widened only then), so
+        that a checkpoint's W is never held whole in float64. Column j is x · W[:, j] whatever the
+        blocks; BLAS may sum a block's edge in another order (a few ulps), and a W of at most
+        PRODUCT_BLOCK numbers (every real model's) is one block."""
+        inputs, outputs = W.shape
+        step = max(1, PRODUCT_BLOCK // max(1, inputs))
+        y = np.empty((x.shape[0], outputs))
+        for a in range(0, outputs, step):
+            y[:, a : a + step] = x @ np.asarray(W[:, a : a + step])
+        return y
 
     def formula(self, out: Sym | None, x: Sym) -> Sym:
         a, b = self.part or (0, 0)

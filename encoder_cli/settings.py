@@ -132,4 +132,15 @@ FILE_NUMBER_COST = 3
 # A view that prints every cell (--full, a worksheet) spends about 230 bytes on each while it lays
 # it out (measured: 1.48 million cells, 390 MB): a million stay within 2 GB beside the largest run.
 MAX_PRINTED = 1_000_000
+# A product x W reads W a block of this many numbers at a time (32 MB of float64; BERT-large's
+# largest matrix is one block), so that a checkpoint's matrix is never held whole in float64.
+PRODUCT_BLOCK = 1 << 22
+# A word WordPiece may split (tokenizer.json's max_input_chars_per_word): real models use 100; the
+# greedy search tries every piece length, so a much longer word costs its length squared.
+MAX_WORD_CHARS = 500
+# The did-you-mean of an unknown token compares it (difflib) with at most this many known tokens,
+# those of a length that could match sharing the most characters with it; a token longer than
+# SUGGEST_CHARS gets no suggestion (each comparison costs the product of the two lengths).
+SUGGEST_COMPARED = 300
+SUGGEST_CHARS = 64
 UNK = "[UNK]"

@@ -7,8 +7,9 @@ is the reader's business (see EncoderError.place).
 
 from __future__ import annotations
 
+import heapq
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import UNK, Settings
+from encoder_cli.settings import SUGGEST_CHARS, SUGGEST_COMPARED, UNK, Settings
 
 Array = np.ndarray
 
@@ -95,9 +96,24 @@ class Embeddings:
         unknown = [p for p, t in enumerate(tokens) if t not in self.vectors]
         if unknown and unk not in self.vectors:
             p = unknown[0]
-            raise EncoderError(tokenizer.missing(tokens[p], p, list(self.vectors)), place=("embeddings",))
+            raise EncoderError(tokenizer.missing(tokens[p], p, near(tokens[p], self.vectors)), place=("embeddings",))
         X = np.stack([self.vectors[unk if p in unknown else t] for p, t in enumerate(tokens)])
         return Embedded(tokens, X, unknown)
+
+
+def near(token: str, known: Iterable[str]) -> list[str]:
+    """The known tokens a did-you-mean compares with `token` (difflib costs the product of the two
+    lengths, for each): those of a length difflib's cutoff could take (2 min / (a + b) ≥ 0.6), its
+    case-folded twins first, then those sharing the most characters with it; at most
+    SUGGEST_COMPARED of them, and none for a token over SUGGEST_CHARS."""
+    if len(token) > SUGGEST_CHARS:
+        return []
+    n, folded = len(token), token.lower()
+    chars = set(folded)
+    fits = (w for w in known if 3 * len(w) <= 7 * n and 3 * n <= 7 * len(w))
+    return heapq.nlargest(  # as sorted(..., reverse=True)[:k]: stable, so ties keep the vocabulary's order
+        SUGGEST_COMPARED, fits, key=lambda w: (w.lower() == folded, len(chars.intersection(w.lower())))
+    )
 
 
 class Rows(Protocol):

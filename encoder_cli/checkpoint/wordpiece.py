@@ -5,7 +5,8 @@
    space, put spaces around Chinese characters, strip accents (NFD, drop nonspacing marks), lowercase.
 3. BertPreTokenizer: split on whitespace, and make each punctuation mark a word of its own.
 4. WordPiece: greedy longest-match-first, later pieces written with the prefix "##"; a word with no
-   split, or longer than max_input_chars_per_word, is the unknown token.
+   split, or longer than max_input_chars_per_word (100 in real models; past MAX_WORD_CHARS refused), is
+   the unknown token.
 5. The special tokens around it: [CLS] ... [SEP].
 
 The settings come from tokenizer.json where there is one, else from vocab.txt with
@@ -19,6 +20,7 @@ the tests check that every difference is such a character.
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 
 from encoder_cli.checkpoint.folder import BIG_JSON_CAP, read_json_object, read_text, show
 from encoder_cli.errors import EncoderError
+from encoder_cli.settings import MAX_WORD_CHARS
 
 FIX = "give the model's own tokenizer files"
 # The CJK ideograph blocks that BERT puts spaces around (tokenizers' table).
@@ -115,7 +118,12 @@ class WordPiece:
         self.added, self.before, self.after = added, before, after
         if unk not in vocab:
             raise EncoderError(f"{show(source)}: the unknown token {show(repr(unk))} is not in the vocabulary; {FIX}")
-        self._longest = max(map(len, vocab), default=0)  # no piece is longer: bounds the search
+        # The lengths of the vocabulary's first and later pieces (without the prefix), ascending:
+        # the search tries only these.
+        self._lengths = tuple(
+            sorted({n for n in (len(p) - len(skip) for p in vocab if p.startswith(skip)) if n > 0})
+            for skip in ("", prefix)
+        )
         self._raw = {t.content: t for t in added if not t.normalized and t.content}
         self._normalized = {self.normalize(t.content): t for t in added if t.normalized}
         self._normalized.pop("", None)
@@ -138,11 +146,12 @@ class WordPiece:
         pieces: list[str] = []
         start = 0
         while start < len(word):
-            for end in range(min(len(word), start + self._longest), start, -1):
-                piece = word[start:end] if start == 0 else self.prefix + word[start:end]
+            lengths = self._lengths[start > 0]
+            for n in reversed(lengths[: bisect.bisect_right(lengths, len(word) - start)]):  # longest first
+                piece = word[start : start + n] if start == 0 else self.prefix + word[start : start + n]
                 if piece in self.vocab:
                     pieces.append(piece)
-                    start = end
+                    start += n
                     break
             else:
                 return [self.unk]
@@ -172,11 +181,12 @@ def _cut(text: str, table: dict[str, Added]) -> list[str | tuple[str, int]]:
     """The text with the added tokens in `table` cut out as (text, id), leftmost-longest."""
     if not table:
         return [text] if text else []
-    lengths = sorted({len(k) for k in table}, reverse=True)
+    lengths = sorted({len(k) for k in table})
     out: list[str | tuple[str, int]] = []
     done = i = 0
     while i < len(text):
-        found = next((text[i : i + n] for n in lengths if text[i : i + n] in table), None)
+        fit = lengths[: bisect.bisect_right(lengths, len(text) - i)]  # only what fits is looked up
+        found = next((text[i : i + n] for n in reversed(fit) if text[i : i + n] in table), None)
         if found is None:
             i += 1
             continue
@@ -247,12 +257,18 @@ def from_tokenizer_json(path: Path) -> WordPiece:
     added = data.get("added_tokens", [])
     if not (isinstance(added, list) and all(isinstance(t, dict) for t in added)):
         raise EncoderError(f"{show(path)}: added_tokens is not a list of tokens; {FIX}")
+    max_chars = _field(path, model, "max_input_chars_per_word", int, 100)
+    if max_chars > MAX_WORD_CHARS:
+        raise EncoderError(
+            f"{show(path)}: model.max_input_chars_per_word is {max_chars}, past the {MAX_WORD_CHARS} characters "
+            "this calculator splits; set it to 100, as real models do"
+        )
     return WordPiece(
         path,
         vocab,
         unk=_field(path, model, "unk_token", str, "[UNK]"),
         prefix=_field(path, model, "continuing_subword_prefix", str, "##"),
-        max_chars=_field(path, model, "max_input_chars_per_word", int, 100),
+        max_chars=max_chars,
         normalizer=normalizer,
         added=numbered(vocab, [_added(path, t) for t in added]),
         **_post_processor(path, data),
@@ -268,14 +284,15 @@ def numbered(vocab: dict[str, int], tokens: list[Added]) -> tuple[Added, ...]:
     """The added tokens with the ids tokenizers gives them (it ignores the files' ids): a known token's
     vocabulary id, else the next id after the vocabulary and the tokens added so far."""
     found: dict[str, Added] = {}
+    top = -1  # the largest id given so far
     for token in tokens:
         if token.content in found or token.content in vocab:
             token_id = found[token.content].id if token.content in found else vocab[token.content]
         else:
-            top = max((t.id for t in found.values()), default=-1)
             token_id = top + 1 if top >= len(vocab) or not vocab else len(vocab)
         if token.content:
             found[token.content] = replace(token, id=token_id)
+            top = max(top, token_id)
     return tuple(found.values())
 
 
