@@ -212,8 +212,10 @@ def explain(
             "--step",
             "-s",
             metavar="PATTERN",
-            help="Show only steps whose id matches: a whole id ('input'), a glob ('layers.*.norm_2') "
-            "or the end of an id ('weights', 'heads.1.Q'). Repeat to show more.",
+            help="Show only these steps: an id ('input'), one of the seed's names ('PE', \"X'\", 'softmax'), "
+            "the end of ids ('weights', 'heads.1.Q'), a stage ('attention', 'ffn', 'heads.1') or a glob "
+            "('layers.*.norm_2'); a parameter's name ('W_Q', 'b_1', 'gamma') shows that parameter. "
+            "Repeat to show more.",
             show_default=False,
         ),
     ] = None,

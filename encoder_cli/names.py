@@ -211,9 +211,9 @@ def _selected(pattern: str, ids: Sequence[str], scopes: bool) -> list[str]:
     alias = next((e for a, e in ALIASES.items() if _fold(a) == _fold(pattern)), None)
     globs = [pattern, "*." + pattern]
     globs += [pattern + ".*", "*." + pattern + ".*"] if scopes else []
-    globs += [alias, "*." + alias] if alias else []
-    for fold in (False, True):
-        for glob in globs:
+    aliased = [alias, "*." + alias] if alias else []
+    for group, fold in ((globs, False), (globs, True), (aliased, False)):  # `Attention` is still the stage
+        for glob in group:
             g = _fold(glob) if fold else glob
             hits = [i for i in ids if fnmatch.fnmatchcase(_fold(i) if fold else i, g)]
             if "heads" not in pattern:
@@ -303,10 +303,13 @@ def suggestions(trace: Trace, name: str, parameters: bool = True, n: int = 3) ->
     of the steps' titles), then by spelling; among at most SUGGESTED_AMONG names."""
     ids = ([s.id for s in trace.steps] + ([p.id for p in trace.parameters] if parameters else []))[:SUGGESTED_AMONG]
     shown = names(tuple(ids))
-    titles = [(s.id, {_stem(t) for t in re.findall(r"[a-z]+", s.title.casefold())}) for s in trace.steps[:500]]
+    scope, _, last = name[:100].rpartition(".")  # heads.1.scroes: the meaning is in its last part
     meant: list[str] = []
-    for word in [_stem(w) for w in re.findall(r"[a-z]+", name[:100].casefold())][:8]:
-        meant += [t for t in MEANINGS.get(word, ()) if t in ALIASES or _found(trace, t, parameters)]
-        meant += [shown[i] for i, title in titles if word in title and len(word) > 2]
-    spelt = difflib.get_close_matches(name[:100], [*ALIASES, *shown.values()], n=n, cutoff=0.6)
+    if not scope:
+        titles = [(s.id, {_stem(t) for t in re.findall(r"[a-z]+", s.title.casefold())}) for s in trace.steps[:500]]
+        for word in [_stem(w) for w in re.findall(r"[a-z]+", last.casefold())][:8]:
+            meant += [t for t in MEANINGS.get(word, ()) if t in ALIASES or _found(trace, t, parameters)]
+            meant += [shown[i] for i, title in titles if word in title and len(word) > 2]
+    ends = {i.rsplit(".", 1)[-1] for i in ids}  # scores, Q: what -s takes whole
+    spelt = difflib.get_close_matches(name[:100], [*ALIASES, *ends, *shown.values(), *ids], n=n, cutoff=0.6)
     return list(dict.fromkeys([*meant, *spelt]))[:n]
