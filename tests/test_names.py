@@ -110,6 +110,20 @@ def test_a_did_you_mean_ranks_by_meaning(name: str, meant: str) -> None:
     assert f"did you mean {meant}" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [("heads.1.scroes", "'heads.1.scores'"), ("layers.0.attention.heads.0.scroes", "'layers.0.attention.heads.0.scores'"),
+     ("scroes", "'scores'")],
+)  # fmt: skip
+def test_a_did_you_mean_stays_in_its_scope_with_two_heads(name: str, meant: str) -> None:
+    done = run("explain", *MAT_ARGS, "-s", name)
+    assert done.exit_code == 2 and f"did you mean {meant}" in done.stderr
+
+
+def test_a_stage_is_a_stage_whatever_its_case() -> None:
+    assert ids_of("-s", "Attention") == ids_of("-s", "attention")
+
+
 def test_suggestions_are_bounded_in_the_names_they_compare(monkeypatch) -> None:
     t = encoder_cli.explain(SENTENCES[MAT], weights=MAT).trace
     compared: list[int] = []
