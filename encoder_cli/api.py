@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from encoder_cli import address, encoder, weights_file
+from encoder_cli import address, encoder, output, weights_file
 from encoder_cli.errors import EncoderError
 from encoder_cli.trace import Step, Trace
 
@@ -27,18 +27,17 @@ EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_NAME = "the-cat-sat.yaml (built-in example)"
 EXAMPLE_SENTENCE = "The cat sat"
 MAX_FILE_BYTES = 256 * 1024 * 1024
-FIFO_WAIT = 10.0  # seconds; a FIFO that no one writes to in this time is an error (tests make it shorter)
 
 
 def read_text(path: str | Path, what: str = "a YAML file") -> str:
     """A file's text, read whole but never past MAX_FILE_BYTES (a FIFO or /dev/zero has no
     size to trust), as UTF-8 with or without a BOM. Never writes. A FIFO is opened without
-    blocking (an open blocks until a writer comes) and given FIFO_WAIT seconds to be written."""
+    blocking (an open blocks until a writer comes) and given output.FIFO_WAIT seconds to be written."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with open(fd, "rb") as stream:
-            if stat.S_ISFIFO(os.fstat(fd).st_mode) and not select.select([fd], [], [], FIFO_WAIT)[0]:
-                nothing = f"a FIFO that nothing wrote to in {FIFO_WAIT:g} s"
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and not select.select([fd], [], [], output.FIFO_WAIT)[0]:
+                nothing = f"a FIFO that nothing wrote to in {output.FIFO_WAIT:g} s"
                 raise EncoderError(f"{path}: {nothing}; start what writes it first, or give a file")
             os.set_blocking(fd, True)  # a FIFO with a writer, a terminal: read as they come
             data = stream.read(MAX_FILE_BYTES + 1)

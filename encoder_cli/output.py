@@ -3,7 +3,9 @@
 - A regular file (or a new one) is written to a temporary file beside it and renamed over
   it at the end, so that it is never seen half-written; through a symlink, the link's
   target is replaced and the link kept. Its permissions are kept.
-- A FIFO or a device (/dev/stdout, /dev/null) is written through, never replaced.
+- A FIFO or a device (/dev/stdout, /dev/null) is written through, never replaced. A FIFO
+  is given FIFO_WAIT seconds to have a reader (its open would otherwise wait for one forever),
+  and read from (api.read_text) the same time to have a writer.
 - An output that is one of the run's inputs (the same file, by device and inode, which also
   sees hard links and symlinks; "-" is stdin's file) is refused: nothing the user gave is
   modified. So is stdout, when it is a regular file that is an input (`>> w.yaml`), and any
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -24,6 +27,7 @@ from typing import TextIO
 from encoder_cli.errors import EncoderError
 
 PACKAGE = Path(__file__).resolve().parent
+FIFO_WAIT = 10.0  # seconds a FIFO may take to get a reader (an output) or a writer (an input); tests shorten it
 
 
 @contextmanager
@@ -54,7 +58,7 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise EncoderError(f"{target}: is a directory; give a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO or a device: written through
-        with _open_error(target), open(target, "w", encoding="utf-8") as stream:
+        with _open_error(target), open(_open_through(target), "w", encoding="utf-8") as stream:
             yield stream
         return
     if st is not None and not replace:
@@ -86,6 +90,26 @@ def _refuse_inputs(name: str, st: os.stat_result, inputs: Sequence[str | Path]) 
         if same:
             shown = "stdin" if given == "-" else given
             raise EncoderError(f"{name}: is also an input of this run ({shown}); write to another file")
+
+
+def _open_through(target: Path) -> int:
+    """A FIFO's or a device's descriptor to write to: a FIFO with no reader fails the open without
+    blocking (ENXIO), so it is tried again until one comes, or FIFO_WAIT has passed."""
+    import time
+
+    deadline = time.monotonic() + FIFO_WAIT
+    while True:
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return fd
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            if time.monotonic() > deadline:
+                nothing = f"a FIFO that nothing read in {FIFO_WAIT:g} s"
+                raise EncoderError(f"{target}: {nothing}; start what reads it first") from None
+        time.sleep(0.05)
 
 
 def _stdout() -> AbstractContextManager[TextIO]:
