@@ -9,13 +9,15 @@ the command line: read the weights, run the encoder, keep the trace.
 from __future__ import annotations
 
 import os
+import select
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from encoder_cli import encoder, names, weights_file
+from encoder_cli import encoder, names, output, weights_file
 from encoder_cli.errors import EncoderError, utf8
 from encoder_cli.trace import Step, Trace
 
@@ -27,16 +29,24 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 
 def read_text(path: str | Path, what: str = "a YAML file") -> str:
     """A file's text, read whole but never past MAX_FILE_BYTES (a FIFO or /dev/zero has no
-    size to trust), as UTF-8 with or without a BOM. Never writes."""
+    size to trust), as UTF-8 with or without a BOM. Never writes. A FIFO is opened without
+    blocking (an open blocks until a writer comes) and given output.FIFO_WAIT seconds to be written."""
     try:
-        with open(path, "rb") as stream:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as stream:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and not select.select([fd], [], [], output.FIFO_WAIT)[0]:
+                nothing = f"a FIFO that nothing wrote to in {output.FIFO_WAIT:g} s"
+                raise EncoderError(f"{path}: {nothing}; start what writes it first, or give a file")
+            os.set_blocking(fd, True)  # a FIFO with a writer, a terminal: read as they come
             data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise EncoderError(f"{path}: no such file; check the path given for {what}") from None
     except IsADirectoryError:
         raise EncoderError(f"{path}: is a directory; give {what}") from None
-    except OSError as e:
-        raise EncoderError(f"{path}: cannot be read ({e.strerror})") from None
+    except OSError as e:  # a folder on the way that cannot be searched, a name too long
+        raise EncoderError(f"{path}: cannot be read ({e.strerror}); give {what} as a file you can read") from None
+    except ValueError:  # a NUL in the name
+        raise EncoderError(f"{path!r}: not a possible file name; check the path given for {what}") from None
     return decode(data, str(path))
 
 

@@ -612,7 +612,7 @@ def check(
         files = _answer_files(answers or [])
         if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
-        result, _ = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model)
         reports = [_graded(name, result, tolerance, carry, decimals) for name in files]
     except EncoderError as e:
         _fail(e)
@@ -624,7 +624,7 @@ def check(
     if not any(r.usable for r in reports):
         raise typer.Exit(Exit.BAD_INPUT)
     try:
-        with writing(None) as out:
+        with writing(None, [*inputs, *files]) as out:
             if format is CheckFormat.csv:
                 out.write(report.table(result, reports))
             elif format is CheckFormat.json:
@@ -657,14 +657,21 @@ def _answer_files(given: list[str]) -> list[str]:
         raise EncoderError("--answers - reads stdin, which can be read once; give the other answers as files")
     files: list[str] = []
     for name in given:
-        folder = Path(name)
-        if name != "-" and folder.is_dir():
-            found = sorted(str(p) for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-            if not found:
-                raise EncoderError(f"{name}: a folder with no *.yaml or *.yml answers files in it")
-            files += found
-        else:
+        try:
+            entries = None if name == "-" else os.listdir(name)
+        except (FileNotFoundError, NotADirectoryError):  # a file, or nothing there: reading it says which
+            entries = None
+        except OSError as e:  # a folder that cannot be read, or on a path that cannot be searched; a name too long
+            fix = "give --answers a file or folder you can read"
+            raise EncoderError(f"{name}: cannot be read ({e.strerror}); {fix}") from None
+        if entries is None:
             files.append(name)
+            continue
+        found = sorted(str(Path(name, e)) for e in entries if Path(e).suffix in (".yaml", ".yml"))
+        found = [f for f in found if not os.path.isdir(f)]  # what cannot be looked at stays, for its read to report
+        if not found:
+            raise EncoderError(f"{name}: a folder with no *.yaml or *.yml answers files in it")
+        files += found
     return files
 
 
@@ -772,7 +779,9 @@ def _example(ctx: typer.Context) -> str:
 
 
 def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[Trace, list[str]]:
-    """The run's trace (the example's without --weights or --model), and the files it read.
+    """The run's trace (the example's without --weights or --model), and the files it read, which
+    no output may replace: the weights ('-': stdin's), every file of a checkpoint that was opened
+    (the package, whose example is read without either, is refused by output.writing as a whole).
     What the run has to say (a checkpoint's sentence-transformers cut) goes to stderr."""
     from encoder_cli import api
 
@@ -783,7 +792,11 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     if sentence is not None:
         _utf8(sentence, "the sentence")
     if model is not None:
-        result, inputs = api.run(sentence, None, model=model), list[str]()
+        from encoder_cli.checkpoint import folder
+
+        with folder.recording() as opened:
+            result = api.run(sentence, None, model=model)
+        inputs = [str(path) for path in opened]
     elif weights is None:
         try:
             result, inputs = api.run(sentence, None), []
@@ -794,7 +807,7 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
             raise EncoderError(f"{e} ({hint} and give it as --weights {EXAMPLE_FILE})") from None
     else:
         text, source = _read_text(weights, "--weights")
-        result, inputs = api.run(sentence, source, text), [] if weights == "-" else [weights]
+        result, inputs = api.run(sentence, source, text), [weights]
         if sentence is None:
             _say(f"note: running the sentence {source} names: {result.sentence!r}")
     for warning in result.embedded.warnings:

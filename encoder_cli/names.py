@@ -310,6 +310,6 @@ def suggestions(trace: Trace, name: str, parameters: bool = True, n: int = 3) ->
         for word in [_stem(w) for w in re.findall(r"[a-z]+", last.casefold())][:8]:
             meant += [t for t in MEANINGS.get(word, ()) if t in ALIASES or _found(trace, t, parameters)]
             meant += [shown[i] for i, title in titles if word in title and len(word) > 2]
-    ends = {i.rsplit(".", 1)[-1] for i in ids}  # scores, Q: what -s takes whole
-    spelt = difflib.get_close_matches(name[:100], [*ALIASES, *ends, *shown.values(), *ids], n=n, cutoff=0.6)
+    ends = dict.fromkeys(end for i in ids for end in _ends(i))  # scores, heads.1.scores, ...: what -s takes
+    spelt = difflib.get_close_matches(name[:100], [*ALIASES, *shown.values(), *ends], n=n, cutoff=0.6)
     return list(dict.fromkeys([*meant, *spelt]))[:n]

@@ -3,14 +3,19 @@
 - A regular file (or a new one) is written to a temporary file beside it and renamed over
   it at the end, so that it is never seen half-written; through a symlink, the link's
   target is replaced and the link kept. Its permissions are kept.
-- A FIFO or a device (/dev/stdout, /dev/null) is written through, never replaced.
-- An output that is one of the run's inputs (the same file, by os.path.samefile, which
-  also sees hard links and symlinks) is refused: nothing the user gave is modified.
+- A FIFO or a device (/dev/stdout, /dev/null) is written through, never replaced. A FIFO
+  is given FIFO_WAIT seconds to have a reader (its open would otherwise wait for one forever),
+  and read from (api.read_text) the same time to have a writer.
+- An output that is one of the run's inputs (the same file, by device and inode, which also
+  sees hard links and symlinks; "-" is stdin's file) is refused: nothing the user gave is
+  modified. So is stdout, when it is a regular file that is an input (`>> w.yaml`), and any
+  file inside the installed package, whose example every run without --weights reads.
 - stdout that cannot be written (a full disk, a closed stdout) is one error like any file's.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -21,6 +26,9 @@ from typing import TextIO
 
 from encoder_cli.errors import EncoderError
 
+PACKAGE = Path(__file__).resolve().parent
+FIFO_WAIT = 10.0  # seconds a FIFO may take to get a reader (an output) or a writer (an input); tests shorten it
+
 
 @contextmanager
 def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: bool = True) -> Iterator[TextIO]:
@@ -30,6 +38,12 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
         if sys.stdout is None:  # closed by the shell: `encoder explain >&-`
             raise EncoderError("stdout is closed (>&-); give --output FILE, or leave stdout open")
         with _open_error("stdout"), _stdout() as stream:
+            try:
+                st = os.fstat(stream.fileno())
+            except (OSError, ValueError):  # not a file: a test's capture
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):  # `>> w.yaml`; a pipe or a terminal is no input
+                _refuse_inputs("stdout", st, inputs)
             yield stream
             stream.flush()  # here, where a full disk or a closed pipe can still be reported, not at exit
         return
@@ -39,24 +53,21 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
         st = None
     except OSError as e:
         raise EncoderError(f"{target}: cannot be written ({e.strerror})") from None
-    for given in inputs:
-        try:
-            same = st is not None and os.path.samefile(target, given)
-        except OSError:
-            same = False
-        if same:
-            raise EncoderError(f"{target}: is also an input of this run ({given}); write to another file")
+    if st is not None:
+        _refuse_inputs(str(target), st, inputs)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise EncoderError(f"{target}: is a directory; give a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO or a device: written through
-        with _open_error(target), open(target, "w", encoding="utf-8") as stream:
+        with _open_error(target), open(_open_through(target), "w", encoding="utf-8") as stream:
             yield stream
         return
     if st is not None and not replace:
         raise EncoderError(f"{target}: already exists; choose another name, or add --force to replace it")
+    real = Path(os.path.realpath(target))
+    if real.is_relative_to(PACKAGE):
+        raise EncoderError(f"{target}: is inside the installed encoder_cli package ({PACKAGE}); write elsewhere")
     import tempfile  # here, not at start-up: most runs write to stdout
 
-    real = Path(os.path.realpath(target))
     with _open_error(target):
         handle, partial = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".partial")
     try:
@@ -67,6 +78,38 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
             os.replace(partial, real)
     finally:
         Path(partial).unlink(missing_ok=True)
+
+
+def _refuse_inputs(name: str, st: os.stat_result, inputs: Sequence[str | Path]) -> None:
+    """An error when the file `st` describes is one of the inputs ("-": stdin's file)."""
+    for given in inputs:
+        try:
+            same = os.path.samestat(st, os.fstat(0) if given == "-" else os.stat(given))
+        except (OSError, ValueError):  # gone, or never there: not this file
+            same = False
+        if same:
+            shown = "stdin" if given == "-" else given
+            raise EncoderError(f"{name}: is also an input of this run ({shown}); write to another file")
+
+
+def _open_through(target: Path) -> int:
+    """A FIFO's or a device's descriptor to write to: a FIFO with no reader fails the open without
+    blocking (ENXIO), so it is tried again until one comes, or FIFO_WAIT has passed."""
+    import time
+
+    deadline = time.monotonic() + FIFO_WAIT
+    while True:
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return fd
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            if time.monotonic() > deadline:
+                nothing = f"a FIFO that nothing read in {FIFO_WAIT:g} s"
+                raise EncoderError(f"{target}: {nothing}; start what reads it first") from None
+        time.sleep(0.05)
 
 
 def _stdout() -> AbstractContextManager[TextIO]:

@@ -14,13 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoder_cli import checkpoint
+from encoder_cli.checkpoint.folder import show
+from encoder_cli.errors import EncoderError
 from encoder_cli.settings import Activation, Norm, Positional, Settings
 from encoder_cli.spec import Embedded, Layer, Spec
 from encoder_cli.spec import Norm as NormWeights
 
 
 def load(name: str) -> Spec:
-    ckpt = checkpoint.load(name)
+    try:
+        ckpt = checkpoint.load(name)
+    except OSError as e:  # a file in a folder that cannot be searched: Path.exists raises (EACCES) on Python < 3.12
+        fix = "give a checkpoint whose files and folders you can read"
+        raise EncoderError(f"{show(e.filename)}: cannot be read ({e.strerror}); {fix}") from None
     gamma, beta = ckpt.embedding_norm()
     types = ckpt.token_type_embeddings(1)
     return Spec(

@@ -112,9 +112,12 @@ def test_a_did_you_mean_ranks_by_meaning(name: str, meant: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "meant"),
-    [("heads.1.scroes", "'heads.1.scores'"), ("layers.0.attention.heads.0.scroes", "'layers.0.attention.heads.0.scores'"),
-     ("scroes", "'scores'")],
-)  # fmt: skip
+    [
+        ("heads.1.scroes", "'heads.1.scores'"),
+        ("layers.0.attention.heads.0.scroes", "'layers.0.attention.heads.0.scores'"),
+        ("scroes", "'scores'"),
+    ],
+)
 def test_a_did_you_mean_stays_in_its_scope_with_two_heads(name: str, meant: str) -> None:
     done = run("explain", *MAT_ARGS, "-s", name)
     assert done.exit_code == 2 and f"did you mean {meant}" in done.stderr

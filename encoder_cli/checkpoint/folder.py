@@ -3,7 +3,8 @@
 A name is a folder in Hugging Face's layout, or a model id found in the local Hugging Face
 cache exactly where huggingface_hub looks (an existing folder wins over an id). Nothing here
 touches the network. Every file is opened without blocking (a FIFO cannot hang us), must be a
-regular file, and is read up to a cap whatever its size claims to be.
+regular file, and is read up to a cap whatever its size claims to be. Inside `recording()`, every
+file opened is noted: the run's inputs, which no output may replace.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ BIG_JSON_CAP = 64 << 20  # tokenizer.json, vocab.txt, model.safetensors.index.js
 # huggingface_hub's rule for a repository id: [org/]name, ASCII word characters, '-' and '.'.
 _REPO_ID = re.compile(r"(\b[\w\-.]{1,96}\b/)?\b[\w\-.]{1,96}\b", re.ASCII)
 _COMMIT = re.compile(r"[0-9A-Za-z._-]{1,128}")
+
+_opened: ContextVar[list[Path] | None] = ContextVar("opened", default=None)
 
 
 def show(text: object) -> str:
@@ -51,7 +57,33 @@ def open_regular(path: Path, what: str) -> int:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise EncoderError(f"{show(path)}: not a regular file; {what}")
+    if (opened := _opened.get()) is not None:
+        opened.append(path)
     return fd
+
+
+@contextmanager
+def recording() -> Iterator[list[Path]]:
+    """The files open_regular opens inside the block, in the order opened."""
+    files: list[Path] = []
+    token = _opened.set(files)
+    try:
+        yield files
+    finally:
+        _opened.reset(token)
+
+
+def file_type(path: Path, what: str) -> int | None:
+    """What is at `path` (stat.S_IFDIR, S_IFREG, ...; links followed), None for nothing: a path
+    that cannot be looked at (too long, a folder that cannot be searched) is an error, not nothing."""
+    try:
+        return stat.S_IFMT(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise EncoderError(f"{show(path)}: cannot be read ({e.strerror}); {what}") from None
+    except ValueError:  # a NUL in the name
+        raise EncoderError(f"{show(path)}: not a possible file name; {what}") from None
 
 
 def read_bytes(path: Path, cap: int, what: str) -> bytes:
@@ -60,8 +92,13 @@ def read_bytes(path: Path, cap: int, what: str) -> bytes:
     with os.fdopen(fd, "rb") as f:
         data = f.read(cap + 1)
     if len(data) > cap:
-        raise EncoderError(f"{show(path)}: larger than {cap >> 20} MiB; not a file this calculator reads")
+        raise EncoderError(f"{show(path)}: larger than {size(cap)}; not a file this calculator reads")
     return data
+
+
+def size(n: int) -> str:
+    """A size in MiB where it is a whole number of them (16 MiB), else in bytes (1,024 bytes)."""
+    return f"{n >> 20} MiB" if n and not n % (1 << 20) else f"{n:,} bytes"
 
 
 def read_text(path: Path, cap: int, what: str) -> str:
@@ -89,13 +126,6 @@ def read_json_object(path: Path, what: str, cap: int = JSON_CAP) -> dict[str, An
     return data
 
 
-def is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:
-        return False
-
-
 def hub_cache() -> tuple[Path, str]:
     """The Hugging Face hub cache folder, and the setting that chose it (as huggingface_hub does)."""
     env = os.environ
@@ -119,28 +149,30 @@ def hub_cache() -> tuple[Path, str]:
 
 def resolve(name: str) -> Path:
     """The checkpoint folder that `name` means: an existing folder, else a model id in the local cache."""
+    given = "give a checkpoint folder or a model id such as org/name"
     if not name.strip():
-        raise EncoderError("no model given; give a checkpoint folder or a model id such as org/name")
+        raise EncoderError(f"no model given; {given}")
     folder = Path(name).expanduser()
-    if folder.is_dir():
+    found = file_type(folder, given)
+    if found == stat.S_IFDIR:
         return folder.resolve()
-    if folder.exists():
+    if found is not None:
         raise EncoderError(
             f"{show(name)}: not a folder; give the checkpoint's folder (config.json, model.safetensors, ...)"
         )
     if not (_REPO_ID.fullmatch(name) and "--" not in name and ".." not in name and not name.endswith(".git")):
-        raise EncoderError(f"{show(name)}: no such folder; give a checkpoint folder or a model id such as org/name")
+        raise EncoderError(f"{show(name)}: no such folder; {given}")
     cache, why = hub_cache()
     repo = cache / ("models--" + name.replace("/", "--"))
     download = f"download it with `hf download {name}` (or `huggingface-cli download {name}`), or give its folder"
     where = f"no folder {show(name)}, and model {name} is not in the Hugging Face cache {show(cache)} ({why})"
     refs = repo / "refs" / "main"
-    if not is_file(refs):
+    if file_type(refs, download) is None:
         raise EncoderError(f"{where}; {download}")
     commit = read_text(refs, 1024, download).strip()
     if not _COMMIT.fullmatch(commit) or commit.strip(".") == "":
         raise EncoderError(f"{show(refs)}: not a commit hash ({commit[:64]!r}); {download} again")
     snapshot = repo / "snapshots" / commit
-    if not snapshot.is_dir():
+    if file_type(snapshot, download) != stat.S_IFDIR:
         raise EncoderError(f"{show(refs)} names snapshot {commit}, which is not in {show(repo)}; {download} again")
     return snapshot.resolve()
