@@ -23,7 +23,6 @@ from encoder_cli.trace import Step, Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_NAME = "the-cat-sat.yaml (built-in example)"
-EXAMPLE_SENTENCE = "The cat sat"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
 

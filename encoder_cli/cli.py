@@ -119,9 +119,10 @@ class View(str, Enum):  # explain's formats
 Sentence = Annotated[
     str | None,
     typer.Argument(
-        help=f'The sentence to encode. Without --weights it defaults to "{EXAMPLE_SENTENCE}", '
-        "the worked example this tool is built around (d_model 4, one head, one layer), whose "
-        f"weights ship with it ('encoder init --example -o {EXAMPLE_FILE}' writes them out).",
+        help="The sentence to encode. Without it, the weights file's own 'sentence:' (stderr says so); "
+        f'without --weights, "{EXAMPLE_SENTENCE}", the worked example this tool is built around (d_model 4, '
+        "one head, one layer), whose weights ship with it "
+        f"('encoder init --example -o {EXAMPLE_FILE}' writes them out).",
         metavar="SENTENCE",
         show_default=False,
     ),
