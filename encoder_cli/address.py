@@ -116,3 +116,26 @@ def _index(text: str, written: _Item | None, shown: list[str], names: list[str],
         more = " …" if len(shown) > 8 else ""
         raise EncoderError(f"{text!r}: no {axis} {written.text!r}; the {axis}s are {', '.join(shown[:8])}{more}")
     return found[0]
+
+
+def named(trace: Trace, step: Step, row: int, col: int | None = None) -> str:
+    """A cell (or a row) as a teacher reads it, and as check takes it back: Q[dog,d0], PE[cat],
+    heads.1.Q[the (4),d2] (layer and head only where needed, a position where a token repeats);
+    a label that would not read back as itself is quoted."""
+    items = [written(labels(step.rows)[row], row)]
+    items += [] if col is None else [written(columns(step)[col], col)]
+    return f"{names.name(trace, step.id)}[{','.join(items)}]"
+
+
+def written(label: str, index: int) -> str:
+    """A row or column label as an address writes it: quoted when it holds [ ] , or a quote,
+    is a number or has spaces at its ends; its position when it holds both quotes."""
+    if (
+        label
+        and not (label.isascii() and label.isdigit())
+        and label == label.strip()
+        and not set(label) & set("[],'\"")
+    ):
+        return label
+    quote = next((q for q in "'\"" if q not in label), None)
+    return f"{quote}{label}{quote}" if quote else str(index)

@@ -178,8 +178,11 @@ def _names(ids: tuple[str, ...]) -> dict[str, str]:
 
 
 def name(trace: Trace, step_id: str) -> str:
-    """A step's or parameter's name as a student writes it (a parameter's among the parameters,
-    a head's columns among the heads' columns: `W_Q`, `heads.1.W_Q`)."""
+    """A step's or parameter's name as a student writes it: the seed's symbol (X, PE, X'), else
+    the shortest end of its id that no other id ends with (a parameter's among the parameters, a
+    head's columns among the heads' columns: `W_Q`, `heads.1.W_Q`)."""
+    if step_id in SYMBOLS:  # the seed's X, PE, X'
+        return SYMBOLS[step_id]
     if step_id in trace.by_id:
         return names(tuple(trace.by_id))[step_id]
     slices = _is_slice(step_id)

@@ -39,7 +39,7 @@ class Cell(NamedTuple):
     i: int
     j: int
     f: Callable[[float], str]  # how a number is written: 0.123
-    inputs: Sequence[str]  # the inputs' names as a student writes them: "embeddings", "positional"
+    inputs: Sequence[str]  # the inputs' names as a student writes them: "X", "PE", "norm_1"
     row: str  # the row's label: "cat"
     col: str  # the column's label: "d0"
 
@@ -132,7 +132,7 @@ class Lookup(Op):
 
     def work(self, c: Cell) -> Worked:
         unknown = " (unknown: [UNK])" if c.i in self.unknown else ""
-        text = f"embedding of {self.tokens[c.i]!r}{unknown}, number {c.j}"
+        text = f"embedding of {self.tokens[c.i]!r}{unknown}, {c.col}"
         return Worked("lookup", text, [], float(self.X[c.i, c.j]))
 
 
@@ -303,10 +303,13 @@ class Linear(Op):
 
     def formula(self, out: Sym | None, x: Sym) -> Sym:
         a, b = self.part or (0, 0)
-        part, tex_part = ("", "") if self.part is None else (f"[{a}:{b}]", f"[{a}{{:}}{b}]")
+        part, tex_part = ("", "") if self.part is None else (f"[{a}:{b}]", f"[{a}{{:}}{b}]")  # a head's columns
         text, tex = x.text, x.tex
-        if self.W is not None:
-            text, tex = f"{text} {self.W_name}{part}", rf"{tex}\,{self.W_name}{tex_part}"
+        if self.W is not None:  # W_Q[:, 2:4]: columns, not rows
+            text, tex = (
+                f"{text} {self.W_name}{part and '[:, ' + part[1:]}",
+                rf"{tex}\,{self.W_name}{tex_part and '[:,' + tex_part[1:]}",
+            )
         if self.b is not None:
             text, tex = f"{text} + {self.b_name}{part}", f"{tex} + {self.b_name}{tex_part}"
         return _named(out, Sym(text, tex))
@@ -317,7 +320,7 @@ class Linear(Op):
         plus_b = "" if bias is None else f" + {self.b_name}[{k}]"
         if self.W is not None:
             # What x is, unless it is X' (`input`), whose products the seed writes on their own.
-            names = "" if c.inputs[0] == "input" else f"{c.inputs[0]}[{c.row}] · {self.W_name}[:, {k}]{plus_b}"
+            names = "" if c.inputs[0] == "X'" else f"{c.inputs[0]}[{c.row}] · {self.W_name}[:, {k}]{plus_b}"
             return _dot(c, names, x[c.i], self.W[:, c.j], bias)
         value = float(x[c.i, c.j])  # no W_O: the concatenated heads pass through
         text = f"{c.inputs[0]}[{c.row}, {c.col}]{plus_b}"

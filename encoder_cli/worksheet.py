@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from encoder_cli import address
+from encoder_cli import address, names
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.trace import Step, Trace, plural
 
@@ -138,7 +138,7 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
                 if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
                     given_away.append(f"{s.id}[{s.rows[r]}]: the row's other weights are shown, and a row sums to 1")
     added = [(s, i, j) for s, i, j in added if cells[s.id][i, j] == BLANK]
-    said = [_added(step, [(i, j) for t, i, j in added if t.id == step.id])
+    said = [_added(trace, step, [(i, j) for t, i, j in added if t.id == step.id])
             for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
     return Sheet(trace, cells, said, given_away, same)
 
@@ -157,12 +157,12 @@ def _pass_throughs(trace: Trace) -> dict[str, str]:
     return same
 
 
-def _added(step: Step, cells: list[tuple[int, int]]) -> str:
-    """The note on blanks a sheet added to a step: 'Keys (head 0), row cat (….K): 4 more blanks, …'."""
+def _added(trace: Trace, step: Step, cells: list[tuple[int, int]]) -> str:
+    """The note on blanks a sheet added to a step: 'Encoder input, row cat (X'): 4 more blanks, …'."""
     rows = list(dict.fromkeys(step.rows[i] for i, _ in cells))
     many = len(cells) > 1
     return (
-        f"{step.title}, {'rows' if len(rows) > 1 else 'row'} {', '.join(rows)} ({step.id}): "
+        f"{step.title}, {'rows' if len(rows) > 1 else 'row'} {', '.join(rows)} ({names.name(trace, step.id)}): "
         f"{plural(len(cells), 'more blank')}, since a blank needs {'them' if many else 'it'} and "
         f"{'they need' if many else 'it needs'} a blank"
     )
@@ -226,26 +226,19 @@ def template(
         if not grid.any():
             continue
         lines += ["", f"# {s.title}: {s.formula}  ({s.id})"]
-        for i in np.flatnonzero(grid.any(axis=1)):
-            row = str(i) if s.rows.count(s.rows[i]) > 1 else _quoted(s.rows[i])  # a repeated token by position
+        for i in np.flatnonzero(grid.any(axis=1)):  # keys in the learner's names: PE[cat], Q[cat,d0]
             width = grid.shape[1]
             if grid[i].all() and width > 1:
-                lines.append(f"{_key(s.id, row)}: [{', '.join(['~'] * width)}]  # blanks {number + 1}–{number + width}")
+                row = _quoted(address.named(sheet.trace, s, int(i)))
+                lines.append(f"{row}: [{', '.join(['~'] * width)}]  # blanks {number + 1}–{number + width}")
                 number += width
                 continue
             for j in np.flatnonzero(grid[i]):
                 number += 1
-                lines.append(f"{_key(s.id, row, _quoted(s.cols[j]))}: ~  # blank {number}")
+                lines.append(f"{_quoted(address.named(sheet.trace, s, int(i), int(j)))}: ~  # blank {number}")
     return "\n".join(lines) + "\n"
 
 
-def _key(step_id: str, *items: str) -> str:
-    """A YAML key for an address: quoted, since it holds [ ]."""
-    text = f"{step_id}[{', '.join(items)}]"
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _quoted(label: str) -> str:
-    """A row or column as an address names it: quoted where it would not read back as itself."""
-    plain = label and not label.isdigit() and not any(c in label for c in "[],'\"") and label == label.strip()
-    return label if plain else "'" + label + "'" if "'" not in label else f'"{label}"'
+def _quoted(key: str) -> str:
+    """An address as a YAML key: quoted, since it holds [ ]."""
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -223,7 +223,7 @@ def test_a_wrong_cell_shows_the_value_from_the_students_own_inputs() -> None:
     from tests.conftest import run
 
     out = run("check", "-a", "-", input="PE[cat,d1]: 0.45\nX'[cat,d1]: 0.10\n").stdout
-    assert "input[cat, d1] = embeddings[cat, d1] + positional[cat, d1] = 0.100 + 0.540" in out  # the truth
+    assert "X'[cat, d1] = X[cat, d1] + PE[cat, d1] = 0.100 + 0.540" in out  # the truth
     assert "from your own PE[cat,d1] this is 0.550; you wrote 0.10" in out
 
 

@@ -156,6 +156,7 @@ def test_the_lesson_runs_the_whole_loop() -> None:
     steps = [(kind, what.split(" ")[:2]) for kind, what, _ in lesson_steps()]
     assert steps == [
         ("run", ["encoder", "init"]),
+        ("run", ["encoder", "explain"]),
         ("run", ["encoder", "worksheet"]),
         ("run", ["cat", "answers.yaml"]),
         ("write", ["ada.yaml"]),
@@ -168,26 +169,28 @@ def test_the_lesson_runs_the_whole_loop() -> None:
 def test_the_lessons_slip_is_carried_exactly_where_it_reaches(lesson) -> None:
     """The students' numbers as the README writes them, checked with plain Python against the
     model init wrote: Ada's are the truth; Ben has one PE cell wrong, and his X' is X + his PE
-    and his Q[cat, d0] his X' times W_Q's first column. The CSV says wrong for that PE cell,
-    carried for exactly the cells of his that miss the truth, and right for the rest."""
+    and his head-1 Q[cat, d0] his X' times W_Q's column 2 (head 1's first). The CSV says wrong
+    for that PE cell, carried for exactly the cells of his that miss the truth, and right for
+    the rest."""
     folder, printed = lesson
     model = yaml.safe_load((folder / "class.yaml").read_text())
+    assert model["model"]["heads"] == 2 and "b_Q" not in model["layers"][0]["attention"]
     x = model["embeddings"]["cat"]
-    w_q0 = [row[0] for row in model["layers"][0]["attention"]["W_Q"]]
+    w_q2 = [row[2] for row in model["layers"][0]["attention"]["W_Q"]]  # head 1 owns columns 2 and 3
     pe = [math.sin(1), math.cos(1), math.sin(1 / 100), math.cos(1 / 100)]  # position 1, d_model 4
     x_ = [a + b for a, b in zip(x, pe, strict=True)]
-    q = sum(a * w for a, w in zip(x_, w_q0, strict=True))
+    q = sum(a * w for a, w in zip(x_, w_q2, strict=True))
     near = lambda written, value: abs(written - value) <= 0.005 + 1e-12  # noqa: E731 (two decimals)
-    keys = ["positional[cat]", "input[cat]", "layers.0.attention.heads.0.Q[cat, d0]"]
+    keys = ["PE[cat]", "X'[cat]", "heads.1.Q[cat,d0]"]
     ada, ben = ([yaml.safe_load((folder / f"{name}.yaml").read_text())[k] for k in keys] for name in ("ada", "ben"))
 
     assert all(map(near, ada[0], pe)) and all(map(near, ada[1], x_)) and near(ada[2], q)
     assert [d for d in range(4) if not near(ben[0][d], pe[d])] == [1]
     assert ben[1] == [round(a + b, 2) for a, b in zip(x, ben[0], strict=True)]
-    assert near(ben[2], sum(a * w for a, w in zip(ben[1], w_q0, strict=True)))
+    assert near(ben[2], sum(a * w for a, w in zip(ben[1], w_q2, strict=True)))
     carried = {f"X'[cat,d{d}]" for d in range(4) if not near(ben[1][d], x_[d])}
-    carried |= set() if near(ben[2], q) else {"Q[cat,d0]"}
-    assert carried == {"X'[cat,d1]", "Q[cat,d0]"}
+    carried |= set() if near(ben[2], q) else {"heads.1.Q[cat,d0]"}
+    assert carried == {"X'[cat,d1]", "heads.1.Q[cat,d0]"}
 
     csv_run = next(command for command in printed if command.endswith("--format csv"))
     rows = {row["file"]: row for row in csv.DictReader(io.StringIO(printed[csv_run]))}

@@ -104,7 +104,7 @@ def test_the_issues_example_cell() -> None:
     ("cell", "expected"),
     [
         # sin(1 / 10000^(2/4)) = sin(0.01), by hand
-        ("PE[cat,d2]", f"positional[cat, d2] = sin(1 / 10000^(2/4)) = sin(0.01) = {math.sin(0.01):.3f}"),
+        ("PE[cat,d2]", f"PE[cat, d2] = sin(1 / 10000^(2/4)) = sin(0.01) = {math.sin(0.01):.3f}"),
         ("scaled[0,1]", "scaled[The, cat] = 16.292 / √4 = 8.146"),
         ("norm_1[The,d0]", "norm_1[The, d0] = (1.866 − 2.804) / √(0.435 + 1e-05) × 1.000 + 0.000 = -1.423"),
         ("activation[The,f0]", "activation[The, f0] = max(0, -0.126) = 0.000"),
@@ -238,9 +238,9 @@ def test_the_seeds_own_answers() -> None:
 def test_check_report_in_the_terminal() -> None:
     out = run("check", "--answers", str(SEED_ANSWERS)).stdout
     assert re.search(r"^\[cat, d2\] +0\.08 +0\.0100 +✗ wrong$", out, flags=re.M)
-    assert "positional[cat, d2] = sin(1 / 10000^(2/4)) = sin(0.01) = 0.010" in out
+    assert "PE[cat, d2] = sin(1 / 10000^(2/4)) = sin(0.01) = 0.010" in out
     assert re.search(r"^\[cat, d2\] +0\.98 +0\.9100 +→ carried$", out, flags=re.M)  # 0.9 + its own PE 0.08
-    assert "input[cat, d2] = embeddings[cat, d2] + positional[cat, d2] = 0.900 + 0.080 = 0.980" in out
+    assert "X'[cat, d2] = X[cat, d2] + PE[cat, d2] = 0.900 + 0.080 = 0.980" in out
     assert out.rstrip().endswith("27 checked: 14 right, 7 carried, 6 wrong")  # by hand: tests/test_grading.py
 
 

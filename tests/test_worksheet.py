@@ -44,8 +44,7 @@ def test_the_issues_example(trace) -> None:
     assert sheet.params(trace.by_id[HEAD + "Q"])["W_Q"].shape == (4, 4)
     # Said so, in the order they are computed, with the rows and counts: X'[cat], K[cat], scores and scaled [cat].
     said = [re.search(r", row (\w+) \((\S+)\): (\d+) more blanks,", note).groups() for note in sheet.added]  # type: ignore[union-attr]
-    assert said == [("cat", "input", "4"), ("cat", HEAD + "K", "4"), ("cat", HEAD + "scores", "3"),
-                    ("cat", HEAD + "scaled", "3")]  # fmt: skip
+    assert said == [("cat", "X'", "4"), ("cat", "K", "4"), ("cat", "scores", "3"), ("cat", "scaled", "3")]
     assert set(sheet.added) <= set(sheet.notes)
 
 
@@ -89,9 +88,9 @@ def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_o
 def test_a_note_counts_rows_not_commas(trace) -> None:
     """A token may be a comma: 'row ,' is one row, and two rows are 'rows'."""
     step = dataclasses.replace(trace.by_id["input"], rows=("The", ",", "sat"))
-    assert worksheet._added(step, [(1, 0), (1, 1)]).startswith("Encoder input, row , (input): 2 more blanks,")
-    assert worksheet._added(step, [(0, 0), (2, 1)]).startswith("Encoder input, rows The, sat (input): 2 more")
-    assert ": 1 more blank, since a blank needs it and it needs a blank" in worksheet._added(step, [(0, 0)])
+    assert worksheet._added(trace, step, [(1, 0), (1, 1)]).startswith("Encoder input, row , (X'): 2 more blanks,")
+    assert worksheet._added(trace, step, [(0, 0), (2, 1)]).startswith("Encoder input, rows The, sat (X'): 2 more")
+    assert ": 1 more blank, since a blank needs it and it needs a blank" in worksheet._added(trace, step, [(0, 0)])
 
 
 def test_the_steps_that_pass_a_matrix_through(trace) -> None:

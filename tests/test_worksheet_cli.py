@@ -67,9 +67,7 @@ def test_the_key_fills_the_blanks_with_the_truth() -> None:
 def test_a_filled_template_grades(tmp_path: Path) -> None:
     template = tmp_path / "answers.yaml"
     assert run(*WORKSHEET, "--answers-template", str(template)).exit_code == 0
-    text = template.read_text().replace(
-        '"positional[cat]": [~, ~, ~, ~]', '"positional[cat]": [0.84, 0.54, 0.01, 1.00]'
-    )
+    text = template.read_text().replace('"PE[cat]": [~, ~, ~, ~]', '"PE[cat]": [0.84, 0.54, 0.01, 1.00]')
     template.write_text(text)
     graded = run("check", "The cat sat", "--answers", str(template), "-f", "json")
     assert graded.exit_code == 0, graded.stdout  # some judged, none wrong
@@ -239,7 +237,7 @@ def test_a_cell_two_blank_steps_need_is_counted_once() -> None:
     assert result.exit_code == 0
     why = "since a blank needs them and they need a blank"
     assert result.stderr.splitlines() == [
-        f"note: Encoder input, row cat (input): 4 more blanks, {why}",
+        f"note: Encoder input, row cat (X'): 4 more blanks, {why}",
         f"note: Queries (head 1), row cat ({ON_HEAD_1}Q): 2 more blanks, {why}",
         f"note: Keys (head 1), row cat ({ON_HEAD_1}K): 2 more blanks, {why}",
     ]
@@ -276,11 +274,11 @@ def test_a_step_that_passes_a_blank_through_is_same_as_it_not_a_blank_again(tmp_
     assert result.exit_code == 0, result.stderr
     keys = re.findall(r'^"([^"]+)": .*# (blanks? [\d–]+)$', template.read_text(), re.M)
     assert keys == [
-        ("layers.0.attention.heads.0.output[cat]", "blanks 1–4"),
-        ("layers.0.residual_1[cat]", "blanks 5–8"),
-        ("layers.0.norm_1.mean[cat, mean]", "blank 9"),
-        ("layers.0.norm_1.variance[cat, variance]", "blank 10"),
-        ("layers.0.norm_1[cat]", "blanks 11–14"),
+        ("heads.0.output[cat]", "blanks 1–4"),  # the learner's names, as check takes them back
+        ("residual_1[cat]", "blanks 5–8"),
+        ("norm_1.mean[cat,mean]", "blank 9"),
+        ("norm_1.variance[cat,variance]", "blank 10"),
+        ("norm_1[cat]", "blanks 11–14"),
     ]
     tables = {_ids(t)[0]: t for t in result.stdout.split("\n\n") if _ids(t)}
     for name in ("concat", "output"):

@@ -20,12 +20,12 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from encoder_cli import names
+from encoder_cli.address import named
 from encoder_cli.errors import printable
 from encoder_cli.grading import VERDICTS, Claim, Report, decimals
 from encoder_cli.render import fmt, json_doc, work
 from encoder_cli.render.terminal import Caption, Worked
-from encoder_cli.trace import Step, Trace, columns, labels
+from encoder_cli.trace import Trace, columns, labels
 
 MARKS = {
     "right": ("✓ right", "green"),
@@ -56,28 +56,6 @@ def from_own(c: Claim, precision: int) -> str | None:
         return None
     keys = ", ".join(dict.fromkeys(b.key for b in c.used))
     return f"from your own {keys} this is {fmt.number(c.expected, precision)}; you wrote {c.text}"
-
-
-def name(trace: Trace, step: Step, row: int, col: int) -> str:
-    """A cell as a teacher reads it, and as check takes it back: Q[dog,d0], PE[cat,d1],
-    heads.1.Q[the (4),d2] (layer and head only where needed, a position where a token repeats);
-    a label that would not read back as itself is quoted."""
-    called = names.SYMBOLS.get(step.id) or names.name(trace, step.id)
-    return f"{called}[{_label(labels(step.rows)[row], row)},{_label(columns(step)[col], col)}]"
-
-
-def _label(label: str, index: int) -> str:
-    """A row or column label as an address writes it: quoted when it holds [ ] , or a quote,
-    is a number or has spaces at its ends; its position when it holds both quotes."""
-    if (
-        label
-        and not (label.isascii() and label.isdigit())
-        and label == label.strip()
-        and not set(label) & set("[],'\"")
-    ):
-        return label
-    quote = next((q for q in "'\"" if q not in label), None)
-    return f"{quote}{label}{quote}" if quote else str(index)
 
 
 def rule_line(reports: Sequence[Report]) -> Text:
@@ -152,7 +130,7 @@ def class_view(trace: Trace, reports: Sequence[Report], most: int = 10) -> Itera
         table.add_row(Text(printable(r.source)), answers, _score(r))
     yield table
     missed = Counter(
-        (name(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != "right"
+        (named(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != "right"
     )
     if missed:
         yield Text("\nMost often not right", style="bold")
@@ -229,7 +207,7 @@ def table(trace: Trace, reports: Sequence[Report]) -> str:
             "score",
             "rule",
             "malformed entries",
-            *(name(trace, judged[k].step, k[1], k[2]) for k in cells),
+            *(named(trace, judged[k].step, k[1], k[2]) for k in cells),
         ]
     )
     for r in reports:
