@@ -213,7 +213,7 @@ def explain(
             "--step",
             "-s",
             metavar="PATTERN",
-            help="Show only these steps: an id ('input'), one of the seed's names ('PE', \"X'\", 'softmax'), "
+            help="Show only these steps: an id ('input'), a learner's name ('PE', \"X'\", 'softmax'), "
             "the end of ids ('weights', 'heads.1.Q'), a stage ('attention', 'ffn', 'heads.1') or a glob "
             "('layers.*.norm_2'); a parameter's name ('W_Q', 'b_1', 'gamma') shows that parameter. "
             "Repeat to show more.",
