@@ -6,13 +6,15 @@ exactly zero."""
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
 
 from tests.conftest import run
 
-SEEDS = 20  # 60 files, each graded in three formats
+SEEDS = 20  # 60 files, each graded in three formats; a long run by hand: FUZZ_SEED=1000 FUZZ_ANSWERS=2000
+FIRST, RUN = int(os.environ.get("FUZZ_SEED", "0")), int(os.environ.get("FUZZ_ANSWERS", str(SEEDS)))
 CELLS = ["Q[The,d0]", "PE[cat,d1]", "PE[The,d0]", "X'[sat,d3]", "weights[cat,sat]", "scaled[0,2]",
          "norm_1.mean[cat]", "activation[The,f0]", "layers.0.attention.heads.0.K[2,1]", "output[The,d2]"]  # fmt: skip
 BAD_KEYS = ["Qx[0,0]", "Q[9,0]", "Q[0,9]", "Q[cat", "[0,0]", "weights", "q[cat,d0]", "Q['cat,d0]", "1", "yes", "~",
@@ -56,7 +58,7 @@ def answers(rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(SEEDS))
+@pytest.mark.parametrize("seed", range(FIRST, FIRST + RUN))
 def test_fuzzed_answers_are_graded_or_refused_in_every_format(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(3):
