@@ -59,6 +59,16 @@ class Settings(NamedTuple):
 SETTINGS = Settings._fields
 
 
+def heads_fit(d_model: int, heads: int) -> bool:
+    """Whether `heads` heads split d_model evenly, each taking d_k = d_model / heads columns."""
+    return heads >= 1 and d_model % heads == 0
+
+
+def head_counts(d_model: int) -> str:
+    """The numbers of heads that fit d_model, as a message lists them: "1, 2, 4"."""
+    return ", ".join(str(h) for h in range(1, d_model + 1) if d_model % h == 0)
+
+
 class Model(NamedTuple):
     """What the JSON document's `model` says of a run: the settings that shape the numbers."""
 

@@ -46,6 +46,8 @@ from encoder_cli.settings import (
     Choice,
     Positional,
     Settings,
+    head_counts,
+    heads_fit,
 )
 from encoder_cli.settings import (
     Norm as NormKind,
@@ -661,12 +663,8 @@ class _Checker:
             per_head = attention.get("heads") if isinstance(attention, dict) else None
             heads = len(per_head) if isinstance(per_head, list) and per_head else 1
         heads = self.count(heads, (*path, "heads"), 1, d)
-        if d % heads:
-            divisors = [h for h in range(1, d + 1) if d % h == 0]
-            self.fail(
-                (*path, "heads"),
-                f"{heads} heads do not divide d_model {d}; use one of {', '.join(map(str, divisors))}",
-            )
+        if not heads_fit(d, heads):
+            self.fail((*path, "heads"), f"{heads} heads do not divide d_model {d}; use one of {head_counts(d)}")
         return Settings(
             d_model=d,
             heads=heads,
