@@ -19,11 +19,11 @@ import numpy as np
 
 from encoder_cli import encoder, names, output, weights_file
 from encoder_cli.errors import EncoderError, utf8
+from encoder_cli.settings import MAX_FILE_BYTES
 from encoder_cli.trace import Step, Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_NAME = "the-cat-sat.yaml (built-in example)"
-MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 def read_text(path: str | Path, what: str = "a YAML file") -> str:

@@ -863,7 +863,7 @@ def _read_text(name: str, option: str) -> tuple[str, str]:
         raise EncoderError(f"{option} -: reads the file from stdin, but there is no stdin")
     if sys.stdin.isatty():
         raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
-    return api.decode(sys.stdin.buffer.read(api.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
+    return api.decode(sys.stdin.buffer.read(settings.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
 
 
 def _terminated(signum: int, frame: FrameType | None) -> NoReturn:

@@ -15,9 +15,18 @@ import unicodedata
 import numpy as np
 
 from encoder_cli import tokenizer
-from encoder_cli.api import MAX_FILE_BYTES
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, MAX_NUMBERS, MAX_TOKENS, UNK, head_counts, heads_fit
+from encoder_cli.settings import (
+    MAX_D_FF,
+    MAX_D_MODEL,
+    MAX_FILE_BYTES,
+    MAX_LAYERS,
+    MAX_NUMBERS,
+    MAX_TOKENS,
+    UNK,
+    head_counts,
+    heads_fit,
+)
 from encoder_cli.settings import Options as Options
 
 LONGEST_KEY = 1000  # YAML reads a plain or quoted key of at most 1024 characters; longer ones are written `? key`

@@ -132,6 +132,7 @@ MAX_LAYERS = 64
 MAX_VOCAB = 250_000
 MAX_TOKENS = 8192
 MAX_NUMBERS = 50_000_000  # 400 MB of float64, in a weights file
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a weights file, an answers file, a sentence on stdin
 # What bounds memory is the work, not the token count: the numbers a run holds (its weights in
 # memory and every step's cells, see encoder.cells) are at most 1.7 GB of float64, so that a run
 # fits in 2 GB. A BERT-base checkpoint at 512 tokens holds 206 million.
