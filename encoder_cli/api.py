@@ -19,7 +19,7 @@ import numpy as np
 
 from encoder_cli import encoder, names, output, weights_file
 from encoder_cli.errors import EncoderError, utf8
-from encoder_cli.settings import MAX_FILE_BYTES
+from encoder_cli.settings import EXAMPLE_SENTENCE, MAX_FILE_BYTES
 from encoder_cli.trace import Step, Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
@@ -73,7 +73,7 @@ def run(
         if weights is not None:
             raise EncoderError("give either weights or a model, not both")
         if sentence is None:
-            raise EncoderError('give the sentence to encode with the model, e.g. "The cat sat"')
+            raise EncoderError(f'give the sentence to encode with the model, e.g. "{EXAMPLE_SENTENCE}"')
         return encoder.run(pretrained.load(str(model)), sentence)
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
@@ -84,7 +84,8 @@ def run(
     if sentence is None:
         if spec.sentence is None:
             raise EncoderError(
-                f'{where.source}: give the sentence to encode, e.g. "The cat sat", or write it in the file as sentence:'
+                f'{where.source}: give the sentence to encode, e.g. "{EXAMPLE_SENTENCE}", '
+                "or write it in the file as sentence:"
             )
         sentence = utf8(spec.sentence, f"{where.source}: its sentence")
     with where.locating():

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 from encoder_cli import __version__, settings
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.errors import utf8 as _utf8
-from encoder_cli.settings import Activation, Norm, Options, Positional
+from encoder_cli.settings import EXAMPLE_SENTENCE, Activation, Norm, Options, Positional
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from encoder_cli import grading
     from encoder_cli.trace import Step, Trace
 
-EXAMPLE_SENTENCE = "The cat sat"
 EXAMPLE_FILE = "the-cat-sat.yaml"
 ROWS_OFF_TERMINAL = 50  # how many rows a matrix may show when stdout is not a terminal
 SVG_COLUMNS = 100  # the picture's width without a valid COLUMNS
@@ -75,7 +74,7 @@ class _Commands(TyperGroup):
                 command += f" {given[0]}"  # an option's missing value is the group's error, but the command's
             message = e.format_message().rstrip(".")
             if message.startswith("Got unexpected extra argument"):  # a sentence of several words, unquoted
-                message += ': quote a sentence of several words, as in "The cat sat"'
+                message += f': quote a sentence of several words, as in "{EXAMPLE_SENTENCE}"'
             _say(f"error: {message} (see '{command} --help')")
             code = Exit.BAD_INPUT
         except typer.Abort:
@@ -789,7 +788,7 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     if weights is not None and model is not None:
         raise EncoderError("give either --weights or --model, not both")
     if sentence is None and model is not None:
-        raise EncoderError('give the sentence to encode before --model, e.g. "The cat sat" --model DIR')
+        raise EncoderError(f'give the sentence to encode before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR')
     if sentence is not None:
         _utf8(sentence, "the sentence")
     if model is not None:

@@ -83,11 +83,14 @@ class Model(NamedTuple):
     layer_norm_eps: float
 
 
+EXAMPLE_SENTENCE = "The cat sat"  # the worked example's, in its weights file and in messages
+
+
 class Options(NamedTuple):
     """What `encoder init` writes: the settings, and the model's shape and optional parts."""
 
     model: Settings = Settings(d_model=4)  # the settings written under model:
-    sentence: str = "The cat sat"
+    sentence: str = EXAMPLE_SENTENCE
     d_ff: int = 8
     layers: int = 1
     seed: int = 0
