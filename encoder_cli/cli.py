@@ -18,11 +18,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
-from typer._click.core import Context, ParameterSource
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from encoder_cli import __version__, settings
+from encoder_cli._click import Context, NoArgsIsHelpError, ParameterSource, UsageError
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.errors import utf8 as _utf8
 from encoder_cli.settings import EXAMPLE_SENTENCE, Activation, Norm, Options, Positional
