@@ -800,7 +800,7 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
         try:
             result, inputs = api.run(sentence, None), []
         except EncoderError as e:
-            if not str(e).startswith(api.EXAMPLE_NAME):
+            if e.source != api.EXAMPLE_NAME:
                 raise
             hint = f"to edit the example, write it out with 'encoder init --example -o {EXAMPLE_FILE}'"
             raise EncoderError(f"{e} ({hint} and give it as --weights {EXAMPLE_FILE})") from None

@@ -14,14 +14,17 @@ class EncoderError(Exception):
     weights the problem is (`("layers", 0, "attention", "W_Q")`; `()` is the file itself,
     None no place in it): the reader of a file turns it into the file's name and line.
     `argument` names the argument at fault (`layer`), which the command line writes as its
-    flag (`--layer`).
+    flag (`--layer`). `source` is the file whose place the message names, once it does.
     """
 
-    def __init__(self, message: str, *, place: Place | None = None, argument: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, place: Place | None = None, argument: str | None = None, source: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.place = place
         self.argument = argument
+        self.source = source
 
     def __str__(self) -> str:
         return place_text(self.place or ()) + (f"{self.argument} " if self.argument else "") + self.message

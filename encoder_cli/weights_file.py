@@ -72,7 +72,7 @@ class Where:
         """`w.yaml:12: embeddings.cat: …` for an error with a place in this file."""
         if error.place is None:
             return error
-        return EncoderError(f"{_where(self.source, self.lines, error.place)}{error.message}")
+        return EncoderError(f"{_where(self.source, self.lines, error.place)}{error.message}", source=self.source)
 
     @contextmanager
     def locating(self) -> Iterator[None]:
