@@ -784,10 +784,8 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     What the run has to say (a checkpoint's sentence-transformers cut) goes to stderr."""
     from encoder_cli import api
 
-    if weights is not None and model is not None:
-        raise EncoderError("give either --weights or --model, not both")
-    if sentence is None and model is not None:
-        raise EncoderError(f'give the sentence to encode before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR')
+    flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR')
+    api.check(sentence, weights, model, flags)
     if sentence is not None:
         _utf8(sentence, "the sentence")
     if model is not None:
