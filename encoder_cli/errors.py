@@ -53,6 +53,13 @@ def printable(text: str) -> str:
     return re.sub(_UNSAFE, lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 
+def show(text: object) -> str:
+    """A name from a user or a file (a path, a key) for a one-line message: as is if printable,
+    else its repr, quoted, so that the message names it unambiguously (`'a\\nb'`)."""
+    s = str(text)
+    return s if s.isprintable() else repr(s)
+
+
 def utf8(text: str, what: str) -> str:
     """Text that a file or a terminal can hold: the command line keeps bytes that are not UTF-8
     as lone surrogates (U+DC80 to U+DCFF), and a Python string may hold any surrogate, which no

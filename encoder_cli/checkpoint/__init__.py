@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve, show
+from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import heads_fit
 
 __all__ = ["Checkpoint", "LayerWeights", "Tokenized", "load"]
