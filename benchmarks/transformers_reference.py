@@ -1,7 +1,7 @@
 """What a user would run with Hugging Face transformers to see the same numbers: the
 tokenizer and the model from the same folder, every hidden state and attention matrix.
 Timed as a whole process against `encoder explain SENTENCE --model DIR -f json` by
-benchmarks/checkpoint.py. Prints nothing big.
+benchmarks/model_vs_transformers.py. Prints nothing big.
 
     python benchmarks/transformers_reference.py DIR "SENTENCE"
 """

@@ -13,17 +13,17 @@ import select
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from encoder_cli import encoder, names, output, weights_file
 from encoder_cli.errors import EncoderError, utf8
+from encoder_cli.settings import EXAMPLE_SENTENCE, MAX_FILE_BYTES
 from encoder_cli.trace import Step, Trace
 
 EXAMPLE = Path(__file__).parent / "examples" / "the-cat-sat.yaml"
 EXAMPLE_NAME = "the-cat-sat.yaml (built-in example)"
-MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 def read_text(path: str | Path, what: str = "a YAML file") -> str:
@@ -58,6 +58,25 @@ def decode(data: bytes, source: str) -> str:
         raise EncoderError(f"{source}: not a text file in UTF-8 (byte {e.start} is not UTF-8)") from None
 
 
+class Names(NamedTuple):
+    """How messages name a run's inputs: the Python API's words by default, or the command line's flags."""
+
+    weights: str = "weights"
+    model: str = "a model"
+    sentence_for_model: str = f'with the model, e.g. "{EXAMPLE_SENTENCE}"'  # where a model's sentence goes
+
+
+WORDS = Names()
+
+
+def check(sentence: str | None, weights: object, model: object, names: Names = WORDS) -> None:
+    """The inputs of a run fit together: weights or a model, not both; a model with a sentence."""
+    if weights is not None and model is not None:
+        raise EncoderError(f"give either {names.weights} or {names.model}, not both")
+    if sentence is None and model is not None:
+        raise EncoderError(f"give the sentence to encode {names.sentence_for_model}")
+
+
 def run(
     sentence: str | None,
     weights: str | Path | Mapping[str, Any] | None,
@@ -67,13 +86,11 @@ def run(
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
     built-in example, with the file's own `sentence:` (the example's) when none is given; or a
     checkpoint."""
+    check(sentence, weights, model)
     if model is not None:
         from encoder_cli import pretrained
 
-        if weights is not None:
-            raise EncoderError("give either weights or a model, not both")
-        if sentence is None:
-            raise EncoderError('give the sentence to encode with the model, e.g. "The cat sat"')
+        assert sentence is not None  # check() refuses a model without one
         return encoder.run(pretrained.load(str(model)), sentence)
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
@@ -84,7 +101,8 @@ def run(
     if sentence is None:
         if spec.sentence is None:
             raise EncoderError(
-                f'{where.source}: give the sentence to encode, e.g. "The cat sat", or write it in the file as sentence:'
+                f'{where.source}: give the sentence to encode, e.g. "{EXAMPLE_SENTENCE}", '
+                "or write it in the file as sentence:"
             )
         sentence = utf8(spec.sentence, f"{where.source}: its sentence")
     with where.locating():

@@ -18,14 +18,13 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
-from typer._click.core import Context, ParameterSource
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from encoder_cli import __version__, settings
+from encoder_cli._click import Context, NoArgsIsHelpError, ParameterSource, UsageError
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.errors import utf8 as _utf8
-from encoder_cli.settings import Activation, Norm, Options, Positional
+from encoder_cli.settings import EXAMPLE_SENTENCE, Activation, Norm, Options, Positional
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from encoder_cli import grading
     from encoder_cli.trace import Step, Trace
 
-EXAMPLE_SENTENCE = "The cat sat"
 EXAMPLE_FILE = "the-cat-sat.yaml"
 ROWS_OFF_TERMINAL = 50  # how many rows a matrix may show when stdout is not a terminal
 SVG_COLUMNS = 100  # the picture's width without a valid COLUMNS
@@ -75,7 +73,7 @@ class _Commands(TyperGroup):
                 command += f" {given[0]}"  # an option's missing value is the group's error, but the command's
             message = e.format_message().rstrip(".")
             if message.startswith("Got unexpected extra argument"):  # a sentence of several words, unquoted
-                message += ': quote a sentence of several words, as in "The cat sat"'
+                message += f': quote a sentence of several words, as in "{EXAMPLE_SENTENCE}"'
             _say(f"error: {message} (see '{command} --help')")
             code = Exit.BAD_INPUT
         except typer.Abort:
@@ -786,10 +784,8 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
     What the run has to say (a checkpoint's sentence-transformers cut) goes to stderr."""
     from encoder_cli import api
 
-    if weights is not None and model is not None:
-        raise EncoderError("give either --weights or --model, not both")
-    if sentence is None and model is not None:
-        raise EncoderError('give the sentence to encode before --model, e.g. "The cat sat" --model DIR')
+    flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR')
+    api.check(sentence, weights, model, flags)
     if sentence is not None:
         _utf8(sentence, "the sentence")
     if model is not None:
@@ -802,7 +798,7 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
         try:
             result, inputs = api.run(sentence, None), []
         except EncoderError as e:
-            if not str(e).startswith(api.EXAMPLE_NAME):
+            if e.source != api.EXAMPLE_NAME:
                 raise
             hint = f"to edit the example, write it out with 'encoder init --example -o {EXAMPLE_FILE}'"
             raise EncoderError(f"{e} ({hint} and give it as --weights {EXAMPLE_FILE})") from None
@@ -863,7 +859,7 @@ def _read_text(name: str, option: str) -> tuple[str, str]:
         raise EncoderError(f"{option} -: reads the file from stdin, but there is no stdin")
     if sys.stdin.isatty():
         raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
-    return api.decode(sys.stdin.buffer.read(api.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
+    return api.decode(sys.stdin.buffer.read(settings.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
 
 
 def _terminated(signum: int, frame: FrameType | None) -> NoReturn:

@@ -14,14 +14,17 @@ class EncoderError(Exception):
     weights the problem is (`("layers", 0, "attention", "W_Q")`; `()` is the file itself,
     None no place in it): the reader of a file turns it into the file's name and line.
     `argument` names the argument at fault (`layer`), which the command line writes as its
-    flag (`--layer`).
+    flag (`--layer`). `source` is the file whose place the message names, once it does.
     """
 
-    def __init__(self, message: str, *, place: Place | None = None, argument: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, place: Place | None = None, argument: str | None = None, source: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.place = place
         self.argument = argument
+        self.source = source
 
     def __str__(self) -> str:
         return place_text(self.place or ()) + (f"{self.argument} " if self.argument else "") + self.message
@@ -48,6 +51,13 @@ def printable(text: str) -> str:
     if text.isprintable():  # none of them (isprintable is False for each), the common case
         return text
     return re.sub(_UNSAFE, lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def show(text: object) -> str:
+    """A name from a user or a file (a path, a key) for a one-line message: as is if printable,
+    else its repr, quoted, so that the message names it unambiguously (`'a\\nb'`)."""
+    s = str(text)
+    return s if s.isprintable() else repr(s)
 
 
 def utf8(text: str, what: str) -> str:

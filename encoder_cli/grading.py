@@ -48,7 +48,7 @@ from encoder_cli import address
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Cell as WorkedCell
 from encoder_cli.trace import Step, Trace
-from encoder_cli.weights_file import Loader, yaml_error
+from encoder_cli.yaml_safe import Loader, yaml_error
 
 # A number as people write it, in ASCII digits only (float() would take Arabic-Indic digits),
 # with a digit before any exponent (`e1` and `.e1` are not numbers).

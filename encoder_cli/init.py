@@ -15,9 +15,18 @@ import unicodedata
 import numpy as np
 
 from encoder_cli import tokenizer
-from encoder_cli.api import MAX_FILE_BYTES
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import MAX_D_FF, MAX_D_MODEL, MAX_LAYERS, MAX_NUMBERS, MAX_TOKENS, UNK
+from encoder_cli.settings import (
+    MAX_D_FF,
+    MAX_D_MODEL,
+    MAX_FILE_BYTES,
+    MAX_LAYERS,
+    MAX_NUMBERS,
+    MAX_TOKENS,
+    UNK,
+    head_counts,
+    heads_fit,
+)
 from encoder_cli.settings import Options as Options
 
 LONGEST_KEY = 1000  # YAML reads a plain or quoted key of at most 1024 characters; longer ones are written `? key`
@@ -34,9 +43,10 @@ def validate(o: Options, sentence: list[str]) -> None:
     ):
         if not 1 <= value <= high:
             raise EncoderError(f"{value}: from 1 to {high}", argument=name)
-    if m.heads < 1 or m.d_model % m.heads:
-        divisors = ", ".join(str(h) for h in range(1, m.d_model + 1) if m.d_model % h == 0)
-        raise EncoderError(f"{m.heads} does not divide d_model {m.d_model}; use one of {divisors}", argument="heads")
+    if not heads_fit(m.d_model, m.heads):
+        raise EncoderError(
+            f"{m.heads} does not divide d_model {m.d_model}; use one of {head_counts(m.d_model)}", argument="heads"
+        )
     if o.seed < 0:
         raise EncoderError(f"{o.seed}: a seed is a whole number from 0", argument="seed")
     for name, real, bound in (

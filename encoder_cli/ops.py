@@ -444,14 +444,6 @@ class Concat(Op):
 # --- Stages 4 and 6: LayerNorm, in three steps a student can follow ------------------------
 
 
-def layer_norm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
-    """(x - mean) / sqrt(var + eps) * gamma + beta, per row; var is the population variance."""
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    out: Array = (x - mean) / np.sqrt(var + eps) * gamma + beta
-    return out
-
-
 class Mean(Op):
     kind = "mean"
     cols = ("mean",)

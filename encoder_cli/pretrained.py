@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoder_cli import checkpoint
-from encoder_cli.checkpoint.folder import show
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import Activation, Norm, Positional, Settings
 from encoder_cli.spec import Embedded, Layer, Spec
 from encoder_cli.spec import Norm as NormWeights

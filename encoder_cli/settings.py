@@ -59,6 +59,16 @@ class Settings(NamedTuple):
 SETTINGS = Settings._fields
 
 
+def heads_fit(d_model: int, heads: int) -> bool:
+    """Whether `heads` heads split d_model evenly, each taking d_k = d_model / heads columns."""
+    return heads >= 1 and d_model % heads == 0
+
+
+def head_counts(d_model: int) -> str:
+    """The numbers of heads that fit d_model, as a message lists them: "1, 2, 4"."""
+    return ", ".join(str(h) for h in range(1, d_model + 1) if d_model % h == 0)
+
+
 class Model(NamedTuple):
     """What the JSON document's `model` says of a run: the settings that shape the numbers."""
 
@@ -73,11 +83,14 @@ class Model(NamedTuple):
     layer_norm_eps: float
 
 
+EXAMPLE_SENTENCE = "The cat sat"  # the worked example's, in its weights file and in messages
+
+
 class Options(NamedTuple):
     """What `encoder init` writes: the settings, and the model's shape and optional parts."""
 
     model: Settings = Settings(d_model=4)  # the settings written under model:
-    sentence: str = "The cat sat"
+    sentence: str = EXAMPLE_SENTENCE
     d_ff: int = 8
     layers: int = 1
     seed: int = 0
@@ -122,6 +135,7 @@ MAX_LAYERS = 64
 MAX_VOCAB = 250_000
 MAX_TOKENS = 8192
 MAX_NUMBERS = 50_000_000  # 400 MB of float64, in a weights file
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a weights file, an answers file, a sentence on stdin
 # What bounds memory is the work, not the token count: the numbers a run holds (its weights in
 # memory and every step's cells, see encoder.cells) are at most 1.7 GB of float64, so that a run
 # fits in 2 GB. A BERT-base checkpoint at 512 tokens holds 206 million.

@@ -6,7 +6,7 @@ import difflib
 import re
 
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import MAX_TOKENS, UNK
+from encoder_cli.settings import EXAMPLE_SENTENCE, MAX_TOKENS, UNK
 
 # A token is a run of letters, digits and underscores, or one punctuation mark.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -16,7 +16,7 @@ def split(sentence: str, lowercase: bool) -> list[str]:
     """'The cat sat.' -> ['The', 'cat', 'sat', '.'] (folded to lower case with lowercase: true)."""
     tokens = _TOKEN.findall(sentence.lower() if lowercase else sentence)
     if not tokens:
-        raise EncoderError('the sentence is empty; give some words to encode, e.g. "The cat sat"')
+        raise EncoderError(f'the sentence is empty; give some words to encode, e.g. "{EXAMPLE_SENTENCE}"')
     if len(tokens) > MAX_TOKENS:
         raise EncoderError(f"the sentence has {len(tokens)} tokens; at most {MAX_TOKENS}")
     return tokens

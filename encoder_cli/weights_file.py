@@ -46,21 +46,14 @@ from encoder_cli.settings import (
     Choice,
     Positional,
     Settings,
+    head_counts,
+    heads_fit,
 )
 from encoder_cli.settings import (
     Norm as NormKind,
 )
 from encoder_cli.spec import Embeddings, Layer, Norm, Spec
-
-try:
-    from yaml import CSafeLoader as _Loader
-
-    _LIBYAML = True
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
-    _LIBYAML = False
-Loader = _Loader  # libyaml's C parser when PyYAML has it; also used for answers files
+from encoder_cli.yaml_safe import Loader, yaml_error
 
 Array = np.ndarray
 Path = Place
@@ -79,7 +72,7 @@ class Where:
         """`w.yaml:12: embeddings.cat: …` for an error with a place in this file."""
         if error.place is None:
             return error
-        return EncoderError(f"{_where(self.source, self.lines, error.place)}{error.message}")
+        return EncoderError(f"{_where(self.source, self.lines, error.place)}{error.message}", source=self.source)
 
     @contextmanager
     def locating(self) -> Iterator[None]:
@@ -214,24 +207,6 @@ def _array(value: np.ndarray, path: Path) -> Any:
 def _row(items: list[Any]) -> Any:
     """A list of numbers as a float64 row (8 bytes a number, not a Python float's 32); any other list as it is."""
     return np.array(items, dtype=np.float64) if all(type(v) is float for v in items) else items
-
-
-def yaml_error(source: str, e: yaml.YAMLError, text: str | None = None) -> EncoderError:
-    """PyYAML's complaint as one line: `w.yaml:3: not valid YAML: found undefined alias`; with
-    the text, the line of a character YAML does not allow (a control character, U+FFFE)."""
-    if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        return EncoderError(f"{source}{line}: not valid YAML: {e.problem or e.context or 'unreadable'}")
-    if isinstance(e, yaml.reader.ReaderError):
-        # libyaml counts the position in bytes of UTF-8, PyYAML's own reader in characters
-        line = ""
-        if text is not None:
-            breaks = text.encode()[: e.position].count(b"\n") if _LIBYAML else text[: e.position].count("\n")
-            line = f":{breaks + 1}"
-        char = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)
-        return EncoderError(f"{source}{line}: not valid YAML: the character {char} is not allowed in YAML; remove it")
-    return EncoderError(f"{source}: not valid YAML: {' '.join(str(e).split())}")
 
 
 # ---------------------------------------------------------------------------
@@ -661,12 +636,8 @@ class _Checker:
             per_head = attention.get("heads") if isinstance(attention, dict) else None
             heads = len(per_head) if isinstance(per_head, list) and per_head else 1
         heads = self.count(heads, (*path, "heads"), 1, d)
-        if d % heads:
-            divisors = [h for h in range(1, d + 1) if d % h == 0]
-            self.fail(
-                (*path, "heads"),
-                f"{heads} heads do not divide d_model {d}; use one of {', '.join(map(str, divisors))}",
-            )
+        if not heads_fit(d, heads):
+            self.fail((*path, "heads"), f"{heads} heads do not divide d_model {d}; use one of {head_counts(d)}")
         return Settings(
             d_model=d,
             heads=heads,

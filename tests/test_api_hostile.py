@@ -101,6 +101,8 @@ CASES: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
     ),
     ("undecodable byte", lambda: {"sentence": "The cat\udcff"}, "the sentence is not valid UTF-8 (the byte 0xff)"),
     ("surrogate, model", lambda: {"sentence": "\udfff", "model": "org/name"}, "the lone surrogate U+DFFF"),
+    ("weights and model", lambda: {"weights": GOOD, "model": "org/name"}, "give either weights or a model, not both"),
+    ("model, no sentence", lambda: {"sentence": None, "model": "org/name"}, 'with the model, e.g. "The cat sat"'),
     # weights and model of another type, or a name no file can have
     ("weights 0", lambda: {"weights": 0}, "weights must be a path (str or pathlib.Path) or a mapping, not int"),
     ("weights 1", lambda: {"weights": 1}, "or a mapping, not int"),

@@ -433,6 +433,7 @@ def test_the_built_in_example_can_be_written_out(tmp_path: Path) -> None:
     hint = rejected("explain", "The dog sat")
     assert hint.endswith("(to edit the example, write it out with 'encoder init --example -o the-cat-sat.yaml' "
                          "and give it as --weights the-cat-sat.yaml)\n")  # fmt: skip
+    assert "to edit the example" not in rejected("explain", " ")  # an empty sentence: not the example's fault
     target = tmp_path / "the-cat-sat.yaml"
     assert run("init", "--example", "-o", str(target)).exit_code == 0 and target.read_text() == GOOD
     assert "already exists" in rejected("init", "--example", "-o", str(target))

@@ -42,10 +42,9 @@ def test_softmax_does_not_overflow() -> None:
 @given(matrices.filter(lambda x: x.shape[1] > 1 and (x.std(axis=1) > 1e-3).all()))
 def test_layer_norm_rows_have_mean_0_and_variance_1(x: np.ndarray) -> None:
     d = x.shape[1]
-    y = ops.layer_norm(x, np.ones(d), np.zeros(d), 0.0)
     mean = ops.Mean()(x)
     var = ops.Variance()(x, mean)
-    np.testing.assert_allclose(ops.Normalise(np.ones(d), np.zeros(d), 0.0)(x, mean, var), y, rtol=1e-12)
+    y = ops.Normalise(np.ones(d), np.zeros(d), 0.0)(x, mean, var)
     np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-9)
     np.testing.assert_allclose(y.var(axis=1), 1.0, rtol=1e-9)
     for row, m, v in zip(x, mean[:, 0], var[:, 0], strict=True):

@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
-from encoder_cli import explain, ops
+from encoder_cli import api, explain, ops, settings
 from tests.conftest import SEED
 
 # What the seed prints.
@@ -37,6 +38,11 @@ def test_fixture_holds_the_seeds_embeddings_and_W_Q() -> None:
     trace = explain("The cat sat", weights=SEED)
     assert trace["X"].tolist() == SEED_X
     assert trace["Q"].tolist() == (np.array(trace["X'"]) @ np.array(SEED_W_Q)).tolist()  # W_Q, as Q = X' W_Q
+
+
+def test_the_example_sentence_is_the_seeds_in_its_file_and_init() -> None:
+    assert settings.EXAMPLE_SENTENCE == "The cat sat" == settings.DEFAULTS.sentence
+    assert yaml.safe_load(api.EXAMPLE.read_text(encoding="utf-8"))["sentence"] == settings.EXAMPLE_SENTENCE
 
 
 def test_x_prime_first_row_is_the_seeds(steps) -> None:

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve, show
+from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, show
+from encoder_cli.settings import heads_fit
 
 __all__ = ["Checkpoint", "LayerWeights", "Tokenized", "load"]
 
@@ -210,7 +211,7 @@ def _config(folder: Path) -> dict[str, Any]:
         if type(value) is not int or value < least:
             raise EncoderError(f"{where}: {key} is {show(repr(value)[:40])}; expected a whole number >= {least}")
         out[key] = value
-    if out["hidden_size"] % out["num_attention_heads"]:
+    if not heads_fit(out["hidden_size"], out["num_attention_heads"]):
         raise EncoderError(
             f"{where}: num_attention_heads {out['num_attention_heads']} does not divide hidden_size "
             f"{out['hidden_size']}; each head takes an equal share of the hidden size"

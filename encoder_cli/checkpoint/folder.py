@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from encoder_cli.errors import EncoderError
+from encoder_cli.errors import EncoderError, show
 
 JSON_CAP = 16 << 20  # config.json, modules.json, tokenizer_config.json, ...
 BIG_JSON_CAP = 64 << 20  # tokenizer.json, vocab.txt, model.safetensors.index.json
@@ -31,16 +31,9 @@ _COMMIT = re.compile(r"[0-9A-Za-z._-]{1,128}")
 _opened: ContextVar[list[Path] | None] = ContextVar("opened", default=None)
 
 
-def show(text: object) -> str:
-    """Text from a user or a file, fit for a one-line message: as is if printable, else its repr."""
-    s = str(text)
-    return s if s.isprintable() else repr(s)
-
-
 def one_line(text: str, limit: int = 300) -> str:
     """Another library's error text, squeezed onto one line of at most `limit` characters."""
-    s = " ".join(text.split())
-    s = s if s.isprintable() else repr(s)
+    s = show(" ".join(text.split()))
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 

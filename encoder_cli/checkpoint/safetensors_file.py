@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from encoder_cli.checkpoint.folder import BIG_JSON_CAP, one_line, open_regular, read_json_object, show
-from encoder_cli.errors import EncoderError
+from encoder_cli.checkpoint.folder import BIG_JSON_CAP, one_line, open_regular, read_json_object
+from encoder_cli.errors import EncoderError, show
 
 MAX_HEADER = 100_000_000  # the safetensors package's own limit
 # Weights are floats; these widen to float64 exactly.

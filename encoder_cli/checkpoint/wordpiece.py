@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from encoder_cli.checkpoint.folder import BIG_JSON_CAP, read_json_object, read_text, show
-from encoder_cli.errors import EncoderError
+from encoder_cli.checkpoint.folder import BIG_JSON_CAP, read_json_object, read_text
+from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import MAX_WORD_CHARS
 
 FIX = "give the model's own tokenizer files"

@@ -1,7 +1,7 @@
 """A checkpoint run against transformers' own script, as whole processes, in turn (A B A B),
 on the same machine (measured by hand, never in the tests):
 
-    python benchmarks/checkpoint.py [DIR] [--runs 5]
+    python benchmarks/model_vs_transformers.py [DIR] [--runs 5]
 
 A: `encoder explain SENTENCE --model DIR -f json` (stdout to /dev/null);
 B: benchmarks/transformers_reference.py: AutoTokenizer and AutoModel from the same folder,
