@@ -131,7 +131,7 @@ Weights = Annotated[
         "--weights",
         "-w",
         metavar="FILE",
-        help="YAML weights file, format 1 (see the README); '-' reads it from stdin. "
+        help="YAML weights file, format 1 (docs/weights-format.md); '-' reads it from stdin. "
         f'Default: the built-in example\'s ("{EXAMPLE_SENTENCE}", d_model 4, one head, one layer).',
         show_default=False,
     ),
@@ -175,7 +175,7 @@ def _main(
 ) -> None:
     """Run a Transformer encoder step by step and show every intermediate matrix.
 
-    The weights file format and the JSON output are described in the README.
+    The weights file format and the JSON output are described in docs/weights-format.md and docs/json-output.md.
     """
 
 
@@ -256,7 +256,7 @@ def explain(
     ones of the JSON output and of --step.
 
     \b
-    The weights file (YAML, format 1; the README tells the whole story):
+    The weights file (YAML, format 1; docs/weights-format.md tells the whole story):
       format: 1                            optional
       model:                               every key optional:
         heads: 1                             must divide d_model

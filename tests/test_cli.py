@@ -35,7 +35,7 @@ def explain_json(path: Path, *more: str) -> dict:
 def expected_ids(
     layers: int, heads: int, pre: bool, embedding_norm: bool = False, final_norm: bool = False
 ) -> list[str]:
-    """The step ids of ../shared/spec/json-output.md, in the order its table gives them."""
+    """The step ids of docs/contracts/json-output.md, in the order its table gives them."""
 
     def norm(step: str) -> list[str]:
         return [f"{step}.mean", f"{step}.variance", step]

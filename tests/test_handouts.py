@@ -2,7 +2,7 @@
 pdflatex and MathJax (in headless Chromium) for the Markdown's math, headless Chromium for the
 HTML on screen and printed, an XML parser for the SVG. Their numbers are compared with the
 JSON, which the PyTorch tests check. These tools are required: a missing one fails the run
-(the README's "Tests" lists the Debian packages)."""
+(docs/house.md's "Tests" lists the Debian packages)."""
 
 from __future__ import annotations
 

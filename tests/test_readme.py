@@ -1,5 +1,5 @@
-"""The README's promises that can drift: its test command is the one CI runs, and the
-sessions, error messages and fixtures it shows are real."""
+"""The promises of the README and the docs/ pages that can drift: the README's test command is
+the one CI runs, and the sessions, error messages, fixtures and the lesson they show are real."""
 
 from __future__ import annotations
 
@@ -17,24 +17,36 @@ import yaml
 from tests.conftest import FIXTURES, ROOT, SEED, run
 
 README = (ROOT / "README.md").read_text()
-# Every `$ encoder …` line of the README's code blocks, and the lines after it up to the next `$`.
+# The README and every page of docs/ (docs/contracts/ holds the contracts, copied: tests/test_docs.py).
+PAGES = {
+    p.relative_to(ROOT).as_posix(): p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+}
+LESSON = PAGES["docs/lesson.md"]
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """A page's code blocks: (language, text)."""
+    return re.findall(r"^```(\w*)\n(.*?)^```$", text, re.S | re.M)
+
+
+# Every `$ encoder …` line of the pages' bare code blocks, and the lines after it up to the next `$`.
 SESSIONS = [
-    (command, shown)
-    for language, block in re.findall(r"^```(\w*)\n(.*?)^```$", README, re.S | re.M)
+    (page, command, shown)
+    for page, text in PAGES.items()
+    for language, block in blocks(text)
     if not language
     for command, shown in re.findall(r"^\$ (encoder .*)\n((?:(?!\$ ).*\n)*)", block, re.M)
 ]
 
 
 def lesson_steps() -> list[tuple[str, str, str]]:
-    """The README's "A lesson, end to end", one session in one folder, in the README's order:
+    """docs/lesson.md, "A lesson, end to end", one session in one folder, in the page's order:
     ("run", command, shown) for each `$` line of a ```console block (`$ encoder …`, or `$ cat
     FILE`), shown as a terminal shows it, stderr and stdout together (a line ending in ` \\` goes
     on to the next); ("write", NAME, text) for a ```yaml block whose first line is `# NAME.yaml`, a
     file the reader writes before the commands after it."""
-    lesson = re.search(r"^### A lesson, end to end\n(.*?)^##", README, re.S | re.M)[1]  # type: ignore[index]
     steps = []
-    for language, block in re.findall(r"^```(\w*)\n(.*?)^```$", lesson, re.S | re.M):
+    for language, block in blocks(LESSON):
         if language == "yaml" and (name := re.match(r"# (\S+\.yaml)\n", block)):
             steps.append(("write", name[1], block))
         elif language == "console":
@@ -52,15 +64,21 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert f"```sh\n{ci}\n```" in README
 
 
-def test_the_readmes_error_example_is_what_the_tool_says() -> None:
+def test_the_error_example_is_what_the_tool_says() -> None:
     result = run("explain", "The dog sat")
-    assert f'$ encoder explain "The dog sat"\n{result.stderr}' in README
+    assert f'$ encoder explain "The dog sat"\n{result.stderr}' in PAGES["docs/explain.md"]
 
 
-def readme_files(folder: Path) -> None:
-    """The files the README's sessions name: its answers file, and a w.yaml, the seed's example
-    whose W_Q lost its last column."""
-    (folder / "mine.yaml").write_text(re.search(r"```yaml\n# mine.yaml\n(.*?)```", README, re.S)[1])  # type: ignore[index]
+def page_files(folder: Path) -> None:
+    """The files the pages' sessions name: each answers file a page writes out (a ```yaml block
+    whose first line is `# NAME.yaml`; the lesson's are its own, in its own folder), and a w.yaml,
+    the seed's example whose W_Q lost its last column."""
+    written: dict[str, str] = {}
+    for page, text in PAGES.items():
+        for language, block in blocks(text):
+            if language == "yaml" and page != "docs/lesson.md" and (name := re.match(r"# (\S+\.yaml)\n", block)):
+                assert written.setdefault(name[1], block) == block, f"{page}: {name[1]} differs from another page's"
+                (folder / name[1]).write_text(block)
     data = yaml.safe_load(SEED.read_text())
     text = SEED.read_text()
     for row in data["layers"][0]["attention"]["W_Q"]:
@@ -68,40 +86,48 @@ def readme_files(folder: Path) -> None:
     (folder / "w.yaml").write_text(text)
 
 
-@pytest.mark.parametrize(("command", "shown"), SESSIONS, ids=[c for c, _ in SESSIONS])
-def test_every_readme_session_is_what_the_tool_prints(command: str, shown: str, tmp_path: Path, monkeypatch) -> None:
-    readme_files(tmp_path)
+@pytest.mark.parametrize(("page", "command", "shown"), SESSIONS, ids=[f"{p}: {c}" for p, c, _ in SESSIONS])
+def test_every_session_is_what_the_tool_prints(
+    page: str, command: str, shown: str, tmp_path: Path, monkeypatch
+) -> None:
+    page_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "fixtures").symlink_to(FIXTURES)
     result = run(*shlex.split(command)[1:])
     printed = result.stdout if result.exit_code in (0, 1) else result.stderr
-    assert "\n".join(line.rstrip() for line in printed.strip().splitlines()) == shown.strip(), command
+    assert "\n".join(line.rstrip() for line in printed.strip().splitlines()) == shown.strip(), (page, command)
 
 
-def test_the_readme_shows_sessions() -> None:
+def test_the_pages_show_sessions() -> None:
     assert len(SESSIONS) >= 6  # the errors, check, and the worked cells
+    shown = {page for page, _, _ in SESSIONS}
+    assert {"README.md", "docs/explain.md", "docs/checking.md", "docs/cells.md", "docs/names.md"} <= shown
 
 
-def test_every_fixture_is_in_the_readme() -> None:
+def test_every_fixture_is_in_the_docs() -> None:
     for path in FIXTURES.glob("*.yaml"):
-        assert f"`fixtures/{path.name}`" in README
+        assert f"`fixtures/{path.name}`" in PAGES["docs/seed.md"]
 
 
-def test_the_readmes_check_session_is_what_the_tool_prints() -> None:
+def test_the_check_session_is_what_the_tool_prints() -> None:
+    checking = PAGES["docs/checking.md"]
     answers = "X'[cat]: [1.34, 0.64, 0.91, 1.70]\nQ[cat,d0]: 2.50\n"
-    assert f"```yaml\n# mine.yaml\n{answers}```" in README
+    assert f"```yaml\n# mine.yaml\n{answers}```" in checking
     result = run("check", "--answers", "-", input=answers)
     assert result.exit_code == 1
     shown = "\n".join(line.rstrip() for line in result.stdout.strip().splitlines())
-    assert f"$ encoder check --answers mine.yaml\n{shown}\n```" in README
+    assert f"$ encoder check --answers mine.yaml\n{shown}\n```" in checking
     fixed = run("check", "--answers", "-", input=answers.replace("2.50", "2.44"))
     assert fixed.exit_code == 0 and fixed.stdout.strip().endswith("5 checked: 5 right, 0 carried, 0 wrong")
 
 
-def test_the_readmes_python_example_says_what_python_says(monkeypatch) -> None:
-    """Each line of the README's Python block runs, and one with a value in its comment
-    evaluates to that value."""
-    block = re.search(r"```python\n(.*?)```", README, re.S)[1]  # type: ignore[index]
+PYTHON = [(page, block) for page, text in PAGES.items() for language, block in blocks(text) if language == "python"]
+
+
+@pytest.mark.parametrize(("page", "block"), PYTHON, ids=[page for page, _ in PYTHON])
+def test_each_python_example_says_what_python_says(page: str, block: str, monkeypatch) -> None:
+    """Each line of a page's Python block runs, in a scope of its own, and one with a value in its
+    comment evaluates to that value."""
     monkeypatch.chdir(ROOT)  # the example names fixtures/ as a user in the checkout would
     scope: dict = {}
     checked = 0
@@ -112,13 +138,17 @@ def test_the_readmes_python_example_says_what_python_says(monkeypatch) -> None:
         except (ValueError, SyntaxError):
             exec(code, scope)
             continue
-        assert eval(code, scope) == said, line
+        assert eval(code, scope) == said, (page, line)
         checked += 1
-    assert checked >= 4
+    assert checked >= (4 if page == "docs/python-api.md" else 1)
 
 
-def test_the_readmes_terminal_view_is_what_the_tool_prints() -> None:
-    shown = re.search(r"```\n(Layer 0 · Step 3 .*?)```", README, re.S)[1]  # type: ignore[index]
+def test_the_python_examples_are_the_readmes_and_the_api_pages() -> None:
+    assert sorted(page for page, _ in PYTHON) == ["README.md", "docs/python-api.md"]
+
+
+def test_the_terminal_view_is_what_the_tool_prints() -> None:
+    shown = re.search(r"```\n(Layer 0 · Step 3 .*?)```", PAGES["docs/explain.md"], re.S)[1]  # type: ignore[index]
     width = len(shown.splitlines()[0])
     view = run("explain", "-s", "heads.0.Q", "-s", "weights", env={"COLUMNS": str(width)}).stdout
     printed = "\n".join(line.rstrip() for line in view.splitlines())
@@ -137,7 +167,7 @@ def lesson(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
                 (folder / what).write_text(text)
             elif what.startswith("encoder "):
                 result = run(*shlex.split(what)[1:])
-                # the README says both check runs exit 1 (a cell is wrong or carried)
+                # the lesson says both check runs exit 1 (a cell is wrong or carried)
                 assert result.exit_code == (1 if what.startswith("encoder check") else 0), (what, result.output)
                 printed[what] = result.output
             else:
@@ -167,7 +197,7 @@ def test_the_lesson_runs_the_whole_loop() -> None:
 
 
 def test_the_lessons_slip_is_carried_exactly_where_it_reaches(lesson) -> None:
-    """The students' numbers as the README writes them, checked with plain Python against the
+    """The students' numbers as the lesson writes them, checked with plain Python against the
     model init wrote: Ada's are the truth; Ben has one PE cell wrong, and his X' is X + his PE
     and his head-1 Q[cat, d0] his X' times W_Q's column 2 (head 1's first). The CSV says wrong
     for that PE cell, carried for exactly the cells of his that miss the truth, and right for

@@ -1,4 +1,4 @@
-"""The JSON documents: the trace (../shared/spec/json-output.md, format 1) and worked cells."""
+"""The JSON documents: the trace (docs/contracts/json-output.md, format 1) and worked cells."""
 
 from __future__ import annotations
 
