@@ -69,8 +69,8 @@ def test_a_lone_softmax_blank_is_given_away_by_its_row(trace) -> None:
 def test_the_template_loads_and_grades_as_nothing_attempted(trace) -> None:
     sheet = worksheet.make(trace, ["PE[cat]", "Q", "weights[cat]"])
     report = grading.grade_file(worksheet.template(sheet), "answers.yaml", trace, None)
-    assert report.errors == [] and report.summary["checked"] == 0
-    assert report.summary["not_attempted"] == len(sheet.blanks()) and not report.passed
+    assert report.errors == [] and report.summary.checked == 0
+    assert report.summary.not_attempted == len(sheet.blanks()) and not report.passed
 
 
 def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_own_lines(trace) -> None:
@@ -82,7 +82,7 @@ def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_o
     assert [c for c in comments if c.startswith("# Note: ")] == [f"# Note: {note}" for note in sheet.added]
     assert len(sheet.added) == 4 and not any("sums to 1" in c for c in comments)  # a teacher's note stays out
     report = grading.grade_file(text, "answers.yaml", trace, None)
-    assert report.errors == [] and report.summary["not_attempted"] == len(sheet.blanks())
+    assert report.errors == [] and report.summary.not_attempted == len(sheet.blanks())
 
 
 def test_a_note_counts_rows_not_commas(trace) -> None:
