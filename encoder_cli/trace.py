@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from functools import cached_property
 from typing import NamedTuple
 
@@ -101,6 +102,30 @@ class Param(NamedTuple):
     stage: int
     before: str  # the id of the step that first uses it
     read: Callable[[], Array]  # its values [rows, cols], float64
+
+
+class MarkKind(Enum):
+    """How a worksheet shows a cell that is not its number."""
+
+    blank = "blank"  # a box to fill in, numbered
+    key = "key"  # the blank filled in: the teacher's key
+    out = "out"  # left out: it depends on a blank and no blank needs it
+    same = "same"  # a pass-through's copy of a blank: "=[n]"
+
+    @property
+    def boxed(self) -> bool:
+        return self in (MarkKind.blank, MarkKind.key)
+
+
+class Mark(NamedTuple):
+    """A worksheet's cell on the page (worksheet.view marks them; each renderer draws them)."""
+
+    kind: MarkKind
+    n: int = 0  # the blank's number, or for `same` the number of the blank it copies
+
+
+Marked = Mapping[tuple[int, int], Mark]  # a step's marked cells: (i, j) -> its mark
+Marks = Mapping[str, Marked]  # by step id
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pytest
 import encoder_cli
 from encoder_cli import grading, worksheet
 from encoder_cli.errors import EncoderError
+from encoder_cli.trace import Mark, MarkKind
 from tests.conftest import FIXTURES
 
 S, B, L = worksheet.SHOWN, worksheet.BLANK, worksheet.LEFT_OUT
@@ -114,4 +115,6 @@ def test_a_copy_of_a_blank_is_marked_same_as_it_and_never_counted(trace) -> None
         assert sheet.cells[f"layers.0.attention.{name}"].tolist() == [[S] * 4, [same] * 4, [same] * 4]
     assert len(sheet.blanks()) == 8 and sheet.added == []
     marks = worksheet.view(sheet)[1]
-    assert marks["layers.0.attention.concat"][(2, 3)] == ("same", 8)  # sat's d3: blank 8, on the weighted sum
+    assert marks["layers.0.attention.concat"][(2, 3)] == Mark(
+        MarkKind.same, 8
+    )  # sat's d3: blank 8, on the weighted sum

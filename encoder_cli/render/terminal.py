@@ -6,7 +6,6 @@ import re
 from collections.abc import Collection, Iterator, Sequence
 from functools import cache, lru_cache
 from itertools import groupby
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -21,10 +20,7 @@ from rich.text import Text
 
 from encoder_cli.errors import printable
 from encoder_cli.render import fmt, work
-from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, cut_label, labels
-
-if TYPE_CHECKING:
-    from encoder_cli.worksheet import Marked, Marks
+from encoder_cli.trace import ELLIPSIS, Marked, MarkKind, Marks, Step, Trace, columns, cut_label, labels
 
 
 def render(
@@ -141,8 +137,7 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     # a worksheet's blanks and answers, in brackets: at their line and column in the matrix, if shown
     line, column = ({index: k for k, index in enumerate(shown, start=1)} for shown in (show_rows, show_cols))
     marks = (marked or {}).items()
-    boxed = ("blank", "key")
-    bracketed = {(line[i], column[j]) for (i, j), (kind, _) in marks if kind in boxed and i in line and j in column}
+    bracketed = {(line[i], column[j]) for (i, j), mark in marks if mark.kind.boxed and i in line and j in column}
     return Group(Caption(title), Matrix([header, *body], cell, bracketed), Caption(caption))
 
 
@@ -160,8 +155,9 @@ def _cell(
     mark = marked.get((i, j)) if marked else None
     if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (Matrix adds the [ ]), left
         kind, number = mark  # out, or the same as blank n: =[n]
-        text = {"blank": str(number), "key": fmt.number(v, precision), "out": "", "same": f"=[{number}]"}[kind]
-        return text, BLANK if kind in ("blank", "key") else None
+        text = {MarkKind.blank: str(number), MarkKind.key: fmt.number(v, precision), MarkKind.out: "",
+                MarkKind.same: f"=[{number}]"}[kind]  # fmt: skip
+        return text, BLANK if kind.boxed else None
     return fmt.number(v, precision), _heat(v) if heat else None
 
 
