@@ -60,6 +60,7 @@ class Op:
     cols: ClassVar[str | tuple[str, ...]] = "d"
     rows: ClassVar[tuple[str, ...] | None] = None  # row labels, where they are not the tokens
     looked_up: ClassVar[bool] = False  # its values are read off printed parameters: nothing to work out
+    heatmap: ClassVar[bool] = False  # its values are shares (0 to 1): the views colour them as a heatmap
 
     # The math: the step's value from its inputs' values.
     __call__: Callable[..., Array]
@@ -402,6 +403,7 @@ def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
 class Softmax(Op):
     kind = "softmax"
     cols = "same"
+    heatmap = True
 
     def __call__(self, s: Array) -> Array:
         return softmax(s)

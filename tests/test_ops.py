@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import encoder_cli
 from encoder_cli import ops
 from encoder_cli.settings import Activation
+from tests.conftest import FIXTURES
 
 finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
 matrices = st.integers(1, 6).flatmap(
@@ -105,3 +107,10 @@ def test_activations_at_extremes_neither_overflow_nor_stray_from_relu() -> None:
         assert np.isfinite(op(x)).all()
     for op in (ops.GELU(), ops.GELUTanh()):  # x Φ(x): Φ(-20) is 3e-89
         np.testing.assert_allclose(op(x), np.maximum(x, 0.0), atol=1e-80)
+
+
+def test_the_heatmap_is_the_attention_weights_and_nothing_else() -> None:
+    trace = encoder_cli.explain("The cat sat on the mat", weights=FIXTURES / "the-cat-sat-on-the-mat.yaml").trace
+    heat = [s for s in trace.steps if s.op.heatmap]
+    assert [s.id.rsplit(".", 1)[-1] for s in heat] == ["weights"] * 4  # 2 layers x 2 heads
+    assert all(np.allclose(s.value.sum(axis=1), 1) and (s.value >= 0).all() for s in heat)  # shares of 1

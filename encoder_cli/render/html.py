@@ -159,7 +159,7 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
         text = {MarkKind.blank: f'<span class="n">{n}</span>', MarkKind.key: fmt.number(v, precision)}.get(kind)
         box = "" if text is None else f'<span class="box">{text}</span>'  # a blank's box, drawn as wide as any
         return f'<td class="{kind.value}">{f"=[{n}]" if kind == MarkKind.same else box}</td>'
-    if step.op.kind != "softmax":
+    if not step.op.heatmap:
         return f"<td>{fmt.number(v, precision)}</td>"
     rgb, black = fmt.heat(v)
     ink = "#000" if black else "#fff"

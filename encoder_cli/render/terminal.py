@@ -129,7 +129,7 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     if len(show_rows) < n or len(show_cols) < m:
         caption.append("   summarised: --full shows every row and column")
     header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
-    heat = step.op.kind == "softmax"
+    heat = step.op.heatmap
     body = [
         [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat, marked) for j in show_cols)]
         for i in show_rows
