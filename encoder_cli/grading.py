@@ -46,7 +46,7 @@ import yaml
 
 from encoder_cli import address
 from encoder_cli.errors import EncoderError
-from encoder_cli.ops import Cell as WorkedCell
+from encoder_cli.ops import Cell
 from encoder_cli.settings import Choice
 from encoder_cli.trace import Step, Trace
 from encoder_cli.weights_file import Loader, yaml_error
@@ -57,7 +57,7 @@ _WRITTEN = re.compile(
     r"[-+]?(?=\.?[0-9])(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[-+]?[0-9]{1,4}))?", re.ASCII
 )
 SUGGESTIONS = 5  # a file's first unknown step names get a did-you-mean; the rest are only named
-Cell = tuple[str, int, int]  # (step id, row, col)
+CellKey = tuple[str, int, int]  # (step id, row, col): an answered cell
 
 
 class Verdict(Choice):
@@ -98,7 +98,7 @@ class Answer:
     written: float
 
     @property
-    def cell(self) -> Cell:
+    def cell(self) -> CellKey:
         return (self.step.id, self.row, self.col)
 
     @property
@@ -234,7 +234,7 @@ def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[
     answers: list[Answer] = []
     malformed: list[Malformed] = []
     skipped = 0
-    answered: dict[Cell, int] = {}  # each cell once: cell -> line
+    answered: dict[CellKey, int] = {}  # each cell once: cell -> line
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 1
         try:
@@ -266,8 +266,8 @@ def _judged(trace: Trace, answers: list[Answer], rule: Rule, carry: bool) -> Ite
     by_step: dict[str, list[Answer]] = {}
     for a in answers:
         by_step.setdefault(a.step.id, []).append(a)
-    verdicts: dict[Cell, Verdict] = {}
-    claims: dict[Cell, Claim] = {}
+    verdicts: dict[CellKey, Verdict] = {}
+    claims: dict[CellKey, Claim] = {}
     order = {s.id: k for k, s in enumerate(trace.steps)}
     for a in sorted(answers, key=lambda a: (order[a.step.id], a.row, a.col)):
         true = float(a.step.value[a.row, a.col])
@@ -310,7 +310,7 @@ def _reaches(a: Answer, truths: list[np.ndarray], k: int, b: Answer) -> bool:
 def _worked(a: Answer, inputs: Sequence[Any]) -> float:
     """a's cell worked out from these inputs (NaN where the arithmetic has no value: the square
     root of a negative variance a student wrote)."""
-    cell = WorkedCell(a.row, a.col, lambda v: "", a.step.inputs, "", "")
+    cell = Cell(a.row, a.col, lambda v: "", a.step.inputs, "", "")
     try:
         with np.errstate(all="ignore"):
             return float(a.step.op.work(cell, *inputs).result)

@@ -17,8 +17,7 @@ from encoder_cli import checkpoint
 from encoder_cli.checkpoint.folder import show
 from encoder_cli.errors import EncoderError
 from encoder_cli.settings import Activation, Norm, Positional, Settings
-from encoder_cli.spec import Embedded, Layer, Spec
-from encoder_cli.spec import Norm as NormWeights
+from encoder_cli.spec import Embedded, Layer, NormWeights, Spec
 
 
 def load(name: str) -> Spec:

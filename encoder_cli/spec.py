@@ -35,7 +35,7 @@ class Matrix(Protocol):
 
 
 @dataclass(frozen=True)
-class Norm:
+class NormWeights:
     gamma: Array  # [d]
     beta: Array  # [d]
 
@@ -50,12 +50,12 @@ class Layer:
     b_K: Array | None
     b_V: Array | None
     b_O: Array | None
-    norm_1: Norm
+    norm_1: NormWeights
     W_1: Matrix  # [d, d_ff]
     b_1: Array | None  # [d_ff]
     W_2: Matrix  # [d_ff, d]
     b_2: Array | None  # [d]
-    norm_2: Norm
+    norm_2: NormWeights
 
     @property
     def d_ff(self) -> int:
@@ -128,9 +128,9 @@ class Spec:
     settings: Settings
     vocabulary: Vocabulary
     positional_table: Rows | None  # [rows, d], with positional: table
-    embedding_norm: Norm | None
+    embedding_norm: NormWeights | None
     layers: Sequence[Layer]  # a checkpoint's are read one at a time, as the encoder reaches them
-    final_norm: Norm | None
+    final_norm: NormWeights | None
     d_ff: int
     token_type: Array | None = None  # [d]: the type-0 (segment A) embedding, added to every token (BERT)
     pooling: str | None = None  # the sentence embedding: "mean", "cls" or "max" of the output's rows

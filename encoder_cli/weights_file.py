@@ -44,13 +44,11 @@ from encoder_cli.settings import (
     SETTINGS,
     Activation,
     Choice,
+    Norm,
     Positional,
     Settings,
 )
-from encoder_cli.settings import (
-    Norm as NormKind,
-)
-from encoder_cli.spec import Embeddings, Layer, Norm, Spec
+from encoder_cli.spec import Embeddings, Layer, NormWeights, Spec
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -545,12 +543,12 @@ class _Checker:
     def optional_vector(self, data: dict[str, Any], key: str, path: Path, length: int, names: str) -> Array | None:
         return None if key not in data else self.vector(data[key], (*path, key), length, names)
 
-    def norm(self, value: Any, path: Path, d: int) -> Norm:
+    def norm(self, value: Any, path: Path, d: int) -> NormWeights:
         """{gamma, beta}, each optional: gamma 1, beta 0 when absent (so is an absent norm)."""
         data = self.mapping({} if value is None else value, path, ("gamma", "beta"))
         gamma = self.optional_vector(data, "gamma", path, d, "d_model")
         beta = self.optional_vector(data, "beta", path, d, "d_model")
-        return Norm(np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta)
+        return NormWeights(np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta)
 
     # -- the file, top down --------------------------------------------------
 
@@ -672,7 +670,7 @@ class _Checker:
             heads=heads,
             positional=self.choice(settings, "positional", Positional),
             positional_base=self.real(settings, "positional_base", 0.0, strict=True),
-            norm=self.choice(settings, "norm", NormKind),
+            norm=self.choice(settings, "norm", Norm),
             activation=self.choice(settings, "activation", Activation),
             layer_norm_eps=self.real(settings, "layer_norm_eps", 0.0, strict=False),
             lowercase=settings.get("lowercase", False),

@@ -24,7 +24,7 @@ from encoder_cli.address import named
 from encoder_cli.errors import printable
 from encoder_cli.grading import VERDICTS, Claim, Report, Summary, Verdict, decimals
 from encoder_cli.render import fmt, json_doc, work
-from encoder_cli.render.terminal import Caption, Worked
+from encoder_cli.render.terminal import Caption, WorkedLine
 from encoder_cli.trace import Trace, columns, labels
 
 MARKS = {
@@ -98,17 +98,17 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
                 continue
             line = "  " + worked(trace, c, precision).text
             if c.verdict == Verdict.carried:
-                line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # Worked escapes it
-            yield Worked(line.strip(), indent="  ")
+                line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # WorkedLine escapes it
+            yield WorkedLine(line.strip(), indent="  ")
             for more in (from_own(c, precision), report.rule.why(c.text) if c.verdict == Verdict.too_coarse else None):
                 if more:
-                    yield Worked(more, indent="    ")
+                    yield WorkedLine(more, indent="    ")
         yield Text()
     if report.malformed:
         yield Caption(Text("Malformed entries", style="bold"))
         for m in report.malformed:
             where = "the file" if m.line is None else f"line {m.line}"
-            yield Worked(f"✗ malformed   {where}: {m.message}", indent="  ")
+            yield WorkedLine(f"✗ malformed   {where}: {m.message}", indent="  ")
         yield Text()
     yield summary(report)
 

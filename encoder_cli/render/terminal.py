@@ -1,4 +1,4 @@
-"""The terminal view: the seed's story, stage by stage, one table per matrix (laid out by Matrix)."""
+"""The terminal view: the seed's story, stage by stage, one table per matrix (laid out by MatrixView)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def render(
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
         table = _table(step, precision, width, max_rows, (marks or {}).get(step.id))
         if show_work:
-            table.renderables.append(Worked(work.cell(trace, step, 0, 0, precision).text))
+            table.renderables.append(WorkedLine(work.cell(trace, step, 0, 0, precision).text))
         yield table
 
 
@@ -138,7 +138,7 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     line, column = ({index: k for k, index in enumerate(shown, start=1)} for shown in (show_rows, show_cols))
     marks = (marked or {}).items()
     bracketed = {(line[i], column[j]) for (i, j), mark in marks if mark.kind.boxed and i in line and j in column}
-    return Group(Caption(title), Matrix([header, *body], cell, bracketed), Caption(caption))
+    return Group(Caption(title), MatrixView([header, *body], cell, bracketed), Caption(caption))
 
 
 Cells = list[tuple[str, Style | None]]  # a line of a matrix: each cell's text and style
@@ -153,7 +153,7 @@ def _cell(
         return ELLIPSIS, None
     v = float(value[i, j])
     mark = marked.get((i, j)) if marked else None
-    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (Matrix adds the [ ]), left
+    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (MatrixView adds the [ ]), left
         kind, number = mark  # out, or the same as blank n: =[n]
         text = {MarkKind.blank: str(number), MarkKind.key: fmt.number(v, precision), MarkKind.out: "",
                 MarkKind.same: f"=[{number}]"}[kind]  # fmt: skip
@@ -161,7 +161,7 @@ def _cell(
     return fmt.number(v, precision), _heat(v) if heat else None
 
 
-class Matrix:
+class MatrixView:
     """A matrix laid out as Rich lays out a Table with box.SIMPLE_HEAD and no edge (labels on the
     left, numbers right-aligned under their column labels, columns three spaces apart, a rule
     under the header), a line at a time: Rich's Table takes seconds for 300 × 300 numbers.
@@ -201,7 +201,7 @@ class Matrix:
         return Measurement(self.width, self.width)
 
 
-class Worked:
+class WorkedLine:
     """A worked line, in italics. Wider than the screen, it breaks before a + − or = between
     terms (outside any parentheses but a sum's own: never inside (x − μ)²), and its next
     lines are indented under the first."""
