@@ -405,10 +405,11 @@ def _where(source: str, lines: Mapping[Path, int], path: Path) -> str:
 
 def _place(path: Path) -> str:
     """A place as messages write it, with a key too long to read cut short."""
-    return place_text(tuple(_cut(p) if isinstance(p, str) else p for p in path))
+    return place_text(tuple(_short(p) if isinstance(p, str) else p for p in path))
 
 
-def _cut(text: str, room: int = 40) -> str:
+def _short(text: str, room: int = 40) -> str:
+    """The text, or its first room - 1 characters and "…"."""
     return text if len(text) <= room else f"{text[: room - 1]}…"
 
 
@@ -419,7 +420,7 @@ def _brief(value: Any) -> str:
     if isinstance(value, np.ndarray):  # a list of numbers, as the file wrote it
         return _brief(value.tolist()) if len(value) <= 100 else f"a list of {len(value)} numbers"
     text = repr(value)
-    return text if len(text) <= 80 else f"{_cut(text[:-1], 80)}{text[-1]} ({len(str(value))} characters)"
+    return text if len(text) <= 80 else f"{_short(text[:-1], 80)}{text[-1]} ({len(str(value))} characters)"
 
 
 def _float(value: float) -> float:
@@ -633,7 +634,7 @@ class _Checker:
         if d_model is not None and d_model != d:
             self.fail(
                 ("model", "d_model"),
-                f"is {_brief(d_model)} but the embeddings have {d} numbers (embeddings.{_cut(first_token)}); "
+                f"is {_brief(d_model)} but the embeddings have {d} numbers (embeddings.{_short(first_token)}); "
                 "make them agree or remove d_model",
             )
         out: dict[str, Array] = {}
@@ -647,7 +648,7 @@ class _Checker:
                 same = f"{_brief(seen[key])} and {_brief(token)} are the same token {rule}; keep one"
                 self.fail((*path, token), same)
             seen[key] = token
-            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{_cut(first_token)}")
+            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{_short(first_token)}")
         return out
 
     def model(self, settings: dict[str, Any], d: int, layers: Any) -> Settings:
