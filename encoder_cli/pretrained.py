@@ -17,7 +17,7 @@ from encoder_cli import checkpoint
 from encoder_cli.checkpoint.folder import show
 from encoder_cli.errors import EncoderError
 from encoder_cli.settings import Activation, Norm, Positional, Settings
-from encoder_cli.spec import Embedded, Layer, NormWeights, Spec
+from encoder_cli.spec import Embedded, Layer, NormWeights, Source, Spec
 
 
 def load(name: str) -> Spec:
@@ -46,7 +46,7 @@ def load(name: str) -> Spec:
         token_type=None if types is None else types[0],
         pooling=ckpt.pooling,
         normalize=ckpt.normalize,
-        source={"kind": "checkpoint", "path": str(ckpt.path), "model_type": "bert"},
+        source=Source("checkpoint", str(ckpt.path), "bert"),
         held=ckpt.hidden_size * ckpt.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
     )
 

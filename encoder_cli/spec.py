@@ -11,7 +11,7 @@ import heapq
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -123,6 +123,14 @@ class Rows(Protocol):
     def __getitem__(self, rows: slice) -> Array: ...
 
 
+class Source(NamedTuple):
+    """Where a model's weights came from, as the JSON's `source` writes it."""
+
+    kind: str  # "checkpoint"
+    path: str  # its folder
+    model_type: str  # config.json's: "bert"
+
+
 @dataclass(frozen=True)
 class Spec:
     settings: Settings
@@ -135,6 +143,6 @@ class Spec:
     token_type: Array | None = None  # [d]: the type-0 (segment A) embedding, added to every token (BERT)
     pooling: str | None = None  # the sentence embedding: "mean", "cls" or "max" of the output's rows
     normalize: bool = False  # and divided by its length
-    source: Mapping[str, str] | None = None  # where the weights came from, for the JSON: {"kind": ...}
+    source: Source | None = None  # where the weights came from, for the JSON
     held: int = 0  # the numbers its weights keep in memory while a run uses them
     sentence: str | None = None  # the sentence a weights file names, run when none is given

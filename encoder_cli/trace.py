@@ -21,7 +21,7 @@ import numpy as np
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Given, Op, Sym
 from encoder_cli.settings import MAX_PRINTED, Model
-from encoder_cli.spec import Embedded
+from encoder_cli.spec import Embedded, Source
 
 Array = np.ndarray
 ELLIPSIS = "…"
@@ -134,7 +134,7 @@ class Trace:
     model: Model  # the settings that shaped the numbers, as the JSON document's "model"
     steps: list[Step]
     embedded: Embedded  # stage 1: the tokens; with a checkpoint, also the words, their pieces and the ids
-    source: Mapping[str, str] | None = None  # {"kind": "checkpoint", "path": ..., "model_type": "bert"}
+    source: Source | None = None  # where the weights came from: a checkpoint's folder
     parameters: Sequence[Param] = ()  # what the steps used, in the order they are shown
     held: int = 0  # the numbers the run holds (weights and steps): parameters asked for count on top
 
