@@ -17,7 +17,7 @@ import numpy as np
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import SUGGEST_CHARS, SUGGEST_COMPARED, UNK, Settings
+from encoder_cli.settings import SUGGEST_CHARS, SUGGEST_COMPARED, UNK, Pooling, Settings
 
 Array = np.ndarray
 
@@ -141,7 +141,7 @@ class Spec:
     final_norm: NormWeights | None
     d_ff: int
     token_type: Array | None = None  # [d]: the type-0 (segment A) embedding, added to every token (BERT)
-    pooling: str | None = None  # the sentence embedding: "mean", "cls" or "max" of the output's rows
+    pooling: Pooling | None = None  # the sentence embedding: the mean, [CLS] or max of the output's rows
     normalize: bool = False  # and divided by its length
     source: Source | None = None  # where the weights came from, for the JSON
     held: int = 0  # the numbers its weights keep in memory while a run uses them

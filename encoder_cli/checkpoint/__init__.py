@@ -25,6 +25,7 @@ from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object,
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
 from encoder_cli.errors import EncoderError
+from encoder_cli.settings import Pooling
 
 __all__ = ["Checkpoint", "LayerWeights", "Tokenized", "load"]
 
@@ -97,7 +98,7 @@ class Checkpoint:
     layer_norm_eps: float
     max_position_embeddings: int
     type_vocab_size: int  # 0 when the model has no token_type_embeddings
-    pooling: str | None  # "mean" | "cls" | "max" (sentence-transformers), else None
+    pooling: Pooling | None  # sentence-transformers' pooling, else None
     normalize: bool  # sentence-transformers' Normalize module
     max_seq_length: int | None  # sentence_bert_config.json's max_seq_length
     tokenizer: WordPiece = field(repr=False, compare=False)
@@ -284,7 +285,7 @@ def _shapes(config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
             yield f"encoder.layer.{i}.{tensor}", {"W_1": (ff, d), "b_1": (ff,), "W_2": (d, ff)}.get(key, shape)
 
 
-def _sentence_transformers(folder: Path) -> tuple[str | None, bool, int | None]:
+def _sentence_transformers(folder: Path) -> tuple[Pooling | None, bool, int | None]:
     """sentence-transformers' pooling, Normalize and max_seq_length, where the folder has them."""
     pooling, normalize, max_seq_length = None, False, None
     modules_path = folder / "modules.json"
@@ -316,7 +317,7 @@ def _sentence_transformers(folder: Path) -> tuple[str | None, bool, int | None]:
     return pooling, normalize, max_seq_length
 
 
-def _pooling(folder: Path, path: object, modules_path: Path, fix: str) -> str:
+def _pooling(folder: Path, path: object, modules_path: Path, fix: str) -> Pooling:
     if not isinstance(path, str) or Path(path).is_absolute() or ".." in Path(path).parts:
         raise EncoderError(f"{show(modules_path)}: Pooling path {show(repr(path))} leaves the checkpoint folder; {fix}")
     config_path = folder / path / "config.json"
@@ -328,4 +329,4 @@ def _pooling(folder: Path, path: object, modules_path: Path, fix: str) -> str:
             f"{show(config_path)}: pooling {' + '.join(chosen) or 'none'} is not supported; "
             "this calculator pools with one of cls_token, mean_tokens or max_tokens"
         )
-    return chosen[0].split("_")[0]
+    return Pooling(chosen[0].split("_")[0])
