@@ -13,8 +13,7 @@ from encoder_cli import ops, parameters
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Sym
 from encoder_cli.settings import MAX_HELD, Model, Norm, Positional, Settings
-from encoder_cli.spec import Layer, Matrix, Spec
-from encoder_cli.spec import Norm as NormWeights
+from encoder_cli.spec import Layer, Matrix, NormWeights, Spec
 from encoder_cli.trace import Tape, Trace, Var
 
 

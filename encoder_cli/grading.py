@@ -39,14 +39,15 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
 
 from encoder_cli import address
 from encoder_cli.errors import EncoderError
-from encoder_cli.ops import Cell as WorkedCell
+from encoder_cli.ops import Cell
+from encoder_cli.settings import Choice
 from encoder_cli.trace import Step, Trace
 from encoder_cli.yaml_safe import Loader, yaml_error
 
@@ -56,8 +57,32 @@ _WRITTEN = re.compile(
     r"[-+]?(?=\.?[0-9])(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[-+]?[0-9]{1,4}))?", re.ASCII
 )
 SUGGESTIONS = 5  # a file's first unknown step names get a did-you-mean; the rest are only named
-VERDICTS = ("right", "carried", "wrong", "too coarse")
-Cell = tuple[str, int, int]  # (step id, row, col)
+CellKey = tuple[str, int, int]  # (step id, row, col): an answered cell
+
+
+class Verdict(Choice):
+    """What an answer is judged, written as its value in every view."""
+
+    right = "right"
+    carried = "carried"
+    wrong = "wrong"
+    too_coarse = "too coarse"
+    malformed = "malformed"  # an entry, not a number: counted in the summary, never a claim's
+
+
+VERDICTS = (Verdict.right, Verdict.carried, Verdict.wrong, Verdict.too_coarse)  # a claim's
+
+
+class Summary(NamedTuple):
+    """A report's counts, in the order JSON and CSV write them."""
+
+    checked: int
+    right: int
+    carried: int
+    wrong: int
+    too_coarse: int
+    malformed: int
+    not_attempted: int
 
 
 @dataclass(frozen=True)
@@ -73,7 +98,7 @@ class Answer:
     written: float
 
     @property
-    def cell(self) -> Cell:
+    def cell(self) -> CellKey:
         return (self.step.id, self.row, self.col)
 
     @property
@@ -88,13 +113,13 @@ class Claim(Answer):
 
     true: float
     right: bool  # against the truth alone, at the written precision
-    verdict: str  # one of VERDICTS
+    verdict: Verdict  # one of VERDICTS
     expected: float  # the truth, or (when `used`) the value worked from the student's own inputs
     used: tuple[Answer, ...] = ()  # the student's input answers the cell is worked from
     given: list[Any] | None = field(default=None, repr=False)  # those inputs, for the worked arithmetic
 
     @classmethod
-    def of(cls, a: Answer, true: float, right: bool, verdict: str, expected: float, **more: Any) -> Claim:
+    def of(cls, a: Answer, true: float, right: bool, verdict: Verdict, expected: float, **more: Any) -> Claim:
         return cls(a.key, a.line, a.step, a.row, a.col, a.text, a.written, true, right, verdict, expected, **more)
 
 
@@ -124,17 +149,17 @@ class Rule:
                  if value is not None]  # fmt: skip
         return ", ".join(given) or "as written"
 
-    def judge(self, text: str, written: float, expected: float) -> str:
-        """'right', 'wrong' or 'too coarse'. Right at the written precision: within half a unit
+    def judge(self, text: str, written: float, expected: float) -> Verdict:
+        """Right, wrong or too coarse. Right at the written precision: within half a unit
         in the last written place (2.30: 0.005; 1e1: 5), or within the tolerance."""
         places = decimals(text)
         if self.decimals is not None and places < self.decimals:
-            return "too coarse"
+            return Verdict.too_coarse
         if written == 0 and expected != 0 and self.decimals is None:
-            return "too coarse"  # 0e1 for 2.30 is "within 5", and claims no digit of it
+            return Verdict.too_coarse  # 0e1 for 2.30 is "within 5", and claims no digit of it
         unit = 0.5 * 10.0 ** -min(max(places, -300), 300)  # 0e400 claims nothing finer than 1e300
         allowed = self.tolerance if self.tolerance is not None else unit
-        return "right" if abs(expected - written) <= allowed * (1 + 1e-9) + 1e-12 else "wrong"
+        return Verdict.right if abs(expected - written) <= allowed * (1 + 1e-9) + 1e-12 else Verdict.wrong
 
     def why(self, text: str) -> str:
         """Why an answer is too coarse."""
@@ -153,23 +178,22 @@ class Report:
     usable: bool = True  # False: the file could not be read as answers at all
 
     @property
-    def summary(self) -> dict[str, int]:
-        count = {v.replace(" ", "_"): sum(c.verdict == v for c in self.claims) for v in VERDICTS}
-        return {"checked": len(self.claims), **count, "malformed": len(self.malformed),
-                "not_attempted": self.not_attempted}  # fmt: skip
+    def summary(self) -> Summary:
+        right, carried, wrong, coarse = (sum(c.verdict == v for c in self.claims) for v in VERDICTS)
+        return Summary(len(self.claims), right, carried, wrong, coarse, len(self.malformed), self.not_attempted)
 
     @property
     def score(self) -> float | None:
         """(right + carried) / (every judged cell, malformed entry and cell not attempted): a
         carried cell earns its mark, as an exam board's error carried forward does."""
         count = self.summary
-        asked = count["checked"] + count["malformed"] + count["not_attempted"]
-        return (count["right"] + count["carried"]) / asked if asked else None
+        asked = count.checked + count.malformed + count.not_attempted
+        return (count.right + count.carried) / asked if asked else None
 
     @property
     def passed(self) -> bool:
         """At least one cell judged, every one right, no entry malformed."""
-        return bool(self.claims) and not self.malformed and all(c.verdict == "right" for c in self.claims)
+        return bool(self.claims) and not self.malformed and all(c.verdict == Verdict.right for c in self.claims)
 
     @property
     def errors(self) -> list[str]:
@@ -210,7 +234,7 @@ def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[
     answers: list[Answer] = []
     malformed: list[Malformed] = []
     skipped = 0
-    answered: dict[Cell, int] = {}  # each cell once: cell -> line
+    answered: dict[CellKey, int] = {}  # each cell once: cell -> line
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 1
         try:
@@ -242,18 +266,18 @@ def _judged(trace: Trace, answers: list[Answer], rule: Rule, carry: bool) -> Ite
     by_step: dict[str, list[Answer]] = {}
     for a in answers:
         by_step.setdefault(a.step.id, []).append(a)
-    verdicts: dict[Cell, str] = {}
-    claims: dict[Cell, Claim] = {}
+    verdicts: dict[CellKey, Verdict] = {}
+    claims: dict[CellKey, Claim] = {}
     order = {s.id: k for k, s in enumerate(trace.steps)}
     for a in sorted(answers, key=lambda a: (order[a.step.id], a.row, a.col)):
         true = float(a.step.value[a.row, a.col])
         verdict = rule.judge(a.text, a.written, true)
-        claim = Claim.of(a, true, verdict == "right", verdict, true)
-        own = _own(trace, a, by_step) if verdict != "right" and carry else None
+        claim = Claim.of(a, true, verdict == Verdict.right, verdict, true)
+        own = _own(trace, a, by_step) if verdict != Verdict.right and carry else None
         if own:  # judged again from the student's own inputs; shown beside the truth if still not right
             used, given, expected = own
-            if rule.judge(a.text, a.written, expected) == "right":
-                verdict = "right" if all(verdicts[b.cell] == "right" for b in used) else "carried"
+            if rule.judge(a.text, a.written, expected) == Verdict.right:
+                verdict = Verdict.right if all(verdicts[b.cell] == Verdict.right for b in used) else Verdict.carried
             claim = Claim.of(a, true, False, verdict, expected, used=used, given=given)
         verdicts[a.cell] = claim.verdict
         claims[a.cell] = claim
@@ -286,7 +310,7 @@ def _reaches(a: Answer, truths: list[np.ndarray], k: int, b: Answer) -> bool:
 def _worked(a: Answer, inputs: Sequence[Any]) -> float:
     """a's cell worked out from these inputs (NaN where the arithmetic has no value: the square
     root of a negative variance a student wrote)."""
-    cell = WorkedCell(a.row, a.col, lambda v: "", a.step.inputs, "", "")
+    cell = Cell(a.row, a.col, lambda v: "", a.step.inputs, "", "")
     try:
         with np.errstate(all="ignore"):
             return float(a.step.op.work(cell, *inputs).result)

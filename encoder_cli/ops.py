@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from encoder_cli.settings import PRODUCT_BLOCK, Activation
+from encoder_cli.settings import PRODUCT_BLOCK, Activation, Pooling
 
 if TYPE_CHECKING:
     from encoder_cli.spec import Matrix
@@ -60,6 +60,7 @@ class Op:
     cols: ClassVar[str | tuple[str, ...]] = "d"
     rows: ClassVar[tuple[str, ...] | None] = None  # row labels, where they are not the tokens
     looked_up: ClassVar[bool] = False  # its values are read off printed parameters: nothing to work out
+    heatmap: ClassVar[bool] = False  # its values are shares (0 to 1): the views colour them as a heatmap
 
     # The math: the step's value from its inputs' values.
     __call__: Callable[..., Array]
@@ -402,6 +403,7 @@ def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
 class Softmax(Op):
     kind = "softmax"
     cols = "same"
+    heatmap = True
 
     def __call__(self, s: Array) -> Array:
         return softmax(s)
@@ -625,27 +627,27 @@ class Pool(Op):
     kind = "pool"
     rows = ("sentence",)
 
-    def __init__(self, mode: str) -> None:
-        self.mode = mode  # "mean", "cls" or "max"
+    def __init__(self, mode: Pooling) -> None:
+        self.mode = mode
 
     def __call__(self, x: Array) -> Array:
-        if self.mode == "cls":
+        if self.mode is Pooling.cls:
             return x[:1]
-        return x.mean(axis=0, keepdims=True) if self.mode == "mean" else x.max(axis=0, keepdims=True)  # type: ignore[no-any-return]
+        return x.mean(axis=0, keepdims=True) if self.mode is Pooling.mean else x.max(axis=0, keepdims=True)  # type: ignore[no-any-return]
 
     def formula(self, out: Sym | None, x: Sym) -> Sym:
         text, tex = {
-            "mean": ("mean of the output's rows: (1/n) Σᵢ xᵢ", r"\frac{1}{n} \sum_i x_i"),
-            "cls": ("the output's [CLS] row", r"x_{\mathrm{[CLS]}}"),
-            "max": ("the largest of each column of the output", r"\max_i x_{ij}"),
+            Pooling.mean: ("mean of the output's rows: (1/n) Σᵢ xᵢ", r"\frac{1}{n} \sum_i x_i"),
+            Pooling.cls: ("the output's [CLS] row", r"x_{\mathrm{[CLS]}}"),
+            Pooling.max: ("the largest of each column of the output", r"\max_i x_{ij}"),
         }[self.mode]
         return _named(out, Sym(text, tex))
 
     def work(self, c: Cell, x: Array) -> Worked:
         column = [float(v) for v in x[:, c.j]]
-        if self.mode == "cls":
+        if self.mode is Pooling.cls:
             return Worked("copy", f"{c.inputs[0]}[0, {c.col}]", [], column[0])
-        if self.mode == "max":
+        if self.mode is Pooling.max:
             return Worked("max", f"max({', '.join(map(c.f, column))})", column, max(column))
         return Worked(
             "mean", f"({_sum([c.f(v) for v in column])}) / {len(column)}", column, math.fsum(column) / len(column)

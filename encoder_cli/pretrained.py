@@ -16,8 +16,7 @@ import numpy as np
 from encoder_cli import checkpoint
 from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import Activation, Norm, Positional, Settings
-from encoder_cli.spec import Embedded, Layer, Spec
-from encoder_cli.spec import Norm as NormWeights
+from encoder_cli.spec import Embedded, Layer, NormWeights, Source, Spec
 
 
 def load(name: str) -> Spec:
@@ -46,7 +45,7 @@ def load(name: str) -> Spec:
         token_type=None if types is None else types[0],
         pooling=ckpt.pooling,
         normalize=ckpt.normalize,
-        source={"kind": "checkpoint", "path": str(ckpt.path), "model_type": "bert"},
+        source=Source("checkpoint", str(ckpt.path), "bert"),
         held=ckpt.hidden_size * ckpt.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
     )
 

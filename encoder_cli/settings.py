@@ -39,6 +39,12 @@ class Activation(Choice):  # each has its math, formula and worked cell in ops.A
     gelu_tanh = "gelu_tanh"  # the tanh approximation
 
 
+class Pooling(Choice):  # a checkpoint's sentence embedding (sentence-transformers' pooling_mode_*_token(s))
+    mean = "mean"  # the mean of the output's rows
+    cls = "cls"  # the [CLS] row
+    max = "max"  # the largest of each column
+
+
 class Settings(NamedTuple):
     """The `model:` mapping of a weights file, with its defaults."""
 

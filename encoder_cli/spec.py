@@ -11,13 +11,13 @@ import heapq
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import SUGGEST_CHARS, SUGGEST_COMPARED, UNK, Settings
+from encoder_cli.settings import SUGGEST_CHARS, SUGGEST_COMPARED, UNK, Pooling, Settings
 
 Array = np.ndarray
 
@@ -35,7 +35,7 @@ class Matrix(Protocol):
 
 
 @dataclass(frozen=True)
-class Norm:
+class NormWeights:
     gamma: Array  # [d]
     beta: Array  # [d]
 
@@ -50,12 +50,12 @@ class Layer:
     b_K: Array | None
     b_V: Array | None
     b_O: Array | None
-    norm_1: Norm
+    norm_1: NormWeights
     W_1: Matrix  # [d, d_ff]
     b_1: Array | None  # [d_ff]
     W_2: Matrix  # [d_ff, d]
     b_2: Array | None  # [d]
-    norm_2: Norm
+    norm_2: NormWeights
 
     @property
     def d_ff(self) -> int:
@@ -123,18 +123,26 @@ class Rows(Protocol):
     def __getitem__(self, rows: slice) -> Array: ...
 
 
+class Source(NamedTuple):
+    """Where a model's weights came from, as the JSON's `source` writes it."""
+
+    kind: str  # "checkpoint"
+    path: str  # its folder
+    model_type: str  # config.json's: "bert"
+
+
 @dataclass(frozen=True)
 class Spec:
     settings: Settings
     vocabulary: Vocabulary
     positional_table: Rows | None  # [rows, d], with positional: table
-    embedding_norm: Norm | None
+    embedding_norm: NormWeights | None
     layers: Sequence[Layer]  # a checkpoint's are read one at a time, as the encoder reaches them
-    final_norm: Norm | None
+    final_norm: NormWeights | None
     d_ff: int
     token_type: Array | None = None  # [d]: the type-0 (segment A) embedding, added to every token (BERT)
-    pooling: str | None = None  # the sentence embedding: "mean", "cls" or "max" of the output's rows
+    pooling: Pooling | None = None  # the sentence embedding: the mean, [CLS] or max of the output's rows
     normalize: bool = False  # and divided by its length
-    source: Mapping[str, str] | None = None  # where the weights came from, for the JSON: {"kind": ...}
+    source: Source | None = None  # where the weights came from, for the JSON
     held: int = 0  # the numbers its weights keep in memory while a run uses them
     sentence: str | None = None  # the sentence a weights file names, run when none is given

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from functools import cached_property
 from typing import NamedTuple
 
@@ -20,7 +21,7 @@ import numpy as np
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Given, Op, Sym
 from encoder_cli.settings import MAX_PRINTED, Model
-from encoder_cli.spec import Embedded
+from encoder_cli.spec import Embedded, Source
 
 Array = np.ndarray
 ELLIPSIS = "…"
@@ -103,13 +104,37 @@ class Param(NamedTuple):
     read: Callable[[], Array]  # its values [rows, cols], float64
 
 
+class MarkKind(Enum):
+    """How a worksheet shows a cell that is not its number."""
+
+    blank = "blank"  # a box to fill in, numbered
+    key = "key"  # the blank filled in: the teacher's key
+    out = "out"  # left out: it depends on a blank and no blank needs it
+    same = "same"  # a pass-through's copy of a blank: "=[n]"
+
+    @property
+    def boxed(self) -> bool:
+        return self in (MarkKind.blank, MarkKind.key)
+
+
+class Mark(NamedTuple):
+    """A worksheet's cell on the page (worksheet.view marks them; each renderer draws them)."""
+
+    kind: MarkKind
+    n: int = 0  # the blank's number, or for `same` the number of the blank it copies
+
+
+Marked = Mapping[tuple[int, int], Mark]  # a step's marked cells: (i, j) -> its mark
+Marks = Mapping[str, Marked]  # by step id
+
+
 @dataclass(frozen=True)
 class Trace:
     sentence: str
     model: Model  # the settings that shaped the numbers, as the JSON document's "model"
     steps: list[Step]
     embedded: Embedded  # stage 1: the tokens; with a checkpoint, also the words, their pieces and the ids
-    source: Mapping[str, str] | None = None  # {"kind": "checkpoint", "path": ..., "model_type": "bert"}
+    source: Source | None = None  # where the weights came from: a checkpoint's folder
     parameters: Sequence[Param] = ()  # what the steps used, in the order they are shown
     held: int = 0  # the numbers the run holds (weights and steps): parameters asked for count on top
 

@@ -44,19 +44,16 @@ from encoder_cli.settings import (
     SETTINGS,
     Activation,
     Choice,
+    Norm,
     Positional,
     Settings,
     head_counts,
     heads_fit,
 )
-from encoder_cli.settings import (
-    Norm as NormKind,
-)
-from encoder_cli.spec import Embeddings, Layer, Norm, Spec
+from encoder_cli.spec import Embeddings, Layer, NormWeights, Spec
 from encoder_cli.yaml_safe import Loader, yaml_error
 
 Array = np.ndarray
-Path = Place
 C = TypeVar("C", bound=Choice)
 MAX_NESTING = 32
 
@@ -66,7 +63,7 @@ class Where:
     """Where a file's keys were written, to name the file and line of a problem found later."""
 
     source: str  # the file's name as the user gave it
-    lines: Mapping[Path, int]
+    lines: Mapping[Place, int]
 
     def locate(self, error: EncoderError) -> EncoderError:
         """`w.yaml:12: embeddings.cat: …` for an error with a place in this file."""
@@ -107,7 +104,7 @@ def check(data: Mapping[str, Any]) -> Spec:
     return _Checker().spec(_plain(data, ()))
 
 
-def _plain(value: Any, path: Path) -> Any:
+def _plain(value: Any, path: Place) -> Any:
     """A value from Python -> what the YAML reader makes of the same file: dicts with str keys,
     lists, Python numbers, bools, None and str; where weights are, a list of numbers (or a numpy
     array) as a float64 row and a matrix as a list of rows. Anything else (complex numbers,
@@ -143,12 +140,12 @@ def _plain(value: Any, path: Path) -> Any:
     raise EncoderError(f"expected a number, a word, a list or a mapping, not {type(value).__name__}", place=path)
 
 
-def _rows_at(path: Path) -> bool:
+def _rows_at(path: Place) -> bool:
     """Lists at this place are weights (float64 rows), not a setting's list."""
     return not path or path[0] not in _NOT_WEIGHTS
 
 
-def _key(key: Any, path: Path) -> str:
+def _key(key: Any, path: Place) -> str:
     """A mapping's key, a word as in a file: yaml.safe_load reads the keys on, no, ~ and 1 as
     True, False, None and 1, where the weights reader keeps them as written."""
     if isinstance(key, str):
@@ -167,7 +164,7 @@ def _key(key: Any, path: Path) -> str:
     raise EncoderError(f"the key {_brief(key)} is {what}, not a word; {fix}", place=path)
 
 
-def _number(item: Any, path: Path, given: Any = None) -> Any:
+def _number(item: Any, path: Place, given: Any = None) -> Any:
     """A list's item (or a float anywhere): a finite float, or a list, mapping or row as it is."""
     if isinstance(item, list | dict | np.ndarray):
         return item
@@ -181,7 +178,7 @@ def _number(item: Any, path: Path, given: Any = None) -> Any:
     return number
 
 
-def _array(value: np.ndarray, path: Path) -> Any:
+def _array(value: np.ndarray, path: Place) -> Any:
     """A numpy array of real numbers (np.matrix included): read as float64, a row where weights
     are; an object array item by item; complex, bool, str, date or structured arrays refused."""
     value = np.asarray(value)  # np.matrix -> ndarray, whose rows are rows and not matrices again
@@ -229,11 +226,11 @@ class _Reader:
         # Events until StreamEnd; never None while a document is open (the stubs say Event | None).
         self.next: Callable[[], yaml.Event] = self.loader.get_event  # type: ignore[assignment]
         self.source = source
-        self.lines: dict[Path, int] = {}
+        self.lines: dict[Place, int] = {}
         self._anchors: dict[str, Any] = {}  # an alias is the value read once, shared: no expansion
         self._open: set[str] = set()  # anchors being read: an alias to one of them is a loop
 
-    def fail(self, event: yaml.Event, path: Path, message: str) -> NoReturn:
+    def fail(self, event: yaml.Event, path: Place, message: str) -> NoReturn:
         raise EncoderError(f"{self.source}:{_line(event)}: {_place(path)}{message}")
 
     def document(self) -> Any:
@@ -249,7 +246,7 @@ class _Reader:
             self.fail(extra, (), "expected one YAML document, found a second (after ---); keep one")
         return value
 
-    def read(self, event: yaml.Event, path: Path) -> Any:
+    def read(self, event: yaml.Event, path: Place) -> Any:
         """The value that starts with this event (the rest of it is read from the loader)."""
         if isinstance(event, yaml.AliasEvent):
             if event.anchor in self._open:
@@ -273,7 +270,7 @@ class _Reader:
             self._anchors[anchor] = value
         return value
 
-    def _sequence(self, path: Path) -> Any:
+    def _sequence(self, path: Place) -> Any:
         # In format 1 every scalar inside a list is a number; a list of them is kept as a row.
         items: list[Any] = []
         next_event, number = self.next, self.number  # the hot loop of a large file
@@ -284,7 +281,7 @@ class _Reader:
                 items.append(self.read(event, (*path, len(items))))
         return items if path and path[0] in _NOT_WEIGHTS else _row(items)
 
-    def _mapping(self, path: Path) -> dict[str, Any]:
+    def _mapping(self, path: Place) -> dict[str, Any]:
         out: dict[str, Any] = {}
         while not isinstance(key := self.next(), yaml.MappingEndEvent):
             if not isinstance(key, yaml.ScalarEvent):
@@ -300,7 +297,7 @@ class _Reader:
             out[name] = self.read(self.next(), (*path, name))
         return out
 
-    def _check_tag(self, event: yaml.Event, path: Path) -> None:
+    def _check_tag(self, event: yaml.Event, path: Place) -> None:
         tag = getattr(event, "tag", None)
         if tag in (None, "!"):
             return
@@ -319,7 +316,7 @@ class _Reader:
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         return tag[len(_CORE) :], yaml.ScalarNode(tag, event.value, style=event.style)
 
-    def scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
+    def scalar(self, event: yaml.ScalarEvent, path: Place) -> Any:
         """A setting's value: number, bool, null or word, as YAML 1.1 reads it, and 1e-5 as a number."""
         kind, node = self._resolved(event)
         if kind == "int":
@@ -332,7 +329,7 @@ class _Reader:
             return self.number(event, path)
         return event.value
 
-    def integer(self, event: yaml.ScalarEvent, path: Path, node: yaml.ScalarNode) -> int:
+    def integer(self, event: yaml.ScalarEvent, path: Place, node: yaml.ScalarNode) -> int:
         """An integer as YAML 1.1 writes them (0x1F, 017, 1_000, 1:30). Python reads at most
         4,300 decimal digits, far past any float64."""
         try:
@@ -340,7 +337,7 @@ class _Reader:
         except ValueError:
             self.fail(event, path, f"expected a number, got {_brief(event.value)}, {_TOO_LARGE}")
 
-    def number(self, event: yaml.ScalarEvent, path: Path, index: int | None = None) -> float:
+    def number(self, event: yaml.ScalarEvent, path: Place, index: int | None = None) -> float:
         """A scalar where a number belongs (at path, or path[index]); anything else is an error
         that says what YAML read."""
         text = event.value
@@ -372,7 +369,7 @@ def _line(event: yaml.Event) -> int:
     return event.start_mark.line + 1 if event.start_mark else 0
 
 
-def _where(source: str, lines: Mapping[Path, int], path: Path) -> str:
+def _where(source: str, lines: Mapping[Place, int], path: Place) -> str:
     """`source:line: place` with the line of the nearest enclosing thing that has one."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
@@ -380,12 +377,13 @@ def _where(source: str, lines: Mapping[Path, int], path: Path) -> str:
     return f"{source}: {_place(path)}"
 
 
-def _place(path: Path) -> str:
+def _place(path: Place) -> str:
     """A place as messages write it, with a key too long to read cut short."""
-    return place_text(tuple(_cut(p) if isinstance(p, str) else p for p in path))
+    return place_text(tuple(_short(p) if isinstance(p, str) else p for p in path))
 
 
-def _cut(text: str, room: int = 40) -> str:
+def _short(text: str, room: int = 40) -> str:
+    """The text, or its first room - 1 characters and "…"."""
     return text if len(text) <= room else f"{text[: room - 1]}…"
 
 
@@ -396,7 +394,7 @@ def _brief(value: Any) -> str:
     if isinstance(value, np.ndarray):  # a list of numbers, as the file wrote it
         return _brief(value.tolist()) if len(value) <= 100 else f"a list of {len(value)} numbers"
     text = repr(value)
-    return text if len(text) <= 80 else f"{_cut(text[:-1], 80)}{text[-1]} ({len(str(value))} characters)"
+    return text if len(text) <= 80 else f"{_short(text[:-1], 80)}{text[-1]} ({len(str(value))} characters)"
 
 
 def _float(value: float) -> float:
@@ -431,11 +429,11 @@ class _Checker:
     def __init__(self) -> None:
         self.numbers = 0
 
-    def fail(self, path: Path, message: str) -> NoReturn:
+    def fail(self, path: Place, message: str) -> NoReturn:
         raise EncoderError(message, place=path)
 
     def mapping(
-        self, value: Any, path: Path, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+        self, value: Any, path: Place, allowed: tuple[str, ...], required: tuple[str, ...] = ()
     ) -> dict[str, Any]:
         if not isinstance(value, dict):
             what = "the file" if not path else "this"
@@ -456,7 +454,7 @@ class _Checker:
             self.fail(("model", key), f"{_brief(value)} is not a choice{close}")
         return kind(value)
 
-    def count(self, value: Any, path: Path, low: int, high: int) -> int:
+    def count(self, value: Any, path: Place, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             self.fail(path, f"expected a whole number, got {_brief(value)}")
         if not low <= value <= high:
@@ -474,7 +472,7 @@ class _Checker:
             self.fail(path, f"expected a number {bound} {low:g}, got {_brief(value)}")
         return float(value)
 
-    def spend(self, count: int, path: Path) -> None:
+    def spend(self, count: int, path: Place) -> None:
         """Count the numbers a file holds; aliases can make a short file absurdly large."""
         self.numbers += count
         if self.numbers > MAX_NUMBERS:
@@ -483,7 +481,7 @@ class _Checker:
                 f"the file holds more than {MAX_NUMBERS:,} numbers; too large for this calculator",
             )
 
-    def matrix(self, value: Any, path: Path, rows: int | None, cols: int | None, names: str) -> Array:
+    def matrix(self, value: Any, path: Place, rows: int | None, cols: int | None, names: str) -> Array:
         """A list of rows of numbers, `rows x cols` (None: any). `names` says what they are."""
         if not isinstance(value, list) or not value:
             self.fail(path, f"expected a {names} matrix (a list of rows), got {_shape(value)}")
@@ -504,7 +502,7 @@ class _Checker:
                 self.fail((*path, i), "expected a row of numbers, got a row holding a list or mapping")
         return np.stack(value)
 
-    def vector(self, value: Any, path: Path, length: int, names: str) -> Array:
+    def vector(self, value: Any, path: Place, length: int, names: str) -> Array:
         if not isinstance(value, list | np.ndarray):
             self.fail(path, f"expected a list of {length} numbers ({names}), got {_shape(value)}")
         if len(value) != length:
@@ -517,15 +515,15 @@ class _Checker:
             )
         return np.array(value)  # a copy: an alias's row may be read twice
 
-    def optional_vector(self, data: dict[str, Any], key: str, path: Path, length: int, names: str) -> Array | None:
+    def optional_vector(self, data: dict[str, Any], key: str, path: Place, length: int, names: str) -> Array | None:
         return None if key not in data else self.vector(data[key], (*path, key), length, names)
 
-    def norm(self, value: Any, path: Path, d: int) -> Norm:
+    def norm(self, value: Any, path: Place, d: int) -> NormWeights:
         """{gamma, beta}, each optional: gamma 1, beta 0 when absent (so is an absent norm)."""
         data = self.mapping({} if value is None else value, path, ("gamma", "beta"))
         gamma = self.optional_vector(data, "gamma", path, d, "d_model")
         beta = self.optional_vector(data, "beta", path, d, "d_model")
-        return Norm(np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta)
+        return NormWeights(np.ones(d) if gamma is None else gamma, np.zeros(d) if beta is None else beta)
 
     # -- the file, top down --------------------------------------------------
 
@@ -596,7 +594,7 @@ class _Checker:
         )
 
     def embeddings(self, value: Any, d_model: Any, lowercase: bool) -> dict[str, Array]:
-        path: Path = ("embeddings",)
+        path: Place = ("embeddings",)
         if not isinstance(value, dict) or not value:
             self.fail(path, f"expected a mapping of tokens to vectors, got {_shape(value)}")
         if len(value) > MAX_VOCAB:
@@ -610,7 +608,7 @@ class _Checker:
         if d_model is not None and d_model != d:
             self.fail(
                 ("model", "d_model"),
-                f"is {_brief(d_model)} but the embeddings have {d} numbers (embeddings.{_cut(first_token)}); "
+                f"is {_brief(d_model)} but the embeddings have {d} numbers (embeddings.{_short(first_token)}); "
                 "make them agree or remove d_model",
             )
         out: dict[str, Array] = {}
@@ -624,11 +622,11 @@ class _Checker:
                 same = f"{_brief(seen[key])} and {_brief(token)} are the same token {rule}; keep one"
                 self.fail((*path, token), same)
             seen[key] = token
-            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{_cut(first_token)}")
+            out[key] = self.vector(vector, (*path, token), d, f"d_model is {d}, from embeddings.{_short(first_token)}")
         return out
 
     def model(self, settings: dict[str, Any], d: int, layers: Any) -> Settings:
-        path: Path = ("model",)
+        path: Place = ("model",)
         heads = settings.get("heads")
         if heads is None:  # infer from a per-head layer, else 1
             first = layers[0] if isinstance(layers, list) and layers else None
@@ -643,13 +641,13 @@ class _Checker:
             heads=heads,
             positional=self.choice(settings, "positional", Positional),
             positional_base=self.real(settings, "positional_base", 0.0, strict=True),
-            norm=self.choice(settings, "norm", NormKind),
+            norm=self.choice(settings, "norm", Norm),
             activation=self.choice(settings, "activation", Activation),
             layer_norm_eps=self.real(settings, "layer_norm_eps", 0.0, strict=False),
             lowercase=settings.get("lowercase", False),
         )
 
-    def layer(self, value: Any, path: Path, model: Settings, d_ff: int | None) -> Layer:
+    def layer(self, value: Any, path: Place, model: Settings, d_ff: int | None) -> Layer:
         data = self.mapping(value, path, ("attention", "norm_1", "ffn", "norm_2"), required=("attention", "ffn"))
         d = model.d_model
         att_path = (*path, "attention")
@@ -693,7 +691,7 @@ class _Checker:
             norm_2=self.norm(data.get("norm_2"), (*path, "norm_2"), d),
         )
 
-    def per_head(self, value: Any, path: Path, model: Settings) -> tuple[Array, Array, Array]:
+    def per_head(self, value: Any, path: Place, model: Settings) -> tuple[Array, Array, Array]:
         """heads: [{W_Q, W_K, W_V} d_model x d_k each] -> full matrices, head h in columns h*d_k..."""
         if not isinstance(value, list) or len(value) != model.heads:
             got = len(value) if isinstance(value, list | np.ndarray) else _shape(value)

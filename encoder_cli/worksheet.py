@@ -16,20 +16,16 @@ blank of that step, worked out once, and the copies mark it "same as" rather tha
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from encoder_cli import address, names
 from encoder_cli.errors import EncoderError, printable
-from encoder_cli.trace import Step, Trace, plural
+from encoder_cli.trace import Mark, MarkKind, Step, Trace, plural
 
 SHOWN, BLANK, LEFT_OUT, SAME = 0, 1, 2, 3  # SAME: a pass-through of a blank, "same as" it
-Marked = Mapping[
-    tuple[int, int], tuple[str, int]
-]  # a step's cells on the sheet: (i, j) -> ("blank" | "key" | "out" | "same", n)
-Marks = Mapping[str, Marked]  # by step id
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ class Sheet:
 
 def view(
     sheet: Sheet, key: bool = False, kept: Collection[str] | None = None
-) -> tuple[list[Step], dict[str, dict[tuple[int, int], tuple[str, int]]]]:
+) -> tuple[list[Step], dict[str, dict[tuple[int, int], Mark]]]:
     """What a page of the sheet shows: its steps, each blank step after the parameter columns its
     blanks use (as small steps of their own), and the marks of the blank, left-out and "same as"
     cells (blanks numbered; in the key, filled in).
@@ -73,7 +69,7 @@ def view(
     blanked = [s for s in sheet.trace.steps if (sheet.cells[s.id] == BLANK).any()]
     wanted = None if kept is None else {*kept, *(s.id for s in blanked), *(k for s in blanked for k in s.inputs)}
     steps: list[Step] = []
-    marks: dict[str, dict[tuple[int, int], tuple[str, int]]] = {}
+    marks: dict[str, dict[tuple[int, int], Mark]] = {}
     for s in sheet.steps:
         if wanted is not None and s.id not in wanted:
             continue
@@ -84,14 +80,14 @@ def view(
             steps.append(replace(s, id=f"{s.id}.{name}", title=title, formula=name, tex=name, value=np.atleast_2d(p),
                                  rows=rows, cols=_columns(s, used), inputs=()))  # fmt: skip
         cells = sheet.cells[s.id]
-        marked = {(int(i), int(j)): ("out", 0) for i, j in np.argwhere(cells == LEFT_OUT)}
+        marked = {(int(i), int(j)): Mark(MarkKind.out) for i, j in np.argwhere(cells == LEFT_OUT)}
         for i, j in np.argwhere(cells == BLANK):
-            marked[(int(i), int(j))] = ("key" if key else "blank", numbers[(s.id, int(i), int(j))])
+            marked[(int(i), int(j))] = Mark(MarkKind.key if key else MarkKind.blank, numbers[(s.id, int(i), int(j))])
         if (cells == SAME).any():  # the same numbers as a blank step's: its blanks' numbers, "=[9]"
             source = sheet.trace.by_id[sheet.same[s.id]]
             s = replace(s, title=f"{s.title}: the same numbers as {source.title}")
             for i, j in [] if key else np.argwhere(cells == SAME):
-                marked[(int(i), int(j))] = ("same", numbers[(source.id, int(i), int(j))])
+                marked[(int(i), int(j))] = Mark(MarkKind.same, numbers[(source.id, int(i), int(j))])
         steps.append(s)
         marks[s.id] = marked
     return steps, marks

@@ -3,6 +3,7 @@ rounding rules, not-attempted marks, and malformed files reported whole."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -20,9 +21,9 @@ def trace():
     return encoder_cli.explain().trace  # the built-in example: the seed's X and W_Q
 
 
-def counts(**given: int) -> dict[str, int]:
+def counts(**given: int) -> check.Summary:
     zero = dict.fromkeys(("checked", "right", "carried", "wrong", "too_coarse", "malformed", "not_attempted"), 0)
-    return zero | given
+    return check.Summary(**(zero | given))
 
 
 def verdicts(report: check.Report) -> dict[tuple[str, int, int], str]:
@@ -78,7 +79,7 @@ def test_not_attempted_marks_a_cell_a_row_or_a_step(trace) -> None:
     assert report.summary == counts(checked=1, right=1, not_attempted=12 + 4 + 1)
     assert report.passed
     untouched = check.grade_file("Q: ~\n", "a.yaml", trace, None)
-    assert untouched.summary["checked"] == 0 and not untouched.passed
+    assert untouched.summary.checked == 0 and not untouched.passed
 
 
 def test_every_malformed_entry_of_a_file_is_reported_and_the_rest_graded(trace) -> None:
@@ -279,3 +280,14 @@ def test_carrying_copies_no_n_by_n_input() -> None:
     assert [c.verdict for c in report.claims] == ["wrong", "right", "wrong"]
     assert [b.key for b in report.claims[2].used] == ["scaled[0,0]", "scaled[0,1]"]  # carrying was tried
     assert peak < n * n * 8 / 4
+
+
+def test_a_verdict_is_written_as_its_words() -> None:
+    # JSON, CSV and the terminal write the words, never the enum's name (Verdict.too_coarse)
+    coarse = check.Verdict.too_coarse
+    assert (json.dumps(coarse), str(coarse), f"{coarse}", f"{coarse:>11}") == (
+        '"too coarse"',
+        "too coarse",
+        "too coarse",
+        " too coarse",
+    )

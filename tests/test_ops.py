@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import encoder_cli
 from encoder_cli import ops
-from encoder_cli.settings import Activation
+from encoder_cli.settings import Activation, Pooling
+from tests.conftest import FIXTURES
 
 finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
 matrices = st.integers(1, 6).flatmap(
@@ -104,3 +106,21 @@ def test_activations_at_extremes_neither_overflow_nor_stray_from_relu() -> None:
         assert np.isfinite(op(x)).all()
     for op in (ops.GELU(), ops.GELUTanh()):  # x Φ(x): Φ(-20) is 3e-89
         np.testing.assert_allclose(op(x), np.maximum(x, 0.0), atol=1e-80)
+
+
+def test_the_heatmap_is_the_attention_weights_and_nothing_else() -> None:
+    trace = encoder_cli.explain("The cat sat on the mat", weights=FIXTURES / "the-cat-sat-on-the-mat.yaml").trace
+    heat = [s for s in trace.steps if s.op.heatmap]
+    assert [s.id.rsplit(".", 1)[-1] for s in heat] == ["weights"] * 4  # 2 layers x 2 heads
+    assert all(np.allclose(s.value.sum(axis=1), 1) and (s.value >= 0).all() for s in heat)  # shares of 1
+
+
+def test_each_pooling_is_its_row_and_its_worked_cell_agrees() -> None:
+    x = np.array([[1.0, -2.0], [3.0, 0.5], [-1.0, 4.0]])
+    expected = {Pooling.mean: [1.0, 2.5 / 3], Pooling.cls: [1.0, -2.0], Pooling.max: [3.0, 4.0]}  # by hand
+    for mode, row in expected.items():
+        pool = ops.Pool(mode)
+        np.testing.assert_allclose(pool(x), [row], rtol=1e-15)
+        for j in range(2):
+            cell = ops.Cell(0, j, str, ["out"], "sentence", f"d{j}")
+            assert math.isclose(pool.work(cell, x).result, row[j], rel_tol=1e-15)

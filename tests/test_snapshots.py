@@ -2,7 +2,7 @@
 reviewed snapshots in __snapshots__/ (update with `pytest --snapshot-update`, then read the diff).
 The numbers in them are checked elsewhere, against PyTorch and by hand.
 
-The matrices are laid out by terminal.Matrix, not by Rich's Table (seconds for 300 x 300
+The matrices are laid out by terminal.MatrixView, not by Rich's Table (seconds for 300 x 300
 numbers): these snapshots, and test_full_heatmap's, were written by Rich's Table, and the
 layout has not changed."""
 

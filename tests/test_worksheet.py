@@ -12,6 +12,7 @@ import pytest
 import encoder_cli
 from encoder_cli import grading, worksheet
 from encoder_cli.errors import EncoderError
+from encoder_cli.trace import Mark, MarkKind
 from tests.conftest import FIXTURES
 
 S, B, L = worksheet.SHOWN, worksheet.BLANK, worksheet.LEFT_OUT
@@ -69,8 +70,8 @@ def test_a_lone_softmax_blank_is_given_away_by_its_row(trace) -> None:
 def test_the_template_loads_and_grades_as_nothing_attempted(trace) -> None:
     sheet = worksheet.make(trace, ["PE[cat]", "Q", "weights[cat]"])
     report = grading.grade_file(worksheet.template(sheet), "answers.yaml", trace, None)
-    assert report.errors == [] and report.summary["checked"] == 0
-    assert report.summary["not_attempted"] == len(sheet.blanks()) and not report.passed
+    assert report.errors == [] and report.summary.checked == 0
+    assert report.summary.not_attempted == len(sheet.blanks()) and not report.passed
 
 
 def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_own_lines(trace) -> None:
@@ -82,7 +83,7 @@ def test_the_templates_comments_hold_the_command_and_the_added_blanks_on_their_o
     assert [c for c in comments if c.startswith("# Note: ")] == [f"# Note: {note}" for note in sheet.added]
     assert len(sheet.added) == 4 and not any("sums to 1" in c for c in comments)  # a teacher's note stays out
     report = grading.grade_file(text, "answers.yaml", trace, None)
-    assert report.errors == [] and report.summary["not_attempted"] == len(sheet.blanks())
+    assert report.errors == [] and report.summary.not_attempted == len(sheet.blanks())
 
 
 def test_a_note_counts_rows_not_commas(trace) -> None:
@@ -114,4 +115,6 @@ def test_a_copy_of_a_blank_is_marked_same_as_it_and_never_counted(trace) -> None
         assert sheet.cells[f"layers.0.attention.{name}"].tolist() == [[S] * 4, [same] * 4, [same] * 4]
     assert len(sheet.blanks()) == 8 and sheet.added == []
     marks = worksheet.view(sheet)[1]
-    assert marks["layers.0.attention.concat"][(2, 3)] == ("same", 8)  # sat's d3: blank 8, on the weighted sum
+    assert marks["layers.0.attention.concat"][(2, 3)] == Mark(
+        MarkKind.same, 8
+    )  # sat's d3: blank 8, on the weighted sum

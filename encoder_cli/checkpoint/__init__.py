@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object,
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
 from encoder_cli.errors import EncoderError, show
-from encoder_cli.settings import heads_fit
+from encoder_cli.settings import Pooling, heads_fit
 
 __all__ = ["Checkpoint", "LayerWeights", "Tokenized", "load"]
 
@@ -86,6 +86,20 @@ POSITIONS = "embeddings.position_embeddings.weight"
 TYPES = "embeddings.token_type_embeddings.weight"
 
 
+class Config(NamedTuple):
+    """config.json's architecture, checked, by its own keys (BertConfig's defaults where it has none)."""
+
+    hidden_size: int
+    num_attention_heads: int
+    num_hidden_layers: int
+    intermediate_size: int
+    max_position_embeddings: int
+    type_vocab_size: int
+    vocab_size: int
+    hidden_act: str  # a key of ACTIVATIONS
+    layer_norm_eps: float
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     path: Path  # the resolved folder
@@ -98,7 +112,7 @@ class Checkpoint:
     layer_norm_eps: float
     max_position_embeddings: int
     type_vocab_size: int  # 0 when the model has no token_type_embeddings
-    pooling: str | None  # "mean" | "cls" | "max" (sentence-transformers), else None
+    pooling: Pooling | None  # sentence-transformers' pooling, else None
     normalize: bool  # sentence-transformers' Normalize module
     max_seq_length: int | None  # sentence_bert_config.json's max_seq_length
     tokenizer: WordPiece = field(repr=False, compare=False)
@@ -164,23 +178,23 @@ def load(name: str) -> Checkpoint:
     stored = open_weights(folder)
     tensors = _bert_tensors(folder, stored, config)
     ids = [*tokenizer.vocab.values(), *(i for _, i in tokenizer.before + tokenizer.after)]
-    if max(ids, default=0) >= config["vocab_size"]:
+    if max(ids, default=0) >= config.vocab_size:
         raise EncoderError(
-            f"{show(tokenizer.source)}: token id {max(ids)} is past the {config['vocab_size']} rows of the word "
+            f"{show(tokenizer.source)}: token id {max(ids)} is past the {config.vocab_size} rows of the word "
             "embeddings; the tokenizer does not belong to this model's weights"
         )
     pooling, normalize, max_seq_length = _sentence_transformers(folder)
     return Checkpoint(
         path=folder,
         name=name,
-        hidden_size=config["hidden_size"],
-        heads=config["num_attention_heads"],
-        layers=config["num_hidden_layers"],
-        intermediate_size=config["intermediate_size"],
-        activation=ACTIVATIONS[config["hidden_act"]],
-        layer_norm_eps=float(config["layer_norm_eps"]),
-        max_position_embeddings=config["max_position_embeddings"],
-        type_vocab_size=config["type_vocab_size"],
+        hidden_size=config.hidden_size,
+        heads=config.num_attention_heads,
+        layers=config.num_hidden_layers,
+        intermediate_size=config.intermediate_size,
+        activation=ACTIVATIONS[config.hidden_act],
+        layer_norm_eps=float(config.layer_norm_eps),
+        max_position_embeddings=config.max_position_embeddings,
+        type_vocab_size=config.type_vocab_size,
         pooling=pooling,
         normalize=normalize,
         max_seq_length=max_seq_length,
@@ -189,7 +203,7 @@ def load(name: str) -> Checkpoint:
     )
 
 
-def _config(folder: Path) -> dict[str, Any]:
+def _config(folder: Path) -> Config:
     """config.json's architecture, with BertConfig's defaults for what it leaves out."""
     path = folder / "config.json"
     if not path.exists():
@@ -231,11 +245,11 @@ def _config(folder: Path) -> dict[str, Any]:
         raise EncoderError(
             f'{where}: position_embedding_type {show(repr(position)[:40])} is not supported; only "absolute" is'
         )
-    return out
+    return Config(**out)
 
 
 def _bert_tensors(
-    folder: Path, stored: dict[str, tuple[SafetensorsFile, str]], config: dict[str, Any]
+    folder: Path, stored: dict[str, tuple[SafetensorsFile, str]], config: Config
 ) -> dict[str, tuple[SafetensorsFile, str]]:
     """The tensors BERT needs, by their canonical names (no `bert.` prefix, LayerNorm weight/bias), all checked."""
     canonical: dict[str, str] = {}
@@ -271,21 +285,21 @@ def _bert_tensors(
     return tensors
 
 
-def _shapes(config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+def _shapes(config: Config) -> Iterator[tuple[str, tuple[int, ...]]]:
     """Each tensor BERT needs and its shape, as config.json's sizes make it (one at a time: a config that
     claims a million layers fails at the first missing one)."""
-    d, ff, types = config["hidden_size"], config["intermediate_size"], config["type_vocab_size"]
-    yield WORDS, (config["vocab_size"], d)
-    yield POSITIONS, (config["max_position_embeddings"], d)
+    d, ff, types = config.hidden_size, config.intermediate_size, config.type_vocab_size
+    yield WORDS, (config.vocab_size, d)
+    yield POSITIONS, (config.max_position_embeddings, d)
     yield from [(TYPES, (types, d))] if types else []
     yield from [("embeddings.LayerNorm.weight", (d,)), ("embeddings.LayerNorm.bias", (d,))]
-    for i in range(config["num_hidden_layers"]):
+    for i in range(config.num_hidden_layers):
         for key, tensor in LAYER_TENSORS.items():
             shape: tuple[int, ...] = (d, d) if key.startswith("W_") else (d,)
             yield f"encoder.layer.{i}.{tensor}", {"W_1": (ff, d), "b_1": (ff,), "W_2": (d, ff)}.get(key, shape)
 
 
-def _sentence_transformers(folder: Path) -> tuple[str | None, bool, int | None]:
+def _sentence_transformers(folder: Path) -> tuple[Pooling | None, bool, int | None]:
     """sentence-transformers' pooling, Normalize and max_seq_length, where the folder has them."""
     pooling, normalize, max_seq_length = None, False, None
     modules_path = folder / "modules.json"
@@ -317,7 +331,7 @@ def _sentence_transformers(folder: Path) -> tuple[str | None, bool, int | None]:
     return pooling, normalize, max_seq_length
 
 
-def _pooling(folder: Path, path: object, modules_path: Path, fix: str) -> str:
+def _pooling(folder: Path, path: object, modules_path: Path, fix: str) -> Pooling:
     if not isinstance(path, str) or Path(path).is_absolute() or ".." in Path(path).parts:
         raise EncoderError(f"{show(modules_path)}: Pooling path {show(repr(path))} leaves the checkpoint folder; {fix}")
     config_path = folder / path / "config.json"
@@ -329,4 +343,4 @@ def _pooling(folder: Path, path: object, modules_path: Path, fix: str) -> str:
             f"{show(config_path)}: pooling {' + '.join(chosen) or 'none'} is not supported; "
             "this calculator pools with one of cls_token, mean_tokens or max_tokens"
         )
-    return chosen[0].split("_")[0]
+    return Pooling(chosen[0].split("_")[0])

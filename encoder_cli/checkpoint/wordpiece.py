@@ -161,8 +161,8 @@ class WordPiece:
         words: list[str] = []
         pieces: list[list[str]] = []
         ids: list[int] = []
-        for part in _cut(sentence, self._raw):
-            for sub in [part] if isinstance(part, tuple) else _cut(self.normalize(part), self._normalized):
+        for part in _split_added(sentence, self._raw):
+            for sub in [part] if isinstance(part, tuple) else _split_added(self.normalize(part), self._normalized):
                 if isinstance(sub, tuple):
                     words.append(sub[0])
                     pieces.append([sub[0]])
@@ -177,7 +177,7 @@ class WordPiece:
         return Tokenized(words, pieces, tokens, ids)
 
 
-def _cut(text: str, table: dict[str, Added]) -> list[str | tuple[str, int]]:
+def _split_added(text: str, table: dict[str, Added]) -> list[str | tuple[str, int]]:
     """The text with the added tokens in `table` cut out as (text, id), leftmost-longest."""
     if not table:
         return [text] if text else []

@@ -131,7 +131,7 @@ def tokenization(trace: Trace, room: int) -> list[tuple[str, str]]:
     ids = shown(len(e.ids), room)
     facts.append(("Ids", " ".join(ELLIPSIS if i is None else str(e.ids[i]) for i in ids)))
     if trace.source is not None:
-        facts.append(("Source", f"{trace.source['kind']} {trace.source['path']}"))
+        facts.append(("Source", f"{trace.source.kind} {trace.source.path}"))
     return facts
 
 

@@ -8,6 +8,7 @@ import re
 from html import escape
 
 from encoder_cli.render import fmt, page
+from encoder_cli.trace import MarkKind
 
 _SUBSCRIPT = re.compile(r"\b([A-Za-z]+)_([A-Za-z0-9]+)\b")  # W_Q, d_k, b_1, head_0
 
@@ -89,8 +90,8 @@ def _style(p: page.Page, precision: int, root: str) -> str:
         fmt.number(float(shown.step.value[cell]), precision)
         for section in p.sections
         for shown in section.steps
-        for cell, (kind, _) in (shown.marks or {}).items()
-        if kind != "out"
+        for cell, mark in (shown.marks or {}).items()
+        if mark.kind != MarkKind.out
     ]
     digits = max(map(len, [*answers, fmt.number(-8.0, precision)]))
     return STYLE.replace("ROOT", root) + f"{root} {{ --digits: {digits}; }}\n"
@@ -152,12 +153,13 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
         return f"<td>{'⋱' if i is None and j is None else '⋮' if i is None else '⋯'}</td>"
     step = shown.step
     v = float(step.value[i, j])
-    kind, n = (shown.marks or {}).get((i, j), ("", 0))
-    if kind:  # a worksheet: a numbered blank box, its answer in the key, a cell left out, or the same as blank n
-        text = {"blank": f'<span class="n">{n}</span>', "key": fmt.number(v, precision)}.get(kind)
+    mark = (shown.marks or {}).get((i, j))
+    if mark is not None:  # a worksheet: a numbered blank box, its answer in the key, left out, or same as blank n
+        kind, n = mark
+        text = {MarkKind.blank: f'<span class="n">{n}</span>', MarkKind.key: fmt.number(v, precision)}.get(kind)
         box = "" if text is None else f'<span class="box">{text}</span>'  # a blank's box, drawn as wide as any
-        return f'<td class="{kind}">{f"=[{n}]" if kind == "same" else box}</td>'
-    if step.op.kind != "softmax":
+        return f'<td class="{kind.value}">{f"=[{n}]" if kind == MarkKind.same else box}</td>'
+    if not step.op.heatmap:
         return f"<td>{fmt.number(v, precision)}</td>"
     rgb, black = fmt.heat(v)
     ink = "#000" if black else "#fff"

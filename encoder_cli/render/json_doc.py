@@ -26,7 +26,7 @@ def head(trace: Trace) -> dict[str, Any]:
     if trace.embedded.ids is not None:
         out["token_ids"] = trace.embedded.ids
     if trace.source is not None:
-        out["source"] = dict(trace.source)
+        out["source"] = trace.source._asdict()
     out["unknown"] = [{"position": p, "token": trace.tokens[p], "embedding": "[UNK]"} for p in trace.unknown]
     out["model"] = trace.model._asdict()
     return out

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from encoder_cli.errors import printable
 from encoder_cli.render import fmt, work
-
-if TYPE_CHECKING:
-    from encoder_cli.worksheet import Marked, Marks
-from encoder_cli.trace import PURPOSES, Step, Trace, labels
+from encoder_cli.trace import PURPOSES, Marked, Marks, Step, Trace, labels
 
 TITLE = "A Transformer encoder, step by step"
 WIDTH = 90  # characters (digits of the body font) across a page: A4, portrait

@@ -22,37 +22,32 @@ from rich.text import Text
 
 from encoder_cli.address import named
 from encoder_cli.errors import printable
-from encoder_cli.grading import VERDICTS, Claim, Report, decimals
+from encoder_cli.grading import VERDICTS, Claim, Report, Summary, Verdict, decimals
 from encoder_cli.render import fmt, json_doc, work
-from encoder_cli.render.terminal import Caption, Worked
+from encoder_cli.render.terminal import Caption, WorkedLine
 from encoder_cli.trace import Trace, columns, labels
 
 MARKS = {
-    "right": ("✓ right", "green"),
-    "carried": ("→ carried", "yellow"),
-    "wrong": ("✗ wrong", "bold red"),
-    "too coarse": ("✗ too coarse", "bold magenta"),
-    "malformed": ("✗ malformed", "bold red"),
+    Verdict.right: ("✓ right", "green"),
+    Verdict.carried: ("→ carried", "yellow"),
+    Verdict.wrong: ("✗ wrong", "bold red"),
+    Verdict.too_coarse: ("✗ too coarse", "bold magenta"),
+    Verdict.malformed: ("✗ malformed", "bold red"),
 }
-MISSED = ("wrong", "too coarse", "carried")  # the class view's columns of cells not right
+MISSED = (Verdict.wrong, Verdict.too_coarse, Verdict.carried)  # the class view's columns of cells not right
+OWN = (Verdict.right, Verdict.carried)  # worked from the student's own inputs
 
 
 def worked(trace: Trace, c: Claim, precision: int) -> work.Work:
     """How the cell is made: from the student's own input answers when it is carried or right
     from them, otherwise from the truth."""
-    return work.cell(
-        trace, c.step, c.row, c.col, precision, inputs=c.given if c.verdict in ("right", "carried") else None
-    )
+    return work.cell(trace, c.step, c.row, c.col, precision, inputs=c.given if c.verdict in OWN else None)
 
 
 def from_own(c: Claim, precision: int) -> str | None:
     """'from your own X'[cat] this is 1.666; you wrote 1.68', for a cell not right whose value from
     the student's own inputs is not the truth: the slip is found where it was made."""
-    if (
-        c.verdict in ("right", "carried")
-        or not c.used
-        or fmt.number(c.expected, precision) == fmt.number(c.true, precision)
-    ):
+    if c.verdict in OWN or not c.used or fmt.number(c.expected, precision) == fmt.number(c.true, precision):
         return None
     keys = ", ".join(dict.fromkeys(b.key for b in c.used))
     return f"from your own {keys} this is {fmt.number(c.expected, precision)}; you wrote {c.text}"
@@ -68,15 +63,15 @@ def summary(report: Report) -> Text:
     """'27 checked: 14 right, 7 carried, 6 wrong' (then too coarse and malformed, where there
     are any; '; 2 not attempted'), or why nothing was graded."""
     count = report.summary
-    if not count["checked"] and not count["malformed"]:
-        return Text(f"nothing attempted ({count['not_attempted']} cells marked ~)", style="bold red")
-    text = Text.assemble((f"{count['checked']} checked: ", "bold"))
-    shown = [(v, count[v.replace(" ", "_")]) for v in VERDICTS] + [("malformed", count["malformed"])]
-    for k, (verdict, n) in enumerate(v for v in shown if v[0] in ("right", "carried", "wrong") or v[1]):
-        style = MARKS[verdict][1] if n or verdict == "right" else "green"
+    if not count.checked and not count.malformed:
+        return Text(f"nothing attempted ({count.not_attempted} cells marked ~)", style="bold red")
+    text = Text.assemble((f"{count.checked} checked: ", "bold"))
+    shown = zip((*VERDICTS, Verdict.malformed), count[1:-1], strict=True)  # the counts in Summary's order
+    for k, (verdict, n) in enumerate(v for v in shown if v[0] in (*OWN, Verdict.wrong) or v[1]):
+        style = MARKS[verdict][1] if n or verdict == Verdict.right else "green"
         text.append(("" if k == 0 else ", ") + f"{n} {verdict}", style=style)
-    if count["not_attempted"]:
-        text.append(f"; {count['not_attempted']} not attempted")
+    if count.not_attempted:
+        text.append(f"; {count.not_attempted} not attempted")
     return text
 
 
@@ -99,21 +94,21 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
             table.add_row(Text(printable(f"[{rows[c.row]}, {cols[c.col]}]")), c.text, true, Text(*MARKS[c.verdict]))
         yield table
         for c in claims:
-            if c.verdict == "right":
+            if c.verdict == Verdict.right:
                 continue
             line = "  " + worked(trace, c, precision).text
-            if c.verdict == "carried":
-                line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # Worked escapes it
-            yield Worked(line.strip(), indent="  ")
-            for more in (from_own(c, precision), report.rule.why(c.text) if c.verdict == "too coarse" else None):
+            if c.verdict == Verdict.carried:
+                line += f"   (from your {', '.join(dict.fromkeys(b.key for b in c.used))})"  # WorkedLine escapes it
+            yield WorkedLine(line.strip(), indent="  ")
+            for more in (from_own(c, precision), report.rule.why(c.text) if c.verdict == Verdict.too_coarse else None):
                 if more:
-                    yield Worked(more, indent="    ")
+                    yield WorkedLine(more, indent="    ")
         yield Text()
     if report.malformed:
         yield Caption(Text("Malformed entries", style="bold"))
         for m in report.malformed:
             where = "the file" if m.line is None else f"line {m.line}"
-            yield Worked(f"✗ malformed   {where}: {m.message}", indent="  ")
+            yield WorkedLine(f"✗ malformed   {where}: {m.message}", indent="  ")
         yield Text()
     yield summary(report)
 
@@ -129,8 +124,8 @@ def class_view(trace: Trace, reports: Sequence[Report], most: int = 10) -> Itera
         answers = summary(r) if r.usable else Text(printable(r.errors[0]), style="red")
         table.add_row(Text(printable(r.source)), answers, _score(r))
     yield table
-    missed = Counter(
-        (named(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != "right"
+    missed: Counter[tuple[str, Verdict]] = Counter(
+        (named(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != Verdict.right
     )
     if missed:
         yield Text("\nMost often not right", style="bold")
@@ -170,11 +165,11 @@ def document(trace: Trace, report: Report, precision: int) -> dict[str, Any]:
         if c.used:
             answer["computed_from"] = [b.address for b in c.used]
             answer["expected"] = c.expected
-        if c.verdict != "right":
+        if c.verdict != Verdict.right:
             answer["work"] = worked(trace, c, precision).json()
         answers.append(answer)
     malformed = [{"line": m.line, "message": m.message} for m in report.malformed]
-    summary = report.summary | {"score": report.score}
+    summary = report.summary._asdict() | {"score": report.score}
     return json_doc.head(trace) | {
         "rule": str(report.rule),
         "answers": answers,
@@ -188,9 +183,6 @@ def files_document(trace: Trace, reports: Sequence[Report], precision: int) -> d
     return {"files": [{"file": r.source} | document(trace, r, precision) for r in reports]}
 
 
-COUNTS = ("checked", *(v.replace(" ", "_") for v in VERDICTS), "malformed", "not_attempted")
-
-
 def table(trace: Trace, reports: Sequence[Report]) -> str:
     """CSV: one row per file (its counts and score, the rule, its malformed entries), one column
     per judged cell, named as a teacher reads it whatever key the students used, holding its verdict."""
@@ -199,7 +191,7 @@ def table(trace: Trace, reports: Sequence[Report]) -> str:
     cells = sorted(judged, key=lambda k: (order[k[0]], k[1], k[2]))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    heads = [k.replace("_", " ") for k in COUNTS]
+    heads = [k.replace("_", " ") for k in Summary._fields]
     writer.writerow(
         [
             "file",
@@ -213,6 +205,6 @@ def table(trace: Trace, reports: Sequence[Report]) -> str:
     for r in reports:
         verdicts = {c.cell: c.verdict for c in r.claims}
         malformed = " | ".join(m.message if m.line is None else f"line {m.line}: {m.message}" for m in r.malformed)
-        writer.writerow([r.source, *(r.summary[k] for k in COUNTS), _score(r), str(r.rule), malformed,
+        writer.writerow([r.source, *r.summary, _score(r), str(r.rule), malformed,
                          *(verdicts.get(cell, "") for cell in cells)])  # fmt: skip
     return out.getvalue()

@@ -1,4 +1,4 @@
-"""The terminal view: the seed's story, stage by stage, one table per matrix (laid out by Matrix)."""
+"""The terminal view: the seed's story, stage by stage, one table per matrix (laid out by MatrixView)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 from collections.abc import Collection, Iterator, Sequence
 from functools import cache, lru_cache
 from itertools import groupby
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -21,10 +20,7 @@ from rich.text import Text
 
 from encoder_cli.errors import printable
 from encoder_cli.render import fmt, work
-from encoder_cli.trace import ELLIPSIS, Step, Trace, columns, cut_label, labels
-
-if TYPE_CHECKING:
-    from encoder_cli.worksheet import Marked, Marks
+from encoder_cli.trace import ELLIPSIS, Marked, MarkKind, Marks, Step, Trace, columns, cut_label, labels
 
 
 def render(
@@ -51,7 +47,7 @@ def render(
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
         table = _table(step, precision, width, max_rows, (marks or {}).get(step.id))
         if show_work:
-            table.renderables.append(Worked(work.cell(trace, step, 0, 0, precision).text))
+            table.renderables.append(WorkedLine(work.cell(trace, step, 0, 0, precision).text))
         yield table
 
 
@@ -133,7 +129,7 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     if len(show_rows) < n or len(show_cols) < m:
         caption.append("   summarised: --full shows every row and column")
     header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
-    heat = step.op.kind == "softmax"
+    heat = step.op.heatmap
     body = [
         [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat, marked) for j in show_cols)]
         for i in show_rows
@@ -141,9 +137,8 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     # a worksheet's blanks and answers, in brackets: at their line and column in the matrix, if shown
     line, column = ({index: k for k, index in enumerate(shown, start=1)} for shown in (show_rows, show_cols))
     marks = (marked or {}).items()
-    boxed = ("blank", "key")
-    bracketed = {(line[i], column[j]) for (i, j), (kind, _) in marks if kind in boxed and i in line and j in column}
-    return Group(Caption(title), Matrix([header, *body], cell, bracketed), Caption(caption))
+    bracketed = {(line[i], column[j]) for (i, j), mark in marks if mark.kind.boxed and i in line and j in column}
+    return Group(Caption(title), MatrixView([header, *body], cell, bracketed), Caption(caption))
 
 
 Cells = list[tuple[str, Style | None]]  # a line of a matrix: each cell's text and style
@@ -158,14 +153,15 @@ def _cell(
         return ELLIPSIS, None
     v = float(value[i, j])
     mark = marked.get((i, j)) if marked else None
-    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (Matrix adds the [ ]), left
+    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (MatrixView adds the [ ]), left
         kind, number = mark  # out, or the same as blank n: =[n]
-        text = {"blank": str(number), "key": fmt.number(v, precision), "out": "", "same": f"=[{number}]"}[kind]
-        return text, BLANK if kind in ("blank", "key") else None
+        text = {MarkKind.blank: str(number), MarkKind.key: fmt.number(v, precision), MarkKind.out: "",
+                MarkKind.same: f"=[{number}]"}[kind]  # fmt: skip
+        return text, BLANK if kind.boxed else None
     return fmt.number(v, precision), _heat(v) if heat else None
 
 
-class Matrix:
+class MatrixView:
     """A matrix laid out as Rich lays out a Table with box.SIMPLE_HEAD and no edge (labels on the
     left, numbers right-aligned under their column labels, columns three spaces apart, a rule
     under the header), a line at a time: Rich's Table takes seconds for 300 × 300 numbers.
@@ -205,7 +201,7 @@ class Matrix:
         return Measurement(self.width, self.width)
 
 
-class Worked:
+class WorkedLine:
     """A worked line, in italics. Wider than the screen, it breaks before a + − or = between
     terms (outside any parentheses but a sum's own: never inside (x − μ)²), and its next
     lines are indented under the first."""

@@ -11,6 +11,7 @@ import re
 
 from encoder_cli.render import fmt
 from encoder_cli.render.page import Block, Shown
+from encoder_cli.trace import MarkKind
 
 ESCAPED = {c: "\\" + c for c in "{}#$%&_"}  # LaTeX's special characters written alike in text and math
 _SPECIAL = {
@@ -49,10 +50,15 @@ def _cell(shown: Shown, i: int | None, j: int | None, precision: int) -> str:
     if j is None:
         return r"\cdots"
     number = fmt.number(float(shown.step.value[i, j]), precision)
-    kind, n = (shown.marks or {}).get((i, j), ("", 0))
-    if kind == "blank":  # an empty box, numbered, as wide whatever the number (its width says nothing)
+    mark = (shown.marks or {}).get((i, j))
+    if mark is None:
+        return number
+    kind, n = mark
+    if kind == MarkKind.blank:  # an empty box, numbered, as wide whatever the number (its width says nothing)
         return rf"\boxed{{\phantom{{{fmt.number(-8.0, precision)}}}}}_{{{n}}}"
-    return {"key": rf"\boxed{{{number}}}", "out": "", "same": f"{{=}}[{n}]"}.get(kind, number)  # same: as blank n
+    if kind == MarkKind.key:
+        return rf"\boxed{{{number}}}"
+    return "" if kind == MarkKind.out else f"{{=}}[{n}]"  # same: as blank n
 
 
 def _lines(rows: list[list[str]]) -> list[str]:
