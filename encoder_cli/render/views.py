@@ -6,8 +6,8 @@ A writer writes a job's steps to a text stream. A binary format's row says termi
 it is refused on a terminal (one line naming -o) and written to a pipe or a file, through
 the stream's binary buffer (`out.flush()`, then `out.buffer.write(...)`).
 
-Only the standard library is imported here: the command line reads the format names from
-this table at start-up; a writer imports its renderer (Rich, numpy) when it runs.
+Nothing but the standard library and errors.py is imported here: the command line reads the
+format names from this table at start-up; a writer imports its renderer (Rich, numpy) when it runs.
 """
 
 from __future__ import annotations
