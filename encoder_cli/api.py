@@ -212,9 +212,9 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         """What Jupyter shows: the HTML view as a fragment, its styles scoped to it, summarised."""
-        from encoder_cli.render import html, page
+        from encoder_cli.render import html, views
 
-        return html.fragment(page.layout(self.trace, self.trace.steps, 3, full=False, show_work=False), 3)
+        return html.fragment(views.layout(views.Job(self.trace, self.trace.steps, 3), html.width), 3)
 
     def __repr__(self) -> str:
         return f"<encoder_cli.Explanation of {self.sentence!r}: {len(self.tokens)} tokens, {len(self.ids)} steps>"

@@ -7,7 +7,6 @@ rich are imported inside the commands so that --help and --version stay fast.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import sys
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 from enum import Enum, IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -24,18 +23,19 @@ from encoder_cli import __version__, settings
 from encoder_cli._click import Context, NoArgsIsHelpError, ParameterSource, UsageError
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.errors import utf8 as _utf8
+from encoder_cli.render import views
 from encoder_cli.settings import EXAMPLE_SENTENCE, Activation, Norm, Options, Positional
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from encoder_cli import grading
-    from encoder_cli.trace import Step, Trace
+    from encoder_cli.trace import Trace
+
+    ExplainFormat = str
+    SheetFormat = str
+else:  # --format's choices, from the table of formats
+    ExplainFormat, SheetFormat = Literal[views.names()], Literal[views.names(sheet=True)]
 
 EXAMPLE_FILE = "the-cat-sat.yaml"
-ROWS_OFF_TERMINAL = 50  # how many rows a matrix may show when stdout is not a terminal
-SVG_COLUMNS = 100  # the picture's width without a valid COLUMNS
-MAX_COLUMNS = 10_000  # a wider COLUMNS is taken as this: a rule across a stage is that long
 
 
 class Exit(IntEnum):
@@ -103,15 +103,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class View(str, Enum):  # explain's formats
-    terminal = "terminal"
-    json = "json"
-    svg = "svg"
-    markdown = "markdown"
-    latex = "latex"
-    html = "html"
 
 
 Sentence = Annotated[
@@ -185,14 +176,14 @@ def explain(
     weights: Weights = None,
     model: ModelOption = None,
     format: Annotated[
-        View,
+        ExplainFormat,
         typer.Option(
             "--format",
             "-f",
             help="terminal: Rich tables; json: one JSON document; svg: the terminal view as a picture, for slides; "
             "markdown, latex, html: a handout (Markdown with $$ LaTeX $$, a pdflatex document, a page to print).",
         ),
-    ] = View.terminal,
+    ] = "terminal",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -285,16 +276,17 @@ def explain(
     from encoder_cli import address, names, trace
     from encoder_cli.output import writing
 
+    view = views.VIEWS[format]
     try:
         result, inputs = _run(sentence, weights, model)
         steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
-        if overview and format is View.json:
+        if overview and view.needs is views.Needs.STEPS:
             raise EncoderError("is for reading; a JSON reader filters the document itself: drop --overview, "
                                "or keep steps with --step", argument="overview")  # fmt: skip
         if overview and (cell or full or show_work):
             given = "--cell" if cell else "--full" if full else "--show-work"
             raise EncoderError(f"shows no matrix for {given} to act on; drop one of them", argument="overview")
-        if full and format is not View.json:
+        if full and view.needs is not views.Needs.STEPS:
             fewer = "keep fewer steps with --layer, --head or --step, or use -f json"
             steps = trace.printed_whole(steps, "full", fewer)
         texts = [_utf8(text, "--cell") for text in cell or []]
@@ -302,109 +294,22 @@ def explain(
             cells = [address.cell(result, text) for text in texts]
         except EncoderError as e:
             raise EncoderError(e.message, argument="cell") from None  # --cell 'Q[dog,d0]': no row 'dog'
-        if cells and format not in (View.terminal, View.json):
+        if cells and view.cells is None:
             raise EncoderError(
-                f"--cell writes text or JSON; drop --format {format.value}, or use --show-work to work cells out in it"
+                f"--cell writes text or JSON; drop --format {format}, or use --show-work to work cells out in it"
             )
         with writing(output, inputs) as out:
-            _explain(result, steps, cells, out, format, precision, full, show_work, no_color, overview)
+            if cells and view.cells is not None:  # None: refused above
+                from encoder_cli.render import work
+
+                out.write(view.cells(result, [work.cell(result, s, i, j, precision) for s, i, j in cells]))
+            else:
+                if view.note is not None and (note := view.note(steps)):
+                    _say(note)
+                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color)
+                views.write(format, job, out)
     except EncoderError as e:
         _fail(e)
-
-
-def _explain(
-    result: Trace,
-    steps: list[Step],
-    cells: list[tuple[Step, int, int]],
-    out: TextIO,
-    format: View,
-    precision: int,
-    full: bool,
-    show_work: bool,
-    no_color: bool,
-    overview: bool = False,
-) -> None:
-    if cells:
-        from encoder_cli.render import work
-
-        worked = [work.cell(result, s, i, j, precision) for s, i, j in cells]
-        if format is View.json:
-            from encoder_cli.render import json_doc
-
-            out.write(json_doc.dumps(json_doc.head(result) | {"cells": [w.json() for w in worked]}))
-        else:
-            out.write("".join(printable(w.text) + "\n" for w in worked))
-        return
-    if format is View.json:
-        from encoder_cli.render import json_doc
-
-        if json_doc.size(steps) > json_doc.LARGE:  # said before a byte is written
-            numbers = sum(s.value.size for s in steps)
-            _say(f"note: this JSON is about {json_doc.size(steps) / 1e6:,.0f} MB ({numbers:,} numbers); "
-                 "to write less, keep fewer steps with --layer, --head or --step")  # fmt: skip
-        out.writelines(json_doc.chunks(result, steps, work_precision=precision if show_work else None))
-        return
-    if format in (View.markdown, View.latex, View.html):
-        from encoder_cli.render import html, latex, markdown, page
-
-        handout = {View.markdown: markdown, View.latex: latex, View.html: html}[format]
-        width = latex.width if format is View.latex else len  # how wide a row label prints
-        layout = page.layout(result, steps, precision, full, show_work, width, overview=overview)
-        out.write(handout.render(layout, precision))
-        return
-    _print_view(result, steps, out, format is View.svg, precision, full, show_work, no_color, overview)
-
-
-def _print_view(
-    result: Trace,
-    steps: list[Step],
-    out: TextIO,
-    svg: bool,
-    precision: int,
-    full: bool,
-    show_work: bool,
-    no_color: bool,
-    overview: bool = False,
-) -> None:
-    """The terminal view (or its overview), to a terminal, a file, or recorded as an SVG picture."""
-    from rich.console import Console, Group
-    from rich.measure import Measurement
-
-    from encoder_cli.render import terminal
-
-    if svg:  # as wide as the terminal (COLUMNS), or 100 columns off one
-        width = _columns() or SVG_COLUMNS
-        console = Console(file=io.StringIO(), record=True, width=width, force_terminal=True, color_system="truecolor")
-    else:
-        console = _console(out, no_color)
-    # A matrix fits when one screen shows it whole, with its title and caption.
-    max_rows = max(console.height - 6, 9) if console.is_terminal and not svg else ROWS_OFF_TERMINAL
-    fit = widest = console.width
-    parts = terminal.render(
-        result,
-        steps,
-        precision=precision,
-        width=None if full else fit,
-        max_rows=None if full else max_rows,
-        show_work=show_work,
-    )
-    for part in terminal.overview(result, steps, precision=precision) if overview else parts:
-        if full and isinstance(part, Group):  # a matrix prints at its own width, if wider
-            console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)
-            widest = max(widest, console.width)
-        console.print(part)
-        console.print()
-        console.width = fit
-    if svg:
-        console.width = widest
-        out.write(console.export_svg(title=f"encoder explain {result.sentence!r}", code_format=terminal.SVG_TEMPLATE))
-
-
-class SheetFormat(str, Enum):
-    terminal = "terminal"
-    markdown = "markdown"
-    latex = "latex"
-    html = "html"
 
 
 @app.command()
@@ -425,7 +330,7 @@ def worksheet(
     ] = None,
     format: Annotated[
         SheetFormat, typer.Option("--format", "-f", help="terminal, or a handout: markdown, latex, html.")
-    ] = SheetFormat.terminal,
+    ] = "terminal",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -511,22 +416,9 @@ def worksheet(
 
         title = f"{'Answer key' if key else 'Worksheet'}: {page.TITLE}"
         asks = [] if decimals is None else [("Answers", sheets.ask(decimals))]
+        job = views.Job(result, steps, precision, marks=marks, title=title, asks=asks, no_color=no_color)
         with writing(output, [*inputs, *([str(answers_template)] if answers_template else [])]) as out:
-            if format is SheetFormat.terminal:
-                from encoder_cli.render import terminal
-
-                console = _console(out, no_color)
-                for part in terminal.render(result, steps, precision=precision, width=console.width,
-                                            max_rows=None, marks=marks, title=title, asks=asks):  # fmt: skip
-                    console.print(part)
-                    console.print()
-                return
-            from encoder_cli.render import html, latex, markdown
-
-            handout = {SheetFormat.markdown: markdown, SheetFormat.latex: latex, SheetFormat.html: html}[format]
-            width = latex.width if format is SheetFormat.latex else len
-            layout = page.layout(result, steps, precision, False, False, width, marks, title, asks)
-            out.write(handout.render(layout, precision))
+            views.write(format, job, out)
     except EncoderError as e:
         _fail(e)
 
@@ -632,7 +524,7 @@ def check(
                 else:
                     out.write(json_doc.dumps(report.document(result, reports[0], precision)))
             else:
-                console = _console(out, no_color)
+                console = views.console(out, no_color)
                 view = (
                     report.class_view(result, reports)
                     if len(reports) > 1
@@ -824,29 +716,6 @@ def _fail(error: EncoderError) -> NoReturn:
 def _say(message: str) -> None:
     """A message on stderr, as one line of printable text: `a\\nb`, `\\x1b[31m`."""
     typer.echo(printable(message), err=True)
-
-
-def _columns() -> int | None:
-    """COLUMNS when it is a width: ASCII digits, at least 1 (past 10,000 taken as 10,000). Rich
-    would take 0 or Arabic-Indic digits as one, and draw nothing, or a column a line."""
-    text = os.environ.get("COLUMNS", "")
-    return min(int(text), MAX_COLUMNS) if text.isascii() and text.isdigit() and int(text) > 0 else None
-
-
-def _console(out: TextIO, no_color: bool) -> Console:
-    from rich.console import Console
-
-    class Piped(Console):
-        def on_broken_pipe(self) -> None:  # Rich would exit 1: end as every command does, 141
-            raise BrokenPipeError
-
-    width = _columns()
-    if width is None:  # the terminal's, or 80 off one, as Rich measures it without COLUMNS
-        try:
-            width = os.get_terminal_size(out.fileno()).columns
-        except (OSError, ValueError):
-            width = 80
-    return Piped(file=out, width=width, no_color=True if no_color else None, highlight=False)
 
 
 def _read_text(name: str, option: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from html import escape
 from encoder_cli.render import fmt, page
 from encoder_cli.trace import MarkKind
 
+width = len  # how wide a row label prints, in digits: a character each (1ch)
 _SUBSCRIPT = re.compile(r"\b([A-Za-z]+)_([A-Za-z0-9]+)\b")  # W_Q, d_k, b_1, head_0
 
 # Every rule is under ROOT: `body` on the page, the fragment's own class in a notebook, so

@@ -9,6 +9,7 @@ import re
 from encoder_cli.render import fmt, page, tex
 
 _MARKUP = re.compile(r"([\\`*_\[\]<>#$|~])")
+width = len  # how wide a row label prints, in digits: a character each
 
 
 def render(p: page.Page, precision: int) -> str:
