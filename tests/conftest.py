@@ -25,7 +25,7 @@ MAT = FIXTURES / "the-cat-sat-on-the-mat.yaml"
 PRE = FIXTURES / "pre-norm-gelu.yaml"
 SENTENCES = {SEED: "The cat sat", MAT: "The cat sat on the mat", PRE: "a dog ran home, fast."}
 
-# The worksheet of issue #12: its blanks, and the blanks they add (tests/test_worksheet.py works
+# The worksheet of issue #12: its blanks, and the blanks they add (tests/unit/test_worksheet.py works
 # them out): PE[cat], X'[cat], Q, K[cat], and scores, scaled and weights [cat].
 WORKSHEET = ["worksheet", "The cat sat", "--blank", "PE[cat]", "--blank", "Q", "--blank", "weights[cat]"]
 BLANKS = 4 + 4 + 12 + 4 + 3 * 3

@@ -241,7 +241,7 @@ def test_check_report_in_the_terminal() -> None:
     assert "PE[cat, d2] = sin(1 / 10000^(2/4)) = sin(0.01) = 0.010" in out
     assert re.search(r"^\[cat, d2\] +0\.98 +0\.9100 +→ carried$", out, flags=re.M)  # 0.9 + its own PE 0.08
     assert "X'[cat, d2] = X[cat, d2] + PE[cat, d2] = 0.900 + 0.080 = 0.980" in out
-    assert out.rstrip().endswith("27 checked: 14 right, 7 carried, 6 wrong")  # by hand: tests/test_grading.py
+    assert out.rstrip().endswith("27 checked: 14 right, 7 carried, 6 wrong")  # by hand: tests/unit/test_grading.py
 
 
 def test_not_attempted_and_whole_rows() -> None:

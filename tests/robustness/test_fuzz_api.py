@@ -6,10 +6,10 @@ types, given to encoder_cli.explain and then to_json. On every input: a run whos
 without NaN, or EncoderError and nothing else, in one line; nothing printed, no warning (the suite
 runs with -W error), the caller's mapping unchanged.
 
-A case is its seed: `FUZZ_SEED=1234 FUZZ_CASES=1 pytest tests/test_fuzz_api.py -k many` replays
+A case is its seed: `FUZZ_SEED=1234 FUZZ_CASES=1 pytest tests/robustness/test_fuzz_api.py -k many` replays
 case 1234. The suite runs CASES cases (seconds); a long run by hand:
 
-    FUZZ_CASES=20000 .venv/bin/python -m pytest -q tests/test_fuzz_api.py -k many
+    FUZZ_CASES=20000 .venv/bin/python -m pytest -q tests/robustness/test_fuzz_api.py -k many
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`encoder worksheet` at the command line's edge: the issue's example, its template through
 `check`, the answer key, the HTML's cells, the terminal sheet's title, and what the user typed
-reaching the terminal escaped (tests/test_worksheet_handouts.py reads the handouts with their
+reaching the terminal escaped (tests/handouts/test_worksheet_handouts.py reads the handouts with their
 real readers)."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import FIXTURES, ROOT, SEED, run
 
 README = (ROOT / "README.md").read_text()
-# The README and every page of docs/ (docs/contracts/ holds the contracts, copied: tests/test_docs.py).
+# The README and every page of docs/ (docs/contracts/ holds the contracts, copied: tests/docs/test_docs.py).
 PAGES = {
     p.relative_to(ROOT).as_posix(): p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 }

@@ -227,7 +227,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.returncode, d
 
 def peak_rss_mib(args: list[str]) -> float:
     """The peak RSS of the command's process, in MiB."""
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     peak, status, stderr = subprocess.run(
         [sys.executable, "-c", PEAK, *args], capture_output=True, text=True, env=env, check=True
     ).stdout.split(" ", 2)

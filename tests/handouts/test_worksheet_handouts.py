@@ -1,4 +1,4 @@
-"""The worksheet's handouts read by the programs their readers use, as tests/test_handouts.py
+"""The worksheet's handouts read by the programs their readers use, as tests/handouts/test_handouts.py
 reads explain's: the LaTeX by pdflatex; the Markdown's math, with its \\boxed{\\phantom{…}} blanks,
 by pdflatex (amsmath) and by MathJax 2.7 in headless Chromium; the HTML, with its numbered
 boxes, by headless Chromium at A4 width and printed on A4."""

@@ -5,10 +5,10 @@ contract holds: exit status 0, 1 (check only) or 2, never a traceback; on an err
 stderr and nothing on stdout; on success JSON that parses, without NaN, and what init writes
 loads.
 
-A case is its seed: `FUZZ_SEED=1234 FUZZ_CASES=1 pytest tests/test_fuzz.py -k many` replays
+A case is its seed: `FUZZ_SEED=1234 FUZZ_CASES=1 pytest tests/robustness/test_fuzz.py -k many` replays
 case 1234. The suite runs CASES cases (seconds); a long run by hand:
 
-    FUZZ_CASES=30000 .venv/bin/python -m pytest -q tests/test_fuzz.py -k many
+    FUZZ_CASES=30000 .venv/bin/python -m pytest -q tests/robustness/test_fuzz.py -k many
 """
 
 from __future__ import annotations
