@@ -152,6 +152,16 @@ NoColor = Annotated[
 ]
 
 
+def _steps(help: str) -> Any:
+    """-s/--step PATTERN, explain's and worksheet's (names.py resolves it)."""
+    return typer.Option("--step", "-s", metavar="PATTERN", help=help, show_default=False)
+
+
+def _decimals(help: str) -> Any:
+    """--decimals N, worksheet's and check's: 0 to 15, as many as a float64 holds after the point."""
+    return typer.Option(min=0, max=15, metavar="N", help=help, show_default=False)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"encoder-cli {__version__}")
@@ -198,15 +208,11 @@ def explain(
     ] = None,
     step: Annotated[
         list[str] | None,
-        typer.Option(
-            "--step",
-            "-s",
-            metavar="PATTERN",
-            help="Show only these steps: an id ('input'), a learner's name ('PE', \"X'\", 'softmax'), "
+        _steps(
+            "Show only these steps: an id ('input'), a learner's name ('PE', \"X'\", 'softmax'), "
             "the end of ids ('weights', 'heads.1.Q'), a stage ('attention', 'ffn', 'heads.1') or a glob "
             "('layers.*.norm_2'); a parameter's name ('W_Q', 'b_1', 'gamma') shows that parameter. "
-            "Repeat to show more.",
-            show_default=False,
+            "Repeat to show more."
         ),
     ] = None,
     cell: Annotated[
@@ -357,23 +363,13 @@ def worksheet(
     head: Annotated[int | None, typer.Option(help="Show no other head's steps unless a blank needs them.")] = None,
     step: Annotated[
         list[str] | None,
-        typer.Option(
-            "--step",
-            "-s",
-            metavar="PATTERN",
-            help="Show only these steps, as explain's --step picks them, and the blanks. Repeat for more.",
-            show_default=False,
-        ),
+        _steps("Show only these steps, as explain's --step picks them, and the blanks. Repeat for more."),
     ] = None,
     decimals: Annotated[
         int | None,
-        typer.Option(
-            min=0,
-            max=15,
-            metavar="N",
-            help="Ask for N decimals in every answer: the sheet says 'give N decimals', and the template's check "
-            "command grades with --decimals N.",
-            show_default=False,
+        _decimals(
+            "Ask for N decimals in every answer: the sheet says 'give N decimals', and the template's check "
+            "command grades with --decimals N."
         ),
     ] = None,
     precision: Annotated[
@@ -451,13 +447,7 @@ def check(
     ] = None,
     decimals: Annotated[
         int | None,
-        typer.Option(
-            min=0,
-            max=300,
-            metavar="N",
-            help="Ask for N decimals: an answer with fewer is too coarse, and 0.00 may then be right for 0.004.",
-            show_default=False,
-        ),
+        _decimals("Ask for N decimals: an answer with fewer is too coarse, and 0.00 may then be right for 0.004."),
     ] = None,
     carry: Annotated[
         bool,
