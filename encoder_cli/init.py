@@ -13,6 +13,7 @@ import re
 import unicodedata
 
 import numpy as np
+import yaml
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
@@ -171,16 +172,24 @@ def _row(v: np.ndarray) -> str:
 
 
 def _number(x: float) -> str:
-    """A setting as written: 10000, 1e-05, or (where those round it) every digit, 12345.678."""
-    short = f"{x:g}"
-    return short if float(short) == x else repr(x)
+    """A setting as written: 10000, 1.0e-05, or (where those round it) every digit, 12345.678.
+    An exponent has a point before it, as YAML 1.1 needs to read a float (yaml.safe_load reads
+    1e-05 as a word; this tool reads it either way)."""
+    short = f"{x:g}" if float(f"{x:g}") == x else repr(x)
+    mantissa, e, exponent = short.partition("e")
+    return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else short
+
+
+_RESOLVER = yaml.resolver.Resolver()  # what YAML 1.1 makes of a plain key: on and 0x1F are no words there
 
 
 def _entry(indent: str, token: str, value: str) -> str:
     """`token: value` in a mapping. A word is a plain key; anything YAML would read otherwise
     ([UNK], punctuation, a control character, a line separator) is quoted with escapes; a key
     too long for YAML's simple keys is written as an explicit one, `? key` then `: value`."""
-    key = token if re.fullmatch(r"\w+", token) else f'"{escaped(token, chr(34) + chr(92))}"'
+    resolved: str = _RESOLVER.resolve(yaml.ScalarNode, token, (True, False))  # type: ignore[no-untyped-call]
+    plain = re.fullmatch(r"\w+", token) and resolved.endswith(":str")
+    key = token if plain else f'"{escaped(token, chr(34) + chr(92))}"'  # yes, on, null, 0x1F: words, quoted
     if len(key) > LONGEST_KEY:
         return f"{indent}? {key}\n{indent}: {value}"
     return f"{indent}{key}: {value}"

@@ -140,3 +140,23 @@ def test_bad_sizes() -> None:
     ):
         result = run("init", *args)
         assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
+
+
+def test_a_written_file_read_by_yaml_safe_load_is_the_same_weights(tmp_path) -> None:
+    """The Python API takes what yaml.safe_load makes of init's file: its settings are YAML 1.1
+    floats (1.0e-05, not the word 1e-05) and words YAML would read otherwise (yes, on, null,
+    0x1F) are quoted keys; the mapping runs to the same document as the file."""
+    import json
+
+    import yaml
+
+    import encoder_cli
+
+    path = tmp_path / "w.yaml"
+    made = run("init", "--sentence", "yes on no null 1e5 0x1F cat", "--layer-norm-eps", "1e-5", "-o", str(path))
+    assert made.exit_code == 0, made.stderr
+    mapping = yaml.safe_load(path.read_text())
+    assert list(mapping["embeddings"]) == ["yes", "on", "no", "null", "1e5", "0x1F", "cat"]
+    assert mapping["model"]["layer_norm_eps"] == 1e-5
+    from_file = json.loads(encoder_cli.explain(weights=path).to_json())
+    assert json.loads(encoder_cli.explain(weights=mapping).to_json())["steps"] == from_file["steps"]
