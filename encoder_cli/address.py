@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from encoder_cli import names
 from encoder_cli.errors import EncoderError
+from encoder_cli.names import quoted
 from encoder_cli.trace import Step, Trace, columns, labels
 
 _USAGE = "write a step id, STEP[row] or STEP[row,col], e.g. 'Q[0,0]', 'weights[cat,sat]' or \"Q['[CLS]',d0]\""
@@ -39,8 +40,8 @@ def parse(trace: Trace, text: str, *, parameters: bool = True, suggest: bool = T
     name, items = _split(text)
     step = names.one(trace, name, parameters=parameters, suggest=suggest)
     cols = columns(step)
-    if len(items) == 1 and len(step.rows) == 1 and len(cols) > 1 and items[0].text not in (step.rows[0], "0"):
-        items = [_Item(step.rows[0], True), items[0]]  # b_1[f3]: a one-row parameter's column
+    if len(items) == 1 and step.id not in trace.by_id and len(step.rows) == 1:
+        items = [_Item(step.rows[0], True), items[0]]  # b_1[f3], b_1[3]: a one-row parameter's column
     row = _index(text, items[0] if items else None, labels(step.rows), list(step.rows), "row")
     col = _index(text, items[1] if len(items) > 1 else None, cols, list(step.cols), "column")
     if row is not None and col is None and len(cols) == 1:
@@ -53,12 +54,12 @@ def _split(text: str) -> tuple[str, list[_Item]]:
     name, bracket, rest = text.partition("[")
     name = name.strip()
     if not name or "]" in name:
-        raise EncoderError(f"{text!r}: {_USAGE}")
+        raise EncoderError(f"{quoted(text)}: {_USAGE}")
     if not bracket:
         return name, []
     rest = rest.rstrip()
     if not rest.endswith("]"):
-        raise EncoderError(f"{text!r}: the [ is not closed; {_USAGE}")
+        raise EncoderError(f"{quoted(text)}: the [ is not closed; {_USAGE}")
     inner, items, i = rest[:-1], [], 0
     while True:
         while i < len(inner) and inner[i].isspace():
@@ -66,7 +67,7 @@ def _split(text: str) -> tuple[str, list[_Item]]:
         if i < len(inner) and inner[i] in "'\"":
             end = inner.find(inner[i], i + 1)
             if end < 0:
-                raise EncoderError(f"{text!r}: a quote is not closed; {_USAGE}")
+                raise EncoderError(f"{quoted(text)}: a quote is not closed; {_USAGE}")
             items.append(_Item(inner[i + 1 : end], True))
             i = end + 1
             while i < len(inner) and inner[i].isspace():
@@ -79,10 +80,10 @@ def _split(text: str) -> tuple[str, list[_Item]]:
         if i >= len(inner):
             break
         if inner[i] != "," or len(items) == 2:
-            raise EncoderError(f"{text!r}: {_USAGE}")
+            raise EncoderError(f"{quoted(text)}: {_USAGE}")
         i += 1
     if any(not item.text and not item.quoted for item in items):
-        raise EncoderError(f"{text!r}: an empty row or column; {_USAGE}")
+        raise EncoderError(f"{quoted(text)}: an empty row or column; {_USAGE}")
     return name, items
 
 
@@ -91,7 +92,7 @@ def cell(trace: Trace, text: str) -> tuple[Step, int, int]:
     where = parse(trace, text)
     if where.row is None or where.col is None:
         n, m = where.step.value.shape
-        raise EncoderError(f"{text!r}: give one cell, {where.step.id}[row,col]; the step is {n} x {m}")
+        raise EncoderError(f"{quoted(text)}: give one cell, {where.step.id}[row,col]; the step is {n} x {m}")
     return where.step, where.row, where.col
 
 
@@ -103,7 +104,8 @@ def _index(text: str, written: _Item | None, shown: list[str], names: list[str],
         index = int(written.text[:7])  # (a longer number is out of range whatever it says)
         if len(written.text) > 6 or index >= len(shown):
             raise EncoderError(
-                f"{text!r}: {axis} {written.text[:12]} is out of range; there are {len(shown)} (0 to {len(shown) - 1})"
+                f"{quoted(text)}: {axis} {written.text[:12]} is out of range; "
+                f"there are {len(shown)} (0 to {len(shown) - 1})"
             )
         return index
     if written.text in shown:
@@ -111,10 +113,10 @@ def _index(text: str, written: _Item | None, shown: list[str], names: list[str],
     found = [i for i, name in enumerate(names) if name == written.text]
     if len(found) > 1:
         where = ", ".join(map(str, found))
-        raise EncoderError(f"{text!r}: {written.text!r} is at positions {where}; write the position instead")
+        raise EncoderError(f"{quoted(text)}: {written.text!r} is at positions {where}; write the position instead")
     if not found:
         more = " …" if len(shown) > 8 else ""
-        raise EncoderError(f"{text!r}: no {axis} {written.text!r}; the {axis}s are {', '.join(shown[:8])}{more}")
+        raise EncoderError(f"{quoted(text)}: no {axis} {written.text!r}; the {axis}s are {', '.join(shown[:8])}{more}")
     return found[0]
 
 

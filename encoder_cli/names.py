@@ -89,18 +89,20 @@ MEANINGS = {
 PARAMETERS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O", "W_1", "b_1", "W_2", "b_2", "gamma", "beta",
               "table")  # fmt: skip
 SUGGESTED_AMONG = 2000  # a did-you-mean compares the name with at most this many names
+LONGEST = 200  # a name or pattern; ids are under 60 characters (a longer glob costs fnmatch quadratic time)
 _HEAD_PART = re.compile(r"\.heads\.\d+\.")
 
 
 def one(trace: Trace, name: str, *, parameters: bool = True, suggest: bool = True) -> Step:
     """The one step (or parameter) a name means; EncoderError naming the candidates or the nearest names."""
+    _short_enough(name, None)
     found = _found(trace, name, parameters)
     if len(found) == 1:
         return _step(trace, found[0])
     if found:
         shown = ", ".join(found[:6]) + (", …" if len(found) > 6 else "")
         kinds = {"parameters" if x in trace.parameter_ids else "steps" for x in found}
-        raise EncoderError(f"{name!r} could be any of {len(found)} {' and '.join(sorted(kinds, reverse=True))} "
+        raise EncoderError(f"{quoted(name)} could be any of {len(found)} {' and '.join(sorted(kinds, reverse=True))} "
                            f"({shown}); write more of the id")  # fmt: skip
     _unknown(trace, name, parameters, suggest)
 
@@ -128,8 +130,10 @@ def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence
 
 def given(trace: Trace, ids: Sequence[str]) -> list[Step]:
     """These parameters as steps, read now: they count toward the work bound, and past it are refused."""
-    asked = sum(len(p.rows) * len(p.cols) for p in map(trace.parameter_ids.__getitem__, ids))
-    if trace.held + asked > MAX_HELD:
+    size = {p.id: len(p.rows) * len(p.cols) for p in trace.parameters}
+    read = sum(size[x] for x in trace.read)  # asked for before, and kept
+    asked = sum(size[x] for x in set(ids) - set(trace.read))
+    if trace.held + read + asked > MAX_HELD:
         raise EncoderError(
             f"these parameters hold {asked:,} numbers, past the {MAX_HELD:,} a run may hold with its steps; "
             "ask for fewer, with --layer or a narrower pattern",
@@ -142,18 +146,39 @@ def many(trace: Trace, pattern: str, head: int | None = None) -> set[str]:
     """The ids a -s pattern selects: steps by a whole id or glob, an alias, the end of ids, or a
     scope (`attention`, `heads.1`, `layers.0`: everything under it); parameters only when the
     pattern's last part names one. With --head, a layer's W_Q means that head's columns."""
+    _short_enough(pattern, "step")
     steps = _selected(pattern, [s.id for s in trace.steps], scopes=True)
     params: list[str] = []
-    last = re.split(r"[.*?\[\]]", pattern)[-1] or pattern
-    if _fold(ALIASES.get(last, last)) in {_fold(p) for p in PARAMETERS}:
+    if _names_a_parameter(pattern):
         params = _selected(pattern, list(trace.parameter_ids), scopes=False)
         if head is not None and trace.model.heads > 1:  # --head 1 -s W_Q: head 1's columns of W_Q
             params = [_slice(x, head) if _slice(x, head) in trace.parameter_ids else x for x in params]
         if not params:
-            _missing_parameter(pattern, last, _parameter_names(trace), "step")
+            _missing_parameter(trace, pattern, "step")
+            _unknown(trace, pattern, True, True, argument="step")
     if not steps and not params:
         _unknown(trace, pattern, True, True, argument="step")
     return {*steps, *params}
+
+
+def _names_a_parameter(pattern: str) -> bool:
+    """Whether a name's last part is a parameter's name or alias, or a glob that matches one (W_*)."""
+    last = pattern.rsplit(".", 1)[-1]
+    last = next((e for a, e in ALIASES.items() if _fold(a) == _fold(last)), last)
+    literal = re.sub(r"[*?\[\]]", "", last)  # `*` alone (layers.0.*) names no parameter: the steps stay as they were
+    return bool(literal) and any(fnmatch.fnmatchcase(_fold(p), _fold(last)) for p in PARAMETERS)
+
+
+def _short_enough(name: str, argument: str | None) -> None:
+    if len(name) > LONGEST:
+        raise EncoderError(
+            f"{quoted(name)} is {len(name):,} characters long; a name is at most {LONGEST}", argument=argument
+        )
+
+
+def quoted(name: str, room: int = 60) -> str:
+    """A name as a message quotes it, cut short: 'layers.0.attention.heads.1.scroes', 'aaaa…' (5,000 characters)."""
+    return repr(name) if len(name) <= room else f"{name[: room - 1]!r}… ({len(name):,} characters)"
 
 
 def _kept(x: str, layer: int | None, head: int | None) -> bool:
@@ -183,10 +208,18 @@ def name(trace: Trace, step_id: str) -> str:
     head's columns among the heads' columns: `W_Q`, `heads.1.W_Q`)."""
     if step_id in SYMBOLS:  # the seed's X, PE, X'
         return SYMBOLS[step_id]
-    if step_id in trace.by_id:
-        return names(tuple(trace.by_id))[step_id]
-    slices = _is_slice(step_id)
-    return names(tuple(p for p in trace.parameter_ids if _is_slice(p) == slices))[step_id]
+    return _all_names(trace)[step_id]
+
+
+def _all_names(trace: Trace) -> dict[str, str]:
+    """Every step's and parameter's name, worked out once a trace (a parameter's among the
+    parameters, a head's columns among the heads' columns)."""
+    if "names" not in trace.memo:
+        params = list(trace.parameter_ids)
+        whole, heads = [p for p in params if not _is_slice(p)], [p for p in params if _is_slice(p)]
+        trace.memo["names"] = {**names(tuple(trace.by_id)), **names(tuple(whole)), **names(tuple(heads))}
+    known: dict[str, str] = trace.memo["names"]
+    return known
 
 
 # --- Finding ---------------------------------------------------------------------------
@@ -195,6 +228,7 @@ def name(trace: Trace, step_id: str) -> str:
 def _found(trace: Trace, name: str, parameters: bool) -> list[str]:
     """The ids a name means: as written first, then folded (case and underscores)."""
     ids = [s.id for s in trace.steps] + ([p.id for p in trace.parameters] if parameters else [])
+    name = _last_unaliased(name)
     for fold in (False, True):
         key = _fold(name) if fold else name
         alias = {(_fold(a) if fold else a): e for a, e in ALIASES.items()}.get(key)
@@ -204,7 +238,8 @@ def _found(trace: Trace, name: str, parameters: bool) -> list[str]:
                 hits = [i for i in ids if _ends_with(i, wanted, fold) and ("heads" in wanted or not _is_slice(i))]
             if hits:
                 return hits
-    return []
+    gap = _gapped(name)  # layers.1.W_Q: layer 1's W_Q, whatever lies between
+    return _selected(gap, ids, scopes=False) if gap else []
 
 
 def _selected(pattern: str, ids: Sequence[str], scopes: bool) -> list[str]:
@@ -212,18 +247,33 @@ def _selected(pattern: str, ids: Sequence[str], scopes: bool) -> list[str]:
     a scope, then as an alias; exact case first, then folded. A head's columns of a parameter
     only where the pattern says `heads`."""
     alias = next((e for a, e in ALIASES.items() if _fold(a) == _fold(pattern)), None)
+    pattern = _last_unaliased(pattern)
     globs = [pattern, "*." + pattern]
     globs += [pattern + ".*", "*." + pattern + ".*"] if scopes else []
+    globs += [gap] if (gap := _gapped(pattern)) else []
     aliased = [alias, "*." + alias] if alias else []
     for group, fold in ((globs, False), (globs, True), (aliased, False)):  # `Attention` is still the stage
         for glob in group:
             g = _fold(glob) if fold else glob
             hits = [i for i in ids if fnmatch.fnmatchcase(_fold(i) if fold else i, g)]
-            if "heads" not in pattern:
+            if "heads" not in _fold(pattern):
                 hits = [i for i in hits if not _is_slice(i)]
             if hits:
                 return hits
     return []
+
+
+def _last_unaliased(name: str) -> str:
+    """heads.1.softmax -> heads.1.weights, norm_1.γ -> norm_1.gamma: an alias as a dotted name's last part."""
+    scope, dot, last = name.rpartition(".")
+    alias = next((e for a, e in ALIASES.items() if _fold(a) == _fold(last)), None) if dot else None
+    return f"{scope}.{alias}" if alias else name
+
+
+def _gapped(name: str) -> str | None:
+    """layers.1.W_Q -> the glob layers.1.*.W_Q: a layer's step or parameter by its end."""
+    match = re.fullmatch(r"(layers\.\d+)\.([^*?\[]+)", name, re.IGNORECASE)
+    return f"{match[1]}.*.{match[2]}" if match else None
 
 
 def _ends_with(step_id: str, end: str, fold: bool) -> bool:
@@ -272,10 +322,17 @@ def _step(trace: Trace, found: str) -> Step:
 # --- When nothing matches ---------------------------------------------------------------
 
 
-def _missing_parameter(name: str, last: str, known: list[str], argument: str | None) -> NoReturn:
+def _missing_parameter(trace: Trace, name: str, argument: str | None) -> None:
+    """A name of a parameter this model does not have (W_O, b_Q): said so. A parameter it has, named
+    so that no id ends that way (layers.1.W_Q), falls through to the did-you-mean."""
+    last = name.rsplit(".", 1)[-1]
+    last = next((e for a, e in ALIASES.items() if _fold(a) == _fold(last)), last)
+    known = _parameter_names(trace)
+    if any(fnmatch.fnmatchcase(_fold(k), _fold(last)) for k in known):
+        return
     why = "its attention output is the heads' concat as it is" if last == "W_O" else "its weights do not hold one"
     raise EncoderError(
-        f"{name!r}: this model has no {last}: {why}; its parameters are {', '.join(known)}", argument=argument
+        f"{quoted(name)}: this model has no {last}: {why}; its parameters are {', '.join(known)}", argument=argument
     )
 
 
@@ -286,19 +343,18 @@ def _parameter_names(trace: Trace) -> list[str]:
 def _unknown(trace: Trace, name: str, parameters: bool, suggest: bool, argument: str | None = None) -> NoReturn:
     if not parameters and _found(trace, name, True):
         raise EncoderError(
-            f"{name!r} is a parameter of the model, given, not worked out; name a step that uses it, such as 'Q'",
+            f"{quoted(name)} is a parameter of the model, given, not worked out; name a step that uses it, such as 'Q'",
             argument=argument,
         )
-    last = name.rsplit(".", 1)[-1]
-    if parameters and _fold(ALIASES.get(last, last)) in {_fold(p) for p in PARAMETERS}:
-        _missing_parameter(name, last, _parameter_names(trace), argument)
+    if parameters and _names_a_parameter(name):
+        _missing_parameter(trace, name, argument)
     what = "step or parameter" if parameters else "step"
     close = suggestions(trace, name, parameters) if suggest else []
     if close:
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?"
     else:
         hint = "; `encoder explain --overview` lists the steps"
-    raise EncoderError(f"{name!r} is not a {what}{hint}", argument=argument)
+    raise EncoderError(f"{quoted(name)} is not a {what}{hint}", argument=argument)
 
 
 def suggestions(trace: Trace, name: str, parameters: bool = True, n: int = 3) -> list[str]:

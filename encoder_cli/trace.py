@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -168,8 +168,18 @@ class Trace:
                                          Given(value), p.stage)  # fmt: skip
         return self._given[param_id]
 
+    @property
+    def read(self) -> list[str]:
+        """The parameters read so far (kept: they count toward the work bound)."""
+        return list(self._given)
+
     @cached_property
     def _given(self) -> dict[str, Step]:
+        return {}
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """What a module works out once a trace (names.py: every step's name)."""
         return {}
 
 

@@ -140,7 +140,7 @@ def test_suggestions_are_bounded_in_the_names_they_compare(monkeypatch) -> None:
 
     monkeypatch.setattr(difflib, "get_close_matches", counted)
     with pytest.raises(EncoderError):
-        names.one(t, "x" * 5000)
+        names.one(t, "x" * names.LONGEST)
     assert compared and max(compared) <= names.SUGGESTED_AMONG + len(names.ALIASES)
     with pytest.raises(EncoderError, match="is not a step or parameter; `encoder"):
         names.one(t, "nonsense", suggest=False)  # a grader's later unknown names: no search at all
@@ -232,3 +232,55 @@ def test_an_unknown_key_in_the_api_is_a_key_error() -> None:
     for key in (5, None, 1.5, b"Q"):
         with pytest.raises(KeyError):
             t[key]  # type: ignore[index]
+
+
+# --- what a review found (#17) ------------------------------------------------------------
+
+
+def test_a_long_name_is_refused_at_once_and_quoted_short() -> None:
+    """fnmatch takes quadratic time on an unclosed [: a name past LONGEST is refused before any match."""
+    for flag in ("-s", "-c"):
+        done = run("explain", flag, "[a-" * 30_000)
+        assert done.exit_code == 2 and done.stdout == "" and len(done.stderr) < 300, done.stderr[:300]
+        assert "… (90,000 characters)" in done.stderr and done.stderr.count("\n") == 1
+    assert "is 90,000 characters long; a name is at most 200" in run("explain", "-s", "[a-" * 30_000).stderr
+    assert "is 201 characters long" in run("explain", "-c", "q" * 201 + "[0,0]").stderr
+
+
+def test_a_layer_and_an_end_name_one_thing_in_every_place() -> None:
+    """layers.1.W_Q is layer 1's W_Q; Heads.1.W_Q (any case) head 1's columns; an alias may end a dotted name."""
+    t = encoder_cli.explain(SENTENCES[MAT], weights=MAT)
+    assert t["layers.1.W_Q"] is t["layers.1.attention.W_Q"]
+    assert t["Layers.0.Attention.Heads.1.W_Q"] is t["layers.0.attention.heads.1.W_Q"]
+    assert t["layers.1.norm_1.γ"] is t["layers.1.norm_1.gamma"]
+    assert ids_of(*MAT_ARGS, "-s", "layers.1.W_Q")[1] == ["layers.1.attention.W_Q"]
+    assert ids_of(*MAT_ARGS, "-s", "Heads.1.W_Q")[1] == [f"layers.{i}.attention.heads.1.W_Q" for i in (0, 1)]
+    assert ids_of(*MAT_ARGS, "--layer", "1", "-s", "heads.1.softmax")[0] == ["layers.1.attention.heads.1.weights"]
+    assert ids_of("-s", "W_*")[1] == [f"layers.0.{p}" for p in ("attention.W_Q", "attention.W_K", "attention.W_V",
+                                                                "ffn.W_1", "ffn.W_2")]  # fmt: skip
+    assert ids_of("-s", "Γ")[1] == ["layers.0.norm_1.gamma", "layers.0.norm_2.gamma"]
+
+
+def test_a_parameter_the_model_has_is_never_said_missing() -> None:
+    done = run("explain", "-s", "layers.0.W_O")
+    assert "this model has no W_O" in done.stderr  # it has none
+    done = run("explain", *MAT_ARGS, "-s", "layers.9.W_Q")  # it has W_Q, in other layers
+    assert done.exit_code == 2 and "has no" not in done.stderr and "is not a step or parameter" in done.stderr
+
+
+def test_a_one_row_parameter_takes_its_column_by_number_too() -> None:
+    w = raw(SEED)["layers"][0]["ffn"]["b_1"]
+    done = run("explain", "-c", "b_1[0]", "-c", "b_1[f1]")
+    assert done.stdout.splitlines() == [
+        f"b_1[f0] = {float(w[0]):.3f} (given: a parameter of the model, not worked out)",
+        f"b_1[f1] = {float(w[1]):.3f} (given: a parameter of the model, not worked out)",
+    ]
+
+
+def test_parameters_read_one_at_a_time_count_toward_the_bound(monkeypatch) -> None:
+    t = encoder_cli.explain(SENTENCES[MAT], weights=MAT)
+    monkeypatch.setattr(names, "MAX_HELD", t.trace.held + 16 + 15)  # room for one 4 x 4 matrix
+    t["layers.0.attention.W_Q"]
+    t["layers.0.attention.W_Q"]  # read before: nothing more
+    with pytest.raises(KeyError, match="these parameters hold 16 numbers"):
+        t["layers.0.attention.W_K"]
