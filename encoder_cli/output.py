@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 import sys
 from collections.abc import Iterator, Sequence
@@ -68,16 +69,35 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
         raise EncoderError(f"{target}: is inside the installed encoder_cli package ({PACKAGE}); write elsewhere")
     import tempfile  # here, not at start-up: most runs write to stdout
 
-    with _open_error(target):
-        handle, partial = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".partial")
+    # SIGTERM (which ends the run as an exception) is held while the temporary file is made and
+    # named, so that the `finally` below always knows the file it must remove.
+    held = _hold_sigterm()
+    partial = None
     try:
+        with _open_error(target):
+            handle, partial = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".partial")
+        _release(held)
         os.chmod(partial, st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask())
         with _open_error(target), os.fdopen(handle, "w", encoding="utf-8") as stream:
             yield stream
         with _open_error(target):
             os.replace(partial, real)
     finally:
-        Path(partial).unlink(missing_ok=True)
+        _release(held)
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
+
+
+def _hold_sigterm() -> set[signal.Signals | int] | None:
+    """Block SIGTERM (where the platform can), returning the mask to restore."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _release(held: set[signal.Signals | int] | None) -> None:
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _refuse_inputs(name: str, st: os.stat_result, inputs: Sequence[str | Path]) -> None:

@@ -10,6 +10,7 @@ import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from encoder_cli.cli import app
@@ -118,3 +119,35 @@ def test_init_output_is_written_whole(tmp_path: Path) -> None:
     assert run("init", "-o", str(path), "--force").exit_code == 0
     assert path.read_text() == run("init").stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.yaml"]
+
+
+def test_sigterm_as_the_temporary_file_is_made_leaves_no_partial(tmp_path: Path, monkeypatch) -> None:
+    """SIGTERM ends a run as an exception (cli._terminated). Arriving just as the temporary file is
+    made, before its name is known to the code that removes it, it once left the file behind
+    (seen under load in test_hostile's SIGTERM test). It is now held until the name is known."""
+    import os
+    import signal
+    import tempfile
+
+    from encoder_cli import output
+
+    made = tempfile.mkstemp
+
+    def mkstemp_then_sigterm(**kwargs):
+        handle, name = made(**kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered as soon as it may be
+        return handle, name
+
+    def terminated(signum, frame):
+        raise SystemExit(143)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_sigterm)
+    target = tmp_path / "view.txt"
+    target.write_text("old\n")
+    try:
+        with pytest.raises(SystemExit), output.writing(target) as out:
+            out.write("new\n")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["view.txt"] and target.read_text() == "old\n"
