@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import stat
 import sys
 from collections.abc import Iterator, Sequence
@@ -67,37 +66,20 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
     real = Path(os.path.realpath(target))
     if real.is_relative_to(PACKAGE):
         raise EncoderError(f"{target}: is inside the installed encoder_cli package ({PACKAGE}); write elsewhere")
-    import tempfile  # here, not at start-up: most runs write to stdout
-
-    # SIGTERM (which ends the run as an exception) is held while the temporary file is made and
-    # named, so that the `finally` below always knows the file it must remove.
-    held = _hold_sigterm()
-    partial = None
+    # The temporary file is named before it is made, and made inside the `try`: SIGTERM (which
+    # ends the run as an exception) arriving at any moment finds the name the `finally` removes.
+    # (mkstemp made the file first and named it after, and a SIGTERM between left it behind.)
+    partial = real.parent / f".{real.name}.{os.urandom(8).hex()}.partial"
     try:
         with _open_error(target):
-            handle, partial = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".partial")
-        _release(held)
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         os.chmod(partial, st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask())
         with _open_error(target), os.fdopen(handle, "w", encoding="utf-8") as stream:
             yield stream
         with _open_error(target):
             os.replace(partial, real)
     finally:
-        _release(held)
-        if partial is not None:
-            Path(partial).unlink(missing_ok=True)
-
-
-def _hold_sigterm() -> set[signal.Signals | int] | None:
-    """Block SIGTERM (where the platform can), returning the mask to restore."""
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-
-
-def _release(held: set[signal.Signals | int] | None) -> None:
-    if held is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        partial.unlink(missing_ok=True)
 
 
 def _refuse_inputs(name: str, st: os.stat_result, inputs: Sequence[str | Path]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from encoder_cli import output
 from encoder_cli.cli import app
 from tests.conftest import MAT, ROOT
 
@@ -123,26 +124,24 @@ def test_init_output_is_written_whole(tmp_path: Path) -> None:
 
 def test_sigterm_as_the_temporary_file_is_made_leaves_no_partial(tmp_path: Path, monkeypatch) -> None:
     """SIGTERM ends a run as an exception (cli._terminated). Arriving just as the temporary file is
-    made, before its name is known to the code that removes it, it once left the file behind
-    (seen under load in test_hostile's SIGTERM test). It is now held until the name is known."""
-    import os
+    made, before its name was known to the code that removes it, it once left the file behind
+    (seen under load in test_hostile's SIGTERM test). The file is now named first, and made inside
+    the `try` that removes it."""
     import signal
-    import tempfile
 
-    from encoder_cli import output
+    made = os.open
 
-    made = tempfile.mkstemp
-
-    def mkstemp_then_sigterm(**kwargs):
-        handle, name = made(**kwargs)
-        os.kill(os.getpid(), signal.SIGTERM)  # delivered as soon as it may be
-        return handle, name
+    def open_then_sigterm(path, flags, *mode):
+        handle = made(path, flags, *mode)
+        if str(path).endswith(".partial"):
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs as soon as open returns
+        return handle
 
     def terminated(signum, frame):
         raise SystemExit(143)
 
     previous = signal.signal(signal.SIGTERM, terminated)
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_sigterm)
+    monkeypatch.setattr(os, "open", open_then_sigterm)
     target = tmp_path / "view.txt"
     target.write_text("old\n")
     try:
