@@ -153,20 +153,16 @@ def many(trace: Trace, pattern: str, head: int | None = None) -> set[str]:
         params = _selected(pattern, list(trace.parameter_ids), scopes=False)
         if head is not None and trace.model.heads > 1:  # --head 1 -s W_Q: head 1's columns of W_Q
             params = [_slice(x, head) if _slice(x, head) in trace.parameter_ids else x for x in params]
-        if not params:
-            _missing_parameter(trace, pattern, "step")
-            _unknown(trace, pattern, True, True, argument="step")
-    if not steps and not params:
+    if not steps and not params:  # a parameter this model has not is said so there
         _unknown(trace, pattern, True, True, argument="step")
     return {*steps, *params}
 
 
-def _names_a_parameter(pattern: str) -> bool:
-    """Whether a name's last part is a parameter's name or alias, or a glob that matches one (W_*)."""
-    last = pattern.rsplit(".", 1)[-1]
-    last = next((e for a, e in ALIASES.items() if _fold(a) == _fold(last)), last)
-    literal = re.sub(r"[*?\[\]]", "", last)  # `*` alone (layers.0.*) names no parameter: the steps stay as they were
-    return bool(literal) and any(fnmatch.fnmatchcase(_fold(p), _fold(last)) for p in PARAMETERS)
+def _names_a_parameter(pattern: str, among: Sequence[str] = PARAMETERS) -> bool:
+    """Whether a name's last part is one of these parameters' names or an alias of one, or a glob
+    that matches one (W_*). `*` alone (layers.0.*) names no parameter: the steps stay as they were."""
+    last = _last(pattern)
+    return bool(re.sub(r"[*?\[\]]", "", last)) and any(fnmatch.fnmatchcase(_fold(p), _fold(last)) for p in among)
 
 
 def _short_enough(name: str, argument: str | None) -> None:
@@ -246,7 +242,7 @@ def _selected(pattern: str, ids: Sequence[str], scopes: bool) -> list[str]:
     """Ids a pattern selects: as a whole id or glob, then as the end of ids, then (with scopes) as
     a scope, then as an alias; exact case first, then folded. A head's columns of a parameter
     only where the pattern says `heads`."""
-    alias = next((e for a, e in ALIASES.items() if _fold(a) == _fold(pattern)), None)
+    alias = _alias(pattern)
     pattern = _last_unaliased(pattern)
     globs = [pattern, "*." + pattern]
     globs += [pattern + ".*", "*." + pattern + ".*"] if scopes else []
@@ -266,8 +262,19 @@ def _selected(pattern: str, ids: Sequence[str], scopes: bool) -> list[str]:
 def _last_unaliased(name: str) -> str:
     """heads.1.softmax -> heads.1.weights, norm_1.γ -> norm_1.gamma: an alias as a dotted name's last part."""
     scope, dot, last = name.rpartition(".")
-    alias = next((e for a, e in ALIASES.items() if _fold(a) == _fold(last)), None) if dot else None
+    alias = _alias(last) if dot else None
     return f"{scope}.{alias}" if alias else name
+
+
+def _last(name: str) -> str:
+    """A dotted name's last part, an alias read as what it means: norm_1.γ -> gamma."""
+    last = name.rsplit(".", 1)[-1]
+    return _alias(last) or last
+
+
+def _alias(word: str) -> str | None:
+    """What one of the seed's symbols or words means, regardless of case: Softmax -> weights."""
+    return next((e for a, e in ALIASES.items() if _fold(a) == _fold(word)), None)
 
 
 def _gapped(name: str) -> str | None:
@@ -325,11 +332,10 @@ def _step(trace: Trace, found: str) -> Step:
 def _missing_parameter(trace: Trace, name: str, argument: str | None) -> None:
     """A name of a parameter this model does not have (W_O, b_Q): said so. A parameter it has, named
     so that no id ends that way (layers.1.W_Q), falls through to the did-you-mean."""
-    last = name.rsplit(".", 1)[-1]
-    last = next((e for a, e in ALIASES.items() if _fold(a) == _fold(last)), last)
     known = _parameter_names(trace)
-    if any(fnmatch.fnmatchcase(_fold(k), _fold(last)) for k in known):
+    if _names_a_parameter(name, known):
         return
+    last = _last(name)
     why = "its attention output is the heads' concat as it is" if last == "W_O" else "its weights do not hold one"
     raise EncoderError(
         f"{quoted(name)}: this model has no {last}: {why}; its parameters are {', '.join(known)}", argument=argument

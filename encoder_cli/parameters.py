@@ -56,8 +56,9 @@ def of(steps: Sequence[Step]) -> list[Param]:
         op = s.op
         if isinstance(op, ops.Lookup):
             first: dict[str, int] = {}  # each token's row once, [UNK] for the unknown
+            unknown = set(op.unknown)
             for p, token in enumerate(s.rows):
-                first.setdefault(UNK if p in op.unknown else token, p)
+                first.setdefault(UNK if p in unknown else token, p)
             sym = Sym("rows of the embedding table", r"\text{rows of the embedding table}")
             table = op.X[list(first.values())]
             out.append(
@@ -89,8 +90,8 @@ def of(steps: Sequence[Step]) -> list[Param]:
                     wholes[whole] = []
                     d, d_k = len(x.cols), b - a
                     marked = ", ".join(f"head {h}: d{h * d_k}–d{(h + 1) * d_k - 1}" for h in range(d // d_k))
-                    shape = (d,) if W.ndim == 1 else (d, d)
-                    sym = Sym(f"{_given(name, shape).text}; {marked}", _given(name, shape).tex)
+                    given = _given(name, (d,) if W.ndim == 1 else (d, d))
+                    sym = Sym(f"{given.text}; {marked}", given.tex)
                     out.append(_param(s, whole, _WHAT[name], sym, rows, x.cols, wholes[whole]))
                 wholes[whole].append(W)
                 sym = Sym(f"{name}[:, {a}:{b}]: given, head {head_of(s.id)}'s columns d{a}–d{b - 1}",
