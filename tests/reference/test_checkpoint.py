@@ -469,7 +469,7 @@ def test_folder_without_config(tmp_path: Path) -> None:
         ("[" * 100_000 + "]" * 100_000, "JSON"),
         ('{"model_type": "bert", "hidden_size": 1' + "0" * 5000 + "}", "JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
-        ('{"model_type": "roberta"}', "model_type 'roberta' is not supported"),
+        ('{"model_type": "gpt2"}', "model_type 'gpt2' is not supported"),
         ('{"model_type": "bert\\nx"}', "not supported"),
         ('{"model_type": "bert", "hidden_size": 384, "num_attention_heads": 5}', "does not divide"),
         ('{"model_type": "bert", "hidden_size": "384"}', "hidden_size"),
