@@ -71,6 +71,11 @@ class Family:
     known_as: str = ""  # checkpoints of this shape, for messages
 
 
+def _without(*keys: str) -> dict[str, Any]:
+    """BERT's defaults but for keys a family does not read."""
+    return {k: v for k, v in BERT_DEFAULTS.items() if k not in keys}
+
+
 _ROBERTA = Family(
     "roberta",
     "RoBERTa",
@@ -90,7 +95,7 @@ FAMILIES = {
             "distilbert",
             "DistilBERT",
             "distilbert.",
-            defaults={**BERT_DEFAULTS, "num_hidden_layers": 6},
+            defaults={**_without("type_vocab_size", "layer_norm_eps"), "num_hidden_layers": 6},
             keys={
                 "hidden_size": "dim",
                 "num_attention_heads": "n_heads",
@@ -159,7 +164,11 @@ FAMILIES = {
             "mpnet",
             "MPNet",
             "mpnet.",
-            defaults={**BERT_DEFAULTS, "vocab_size": 30527, "relative_attention_num_buckets": 32},
+            defaults={
+                **_without("type_vocab_size", "pad_token_id"),
+                "vocab_size": 30527,
+                "relative_attention_num_buckets": 32,
+            },
             fixed={"pad_token_id": 1},  # MPNetEmbeddings: self.padding_idx = 1
             tensors={
                 "W_Q": "attention.attn.q",
