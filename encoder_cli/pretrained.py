@@ -64,7 +64,7 @@ class _Tokenizer:
                 f"the sentence makes {len(t.tokens)} tokens; sentence-transformers would cut it at {cut} "
                 f"(max_seq_length of {self.ckpt.name}) for its sentence embedding, and this run does not"
             )
-        return Embedded(t.tokens, self.ckpt.word_embeddings(t.ids), [], t.words, t.pieces, t.ids, warnings)
+        return Embedded(t.tokens, self.ckpt.word_embeddings(t.ids), [], t.words, t.pieces, t.ids, warnings, t.labels)
 
 
 @dataclass(frozen=True)

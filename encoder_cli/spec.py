@@ -74,6 +74,7 @@ class Embedded:
     pieces: list[list[str]] | None = None
     ids: list[int] | None = None
     warnings: list[str] = field(default_factory=list)  # what a user should know of this run
+    labels: list[str] | None = None  # the tokens, readable (·cat for Ġcat, <F0> for a byte of no whole character)
 
 
 class Vocabulary(Protocol):

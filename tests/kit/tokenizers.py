@@ -11,7 +11,11 @@
                                (RoBERTa-style pairs: all type 0, as the real ones)
     albert                     Unigram with Metaspace, lower case, [CLS] A [SEP], <pad>=0
 
-Each is trained once a session (a few milliseconds) on CORPUS, a few hundred words.
+Each is trained once a session (a few milliseconds) on CORPUS, a few hundred words. The byte-level BPE
+comes out the same each time; WordPiece's and Unigram's training is not deterministic across processes
+(tokenizers breaks ties in hash order and sums Unigram's scores in parallel), so tests compare with
+transformers' AutoTokenizer on the same folder, or use pieces every training must make (single characters,
+byte fallback, unknown characters).
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ def _wordpiece(specials: tuple[str, ...], unk: str) -> Tokenizer:
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.train_from_iterator(_lines(), trainers.WordPieceTrainer(vocab_size=700, special_tokens=list(specials)))
+    trainer = trainers.WordPieceTrainer(vocab_size=700, special_tokens=list(specials), show_progress=False)
+    tokenizer.train_from_iterator(_lines(), trainer)
     return tokenizer
 
 
@@ -102,7 +107,7 @@ def _unigram(specials: tuple[str, ...], unk: str, lowercase: bool, byte_fallback
     tokenizer.normalizer = normalizers.Sequence([*steps, normalizers.Lowercase()] if lowercase else steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=list(specials), unk_token=unk)
+    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=list(specials), unk_token=unk, show_progress=False)
     tokenizer.train_from_iterator(_lines(), trainer)
     if byte_fallback:  # the trainer has no byte fallback: add the 256 byte pieces, as sentencepiece does
         data = json.loads(tokenizer.to_str())
@@ -131,6 +136,7 @@ def _trained(kind: str) -> tuple[str, dict[str, str]]:
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tokenizer.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
+            show_progress=False,
             vocab_size=700,
             special_tokens=[*ROBERTA_SPECIALS, "<mask>"],
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
