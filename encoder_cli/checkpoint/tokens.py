@@ -108,7 +108,7 @@ class Tokenizer:
 
     def label(self, token: str, id: int) -> str:
         """A token as text: the bytes it stands for (a space as ·), bytes of no whole character in hex."""
-        return token if id in self._added else _readable(self._bytes(token))
+        return _readable(token.encode() if id in self._added else self._bytes(token))
 
     def _bytes(self, piece: str) -> bytes:
         """The bytes a piece stands for."""
