@@ -18,6 +18,7 @@ across pieces) in hex, `<F0><9F>`.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,6 +87,8 @@ class Tokenizer:
             )
         encoding = self._encode(sentence)
         tokens, ids, offsets = encoding.tokens, encoding.ids, encoding.offsets  # (each read makes a new list)
+        if len(tokens) != len(ids):  # post_processor.special_tokens with unequal tokens and ids, which tokenizers takes
+            raise EncoderError(f"{show(self.source)} gives {len(tokens)} tokens but {len(ids)} ids; {FIX}")
         if not ids:  # no words, and no special tokens around them
             raise EncoderError(f"{show(self.source)} makes no tokens of the sentence; give a sentence with words")
         labels = [self.label(t, i) for t, i in zip(tokens, ids, strict=True)]
@@ -133,7 +136,11 @@ class Tokenizer:
 
 @contextmanager
 def library(path: Path, what: str) -> Iterator[None]:
-    """The library's errors, as one line naming the file (its Rust panics are BaseExceptions)."""
+    """The library's errors, as one line naming the file. A Rust panic (a BaseException) is first
+    printed by Rust on the process's stderr, with its backtrace: the block runs with file descriptor 2
+    on /dev/null, and the panic's message goes into the line."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
     try:
         yield
     except EncoderError:
@@ -142,6 +149,10 @@ def library(path: Path, what: str) -> Iterator[None]:
         if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
             raise  # KeyboardInterrupt, SystemExit
         raise EncoderError(f"{show(path)}: tokenizers {what} ({one_line(str(e), 120)}); {FIX}") from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _readable(data: bytes) -> str:

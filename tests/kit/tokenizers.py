@@ -1,7 +1,8 @@
 """A small tokenizer of each encoder family's real kind, trained by the `tokenizers` library.
 
-`save_tokenizer(family, folder)` writes tokenizer.json, tokenizer_config.json and special_tokens_map.json
-(transformers' `PreTrainedTokenizerFast.save_pretrained`), laid out as the family's real tokenizer is:
+`save_tokenizer(family, folder)` writes tokenizer.json and tokenizer_config.json (transformers 5's
+`PreTrainedTokenizerFast.save_pretrained` writes no special_tokens_map.json), laid out as the family's
+real tokenizer is:
 
     bert, distilbert, electra  WordPiece, BertNormalizer (lower case), [CLS] A [SEP] / [CLS] A [SEP] B [SEP]
                                (types 0 / 1), [PAD]=0
@@ -170,7 +171,7 @@ def _roberta_names() -> dict[str, str]:
 
 
 def save_tokenizer(family: str, folder: Path) -> None:
-    """tokenizer.json, tokenizer_config.json and special_tokens_map.json of a small `family` tokenizer."""
+    """tokenizer.json and tokenizer_config.json of a small `family` tokenizer."""
     from transformers import PreTrainedTokenizerFast
 
     text, names = _trained(KIND[family])

@@ -5,6 +5,7 @@ labels, worked out by hand; and the folders it refuses."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -335,3 +336,33 @@ def test_a_sentence_of_no_tokens_is_refused(tmp_path: Path) -> None:
     data["post_processor"] = {"type": "TemplateProcessing", "single": [], "pair": [], "special_tokens": {}}
     (tmp_path / "tokenizer.json").write_text(json.dumps(data))
     assert "post_processor.single has no $A, so the sentence would be left out" in refused(tmp_path)
+
+
+def test_special_tokens_of_unequal_tokens_and_ids_are_refused(tmp_path: Path) -> None:
+    data = json.loads((MINILM / "tokenizer.json").read_text())
+    data["post_processor"]["special_tokens"]["[SEP]"]["ids"] = []  # tokenizers reads it, and gives 3 tokens, 2 ids
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(EncoderError) as raised:
+        tokens.load(tmp_path, ("[CLS]", "[SEP]")).tokenize("cat")
+    assert (
+        str(raised.value)
+        == f"{tmp_path / 'tokenizer.json'} gives 3 tokens but 2 ids; give the model's own tokenizer files"
+    )
+
+
+def test_a_panic_inside_tokenizers_is_one_line_on_stderr(tmp_path: Path) -> None:
+    """A template naming a special token it does not define passes tokenizers' reading and panics in
+    Rust at the first encode; Rust prints the panic and its backtrace (RUST_BACKTRACE=1) on file
+    descriptor 2 itself, which only a real process shows."""
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).symlink_to(MINILM / name)
+    data = json.loads((MINILM / "tokenizer.json").read_text())
+    del data["post_processor"]["special_tokens"]["[SEP]"]
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    command = [sys.executable, "-m", "encoder_cli", "explain", "The cat", "--model", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "RUST_BACKTRACE": "1"})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"error: {tmp_path / 'tokenizer.json'}: tokenizers cannot tokenize with it (no entry found for key); "
+        "give the model's own tokenizer files\n"
+    )
