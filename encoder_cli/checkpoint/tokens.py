@@ -86,11 +86,14 @@ class Tokenizer:
                 "tokenizes; shorten the sentence"
             )
         encoding = self._encode(sentence)
-        tokens, ids, offsets = encoding.tokens, encoding.ids, encoding.offsets  # (each read makes a new list)
-        if len(tokens) != len(ids):  # post_processor.special_tokens with unequal tokens and ids, which tokenizers takes
-            raise EncoderError(f"{show(self.source)} gives {len(tokens)} tokens but {len(ids)} ids; {FIX}")
+        ids, offsets = encoding.ids, encoding.offsets  # (each read makes a new list)
+        if len(encoding.tokens) != len(ids):  # post_processor.special_tokens with unequal tokens and ids, taken
+            raise EncoderError(f"{show(self.source)} gives {len(encoding.tokens)} tokens but {len(ids)} ids; {FIX}")
         if not ids:  # no words, and no special tokens around them
             raise EncoderError(f"{show(self.source)} makes no tokens of the sentence; give a sentence with words")
+        # The vocabulary's token of each id, as transformers' convert_ids_to_tokens gives it: the encoding's
+        # own differ for an added token that takes the space before it (" <mask>") and for Unigram's unknown.
+        tokens = [self._tokenizer.id_to_token(i) for i in ids]
         labels = [self.label(t, i) for t, i in zip(tokens, ids, strict=True)]
         words: dict[int, list[int]] = {}  # word -> its tokens' positions
         for position, word in enumerate(encoding.word_ids):
