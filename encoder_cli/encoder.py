@@ -125,7 +125,7 @@ def relative_bias(t: Tape, spec: Spec, n: int) -> list[Var]:
     buckets = t("relative_buckets", "Relative position buckets", ops.RelativeBuckets(n), sym=Sym("bucket", "bucket"))
     biases = []
     for h in range(spec.settings.heads):
-        sym = Sym(f"position_bias_{h}", rf"\mathrm{{position\_bias}}_{{{h}}}")
+        sym = Sym("position_bias", r"\mathrm{position\_bias}")  # within head h: its own
         title = f"Relative position bias (head {h})"
         biases.append(
             t(f"attention.heads.{h}.position_bias", title, ops.PositionBias(spec.relative_bias, h), buckets, sym=sym)
