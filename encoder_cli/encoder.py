@@ -26,25 +26,32 @@ def run(spec: Spec, sentence: str) -> Trace:
 def _run(spec: Spec, sentence: str) -> Trace:
     m = spec.settings
     embedded = spec.vocabulary.embed(sentence)
-    tokens, n = embedded.tokens, len(embedded.tokens)
+    n = len(embedded.tokens)
     if spec.held + cells(spec, n) > MAX_HELD:
         raise EncoderError(_too_much(spec, n))
-    t = Tape(tokens)
+    t = Tape(embedded.labels or embedded.tokens)
 
     # Stage 1: tokenization & embedding. X [n, d]
-    x = t("embeddings", "Token embeddings", ops.Lookup(embedded.X, tokens, embedded.unknown), lhs=Sym("X", "X"))
+    lookup = ops.Lookup(embedded.X, embedded.tokens, embedded.unknown)
+    x = t("embeddings", "Token embeddings", lookup, lhs=Sym("X", "X"))
     # Stage 2: positional encoding. X' = X + PE (+ the token type embeddings, in BERT)
     s2 = t.within(stage=2)
-    added = [x, s2("positional", "Positional encoding", positional(spec, n), sym=Sym("PE", "PE"))]
+    added = [x, s2("positional", "Positional encoding", positional(spec, embedded.positions or list(range(n))),
+                   sym=Sym("PE", "PE"))]  # fmt: skip
     if spec.token_type is not None:
         added.append(s2("token_types", "Token type embeddings", ops.TokenType(spec.token_type, n), lhs=Sym("TT", "TT")))
+    bias = relative_bias(s2, spec, n)
     x = s2("input", "Encoder input", ops.Add(), *added, lhs=Sym("X'", "X'"))
     if spec.embedding_norm is not None:
         x = layer_norm(s2, "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
+    if spec.embedding_projection is not None:  # embeddings of size E, projected to d (ALBERT, ELECTRA)
+        W, b = spec.embedding_projection
+        x = s2("input_projection", "Embedding projection", ops.Linear(W, b, "W_P", "b_P"), x)
     # Stages 3 to 6, once per layer.
     encoder_layer = pre_norm_layer if m.norm is Norm.pre else post_norm_layer
     for i, weights in enumerate(spec.layers):
-        x = encoder_layer(t.within(f"layers.{i}."), x.called("x"), weights, m)
+        shared = "" if weights.shared_with in (None, i) else f", with layer {weights.shared_with}'s weights"
+        x = encoder_layer(t.within(f"layers.{i}.", shared=shared), x.called("x"), weights, m, bias)
     # Stage 7: the output, and the sentence embedding where the model declares one.
     s7 = t.within(stage=7)
     if spec.final_norm is not None:
@@ -64,13 +71,18 @@ def _run(spec: Spec, sentence: str) -> Trace:
 def cells(spec: Spec, n: int) -> int:
     """The numbers a run's steps hold, step by step as run() records them."""
     m, d, heads = spec.settings, spec.settings.d_model, spec.settings.heads
-    # Each head's Q, K, V, output [n, d_k] and scores, scaled, weights [n, n]; concat, output,
+    e = d if spec.embedding_projection is None else int(spec.embedding_projection[0].shape[0])  # E
+    # Each head's Q, K, V, output [n, d_k] and scores, scaled, (biased,) weights [n, n]; concat, output,
     # residual_1, norm_1, FFN output, residual_2, norm_2 [n, d]; hidden, activation [n, d_ff];
     # the mean and variance of both norms [n, 1].
-    layer = heads * (4 * n * m.d_k + 3 * n * n) + 7 * n * d + 2 * n * spec.d_ff + 4 * n
-    around = 4 * n * d  # X, PE, X', the output
-    around += n * d if spec.token_type is not None else 0
-    around += sum(n * d + 2 * n for norm in (spec.embedding_norm, spec.final_norm) if norm is not None)
+    relative = spec.relative_bias is not None
+    layer = heads * (4 * n * m.d_k + (3 + relative) * n * n) + 7 * n * d + 2 * n * spec.d_ff + 4 * n
+    around = 3 * n * e + n * d  # X, PE, X' (of size E), the output
+    around += n * e if spec.token_type is not None else 0
+    around += n * e + 2 * n if spec.embedding_norm is not None else 0
+    around += n * d + 2 * n if spec.final_norm is not None else 0
+    around += n * d if spec.embedding_projection is not None else 0
+    around += (1 + heads) * n * n if relative else 0  # the buckets, and each head's bias
     around += d * ((spec.pooling is not None) + (spec.pooling is not None and spec.normalize))
     return len(spec.layers) * layer + around
 
@@ -90,20 +102,35 @@ def _too_much(spec: Spec, n: int) -> str:
     )
 
 
-def positional(spec: Spec, n: int) -> ops.Op:
-    """PE [n, d] of the weights' kind: the sinusoid, rows of the table, or zeros."""
-    m = spec.settings
+def positional(spec: Spec, positions: list[int]) -> ops.Op:
+    """PE [n, d] of the weights' kind: the sinusoid, rows of the table (each token's position's), or zeros."""
+    m, n = spec.settings, len(positions)
     if m.positional is Positional.sinusoidal:
         return ops.Sinusoidal(n, m.d_model, m.positional_base)
     if m.positional is Positional.table:
         assert spec.positional_table is not None  # the reader checks it is there
-        if len(spec.positional_table) < n:
+        if len(spec.positional_table) <= max(positions):
             raise EncoderError(
                 f"has {len(spec.positional_table)} rows but the sentence has {n} tokens; add a row for every position",
                 place=("positional_table",),
             )
-        return ops.Table(spec.positional_table[:n])
+        return ops.Table(spec.positional_table[positions], positions)
     return ops.Zero(n, m.d_model)
+
+
+def relative_bias(t: Tape, spec: Spec, n: int) -> list[Var]:
+    """MPNet: each head's bias by the bucket of j − i, [n, n], made once for every layer; [] for other models."""
+    if spec.relative_bias is None:
+        return []
+    buckets = t("relative_buckets", "Relative position buckets", ops.RelativeBuckets(n), sym=Sym("bucket", "bucket"))
+    biases = []
+    for h in range(spec.settings.heads):
+        sym = Sym(f"position_bias_{h}", rf"\mathrm{{position\_bias}}_{{{h}}}")
+        title = f"Relative position bias (head {h})"
+        biases.append(
+            t(f"attention.heads.{h}.position_bias", title, ops.PositionBias(spec.relative_bias, h), buckets, sym=sym)
+        )
+    return biases
 
 
 def layer_norm(t: Tape, name: str, x: Var, norm: NormWeights, eps: float) -> Var:
@@ -115,18 +142,18 @@ def layer_norm(t: Tape, name: str, x: Var, norm: NormWeights, eps: float) -> Var
     return t(name, "Layer normalisation", ops.Normalise(norm.gamma, norm.beta, eps), x, mean, var, sym=sym)
 
 
-def post_norm_layer(t: Tape, x: Var, w: Layer, m: Settings) -> Var:
+def post_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:
     """The original Transformer and BERT: x -> LN(x + MHA(x)) -> LN(· + FFN(·))."""
     mha, norm_1, ffn_, norm_2 = (t.within(stage=k) for k in (3, 4, 5, 6))  # the seed's stages
-    x = add_norm(norm_1, 1, x, attention(mha, x, w, m), w.norm_1, m.layer_norm_eps)
+    x = add_norm(norm_1, 1, x, attention(mha, x, w, m, bias), w.norm_1, m.layer_norm_eps)
     return add_norm(norm_2, 2, x, ffn(ffn_, x.called("x"), w, m), w.norm_2, m.layer_norm_eps)
 
 
-def pre_norm_layer(t: Tape, x: Var, w: Layer, m: Settings) -> Var:
+def pre_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:
     """x -> x + MHA(LN(x)) -> · + FFN(LN(·)); the next LayerNorm is the next layer's (or final_norm)."""
     mha, add_1, ffn_, add_2 = (t.within(stage=k) for k in (3, 4, 5, 6))
     a = layer_norm(mha, "norm_1", x, w.norm_1, m.layer_norm_eps).called("x")
-    x = residual(add_1, 1, x, attention(mha, a, w, m))
+    x = residual(add_1, 1, x, attention(mha, a, w, m, bias))
     f = layer_norm(add_1, "norm_2", x, w.norm_2, m.layer_norm_eps).called("x")
     return residual(add_2, 2, x, ffn(ffn_, f, w, m))
 
@@ -141,17 +168,18 @@ def add_norm(t: Tape, k: int, x: Var, sublayer: Var, norm: NormWeights, eps: flo
     return layer_norm(t, f"norm_{k}", residual(t, k, x, sublayer), norm, eps)
 
 
-def attention(t: Tape, x: Var, w: Layer, m: Settings) -> Var:  # [n, d] -> [n, d]
+def attention(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:  # [n, d] -> [n, d]
     """MultiHead(x) = [head_0 | … | head_{h-1}] W_O + b_O, head h on its own d_k columns of W_Q, W_K, W_V."""
     t = t.within("attention.")
-    heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h) for h in range(m.heads)]
+    heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h, bias[h] if bias else None)
+             for h in range(m.heads)]  # fmt: skip
     concat = t("concat", "Heads side by side", ops.Concat(m.d_k), *heads, sym=Sym("concat", r"\mathrm{concat}"))
     W_O = ops.Linear(w.W_O, w.b_O, "W_O", "b_O")
     return t("output", "Attention output", W_O, concat, sym=Sym("attention output", r"\text{attention output}"))
 
 
-def head(t: Tape, x: Var, w: Layer, m: Settings, h: int) -> Var:  # [n, d] -> [n, d_k]
-    """head_h = softmax(Q Kᵀ / √d_k) V, with Q = x W_Q + b_Q on head h's columns (likewise K, V)."""
+def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None) -> Var:  # [n, d] -> [n, d_k]
+    """head_h = softmax(Q Kᵀ / √d_k (+ position bias)) V, with Q = x W_Q + b_Q on head h's columns (likewise K, V)."""
     cols = slice(h * m.d_k, (h + 1) * m.d_k)
     part = None if m.heads == 1 else (cols.start, cols.stop)
 
@@ -163,7 +191,9 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int) -> Var:  # [n, d] -> [n
     K = project("K", "Keys", w.W_K, w.b_K)
     V = project("V", "Values", w.W_V, w.b_V)
     scores = t("scores", "Attention scores", ops.MatmulT(), Q, K)  # Q Kᵀ [n, n]
-    scaled = t("scaled", "Scaled scores", ops.Scale(m.d_k), scores)  # / √d_k
+    scaled = t("scaled", "Scaled scores", ops.Scale(m.d_k), scores, sym=Sym("scaled", r"\mathrm{scaled}"))  # / √d_k
+    if bias is not None:  # MPNet: + the learned bias of each pair's relative position
+        scaled = t("biased", "Scaled scores plus position bias", ops.Add(), scaled, bias)
     weights = t("weights", "Attention weights", ops.Softmax(), scaled, sym=Sym("weights", r"\mathrm{weights}"))
     head_h = Sym(f"head_{h}", rf"\mathrm{{head}}_{{{h}}}")
     return t("output", "Weighted sum of values", ops.Matmul(), weights, V, sym=head_h)  # [n, d_k]

@@ -46,7 +46,7 @@ class Cell(NamedTuple):
 
 class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
-    # layer_norm, relu, gelu, gelu_tanh, copy
+    # layer_norm, relu, gelu, gelu_tanh, copy, bucket
     text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
     result: float  # computed from the terms
@@ -185,20 +185,30 @@ class Sinusoidal(Op):
 
 
 class Table(Op):
+    """PE: rows of a learned position table. positions: each token's row (0, 1, 2, ... unless the model's
+    positions start after a padding index, as RoBERTa's and MPNet's do: 2, 3, 4, ...)."""
+
     kind = "table"
     looked_up = True
 
-    def __init__(self, table: Array) -> None:
-        self.table = table  # [n, d]: the rows of the positional table for positions 0 ... n-1
+    def __init__(self, table: Array, positions: Sequence[int]) -> None:
+        self.table = table  # [n, d]: the rows of the positional table for these positions
+        self.positions = list(positions)
 
     def __call__(self) -> Array:
         return self.table
 
     def formula(self, out: Sym | None) -> Sym:
-        return Sym("PE(pos) = positional_table[pos]", r"PE_{pos} = \text{row } pos \text{ of the positional table}")
+        start = self.positions[0] if self.positions else 0
+        if start == 0:
+            return Sym("PE(pos) = positional_table[pos]", r"PE_{pos} = \text{row } pos \text{ of the positional table}")
+        return Sym(
+            f"PE(pos) = positional_table[pos + {start}] (positions start after the padding index {start - 1})",
+            rf"PE_{{pos}} = \text{{row }} pos + {start} \text{{ of the positional table}}",
+        )
 
     def work(self, c: Cell) -> Worked:
-        return Worked("table", f"positional_table[{c.i}][{c.j}]", [], float(self.table[c.i, c.j]))
+        return Worked("table", f"positional_table[{self.positions[c.i]}][{c.j}]", [], float(self.table[c.i, c.j]))
 
     @property
     def params(self) -> dict[str, Array]:
@@ -390,6 +400,76 @@ class Scale(Op):
     def work(self, c: Cell, s: Array) -> Worked:
         v = float(s[c.i, c.j])
         return Worked("divide", f"{c.f(v)} / √{self.d_k}", [v, self.d_k], v / math.sqrt(self.d_k))
+
+
+def bucket(i: int, j: int) -> int:
+    """MPNet's bucket of the relative position j − i (transformers' relative_position_bucket, 32 buckets,
+    max_distance 128): 16 a direction (0-15 for keys at or before the query, 16-31 after it); a distance
+    below 8 is its own bucket, a longer one is log-spaced, 8 + ⌊8 · ln(|i − j| / 8) / ln(128 / 8)⌋, up to 15."""
+    distance = abs(i - j)
+    after = 16 if j > i else 0
+    if distance < 8:
+        return after + distance
+    return after + min(8 + int(math.log(distance / 8) / math.log(128 / 8) * 8), 15)
+
+
+class RelativeBuckets(Op):
+    """MPNet: the bucket of each query-key offset j − i, shared by every layer and head."""
+
+    kind = "bucket"
+    cols = "tokens"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self) -> Array:
+        return np.array([[bucket(i, j) for j in range(self.n)] for i in range(self.n)], dtype=np.float64)
+
+    def formula(self, out: Sym | None) -> Sym:
+        return Sym(
+            "bucket(j − i): 16 if j > i, plus |i − j| below 8, else 8 + ⌊8 ln(|i − j| / 8) / ln 16⌋ (at most 15)",
+            r"\mathrm{bucket}(j - i) = 16\,[j > i] + \begin{cases} |i - j| & |i - j| < 8 \\ "
+            r"\min\left(15,\ 8 + \left\lfloor 8 \ln(|i - j| / 8) / \ln 16 \right\rfloor\right) & \text{otherwise}"
+            r"\end{cases}",
+        )
+
+    def work(self, c: Cell) -> Worked:
+        i, j = c.i, c.j
+        distance = abs(i - j)
+        after = "16 (the key after the query) + " if j > i else ""
+        if distance < 8:
+            return Worked("bucket", f"{after}|{i} − {j}|", [i, j], float(bucket(i, j)))
+        return Worked("bucket", f"{after}min(15, 8 + ⌊8 ln({distance}/8) / ln 16⌋)", [i, j], float(bucket(i, j)))
+
+
+class PositionBias(Op):
+    """MPNet: head h's learned bias for each query-key pair, the row of its bucket in the table
+    relative_attention_bias [32, heads], shared by every layer."""
+
+    kind = "position_bias"
+    cols = "same"
+    looked_up = True
+
+    def __init__(self, table: Array, h: int) -> None:
+        self.table = table  # [buckets, heads]: relative_attention_bias
+        self.h = h
+
+    def __call__(self, buckets: Array) -> Array:
+        return self.table[buckets.astype(np.intp), self.h]  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, buckets: Sym) -> Sym:
+        return Sym(
+            f"relative_attention_bias[{buckets.text}(j − i), {self.h}]",
+            rf"\mathrm{{relative\_attention\_bias}}[\mathrm{{{buckets.tex}}}(j - i), {self.h}]",
+        )
+
+    def work(self, c: Cell, buckets: Array) -> Worked:
+        b = int(buckets[c.i, c.j])
+        return Worked("lookup", f"relative_attention_bias[{b}, {self.h}]", [b], float(self.table[b, self.h]))
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return {"relative_attention_bias": self.table}
 
 
 def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1

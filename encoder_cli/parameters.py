@@ -1,6 +1,6 @@
 """The parameters a run used, named as the seed names them: the embedding rows of the sentence's
-tokens, W_Q, W_K, W_V (and each head's columns of them), W_O, W_1, b_1, W_2, b_2, γ, β, and a
-table's position and token-type rows.
+tokens, W_Q, W_K, W_V (and each head's columns of them), W_O, W_1, b_1, W_2, b_2, γ, β, a
+table's position and token-type rows, and what a checkpoint's family adds.
 
 They are found from the steps' own ops (each op holds the weights it used), so a parameter is
 listed exactly when a step used it, and read only when asked for: a checkpoint's matrices stay
@@ -14,6 +14,8 @@ in its file until then.
     layers.i.attention.W_O, b_O           where the model has them
     layers.i.ffn.W_1, b_1, W_2, b_2       (d x d_ff, 1 x d_ff, d_ff x d, 1 x d)
     S.gamma, S.beta                       for each LayerNorm step S (norm_1, input_norm, ...)
+    input_projection.W_P, b_P             the embedding projection (ALBERT, ELECTRA)   (E x d, 1 x d)
+    attention.position_bias               MPNet's relative_attention_bias             (buckets x heads)
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ _WHAT = {
     "b_O": "Output bias",
     "b_1": "FFN bias, first layer",
     "b_2": "FFN bias, second layer",
+    "W_P": "Embedding projection weights",
+    "b_P": "Embedding projection bias",
     "gamma": "LayerNorm scale γ",
     "beta": "LayerNorm shift β",
 }
@@ -65,13 +69,22 @@ def of(steps: Sequence[Step]) -> list[Param]:
                 _param(s, "embeddings.table", "Embedding table, the sentence's rows", sym, first, s.cols, [table])
             )
         elif isinstance(op, ops.Table):
-            sym = Sym("rows 0 … n−1 of the positional table", r"\text{rows } 0 \dots n-1 \text{ of the table}")
-            positions = [str(p) for p in range(len(s.rows))]
+            a, b = op.positions[0], op.positions[-1]
+            sym = Sym(
+                f"rows {a} … {b} of the positional table", rf"\text{{rows }} {a} \dots {b} \text{{ of the table}}"
+            )
+            positions = [str(p) for p in op.positions]
             title = "Positional table, the rows used"
             out.append(_param(s, "positional.table", title, sym, positions, s.cols, [op.table]))
         elif isinstance(op, ops.TokenType):
             sym = Sym("row 0 of the token type embeddings", r"\text{row 0 of the token type embeddings}")
             out.append(_param(s, "token_types.table", "Token type embedding", sym, ["type 0"], s.cols, [op.row]))
+        elif isinstance(op, ops.PositionBias) and op.h == 0:  # the table every head and layer reads
+            sym = Sym("relative_attention_bias: given, buckets × heads", r"\text{relative\_attention\_bias: given}")
+            buckets, heads = op.table.shape
+            out.append(_param(s, "attention.position_bias", "Relative position bias table", sym,
+                              [f"bucket {k}" for k in range(buckets)], [f"head {h}" for h in range(heads)],
+                              [op.table]))  # fmt: skip
         elif isinstance(op, ops.Normalise):
             for name, v in (("gamma", op.gamma), ("beta", op.beta)):
                 out.append(_param(s, f"{s.id}.{name}", _WHAT[name], _given(name, v.shape), [name], s.cols, [v]))

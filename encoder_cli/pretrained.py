@@ -1,9 +1,10 @@
 """A pretrained checkpoint as a Spec: one more source of weights for the same encoder.
 
-BERT (and MiniLM, BGE, E5: that shape) is a post-norm encoder with learned positions, a
-token-type (segment) embedding, a LayerNorm of the embeddings, biases everywhere and W_O.
-The checkpoint's tokenizer splits the sentence; its layers are read and widened to float64
-one at a time, as the encoder reaches them.
+Every family --model reads (checkpoint/families.py) is a post-norm encoder with learned positions,
+a LayerNorm of the embeddings, biases everywhere and W_O; some add token types, an embedding
+projection, a relative position bias or layers that share weights, each a field of the Spec.
+The checkpoint's tokenizer splits the sentence; its layers are read and widened to float64 one
+at a time, as the encoder reaches them.
 """
 
 from __future__ import annotations
@@ -25,28 +26,29 @@ def load(name: str) -> Spec:
     except OSError as e:  # a file in a folder that cannot be searched: Path.exists raises (EACCES) on Python < 3.12
         fix = "give a checkpoint whose files and folders you can read"
         raise EncoderError(f"{show(e.filename)}: cannot be read ({e.strerror}); {fix}") from None
-    gamma, beta = ckpt.embedding_norm()
-    types = ckpt.token_type_embeddings(1)
+    c = ckpt.config
     return Spec(
         settings=Settings(
-            d_model=ckpt.hidden_size,
-            heads=ckpt.heads,
+            d_model=c.hidden_size,
+            heads=c.num_attention_heads,
             positional=Positional.table,
             norm=Norm.post,
             activation=Activation(ckpt.activation),
-            layer_norm_eps=ckpt.layer_norm_eps,
+            layer_norm_eps=c.layer_norm_eps,
         ),
         vocabulary=_Tokenizer(ckpt),
         positional_table=_Positions(ckpt),
-        embedding_norm=NormWeights(gamma, beta),
+        embedding_norm=NormWeights(*ckpt.embedding_norm()),
         layers=_Layers(ckpt),
         final_norm=None,
-        d_ff=ckpt.intermediate_size,
-        token_type=None if types is None else types[0],
+        d_ff=c.intermediate_size,
+        token_type=ckpt.token_type_embeddings(),
         pooling=ckpt.pooling,
         normalize=ckpt.normalize,
-        source=Source("checkpoint", str(ckpt.path), "bert"),
-        held=ckpt.hidden_size * ckpt.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
+        source=Source("checkpoint", str(ckpt.path), ckpt.family.model_type),
+        held=c.hidden_size * c.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
+        embedding_projection=ckpt.projection(),
+        relative_bias=ckpt.relative_bias(),
     )
 
 
@@ -55,7 +57,7 @@ class _Tokenizer:
     ckpt: checkpoint.Checkpoint
 
     def embed(self, sentence: str) -> Embedded:
-        """BERT's own tokens ([CLS] … [SEP]) and only their rows of the word embeddings."""
+        """The model's own tokens (special ones included) and only their rows of the word embeddings."""
         t = self.ckpt.tokenize(sentence)
         cut = self.ckpt.max_seq_length
         warnings = []
@@ -64,7 +66,9 @@ class _Tokenizer:
                 f"the sentence makes {len(t.tokens)} tokens; sentence-transformers would cut it at {cut} "
                 f"(max_seq_length of {self.ckpt.name}) for its sentence embedding, and this run does not"
             )
-        return Embedded(t.tokens, self.ckpt.word_embeddings(t.ids), [], t.words, t.pieces, t.ids, warnings)
+        X = self.ckpt.word_embeddings(t.ids)
+        positions = self.ckpt.positions(t.ids)
+        return Embedded(t.tokens, X, [], t.words, t.pieces, t.ids, warnings, labels=None, positions=positions)
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,10 @@ class _Positions:
     ckpt: checkpoint.Checkpoint
 
     def __len__(self) -> int:
-        return self.ckpt.max_position_embeddings
+        return self.ckpt.config.max_position_embeddings
 
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        return self.ckpt.position_embeddings(len(range(*rows.indices(len(self)))))
+    def __getitem__(self, rows: list[int]) -> np.ndarray:
+        return self.ckpt.position_embeddings(rows)
 
 
 class _Layers(Sequence[Layer]):
@@ -85,9 +89,9 @@ class _Layers(Sequence[Layer]):
         self.ckpt = ckpt
 
     def __len__(self) -> int:
-        return self.ckpt.layers
+        return self.ckpt.config.num_hidden_layers
 
     def __getitem__(self, i: int) -> Layer:  # type: ignore[override]
         w = self.ckpt.layer(i)
         return Layer(w.W_Q, w.W_K, w.W_V, w.W_O, w.b_Q, w.b_K, w.b_V, w.b_O, NormWeights(w.norm_1_gamma, w.norm_1_beta),
-                     w.W_1, w.b_1, w.W_2, w.b_2, NormWeights(w.norm_2_gamma, w.norm_2_beta))  # fmt: skip
+                     w.W_1, w.b_1, w.W_2, w.b_2, NormWeights(w.norm_2_gamma, w.norm_2_beta), w.shared_with)  # fmt: skip

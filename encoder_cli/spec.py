@@ -56,6 +56,7 @@ class Layer:
     W_2: Matrix  # [d_ff, d]
     b_2: Array | None  # [d]
     norm_2: NormWeights
+    shared_with: int | None = None  # the layer whose weights these are, where the model shares them (ALBERT)
 
     @property
     def d_ff(self) -> int:
@@ -74,6 +75,8 @@ class Embedded:
     pieces: list[list[str]] | None = None
     ids: list[int] | None = None
     warnings: list[str] = field(default_factory=list)  # what a user should know of this run
+    labels: list[str] | None = None  # the tokens as the views show them (·cat for byte-level Ġcat); else tokens
+    positions: list[int] | None = None  # each token's row of the position table; else 0, 1, 2, ...
 
 
 class Vocabulary(Protocol):
@@ -120,7 +123,7 @@ class Rows(Protocol):
     """A table read by rows: a numpy array, or a checkpoint's table read lazily."""
 
     def __len__(self) -> int: ...
-    def __getitem__(self, rows: slice) -> Array: ...
+    def __getitem__(self, rows: list[int]) -> Array: ...
 
 
 class Source(NamedTuple):
@@ -128,7 +131,7 @@ class Source(NamedTuple):
 
     kind: str  # "checkpoint"
     path: str  # its folder
-    model_type: str  # config.json's: "bert"
+    model_type: str  # config.json's: "bert", "roberta", ...
 
 
 @dataclass(frozen=True)
@@ -146,3 +149,5 @@ class Spec:
     source: Source | None = None  # where the weights came from, for the JSON
     held: int = 0  # the numbers its weights keep in memory while a run uses them
     sentence: str | None = None  # the sentence a weights file names, run when none is given
+    embedding_projection: tuple[Matrix, Array] | None = None  # W [E, d], b [d]: embeddings of size E -> d (ALBERT)
+    relative_bias: Array | None = None  # [buckets, heads]: a learned bias by relative position (MPNet)

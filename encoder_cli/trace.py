@@ -140,7 +140,13 @@ class Trace:
 
     @property
     def tokens(self) -> list[str]:
+        """The tokens, as the model's tokenizer writes them (Ġcat, ##ing, [CLS])."""
         return self.embedded.tokens
+
+    @property
+    def labels(self) -> list[str]:
+        """The tokens as the views show them, the rows' labels (·cat for Ġcat)."""
+        return self.embedded.labels or self.embedded.tokens
 
     @property
     def unknown(self) -> list[int]:
@@ -204,13 +210,15 @@ class Tape:
     def __init__(self, tokens: Sequence[str]) -> None:
         self.rows = tuple(tokens)
         self.steps: list[Step] = []
-        self.prefix, self.stage, self.suffix = "", 1, ""
+        self.prefix, self.stage, self.suffix, self.shared = "", 1, "", ""
 
-    def within(self, prefix: str = "", stage: int | None = None, suffix: str = "") -> Tape:
+    def within(self, prefix: str = "", stage: int | None = None, suffix: str = "", shared: str = "") -> Tape:
+        """shared: what the titles of steps that use weights add (", with layer 0's weights")."""
         scope = copy.copy(self)  # the same steps, in a narrower scope
         scope.prefix += prefix
         scope.stage = self.stage if stage is None else stage
         scope.suffix = suffix or self.suffix
+        scope.shared = shared or self.shared
         return scope
 
     def __call__(
@@ -238,7 +246,7 @@ class Tape:
         self.steps.append(
             Step(
                 step_id,
-                title + self.suffix,
+                title + self.suffix + (self.shared if op.params else ""),
                 formula.text,
                 formula.tex,
                 value,

@@ -1,10 +1,11 @@
-"""A BERT-family Hugging Face checkpoint, read offline, lazily and safely.
+"""A Hugging Face encoder checkpoint of one of the families in families.py, read offline, lazily and safely.
 
 `load(name)` finds the folder (a path, or a model id in the local Hugging Face cache), checks
-config.json, the tokenizer files and every safetensors header up front, and reads no big tensor.
-The Checkpoint then reads only what is asked for: the sentence's rows of the word embeddings,
-one layer at a time, each widened to float64 and checked for NaN and infinity. A layer's matrices
-are read each time they are used (StoredMatrix), so no layer's weights outlive its use.
+config.json against its family's row, the tokenizer files and every safetensors header up front,
+and reads no big tensor. The Checkpoint then reads only what is asked for: the sentence's rows of
+the word embeddings, one layer at a time, each widened to float64 and checked for NaN and infinity.
+A layer's matrices are read each time they are used (StoredMatrix), so no layer's weights outlive
+its use.
 
 Every matrix is stored (inputs x outputs), so that y = x @ W + b: the transpose of torch's
 (out, in) nn.Linear weight. Sharded checkpoints (model.safetensors.index.json) are read, each
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from encoder_cli.checkpoint.families import BUCKETS, FAMILIES, Family, listed
 from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
@@ -37,7 +39,11 @@ ACTIVATIONS = {"gelu": "gelu", "gelu_python": "gelu", "relu": "relu"}
 ACTIVATIONS |= dict.fromkeys(
     ("gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python_tanh", "gelu_accurate"), "gelu_tanh"
 )
-CONFIG_FIX = "give the folder of a BERT-family Hugging Face checkpoint"
+CONFIG_FIX = "give the folder of a Hugging Face encoder checkpoint"
+WORDS = "embeddings.word_embeddings.weight"
+POSITIONS = "embeddings.position_embeddings.weight"
+TYPES = "embeddings.token_type_embeddings.weight"
+EMBEDDING_NORM = "embeddings.LayerNorm"
 
 
 @dataclass(frozen=True)
@@ -52,118 +58,130 @@ class LayerWeights:
     b_V: Array
     W_O: StoredMatrix  # [d, d]
     b_O: Array
-    norm_1_gamma: Array  # attention.output.LayerNorm
+    norm_1_gamma: Array  # after attention
     norm_1_beta: Array
-    W_1: StoredMatrix  # [d, d_ff] intermediate.dense
+    W_1: StoredMatrix  # [d, d_ff]
     b_1: Array  # [d_ff]
-    W_2: StoredMatrix  # [d_ff, d] output.dense
+    W_2: StoredMatrix  # [d_ff, d]
     b_2: Array  # [d]
-    norm_2_gamma: Array  # output.LayerNorm
+    norm_2_gamma: Array  # after the FFN
     norm_2_beta: Array
-
-
-# LayerWeights' fields -> the tensors they come from, under encoder.layer.{i}. (Linear weights are transposed.)
-LAYER_TENSORS = {
-    "W_Q": "attention.self.query.weight",
-    "b_Q": "attention.self.query.bias",
-    "W_K": "attention.self.key.weight",
-    "b_K": "attention.self.key.bias",
-    "W_V": "attention.self.value.weight",
-    "b_V": "attention.self.value.bias",
-    "W_O": "attention.output.dense.weight",
-    "b_O": "attention.output.dense.bias",
-    "norm_1_gamma": "attention.output.LayerNorm.weight",
-    "norm_1_beta": "attention.output.LayerNorm.bias",
-    "W_1": "intermediate.dense.weight",
-    "b_1": "intermediate.dense.bias",
-    "W_2": "output.dense.weight",
-    "b_2": "output.dense.bias",
-    "norm_2_gamma": "output.LayerNorm.weight",
-    "norm_2_beta": "output.LayerNorm.bias",
-}
-WORDS = "embeddings.word_embeddings.weight"
-POSITIONS = "embeddings.position_embeddings.weight"
-TYPES = "embeddings.token_type_embeddings.weight"
+    shared_with: int  # the first layer with these weights: itself, unless the family shares them (ALBERT)
 
 
 class Config(NamedTuple):
-    """config.json's architecture, checked, by its own keys (BertConfig's defaults where it has none)."""
+    """config.json's architecture, checked, by BERT's key names (the family's defaults where it has none)."""
 
     hidden_size: int
     num_attention_heads: int
     num_hidden_layers: int
     intermediate_size: int
     max_position_embeddings: int
-    type_vocab_size: int
+    type_vocab_size: int  # 0: no token types
     vocab_size: int
     hidden_act: str  # a key of ACTIVATIONS
     layer_norm_eps: float
+    embedding_size: int  # E: the hidden size, unless the family has an embedding size of its own
+    pad_token_id: int  # the padding index positions start after (RoBERTa, MPNet)
+    num_hidden_groups: int  # ALBERT's groups of layers sharing weights; otherwise one group a layer
+    relative_attention_num_buckets: int  # the rows of MPNet's relative bias table; 0 for the other families
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     path: Path  # the resolved folder
     name: str  # what the user typed
-    hidden_size: int
-    heads: int
-    layers: int
-    intermediate_size: int
-    activation: str  # "gelu" (exact erf), "gelu_tanh" or "relu"
-    layer_norm_eps: float
-    max_position_embeddings: int
-    type_vocab_size: int  # 0 when the model has no token_type_embeddings
+    family: Family
+    config: Config
     pooling: Pooling | None  # sentence-transformers' pooling, else None
     normalize: bool  # sentence-transformers' Normalize module
     max_seq_length: int | None  # sentence_bert_config.json's max_seq_length
     tokenizer: WordPiece = field(repr=False, compare=False)
     tensors: dict[str, tuple[SafetensorsFile, str]] = field(repr=False, compare=False)  # canonical name -> where
 
+    @property
+    def activation(self) -> str:
+        """Ours: "gelu" (exact erf), "gelu_tanh" or "relu"."""
+        return ACTIVATIONS[self.config.hidden_act]
+
+    @property
+    def projects(self) -> bool:
+        """Whether the embeddings (size E) are projected to the hidden size before layer 0."""
+        f, c = self.family, self.config
+        return f.projection is not None and (f.project_always or c.embedding_size != c.hidden_size)
+
     def tokenize(self, sentence: str) -> Tokenized:
-        """[CLS] + WordPiece pieces + [SEP]; more tokens than the model has positions is an error (never cut)."""
+        """The tokenizer's tokens, specials included; more tokens than the model has positions is an
+        error (never cut)."""
         tokenized = self.tokenizer.tokenize(sentence)
-        rows = self.tensors[WORDS][0].entries[self.tensors[WORDS][1]].shape[0]
+        rows = self.config.vocab_size
         for token, i in zip(tokenized.tokens, tokenized.ids, strict=True):
             if i >= rows:  # an added token past the end of the vocabulary
                 raise EncoderError(
                     f"{show(self.tokenizer.source)}: token {show(repr(token))} has id {i}, past the {rows} rows of "
                     "the word embeddings; leave it out of the sentence"
                 )
-        n, limit = len(tokenized.ids), self.max_position_embeddings
-        if n > limit:
+        positions = self.positions(tokenized.ids)
+        if positions and positions[-1] >= self.config.max_position_embeddings:
+            limit = self.config.max_position_embeddings - (positions[0] if positions[0] > 0 else 0)
             raise EncoderError(
-                f"the sentence makes {n} tokens, and {show(self.name)} takes at most {limit} "
-                f"(max_position_embeddings in config.json); shorten the sentence"
+                f"the sentence makes {len(tokenized.ids)} tokens, and {show(self.name)} takes at most {limit} "
+                f"(max_position_embeddings {self.config.max_position_embeddings} in config.json"
+                f"{', positions starting at ' + str(positions[0]) if positions[0] else ''}); shorten the sentence"
             )
         return tokenized
 
+    def positions(self, ids: Sequence[int]) -> list[int]:
+        """Each token's row of the position table: 0, 1, 2, ... ; for the families whose positions start
+        after the padding index p, p+1, p+2, ..., and p for a padding token (transformers'
+        create_position_ids_from_input_ids: cumsum(id != p) * (id != p) + p)."""
+        if not self.family.positions_after_padding:
+            return list(range(len(ids)))
+        p = self.config.pad_token_id
+        counted = np.cumsum([i != p for i in ids])
+        return [int(k) + p if i != p else p for k, i in zip(counted, ids, strict=True)]
+
     def word_embeddings(self, ids: Sequence[int]) -> Array:
-        """[n, d]: only these rows of the word-embedding table are read."""
+        """[n, E]: only these rows of the word-embedding table are read."""
         return self._read(WORDS, ids)
 
-    def position_embeddings(self, n: int) -> Array:
-        """[n, d]: rows 0 .. n-1."""
-        if not 0 <= n <= self.max_position_embeddings:
-            raise EncoderError(f"{n} positions asked for; {show(self.name)} has {self.max_position_embeddings}")
-        return self._read(POSITIONS, range(n))
+    def position_embeddings(self, rows: Sequence[int]) -> Array:
+        """[n, E]: these rows of the position table."""
+        return self._read(POSITIONS, rows)
 
-    def token_type_embeddings(self, n: int) -> Array | None:
-        """[n, d]: the type-0 row, once per token; None when the model has no token types."""
-        if self.type_vocab_size == 0:
-            return None
-        return np.repeat(self._read(TYPES, [0]), n, axis=0)
+    def token_type_embeddings(self) -> Array | None:
+        """[E]: the type-0 row; None when the model has no token types."""
+        return None if self.config.type_vocab_size == 0 else self._read(TYPES, [0])[0]
 
     def embedding_norm(self) -> tuple[Array, Array]:
-        """embeddings.LayerNorm's gamma and beta, [d] each."""
-        return self._read("embeddings.LayerNorm.weight"), self._read("embeddings.LayerNorm.bias")
+        """The embedding LayerNorm's gamma and beta, [E] each."""
+        return self._read(f"{EMBEDDING_NORM}.weight"), self._read(f"{EMBEDDING_NORM}.bias")
+
+    def projection(self) -> tuple[StoredMatrix, Array] | None:
+        """The embedding projection's W [E, d] and b [d], where the model has one."""
+        if not self.projects:
+            return None
+        name = self.family.projection
+        return StoredMatrix(*self.tensors[f"{name}.weight"]), self._read(f"{name}.bias")
+
+    def relative_bias(self) -> Array | None:
+        """MPNet's learned biases, [buckets, heads]; None for the other families."""
+        return None if self.family.relative_bias is None else self._read(self.family.relative_bias)
+
+    def group(self, i: int) -> int:
+        """The stored layer (ALBERT: group) layer i uses: transformers' int(i / (layers / groups))."""
+        c = self.config
+        return int(i / (c.num_hidden_layers / c.num_hidden_groups)) if self.family.groups else i
 
     def layer(self, i: int) -> LayerWeights:
-        if not 0 <= i < self.layers:
-            raise IndexError(f"layer {i} of a {self.layers}-layer model")
+        if not 0 <= i < self.config.num_hidden_layers:
+            raise IndexError(f"layer {i} of a {self.config.num_hidden_layers}-layer model")
+        g = self.group(i)
         values: dict[str, Any] = {}
-        for key, tensor in LAYER_TENSORS.items():
-            name = f"encoder.layer.{i}.{tensor}"
-            values[key] = StoredMatrix(*self.tensors[name]) if key.startswith("W_") else self._read(name)
-        return LayerWeights(**values)
+        for key, (name, matrix) in layer_tensors(self.family, g).items():
+            values[key] = StoredMatrix(*self.tensors[name]) if matrix else self._read(name)
+        first = next(k for k in range(i + 1) if self.group(k) == g)
+        return LayerWeights(**values, shared_with=first)
 
     def _read(self, name: str, rows: Sequence[int] | None = None, transpose: bool = False) -> Array:
         file, stored = self.tensors[name]
@@ -173,10 +191,10 @@ class Checkpoint:
 def load(name: str) -> Checkpoint:
     """The checkpoint `name` (a folder, or a model id in the local Hugging Face cache), checked, no big tensor read."""
     folder = resolve(name)
-    config = _config(folder)
+    family, config = _config(folder)
     tokenizer = load_tokenizer(folder)
     stored = open_weights(folder)
-    tensors = _bert_tensors(folder, stored, config)
+    tensors = _tensors(folder, stored, family, config)
     ids = [*tokenizer.vocab.values(), *(i for _, i in tokenizer.before + tokenizer.after)]
     if max(ids, default=0) >= config.vocab_size:
         raise EncoderError(
@@ -184,77 +202,93 @@ def load(name: str) -> Checkpoint:
             "embeddings; the tokenizer does not belong to this model's weights"
         )
     pooling, normalize, max_seq_length = _sentence_transformers(folder)
-    return Checkpoint(
-        path=folder,
-        name=name,
-        hidden_size=config.hidden_size,
-        heads=config.num_attention_heads,
-        layers=config.num_hidden_layers,
-        intermediate_size=config.intermediate_size,
-        activation=ACTIVATIONS[config.hidden_act],
-        layer_norm_eps=float(config.layer_norm_eps),
-        max_position_embeddings=config.max_position_embeddings,
-        type_vocab_size=config.type_vocab_size,
-        pooling=pooling,
-        normalize=normalize,
-        max_seq_length=max_seq_length,
-        tokenizer=tokenizer,
-        tensors=tensors,
-    )
+    return Checkpoint(folder, name, family, config, pooling, normalize, max_seq_length, tokenizer, tensors)
 
 
-def _config(folder: Path) -> Config:
-    """config.json's architecture, with BertConfig's defaults for what it leaves out."""
+def _config(folder: Path) -> tuple[Family, Config]:
+    """config.json's family and architecture, with the family's defaults for what it leaves out."""
     path = folder / "config.json"
     if not path.exists():
         raise EncoderError(f"{show(folder)}: no config.json; {CONFIG_FIX} (config.json, model.safetensors, tokenizer)")
     config = read_json_object(path, CONFIG_FIX)
     where = show(path)
     model_type = config.get("model_type")
-    if model_type != "bert":
+    family = FAMILIES.get(model_type) if isinstance(model_type, str) else None
+    if family is None:
         raise EncoderError(
             f"{where}: model_type {show(repr(model_type)[:40])} is not supported; "
-            'this calculator reads BERT-family encoders (model_type "bert": BERT, MiniLM, BGE, E5)'
+            f"this calculator reads these encoder families: {listed()}"
         )
-    defaults = {"hidden_size": 768, "num_attention_heads": 12, "num_hidden_layers": 12, "intermediate_size": 3072}
-    defaults |= {"max_position_embeddings": 512, "type_vocab_size": 2, "vocab_size": 30522}
-    out: dict[str, Any] = {}
-    for key, default in defaults.items():
-        value = config.get(key, default)
-        least = 0 if key == "type_vocab_size" else 1
-        if type(value) is not int or value < least:
-            raise EncoderError(f"{where}: {key} is {show(repr(value)[:40])}; expected a whole number >= {least}")
-        out[key] = value
+
+    def value(key: str, default: Any = None) -> Any:
+        """config.json's value of BERT's `key`, under the family's own name for it."""
+        if key in family.fixed:
+            return family.fixed[key]
+        return config.get(family.keys.get(key, key), family.defaults.get(key, default))
+
+    def whole(key: str, least: int, default: Any = None) -> int:
+        v = value(key, default)
+        if type(v) is not int or v < least:
+            shown = family.keys.get(key, key)
+            raise EncoderError(f"{where}: {shown} is {show(repr(v)[:40])}; expected a whole number >= {least}")
+        return v
+
+    sizes = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "max_position_embeddings")
+    out: dict[str, Any] = {key: whole(key, 1) for key in (*sizes, "vocab_size")}
+    out["type_vocab_size"] = whole("type_vocab_size", 0) if family.token_types else 0
+    out["embedding_size"] = whole("embedding_size", 1) if family.projection else out["hidden_size"]
+    out["pad_token_id"] = whole("pad_token_id", 0) if family.positions_after_padding else 0
+    layers = out["num_hidden_layers"]
+    out["num_hidden_groups"] = whole("num_hidden_groups", 1) if family.groups else layers
+    if out["num_hidden_groups"] > layers:
+        raise EncoderError(
+            f"{where}: num_hidden_groups {out['num_hidden_groups']} is more than the {layers} layers; "
+            "each group is shared by one or more layers"
+        )
+    if family.groups and (inner := whole("inner_group_num", 1)) != 1:
+        raise EncoderError(
+            f"{where}: inner_group_num {inner} is not supported (each shared layer {inner} sublayers deep); "
+            "this calculator reads ALBERT checkpoints with inner_group_num 1, as every released ALBERT has"
+        )
+    out["relative_attention_num_buckets"] = whole("relative_attention_num_buckets", 1) if family.relative_bias else 0
+    if family.relative_bias and (buckets := out["relative_attention_num_buckets"]) < BUCKETS:
+        raise EncoderError(
+            f"{where}: relative_attention_num_buckets is {buckets}; MPNet's attention reads {BUCKETS} buckets "
+            "(transformers fixes 32 whatever the config says), so the table needs at least 32 rows"
+        )
     if not heads_fit(out["hidden_size"], out["num_attention_heads"]):
         raise EncoderError(
-            f"{where}: num_attention_heads {out['num_attention_heads']} does not divide hidden_size "
-            f"{out['hidden_size']}; each head takes an equal share of the hidden size"
+            f"{where}: {family.keys.get('num_attention_heads', 'num_attention_heads')} {out['num_attention_heads']} "
+            f"does not divide {family.keys.get('hidden_size', 'hidden_size')} {out['hidden_size']}; "
+            "each head takes an equal share of the hidden size"
         )
-    act = config.get("hidden_act", "gelu")
+    act = value("hidden_act")
     if not isinstance(act, str) or act not in ACTIVATIONS:
         raise EncoderError(
-            f"{where}: hidden_act {show(repr(act)[:40])} is not supported; use one of {', '.join(ACTIVATIONS)}"
+            f"{where}: {family.keys.get('hidden_act', 'hidden_act')} {show(repr(act)[:40])} is not supported; "
+            f"use one of {', '.join(ACTIVATIONS)}"
         )
     out["hidden_act"] = act
-    eps = config.get("layer_norm_eps", 1e-12)
+    eps = value("layer_norm_eps")
     if type(eps) not in (int, float) or not 0 < eps < float("inf"):
         raise EncoderError(f"{where}: layer_norm_eps is {show(repr(eps)[:40])}; expected a small positive number")
-    out["layer_norm_eps"] = eps
+    out["layer_norm_eps"] = float(eps)
     position = config.get("position_embedding_type", "absolute")
     if position != "absolute":
         raise EncoderError(
             f'{where}: position_embedding_type {show(repr(position)[:40])} is not supported; only "absolute" is'
         )
-    return Config(**out)
+    return family, Config(**out)
 
 
-def _bert_tensors(
-    folder: Path, stored: dict[str, tuple[SafetensorsFile, str]], config: Config
+def _tensors(
+    folder: Path, stored: dict[str, tuple[SafetensorsFile, str]], family: Family, config: Config
 ) -> dict[str, tuple[SafetensorsFile, str]]:
-    """The tensors BERT needs, by their canonical names (no `bert.` prefix, LayerNorm weight/bias), all checked."""
+    """The tensors the family needs, by their canonical names (no `roberta.` prefix, LayerNorm
+    weight/bias), all checked."""
     canonical: dict[str, str] = {}
     for name in stored:
-        key = name.removeprefix("bert.")
+        key = name.removeprefix(family.prefix)
         if key.endswith("LayerNorm.gamma"):
             key = key.removesuffix("gamma") + "weight"
         elif key.endswith("LayerNorm.beta"):
@@ -264,12 +298,12 @@ def _bert_tensors(
             raise EncoderError(f"{show(folder)}: {both}; keep one")
         canonical[key] = name
     tensors = {}
-    for key, shape in _shapes(config):
+    for key, shape in _shapes(family, config):
         if key not in canonical:
             source = "model.safetensors" if (folder / "model.safetensors").exists() else "model.safetensors.index.json"
             raise EncoderError(
                 f"{show(folder / source)}: no tensor {key} (shape {list(shape)}), which config.json's sizes call for; "
-                "the checkpoint is incomplete or not a BERT encoder"
+                f"the checkpoint is incomplete or not a {family.name} encoder"
             )
         file, name = stored[canonical[key]]
         entry = file.entries[name]
@@ -285,18 +319,35 @@ def _bert_tensors(
     return tensors
 
 
-def _shapes(config: Config) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """Each tensor BERT needs and its shape, as config.json's sizes make it (one at a time: a config that
-    claims a million layers fails at the first missing one)."""
-    d, ff, types = config.hidden_size, config.intermediate_size, config.type_vocab_size
-    yield WORDS, (config.vocab_size, d)
-    yield POSITIONS, (config.max_position_embeddings, d)
-    yield from [(TYPES, (types, d))] if types else []
-    yield from [("embeddings.LayerNorm.weight", (d,)), ("embeddings.LayerNorm.bias", (d,))]
-    for i in range(config.num_hidden_layers):
-        for key, tensor in LAYER_TENSORS.items():
-            shape: tuple[int, ...] = (d, d) if key.startswith("W_") else (d,)
-            yield f"encoder.layer.{i}.{tensor}", {"W_1": (ff, d), "b_1": (ff,), "W_2": (d, ff)}.get(key, shape)
+def layer_tensors(family: Family, g: int) -> dict[str, tuple[str, bool]]:
+    """LayerWeights' fields (but shared_with) -> (the tensor of stored layer g, whether it is a matrix)."""
+    at = family.layer.format(i=g, g=g)
+    out: dict[str, tuple[str, bool]] = {}
+    for key, module in family.tensors.items():
+        if key.startswith("norm_"):
+            out |= {f"{key}_gamma": (f"{at}{module}.weight", False), f"{key}_beta": (f"{at}{module}.bias", False)}
+        else:
+            out |= {key: (f"{at}{module}.weight", True), "b_" + key[2:]: (f"{at}{module}.bias", False)}
+    return out
+
+
+def _shapes(family: Family, config: Config) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """Each tensor the family needs and its shape, as config.json's sizes make it (one at a time: a
+    config that claims a million layers fails at the first missing one). Linear weights are (out, in)."""
+    c = config
+    d, e, ff = c.hidden_size, c.embedding_size, c.intermediate_size
+    yield WORDS, (c.vocab_size, e)
+    yield POSITIONS, (c.max_position_embeddings, e)
+    yield from [(TYPES, (c.type_vocab_size, e))] if c.type_vocab_size else []
+    yield from [(f"{EMBEDDING_NORM}.weight", (e,)), (f"{EMBEDDING_NORM}.bias", (e,))]
+    if family.projection is not None and (family.project_always or e != d):
+        yield from [(f"{family.projection}.weight", (d, e)), (f"{family.projection}.bias", (d,))]
+    if family.relative_bias is not None:
+        yield family.relative_bias, (c.relative_attention_num_buckets, c.num_attention_heads)
+    for g in range(c.num_hidden_groups):
+        for key, (name, _) in layer_tensors(family, g).items():
+            out = {"W_1": ff, "b_1": ff}.get(key, d)
+            yield name, ((out, ff if key == "W_2" else d) if key.startswith("W_") else (out,))
 
 
 def _sentence_transformers(folder: Path) -> tuple[Pooling | None, bool, int | None]:

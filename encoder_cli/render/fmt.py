@@ -112,9 +112,9 @@ def model(trace: Trace) -> str:
 def tokens(trace: Trace, room: int) -> str:
     """The tokens in one line, or the first and last around "…" and their count when there
     are more than room."""
-    picked = shown(len(trace.tokens), room)
-    line = " · ".join(ELLIPSIS if p is None else trace.tokens[p] for p in picked)
-    return line if len(picked) == len(trace.tokens) else f"{line}   ({len(trace.tokens)} tokens)"
+    picked = shown(len(trace.labels), room)
+    line = " · ".join(ELLIPSIS if p is None else trace.labels[p] for p in picked)
+    return line if len(picked) == len(trace.labels) else f"{line}   ({len(trace.labels)} tokens)"
 
 
 def tokenization(trace: Trace, room: int) -> list[tuple[str, str]]:

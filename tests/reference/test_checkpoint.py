@@ -24,7 +24,11 @@ from safetensors.numpy import save_file
 from safetensors.torch import save_file as save_torch
 
 from encoder_cli import checkpoint
-from encoder_cli.checkpoint import LAYER_TENSORS, Checkpoint, load
+from encoder_cli.checkpoint import Checkpoint, layer_tensors, load
+from encoder_cli.checkpoint.families import FAMILIES
+
+# LayerWeights' fields -> BERT's tensors under encoder.layer.{i}
+LAYER_TENSORS = {k: name.removeprefix("encoder.layer.0.") for k, (name, _) in layer_tensors(FAMILIES["bert"], 0).items()}
 from encoder_cli.checkpoint.safetensors_file import SafetensorsFile
 from encoder_cli.errors import EncoderError
 
@@ -79,9 +83,10 @@ def minilm() -> Checkpoint:
 
 def test_minilm_settings(minilm: Checkpoint) -> None:
     assert minilm.path == MODEL.resolve() and minilm.name == str(MODEL)
-    assert (minilm.hidden_size, minilm.heads, minilm.layers, minilm.intermediate_size) == (384, 12, 6, 1536)
-    assert (minilm.activation, minilm.layer_norm_eps, minilm.max_position_embeddings) == ("gelu", 1e-12, 512)
-    assert (minilm.type_vocab_size, minilm.pooling, minilm.normalize, minilm.max_seq_length) == (2, "mean", True, 256)
+    c = minilm.config
+    assert (c.hidden_size, c.num_attention_heads, c.num_hidden_layers, c.intermediate_size) == (384, 12, 6, 1536)
+    assert (c.hidden_act, c.layer_norm_eps, c.max_position_embeddings) == ("gelu", 1e-12, 512)
+    assert (c.type_vocab_size, minilm.pooling, minilm.normalize, minilm.max_seq_length) == (2, "mean", True, 256)
 
 
 def test_minilm_weights_equal_transformers(minilm: Checkpoint) -> None:
@@ -93,13 +98,13 @@ def test_minilm_weights_equal_transformers(minilm: Checkpoint) -> None:
     }
     ids = minilm.tokenize("The cat sat on the mat, unbelievably!").ids
     np.testing.assert_array_equal(minilm.word_embeddings(ids), state["embeddings.word_embeddings.weight"][ids])
-    np.testing.assert_array_equal(minilm.position_embeddings(7), state["embeddings.position_embeddings.weight"][:7])
-    type_rows = state["embeddings.token_type_embeddings.weight"][[0, 0, 0]]
-    np.testing.assert_array_equal(minilm.token_type_embeddings(3), type_rows)
+    np.testing.assert_array_equal(minilm.position_embeddings(range(7)), state["embeddings.position_embeddings.weight"][:7])
+    type_row = state["embeddings.token_type_embeddings.weight"][0]
+    np.testing.assert_array_equal(minilm.token_type_embeddings(), type_row)
     gamma, beta = minilm.embedding_norm()
     np.testing.assert_array_equal(gamma, state["embeddings.LayerNorm.weight"])
     np.testing.assert_array_equal(beta, state["embeddings.LayerNorm.bias"])
-    for i in range(minilm.layers):
+    for i in range(minilm.config.num_hidden_layers):
         layer = minilm.layer(i)
         for field, tensor in LAYER_TENSORS.items():
             want = state[f"encoder.layer.{i}.{tensor}"]
@@ -277,10 +282,10 @@ def assert_reads(ck: Checkpoint, expected: dict[str, np.ndarray]) -> None:
         "[SEP]",
     ]
     np.testing.assert_array_equal(ck.word_embeddings(ids), expected["embeddings.word_embeddings.weight"][ids])
-    np.testing.assert_array_equal(ck.position_embeddings(5), expected["embeddings.position_embeddings.weight"][:5])
+    np.testing.assert_array_equal(ck.position_embeddings(range(5)), expected["embeddings.position_embeddings.weight"][:5])
     np.testing.assert_array_equal(ck.embedding_norm()[0], expected["embeddings.LayerNorm.weight"])
     np.testing.assert_array_equal(ck.embedding_norm()[1], expected["embeddings.LayerNorm.bias"])
-    for i in range(ck.layers):
+    for i in range(ck.config.num_hidden_layers):
         layer = ck.layer(i)
         for field, tensor in LAYER_TENSORS.items():
             want = expected[f"encoder.layer.{i}.{tensor}"]
@@ -299,7 +304,7 @@ def test_dtypes_and_names_widen_exactly(tmp_path: Path, dtype: str, naming: str)
     ck = load(str(tmp_path / "m"))
     assert_reads(ck, expected)
     np.testing.assert_array_equal(
-        ck.token_type_embeddings(2), expected["embeddings.token_type_embeddings.weight"][[0, 0]]
+        ck.token_type_embeddings(), expected["embeddings.token_type_embeddings.weight"][0]
     )
 
 
@@ -336,7 +341,7 @@ def test_activations(tmp_path: Path, act: str, ours: str) -> None:
 def test_no_token_types_and_defaults(tmp_path: Path) -> None:
     synthetic(tmp_path / "m", types=0)
     ck = load(str(tmp_path / "m"))
-    assert ck.type_vocab_size == 0 and ck.token_type_embeddings(3) is None
+    assert ck.config.type_vocab_size == 0 and ck.token_type_embeddings() is None
     assert (ck.pooling, ck.normalize, ck.max_seq_length) == (None, False, None)
 
 
@@ -464,7 +469,7 @@ def test_folder_without_config(tmp_path: Path) -> None:
         ("[" * 100_000 + "]" * 100_000, "JSON"),
         ('{"model_type": "bert", "hidden_size": 1' + "0" * 5000 + "}", "JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
-        ('{"model_type": "roberta"}', "model_type 'roberta' is not supported"),
+        ('{"model_type": "gpt2"}', "model_type 'gpt2' is not supported"),
         ('{"model_type": "bert\\nx"}', "not supported"),
         ('{"model_type": "bert", "hidden_size": 384, "num_attention_heads": 5}', "does not divide"),
         ('{"model_type": "bert", "hidden_size": "384"}', "hidden_size"),
@@ -657,10 +662,10 @@ def load_and_use(folder: Path) -> None:
         ck = load(str(folder))
         ids = ck.tokenize("the cat sat on a mat").ids
         ck.word_embeddings(ids)
-        ck.position_embeddings(len(ids))
-        ck.token_type_embeddings(len(ids))
+        ck.position_embeddings(ck.positions(ids))
+        ck.token_type_embeddings()
         ck.embedding_norm()
-        for i in range(ck.layers):
+        for i in range(ck.config.num_hidden_layers):
             ck.layer(i)
     except EncoderError as e:
         assert "\n" not in str(e) and "\r" not in str(e)

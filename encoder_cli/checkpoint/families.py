@@ -1,0 +1,196 @@
+"""The encoder families `--model` reads, one row each: an architecture is data.
+
+Every family here is BERT's post-norm encoder (embeddings summed and normalised, then layers of
+attention and FFN, each followed by Add & LayerNorm), and differs from BERT in named places:
+its tensor and config.json names, which optional steps it has, where its positions start, its
+default activation. A family that brings a new kind of step names it here (`projection`,
+`relative_bias`, `groups`) and the encoder runs it as one op (encoder.py, ops.py).
+
+    family       token types  positions start   embedding projection      relative bias  layers
+    bert         yes          0                 -                         -              own
+    roberta      yes (1)      pad_token_id + 1  -                         -              own
+    xlm-roberta, camembert: as roberta
+    distilbert   -            0                 -                         -              own
+    albert       yes          0                 always (E -> d)           -              shared by groups
+    electra      yes          0                 when E != d               -              own
+    mpnet        -            1 + 1 (fixed)     -                         32 buckets     own
+
+Each row was checked against transformers 5.25's modeling_*.py; the defaults (a key config.json
+leaves out) are the config classes' own, and tests/unit/test_families.py holds them to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+# LayerWeights' fields, in BERT's tensor names under encoder.layer.{i}.
+BERT_LAYER = {
+    "W_Q": "attention.self.query",
+    "W_K": "attention.self.key",
+    "W_V": "attention.self.value",
+    "W_O": "attention.output.dense",
+    "norm_1": "attention.output.LayerNorm",
+    "W_1": "intermediate.dense",
+    "W_2": "output.dense",
+    "norm_2": "output.LayerNorm",
+}
+# The config.json keys every family is read by (BERT's names), each with BertConfig's default.
+BERT_DEFAULTS: Mapping[str, Any] = {
+    "hidden_size": 768,
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "vocab_size": 30522,
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-12,
+    "pad_token_id": 0,
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str  # config.json's
+    name: str  # as people write it: "RoBERTa"
+    prefix: str  # the base model's tensor prefix in task checkpoints ("roberta." in RobertaForMaskedLM)
+    defaults: Mapping[str, Any] = field(default_factory=lambda: BERT_DEFAULTS)  # BERT's key -> default
+    keys: Mapping[str, str] = field(default_factory=dict)  # BERT's key -> this family's, where it differs
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # what the modelling code fixes, whatever the config says
+    layer: str = "encoder.layer.{i}."  # a layer's tensors; ALBERT's are a group's ({g})
+    tensors: Mapping[str, str] = field(default_factory=lambda: BERT_LAYER)  # LayerWeights' fields -> names
+    token_types: bool = True
+    positions_after_padding: bool = False  # positions start at pad_token_id + 1 (RoBERTa's create_position_ids)
+    projection: str | None = None  # the embedding projection E -> d, where the family has one
+    project_always: bool = False  # ALBERT projects even when E == d; ELECTRA only when they differ
+    relative_bias: str | None = None  # MPNet's table of learned biases, [buckets, heads]
+    groups: bool = False  # ALBERT: layers share the weights of their group
+    special: tuple[str, str] = ("[CLS]", "[SEP]")  # around a sentence, for a folder with only vocab.txt
+    known_as: str = ""  # checkpoints of this shape, for messages
+
+
+def _without(*keys: str) -> dict[str, Any]:
+    """BERT's defaults but for keys a family does not read."""
+    return {k: v for k, v in BERT_DEFAULTS.items() if k not in keys}
+
+
+_ROBERTA = Family(
+    "roberta",
+    "RoBERTa",
+    "roberta.",
+    defaults={**BERT_DEFAULTS, "vocab_size": 50265, "pad_token_id": 1},
+    positions_after_padding=True,
+    special=("<s>", "</s>"),
+)
+FAMILIES = {
+    f.model_type: f
+    for f in [
+        Family("bert", "BERT", "bert.", known_as="BERT, MiniLM, BGE, E5"),
+        _ROBERTA,
+        replace(_ROBERTA, model_type="xlm-roberta", name="XLM-RoBERTa", defaults={**BERT_DEFAULTS, "pad_token_id": 1}),
+        replace(_ROBERTA, model_type="camembert", name="CamemBERT", defaults={**BERT_DEFAULTS, "pad_token_id": 1}),
+        Family(
+            "distilbert",
+            "DistilBERT",
+            "distilbert.",
+            defaults={**_without("type_vocab_size", "layer_norm_eps"), "num_hidden_layers": 6},
+            keys={
+                "hidden_size": "dim",
+                "num_attention_heads": "n_heads",
+                "num_hidden_layers": "n_layers",
+                "intermediate_size": "hidden_dim",
+                "hidden_act": "activation",
+            },
+            fixed={"layer_norm_eps": 1e-12},
+            layer="transformer.layer.{i}.",
+            tensors={
+                "W_Q": "attention.q_lin",
+                "W_K": "attention.k_lin",
+                "W_V": "attention.v_lin",
+                "W_O": "attention.out_lin",
+                "norm_1": "sa_layer_norm",
+                "W_1": "ffn.lin1",
+                "W_2": "ffn.lin2",
+                "norm_2": "output_layer_norm",
+            },
+            token_types=False,
+        ),
+        Family(
+            "albert",
+            "ALBERT",
+            "albert.",
+            defaults={
+                **BERT_DEFAULTS,
+                "hidden_size": 4096,
+                "num_attention_heads": 64,
+                "intermediate_size": 16384,
+                "vocab_size": 30000,
+                "hidden_act": "gelu_new",
+                "embedding_size": 128,
+                "num_hidden_groups": 1,
+                "inner_group_num": 1,
+            },
+            layer="encoder.albert_layer_groups.{g}.albert_layers.0.",
+            tensors={
+                "W_Q": "attention.query",
+                "W_K": "attention.key",
+                "W_V": "attention.value",
+                "W_O": "attention.dense",
+                "norm_1": "attention.LayerNorm",
+                "W_1": "ffn",
+                "W_2": "ffn_output",
+                "norm_2": "full_layer_layer_norm",
+            },
+            projection="encoder.embedding_hidden_mapping_in",
+            project_always=True,
+            groups=True,
+        ),
+        Family(
+            "electra",
+            "ELECTRA",
+            "electra.",
+            defaults={
+                **BERT_DEFAULTS,
+                "hidden_size": 256,
+                "num_attention_heads": 4,
+                "intermediate_size": 1024,
+                "embedding_size": 128,
+            },
+            projection="embeddings_project",
+        ),
+        Family(
+            "mpnet",
+            "MPNet",
+            "mpnet.",
+            defaults={
+                **_without("type_vocab_size", "pad_token_id"),
+                "vocab_size": 30527,
+                "relative_attention_num_buckets": 32,
+            },
+            fixed={"pad_token_id": 1},  # MPNetEmbeddings: self.padding_idx = 1
+            tensors={
+                "W_Q": "attention.attn.q",
+                "W_K": "attention.attn.k",
+                "W_V": "attention.attn.v",
+                "W_O": "attention.attn.o",
+                "norm_1": "attention.LayerNorm",
+                "W_1": "intermediate.dense",
+                "W_2": "output.dense",
+                "norm_2": "output.LayerNorm",
+            },
+            token_types=False,
+            positions_after_padding=True,
+            relative_bias="encoder.relative_attention_bias.weight",
+            special=("<s>", "</s>"),
+        ),
+    ]
+}
+# MPNet's buckets: transformers' compute_position_bias uses 32 whatever relative_attention_num_buckets says.
+BUCKETS = 32
+
+
+def listed() -> str:
+    """The families, for messages and help: 'bert (BERT, MiniLM, BGE, E5), roberta, ...'."""
+    return ", ".join(f"{t} ({f.known_as})" if f.known_as else t for t, f in FAMILIES.items())
