@@ -102,11 +102,23 @@ def test_a_config_key_of_the_wrong_type(copy, family: str) -> None:
     assert "config.json" in message and key in message
 
 
+def cut_in_half(text: str) -> str:
+    return text[: len(text) // 2]
+
+
+def unknown_model(text: str) -> str:
+    """Valid JSON that the tokenizers library does not load."""
+    data = json.loads(text)
+    data["model"]["type"] = "SentencePieceOfCake"
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("damage", [cut_in_half, unknown_model])
 @pytest.mark.parametrize("family", FAMILIES)
-def test_a_tokenizer_that_does_not_load(copy, family: str) -> None:
+def test_a_tokenizer_that_does_not_load(copy, family: str, damage) -> None:
     folder = copy(family)
     path = folder / "tokenizer.json"
-    path.write_text(path.read_text()[: len(path.read_text()) // 2])
+    path.write_text(damage(path.read_text()))
     assert "tokenizer.json" in fails(folder)
 
 
