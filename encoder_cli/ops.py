@@ -455,7 +455,11 @@ class PositionBias(Op):
         self.h = h
 
     def __call__(self, buckets: Array) -> Array:
-        return self.table[buckets.astype(np.intp), self.h]  # type: ignore[no-any-return]
+        # A bucket that is no row of the table (unknown, NaN, in a worksheet; a student's wrong one) has no bias.
+        known = np.isfinite(buckets) & (buckets == np.round(buckets)) & (buckets >= 0) & (buckets < len(self.table))
+        bias = np.full(buckets.shape, np.nan)
+        bias[known] = self.table[buckets[known].astype(np.intp), self.h]
+        return bias
 
     def formula(self, out: Sym | None, buckets: Sym) -> Sym:
         return Sym(
@@ -464,8 +468,10 @@ class PositionBias(Op):
         )
 
     def work(self, c: Cell, buckets: Array) -> Worked:
-        b = int(buckets[c.i, c.j])
-        return Worked("lookup", f"relative_attention_bias[{b}, {self.h}]", [b], float(self.table[b, self.h]))
+        b = float(buckets[c.i, c.j])
+        value = float(self(np.array([b]))[0])
+        row = int(b) if math.isfinite(value) else c.f(b)  # no such bucket: NaN
+        return Worked("lookup", f"relative_attention_bias[{row}, {self.h}]", [b], value)
 
     @property
     def params(self) -> dict[str, Array]:
