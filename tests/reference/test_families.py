@@ -42,9 +42,14 @@ def reference(tiny):
     return made
 
 
-def run_transformers(model: Any, tokenizer: Any, folder: Path, sentence: str) -> tuple[list[int], Any]:
+# transformers' embedding tables -> our steps with the rows they gave this sentence
+TABLES = {"word_embeddings": "embeddings", "position_embeddings": "positional", "token_type_embeddings": "token_types"}
+
+
+def run_transformers(model: Any, tokenizer: Any, folder: Path, sentence: str) -> tuple[list[int], Any, dict]:
     """The ids (AutoTokenizer's, checked against the tokenizers library's reading of the same file,
-    since 5.x's family classes may rebuild parts of it) and transformers' outputs."""
+    since 5.x's family classes may rebuild parts of it), transformers' outputs, and the rows each
+    embedding table gave (by our step's id): the positions as transformers works them out."""
     types = hasattr(model.embeddings, "token_type_embeddings")
     batch = tokenizer(sentence, return_tensors="pt", return_token_type_ids=types or None)
     own = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -52,8 +57,20 @@ def run_transformers(model: Any, tokenizer: Any, folder: Path, sentence: str) ->
     own.no_truncation()
     ids = batch["input_ids"][0].tolist()
     assert ids == own.encode(sentence).ids, "AutoTokenizer and tokenizers disagree: not a reference"
-    with torch.no_grad():
-        return ids, model(**batch, output_hidden_states=True, output_attentions=True)
+    rows: dict[str, np.ndarray] = {}
+    hooks = [
+        getattr(model.embeddings, table).register_forward_hook(
+            lambda _module, _input, output, step=step: rows.__setitem__(step, output[0].numpy())
+        )
+        for table, step in TABLES.items()
+        if hasattr(model.embeddings, table)
+    ]
+    try:
+        with torch.no_grad():
+            return ids, model(**batch, output_hidden_states=True, output_attentions=True), rows
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def declared_pooling(folder: Path, last_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -79,9 +96,13 @@ def test_every_step_that_transformers_shows_equals_it(reference, variant: str) -
     config = model.config
     projected = family == "albert" or (family == "electra" and config.embedding_size != config.hidden_size)
     for sentence in [*HARD_STRINGS, PAD]:
-        ids, out = run_transformers(model, tokenizer, folder, sentence)
+        ids, out, rows = run_transformers(model, tokenizer, folder, sentence)
         t = encoder_cli.explain(sentence, model=str(folder))
         assert (t.tokens, t.token_ids) == (tokenizer.convert_ids_to_tokens(ids), ids), sentence
+        assert ("token_types" in t.ids) == ("token_types" in rows)
+        for step, want in rows.items():  # RoBERTa-style positions: from padding_idx + 1, the pad token's padding_idx
+            np.testing.assert_array_equal(t[step], want, err_msg=step)
+        assert ("layers.0.attention.heads.0.biased" in t.ids) == (family == "mpnet")
 
         hidden = [h[0].numpy() for h in out.hidden_states]
         assert ("input_projection" in t.ids) == projected
@@ -114,7 +135,7 @@ def test_the_longest_sentence_runs_and_one_token_more_is_refused(reference, vari
     limit = config.max_position_embeddings - (config.pad_token_id + 1 if VARIANTS[variant][0] in ROBERTA_STYLE else 0)
     words = next(k for k in range(1, 400) if len(tokenizer(" ".join(["cat"] * k))["input_ids"]) >= limit)
     sentence = " ".join(["cat"] * words)
-    ids, out = run_transformers(model, tokenizer, folder, sentence)
+    ids, out, _ = run_transformers(model, tokenizer, folder, sentence)
     assert len(ids) == limit
     np.testing.assert_allclose(
         encoder_cli.explain(sentence, model=str(folder))["output"], out.last_hidden_state[0].numpy(), **TOL
@@ -130,7 +151,7 @@ def test_the_sentences_reach_what_the_families_differ_in(reference) -> None:
     token types only where the family has them."""
     for variant, (family, _) in VARIANTS.items():
         folder, model, tokenizer = reference(variant)
-        ids, out = run_transformers(model, tokenizer, folder, PAD)
+        ids, out, _ = run_transformers(model, tokenizer, folder, PAD)
         assert tokenizer.pad_token_id in ids, variant
         assert len(out.attentions) >= 2 and out.attentions[0].shape[1] >= 2
         weights = torch.cat([a.flatten() for a in out.attentions])
@@ -170,7 +191,7 @@ def test_mpnet_position_bias_and_buckets_equal_transformers(reference) -> None:
 
     folder, model, tokenizer = reference("mpnet")
     for sentence in ["the cat sat", " ".join(["a cat sat on the mat"] * 25)]:
-        ids, out = run_transformers(model, tokenizer, folder, sentence)
+        ids, out, _ = run_transformers(model, tokenizer, folder, sentence)
         n = len(ids)
         t = encoder_cli.explain(sentence, model=str(folder))
         positions = torch.arange(n)
