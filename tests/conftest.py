@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -29,6 +30,16 @@ SENTENCES = {SEED: "The cat sat", MAT: "The cat sat on the mat", PRE: "a dog ran
 # them out): PE[cat], X'[cat], Q, K[cat], and scores, scaled and weights [cat].
 WORKSHEET = ["worksheet", "The cat sat", "--blank", "PE[cat]", "--blank", "Q", "--blank", "weights[cat]"]
 BLANKS = 4 + 4 + 12 + 4 + 3 * 3
+
+
+def mpnet_folder() -> Path:
+    """The real all-mpnet-base-v2 that tests/run sets up once, outside the clone, at the same path.
+    Missing, it is an error, never a skip."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    folder = Path(cache) / "encoder-cli" / "all-mpnet-base-v2-0.0.1"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: the real all-mpnet-base-v2 is not set up; run tests/run, which sets it up")
+    return folder
 
 
 def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Result:
