@@ -68,7 +68,7 @@ class _Tokenizer:
             )
         X = self.ckpt.word_embeddings(t.ids)
         positions = self.ckpt.positions(t.ids)
-        return Embedded(t.tokens, X, [], t.words, t.pieces, t.ids, warnings, labels=None, positions=positions)
+        return Embedded(t.tokens, X, [], t.words, t.pieces, t.ids, warnings, t.labels, positions)
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,10 @@ PRODUCT_BLOCK = 1 << 22
 # A word WordPiece may split (tokenizer.json's max_input_chars_per_word): real models use 100; the
 # greedy search tries every piece length, so a much longer word costs its length squared.
 MAX_WORD_CHARS = 500
+# A sentence a checkpoint's tokenizer takes: its work grows with the characters (and WordPiece's with
+# a word's length cubed: 100,000 characters of 500-character words took 2.5 s), not with the tokens
+# the model takes (512 tokens of English are about 2,500 characters).
+MAX_SENTENCE_CHARS = 50_000
 # The did-you-mean of an unknown token compares it (difflib) with at most this many known tokens,
 # those of a length that could match sharing the most characters with it; a token longer than
 # SUGGEST_CHARS gets no suggestion (each comparison costs the product of the two lengths).

@@ -75,7 +75,7 @@ class Embedded:
     pieces: list[list[str]] | None = None
     ids: list[int] | None = None
     warnings: list[str] = field(default_factory=list)  # what a user should know of this run
-    labels: list[str] | None = None  # the tokens as the views show them (·cat for byte-level Ġcat); else tokens
+    labels: list[str] | None = None  # the tokens, readable (·cat for Ġcat, <F0> for a byte of no whole character)
     positions: list[int] | None = None  # each token's row of the position table; else 0, 1, 2, ...
 
 

@@ -19,6 +19,9 @@ from typer.testing import CliRunner, Result
 from encoder_cli import settings
 from encoder_cli.cli import app
 
+# No test reaches the Hugging Face Hub: huggingface_hub, which reads this when first imported, and every
+# child process stay offline; the cases that go online (tests/reference/test_hub.py) say so themselves.
+os.environ["HF_HUB_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SEED = FIXTURES / "the-cat-sat.yaml"

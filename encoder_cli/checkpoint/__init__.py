@@ -1,6 +1,6 @@
-"""A Hugging Face encoder checkpoint of one of the families in families.py, read offline, lazily and safely.
+"""A Hugging Face encoder checkpoint of one of the families in families.py, read lazily and safely.
 
-`load(name)` finds the folder (a path, or a model id in the local Hugging Face cache), checks
+`load(name)` finds the folder (a path, or a model id, from the Hugging Face cache or downloaded there), checks
 config.json against its family's row, the tokenizer files and every safetensors header up front,
 and reads no big tensor. The Checkpoint then reads only what is asked for: the sentence's rows of
 the word embeddings, one layer at a time, each widened to float64 and checked for NaN and infinity.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -25,11 +25,23 @@ import numpy.typing as npt
 from encoder_cli.checkpoint.families import BUCKETS, FAMILIES, Family, listed
 from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
-from encoder_cli.checkpoint.wordpiece import Tokenized, WordPiece, load_tokenizer
 from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import Pooling, heads_fit
 
+if TYPE_CHECKING:  # tokens imports tokenizers, which only a checkpoint's load needs
+    from encoder_cli.checkpoint.tokens import Tokenized, Tokenizer
+
 __all__ = ["Checkpoint", "LayerWeights", "Tokenized", "load"]
+
+
+def __getattr__(name: str) -> Any:
+    """Tokenized, imported (with tokenizers) when first asked for."""
+    if name == "Tokenized":
+        from encoder_cli.checkpoint.tokens import Tokenized
+
+        return Tokenized
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Array = npt.NDArray[np.float64]
 
@@ -96,7 +108,7 @@ class Checkpoint:
     pooling: Pooling | None  # sentence-transformers' pooling, else None
     normalize: bool  # sentence-transformers' Normalize module
     max_seq_length: int | None  # sentence_bert_config.json's max_seq_length
-    tokenizer: WordPiece = field(repr=False, compare=False)
+    tokenizer: Tokenizer = field(repr=False, compare=False)
     tensors: dict[str, tuple[SafetensorsFile, str]] = field(repr=False, compare=False)  # canonical name -> where
 
     @property
@@ -189,17 +201,18 @@ class Checkpoint:
 
 
 def load(name: str) -> Checkpoint:
-    """The checkpoint `name` (a folder, or a model id in the local Hugging Face cache), checked, no big tensor read."""
+    """The checkpoint `name` (a folder, or a model id: cached, or downloaded), checked, no big tensor read."""
     folder = resolve(name)
     family, config = _config(folder)
-    tokenizer = load_tokenizer(folder)
+    from encoder_cli.checkpoint import tokens
+
+    tokenizer = tokens.load(folder, family.special)
     stored = open_weights(folder)
     tensors = _tensors(folder, stored, family, config)
-    ids = [*tokenizer.vocab.values(), *(i for _, i in tokenizer.before + tokenizer.after)]
-    if max(ids, default=0) >= config.vocab_size:
+    if tokenizer.largest_id >= config.vocab_size:
         raise EncoderError(
-            f"{show(tokenizer.source)}: token id {max(ids)} is past the {config.vocab_size} rows of the word "
-            "embeddings; the tokenizer does not belong to this model's weights"
+            f"{show(tokenizer.source)}: token id {tokenizer.largest_id} is past the {config.vocab_size} rows of the "
+            "word embeddings; the tokenizer does not belong to this model's weights"
         )
     pooling, normalize, max_seq_length = _sentence_transformers(folder)
     return Checkpoint(folder, name, family, config, pooling, normalize, max_seq_length, tokenizer, tensors)

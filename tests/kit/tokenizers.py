@@ -5,13 +5,18 @@
 
     bert, distilbert, electra  WordPiece, BertNormalizer (lower case), [CLS] A [SEP] / [CLS] A [SEP] B [SEP]
                                (types 0 / 1), [PAD]=0
-    mpnet                      WordPiece, lower case, <s> A </s> / <s> A </s></s> B </s>, <s>=0 <pad>=1 </s>=2
-    roberta                    byte-level BPE, RobertaProcessing, <s>=0 <pad>=1 </s>=2 <unk>=3
+    mpnet                      WordPiece, lower case, RobertaProcessing <s> A </s> / <s> A </s></s> B </s>,
+                               <s>=0 <pad>=1 </s>=2 <unk>=3, unk_token [UNK] (as all-mpnet-base-v2's)
+    roberta                    byte-level BPE, RobertaProcessing, <s>=0 <pad>=1 </s>=2 <unk>=3, <mask> last
     xlm-roberta, camembert     Unigram with Metaspace (XLM-R's with byte fallback), <s> A </s> / <s> A </s></s> B </s>
                                (RoBERTa-style pairs: all type 0, as the real ones)
     albert                     Unigram with Metaspace, lower case, [CLS] A [SEP], <pad>=0
 
-Each is trained once a session (a few milliseconds) on CORPUS, a few hundred words.
+Each is trained once a session (a few milliseconds) on CORPUS, a few hundred words. The byte-level BPE
+comes out the same each time; WordPiece's and Unigram's training is not deterministic across processes
+(tokenizers breaks ties in hash order and sums Unigram's scores in parallel), so tests compare with
+transformers' AutoTokenizer on the same folder, or use pieces every training must make (single characters,
+byte fallback, unknown characters).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import functools
 import json
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "albert", "electra", "mpnet")
 
@@ -64,6 +69,7 @@ People paid money for food, water, music, books and time; they walk, talk, think
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 ALBERT_SPECIALS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
+MASK = AddedToken("<mask>", lstrip=True, normalized=False, special=True)  # the last id; takes the space before it
 KIND = {"bert": "bert", "distilbert": "bert", "electra": "bert", "mpnet": "mpnet", "roberta": "roberta"}
 KIND |= {"xlm-roberta": "xlm-roberta", "camembert": "camembert", "albert": "albert"}
 # The family's tokenizer class, written in tokenizer_config.json, which AutoTokenizer then uses. Not for
@@ -92,7 +98,8 @@ def _wordpiece(specials: tuple[str, ...], unk: str) -> Tokenizer:
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.train_from_iterator(_lines(), trainers.WordPieceTrainer(vocab_size=700, special_tokens=list(specials)))
+    trainer = trainers.WordPieceTrainer(vocab_size=700, special_tokens=list(specials), show_progress=False)
+    tokenizer.train_from_iterator(_lines(), trainer)
     return tokenizer
 
 
@@ -102,7 +109,7 @@ def _unigram(specials: tuple[str, ...], unk: str, lowercase: bool, byte_fallback
     tokenizer.normalizer = normalizers.Sequence([*steps, normalizers.Lowercase()] if lowercase else steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=list(specials), unk_token=unk)
+    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=list(specials), unk_token=unk, show_progress=False)
     tokenizer.train_from_iterator(_lines(), trainer)
     if byte_fallback:  # the trainer has no byte fallback: add the 256 byte pieces, as sentencepiece does
         data = json.loads(tokenizer.to_str())
@@ -120,10 +127,11 @@ def _trained(kind: str) -> tuple[str, dict[str, str]]:
         tokenizer = _wordpiece(BERT_SPECIALS, "[UNK]")
         tokenizer.post_processor = _template(tokenizer, "[CLS]", "[SEP]", double_sep=False)
         names = _bert_names(BERT_SPECIALS)
-    elif kind == "mpnet":  # the BERT vocabulary after <s> <pad> </s> <unk>, unk_token [UNK], <mask> last
+    elif kind == "mpnet":  # as all-mpnet-base-v2's: BERT's vocabulary after <s> <pad> </s> <unk>, unk_token
+        # [UNK], <mask> last, RobertaProcessing
         tokenizer = _wordpiece((*ROBERTA_SPECIALS, *BERT_SPECIALS), "[UNK]")
-        tokenizer.add_special_tokens(["<mask>"])
-        tokenizer.post_processor = _template(tokenizer, "<s>", "</s>", double_sep=True)
+        tokenizer.add_special_tokens([MASK])
+        tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), add_prefix_space=False)
         names = {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>"}
         names |= {"pad_token": "<pad>", "unk_token": "[UNK]", "mask_token": "<mask>"}
     elif kind == "roberta":
@@ -131,11 +139,13 @@ def _trained(kind: str) -> tuple[str, dict[str, str]]:
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tokenizer.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
+            show_progress=False,
             vocab_size=700,
-            special_tokens=[*ROBERTA_SPECIALS, "<mask>"],
+            special_tokens=list(ROBERTA_SPECIALS),
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         )
         tokenizer.train_from_iterator(_lines(), trainer)
+        tokenizer.add_special_tokens([MASK])
         tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), add_prefix_space=False)
         names = _roberta_names()
     elif kind == "albert":
@@ -144,7 +154,7 @@ def _trained(kind: str) -> tuple[str, dict[str, str]]:
         names = _bert_names(ALBERT_SPECIALS)
     else:  # xlm-roberta, camembert
         tokenizer = _unigram(ROBERTA_SPECIALS, "<unk>", lowercase=False, byte_fallback=kind == "xlm-roberta")
-        tokenizer.add_special_tokens(["<mask>"])
+        tokenizer.add_special_tokens([MASK])
         tokenizer.post_processor = _template(tokenizer, "<s>", "</s>", double_sep=True)
         names = _roberta_names()
     return tokenizer.to_str(), names

