@@ -194,6 +194,15 @@ MathJax.Hub.Queue(() => {{
     return browser_report(page, tmp, "", "--allow-file-access-from-files", "--virtual-time-budget=60000")
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """tiny(family, **arguments): a tiny random checkpoint of that family (tests/kit/models.py), built
+    once a session for each set of arguments. Copy it before damaging it."""
+    from tests.kit.models import Built
+
+    return Built(tmp_path_factory.mktemp("tiny"))
+
+
 # --- A skipped test is not a passing test: any skip fails the run. -----------------
 _skipped: list[str] = []
 

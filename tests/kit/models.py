@@ -1,0 +1,121 @@
+"""Tiny random-initialised checkpoints of every encoder family, built with transformers itself.
+
+build() makes the family's config (AutoConfig.for_model, small sizes), its base model
+(AutoModel.from_config: the tensor names a base checkpoint saves; masked_lm=True saves a
+...ForMaskedLM instead, whose names carry the family's prefix, `roberta.encoder...`), redraws
+every parameter from a generator seeded by the family's name, so that none is a trivial 0 or 1
+(LayerNorm's gamma in 1 ± 0.3), and saves it with save_pretrained beside the family's tokenizer
+(tests.kit.tokenizers). Where the family is used through sentence-transformers in real life,
+the folder also gets modules.json and 1_Pooling/config.json (and Normalize).
+
+Weights are scaled by 1/sqrt(fan in), so that a head's scores stay near 1 and its softmax is
+not one-hot: a comparison of attention weights then compares something.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+# Each family's config: small sizes, the tokenizer's vocabulary and pad id added by build().
+# Token types and layer_norm_eps as the family's real checkpoints have them.
+FAMILIES: dict[str, dict[str, Any]] = {
+    "bert": {"hidden_size": 24, "num_attention_heads": 3, "num_hidden_layers": 2, "intermediate_size": 37,
+             "max_position_embeddings": 48},
+    "roberta": {"hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 3, "intermediate_size": 41,
+                "max_position_embeddings": 60, "type_vocab_size": 1, "layer_norm_eps": 1e-5},
+    "xlm-roberta": {"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 64,
+                    "max_position_embeddings": 64, "type_vocab_size": 1, "layer_norm_eps": 1e-5},
+    "camembert": {"hidden_size": 20, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 53,
+                  "max_position_embeddings": 58, "type_vocab_size": 1, "layer_norm_eps": 1e-5},
+    "distilbert": {"dim": 24, "n_heads": 2, "n_layers": 3, "hidden_dim": 45, "max_position_embeddings": 45},
+    # ALBERT: E < hidden, one group shared by all layers (override embedding_size=24, num_hidden_layers=4,
+    # num_hidden_groups=2 for E == hidden and two groups of two layers)
+    "albert": {"embedding_size": 12, "hidden_size": 24, "num_attention_heads": 3, "num_hidden_layers": 3,
+               "num_hidden_groups": 1, "inner_group_num": 1, "intermediate_size": 50, "max_position_embeddings": 56},
+    # ELECTRA: a discriminator's E == hidden (no projection); override embedding_size=16 for a generator's
+    "electra": {"embedding_size": 32, "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2,
+                "intermediate_size": 60, "max_position_embeddings": 50},
+    # MPNet: 300 positions, so that a sentence of over 130 tokens reaches the far buckets
+    "mpnet": {"hidden_size": 24, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 43,
+              "max_position_embeddings": 300, "layer_norm_eps": 1e-5, "relative_attention_num_buckets": 32},
+}  # fmt: skip
+
+# sentence-transformers' modules where the family is used through it: (pooling mode, Normalize).
+POOLING = {"mpnet": ("mean_tokens", True), "bert": ("cls_token", True), "xlm-roberta": ("mean_tokens", False)}
+
+# The checkpoints the tests compare, by id: (family, build()'s arguments).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bert": ("bert", {}),
+    "roberta": ("roberta", {}),
+    "roberta-masked-lm": ("roberta", {"masked_lm": True}),  # tensors named roberta.encoder...
+    "xlm-roberta": ("xlm-roberta", {}),
+    "camembert": ("camembert", {}),
+    "distilbert": ("distilbert", {}),
+    "albert": ("albert", {}),  # E 12, hidden 24, three layers of one group
+    "albert-two-groups": ("albert", {"embedding_size": 24, "num_hidden_layers": 4, "num_hidden_groups": 2}),
+    "albert-masked-lm": ("albert", {"masked_lm": True}),  # tensors named albert.encoder...
+    "electra-discriminator": ("electra", {}),  # E == hidden: no projection
+    "electra-generator": ("electra", {"embedding_size": 16}),  # E 16, hidden 32
+    "mpnet": ("mpnet", {}),
+}
+
+
+def build(family: str, folder: Path, *, masked_lm: bool = False, **overrides: Any) -> Path:
+    """A tiny checkpoint of `family` in `folder` (made), its config FAMILIES[family] | overrides."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedTokenizerFast
+
+    from tests.kit.tokenizers import save_tokenizer
+
+    folder.mkdir(parents=True)
+    save_tokenizer(family, folder)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    sizes = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id} | FAMILIES[family] | overrides
+    config = AutoConfig.for_model(family, **sizes)
+    model = (AutoModelForMaskedLM if masked_lm else AutoModel).from_config(config)
+    generator = torch.Generator().manual_seed(zlib.crc32(family.encode()))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            draw = torch.randn(p.shape, generator=generator)
+            if "norm" in name.lower() and name.endswith("weight"):  # LayerNorm's gamma: 1 ± 0.3
+                p.copy_(1 + 0.3 * (2 * torch.rand(p.shape, generator=generator) - 1))
+            elif p.dim() == 2 and "embedding" not in name:  # a matrix (out x in): 1/sqrt(fan in)
+                p.copy_(draw / p.shape[1] ** 0.5)
+            else:  # embedding tables (MPNet's relative_attention_bias too) and biases
+                p.copy_(0.5 * draw)
+    model.save_pretrained(folder, safe_serialization=True)
+    if family in POOLING:
+        _sentence_transformers(folder, *POOLING[family], config.hidden_size, config.max_position_embeddings)
+    return folder
+
+
+def _sentence_transformers(folder: Path, mode: str, normalize: bool, d: int, positions: int) -> None:
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (folder / "modules.json").write_text(json.dumps(modules, indent=2))
+    (folder / "1_Pooling").mkdir()
+    modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+    pooling = {"word_embedding_dimension": d} | {f"pooling_mode_{m}": m == mode for m in modes}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2))
+    # where sentence-transformers cuts: past every test sentence but the longest the positions allow
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": positions - 2}))
+
+
+class Built:
+    """build(), once a test session for each set of arguments: the folders under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.folders = root, dict[tuple[Any, ...], Path]()
+
+    def __call__(self, family: str, **arguments: Any) -> Path:
+        key = (family, *sorted(arguments.items()))
+        if key not in self.folders:
+            self.folders[key] = build(family, self.root / f"{len(self.folders)}-{family}", **arguments)
+        return self.folders[key]

@@ -1,0 +1,132 @@
+"""Each family's tiny checkpoint (tests/kit/models.py), damaged: a tensor missing, a tensor of the
+wrong shape, a config key of the wrong type, a tokenizer that does not load. Each gets one line on
+stderr naming the file, exit 2, nothing on stdout, and the folder is left as it was. So do the
+two configurations the calculator refuses: ALBERT layers several sublayers deep and MPNet with
+fewer than the 32 relative-position buckets transformers reads."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from tests.conftest import run
+from tests.kit.models import FAMILIES
+
+# Each family's tensors, by a pattern: one to take out, one to cut a column from (layer 0's W_Q).
+MISSING = {
+    "albert": r"embedding_hidden_mapping_in\.weight",  # the projection
+    "electra": r"layer\.1\.output\.dense\.weight",
+    "distilbert": r"layer\.1\.ffn\.lin2\.weight",
+    "mpnet": r"relative_attention_bias\.weight",
+}
+QUERY = r"\.0\.attention\.(self\.query|query|q_lin|attn\.q)\.weight$"
+# A config key of each family, given as a string.
+WRONG_TYPE = {"distilbert": "n_heads", "albert": "num_hidden_groups", "electra": "embedding_size"}
+WRONG_TYPE |= {"mpnet": "relative_attention_num_buckets"}
+
+
+def fails(folder: Path) -> str:
+    """`encoder explain x --model folder`: one line on stderr, exit 2, nothing on stdout, folder untouched."""
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    result = run("explain", "x", "--model", str(folder))
+    assert result.exit_code == 2, (result.stdout[:300], result.stderr)
+    assert result.stdout == "" and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    return result.stderr
+
+
+def tensors(folder: Path, edit) -> None:
+    stored = load_file(folder / "model.safetensors")
+    edit(stored)
+    save_file(stored, folder / "model.safetensors", metadata={"format": "pt"})
+
+
+def the(stored: dict, pattern: str) -> str:
+    [name] = [n for n in stored if re.search(pattern, n)]
+    return name
+
+
+def config(folder: Path, **changes: object) -> None:
+    path = folder / "config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
+
+
+@pytest.fixture
+def copy(tiny, tmp_path: Path):
+    def made(family: str, **arguments: object) -> Path:
+        return Path(shutil.copytree(tiny(family, **arguments), tmp_path / family))
+
+    return made
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_undamaged_the_folder_runs(tiny, family: str) -> None:
+    """So that each refusal below is the damage's, not the family's."""
+    result = run("explain", "x", "--model", str(tiny(family)), "-f", "json", "-s", "output")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_missing_tensor(copy, family: str) -> None:
+    folder = copy(family)
+    pattern = MISSING.get(family, r"layer\.1\.attention\.self\.value\.weight")
+    tensors(folder, lambda stored: stored.pop(the(stored, pattern)))
+    assert "model.safetensors" in fails(folder)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_tensor_of_the_wrong_shape(copy, family: str) -> None:
+    folder = copy(family)
+
+    def cut(stored: dict) -> None:
+        name = the(stored, QUERY)
+        stored[name] = stored[name][:, 1:].contiguous()
+
+    tensors(folder, cut)
+    message = fails(folder)
+    assert "model.safetensors" in message and "shape" in message
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_config_key_of_the_wrong_type(copy, family: str) -> None:
+    folder = copy(family)
+    key = WRONG_TYPE.get(family, "num_attention_heads")
+    config(folder, **{key: str(FAMILIES[family][key])})
+    message = fails(folder)
+    assert "config.json" in message and key in message
+
+
+def cut_in_half(text: str) -> str:
+    return text[: len(text) // 2]
+
+
+def unknown_model(text: str) -> str:
+    """Valid JSON that the tokenizers library does not load."""
+    data = json.loads(text)
+    data["model"]["type"] = "SentencePieceOfCake"
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("damage", [cut_in_half, unknown_model])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_tokenizer_that_does_not_load(copy, family: str, damage) -> None:
+    folder = copy(family)
+    path = folder / "tokenizer.json"
+    path.write_text(damage(path.read_text()))
+    assert "tokenizer.json" in fails(folder)
+
+
+def test_albert_layers_of_several_sublayers_are_refused(tiny) -> None:
+    message = fails(tiny("albert", inner_group_num=2))
+    assert "config.json" in message and "inner_group_num" in message
+
+
+def test_mpnet_with_fewer_than_32_buckets_is_refused(tiny) -> None:
+    message = fails(tiny("mpnet", relative_attention_num_buckets=16))
+    assert "config.json" in message and "relative_attention_num_buckets" in message and "32" in message
