@@ -316,7 +316,7 @@ def _tensors(
             source = "model.safetensors" if (folder / "model.safetensors").exists() else "model.safetensors.index.json"
             raise EncoderError(
                 f"{show(folder / source)}: no tensor {key} (shape {list(shape)}), which config.json's sizes call for; "
-                f"the checkpoint is incomplete or not a {family.name} encoder"
+                f"the checkpoint is incomplete, or not the {family.name} encoder config.json says it is"
             )
         file, name = stored[canonical[key]]
         entry = file.entries[name]

@@ -75,6 +75,7 @@ class Tokenizer:
             model.get("unk_id") if model.get("type") == "Unigram" else vocab.get(unk) if isinstance(unk, str) else None
         )
         self._added = set(tokenizer.get_added_tokens_decoder())
+        self._token_of = {i: token for token, i in vocab.items()}
         # The largest id it can give: its vocabulary's, its added tokens' and its post-processor's.
         self.largest_id: int = max([*vocab.values(), *self._encode("").ids], default=0)
         self.pad_id: int | None = vocab.get(pad) if pad is not None else None
@@ -86,14 +87,15 @@ class Tokenizer:
                 "tokenizes; shorten the sentence"
             )
         encoding = self._encode(sentence)
-        ids, offsets = encoding.ids, encoding.offsets  # (each read makes a new list)
-        if len(encoding.tokens) != len(ids):  # post_processor.special_tokens with unequal tokens and ids, taken
-            raise EncoderError(f"{show(self.source)} gives {len(encoding.tokens)} tokens but {len(ids)} ids; {FIX}")
+        given, ids, offsets = encoding.tokens, encoding.ids, encoding.offsets  # (each read makes a new list)
+        if len(given) != len(ids):  # post_processor.special_tokens with unequal tokens and ids, which tokenizers takes
+            raise EncoderError(f"{show(self.source)} gives {len(given)} tokens but {len(ids)} ids; {FIX}")
         if not ids:  # no words, and no special tokens around them
             raise EncoderError(f"{show(self.source)} makes no tokens of the sentence; give a sentence with words")
         # The vocabulary's token of each id, as transformers' convert_ids_to_tokens gives it: the encoding's
         # own differ for an added token that takes the space before it (" <mask>") and for Unigram's unknown.
-        tokens = [self._tokenizer.id_to_token(i) for i in ids]
+        # (A post-processor's special token may have an id of no vocabulary entry: it keeps its own.)
+        tokens = [self._token_of.get(i, token) for i, token in zip(ids, given, strict=True)]
         labels = [self.label(t, i) for t, i in zip(tokens, ids, strict=True)]
         words: dict[int, list[int]] = {}  # word -> its tokens' positions
         for position, word in enumerate(encoding.word_ids):

@@ -62,8 +62,9 @@ def run_transformers(model: Any, tokenizer: Any, folder: Path, sentence: str) ->
     own = Tokenizer.from_file(str(folder / "tokenizer.json"))
     own.no_padding()
     own.no_truncation()
-    ids, tokens = batch["input_ids"][0].tolist(), batch.tokens()
-    assert (ids, tokens) == (own.encode(sentence).ids, own.encode(sentence).tokens), "not a reference"
+    ids = batch["input_ids"][0].tolist()
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert (ids, tokens) == (own.encode(sentence).ids, [own.id_to_token(i) for i in ids]), "not a reference"
     rows: dict[str, np.ndarray] = {}
     hooks = [
         getattr(model.embeddings, table).register_forward_hook(

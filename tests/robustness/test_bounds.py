@@ -22,7 +22,8 @@ from safetensors.numpy import save_file
 from tokenizers import Tokenizer
 
 from encoder_cli import ops, tokenizer
-from encoder_cli.checkpoint import LAYER_TENSORS, tokens
+from encoder_cli.checkpoint import layer_tensors, tokens
+from encoder_cli.checkpoint.families import FAMILIES
 from encoder_cli.errors import EncoderError
 from encoder_cli.settings import MAX_SENTENCE_CHARS, MAX_WORD_CHARS, PRODUCT_BLOCK, SUGGEST_CHARS, SUGGEST_COMPARED
 from encoder_cli.spec import Embeddings
@@ -222,9 +223,9 @@ def wide_checkpoint(folder: Path, d: int, d_ff: int) -> None:
         "embeddings.LayerNorm.weight": (d,),
         "embeddings.LayerNorm.bias": (d,),
     }
-    for key, tensor in LAYER_TENSORS.items():
+    for key, (name, _) in layer_tensors(FAMILIES["bert"], 0).items():
         shape: tuple[int, ...] = (d, d) if key.startswith("W_") else (d,)
-        shapes[f"encoder.layer.0.{tensor}"] = {"W_1": (d_ff, d), "b_1": (d_ff,), "W_2": (d, d_ff)}.get(key, shape)
+        shapes[name] = {"W_1": (d_ff, d), "b_1": (d_ff,), "W_2": (d, d_ff)}.get(key, shape)
     folder.mkdir()
     save_file({k: np.full(s, 0.01, np.float32) for k, s in shapes.items()}, str(folder / "model.safetensors"))
     config = {"model_type": "bert", "hidden_size": d, "num_attention_heads": 8, "num_hidden_layers": 1}
