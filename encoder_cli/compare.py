@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from encoder_cli import names, ops
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Sym
@@ -78,7 +80,14 @@ def compare(a: Trace, b: Trace, diff: Sequence[str] = ()) -> Comparison:
         t = tape.within("diff.")
         t.rows = tuple(x if x == y else f"{x}/{y}" for x, y in zip(a.labels, b.labels, strict=True))
         pair = [given(side, trace, step.id) for side, trace in zip(SIDES, (a, b), strict=True)]
-        t(step.id, f"{step.title}: B − A", ops.Difference(), *pair, cols="tokens" if step.cols == step.rows else None)
+        spread = float(np.abs(pair[1].value - pair[0].value).max())
+        t(
+            step.id,
+            f"{step.title}: B − A",
+            ops.Difference(spread),
+            *pair,
+            cols="tokens" if step.cols == step.rows else None,
+        )
     own = [s for s in tape.steps if s.id not in read]
     trace = Trace(f"{a.sentence} / {b.sentence}", a.model, tape.steps, a.embedded, a.source)
     return Comparison(a, b, trace, own, mode, isinstance(pool, ops.Pool), skipped)

@@ -74,6 +74,10 @@ class Op:
         """The weights it uses, by their names in the weights file."""
         return {}
 
+    def level(self, v: float) -> float:
+        """Where a value of a heatmap sits, from 0 to 1: a share, as it is."""
+        return v
+
 
 def _named(out: Sym | None, expr: Sym) -> Sym:
     """`out = expr`, or expr alone for a result without a name."""
@@ -829,10 +833,18 @@ class Cosine(Op):
 
 
 class Difference(Op):
-    """b − a, cell by cell: where two sentences' steps part ways."""
+    """b − a, cell by cell: where two sentences' steps part ways. A heatmap around 0: spread is the
+    largest |b − a|, which takes the scale's ends (-spread: 0, +spread: 1)."""
 
     kind = "difference"
     cols = "same"
+    heatmap = True
+
+    def __init__(self, spread: float) -> None:
+        self.spread = spread
+
+    def level(self, v: float) -> float:
+        return 0.5 + v / (2 * self.spread) if self.spread else 0.5
 
     def __call__(self, a: Array, b: Array) -> Array:
         return b - a  # type: ignore[no-any-return]

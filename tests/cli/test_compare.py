@@ -148,3 +148,13 @@ def test_the_terminal_view(snapshot: Any) -> None:
     done = run("compare", "The cat sat", "The sat cat", "--show-work", "--diff", "output")
     assert (done.exit_code, done.stderr) == (0, "")
     assert done.stdout == snapshot
+
+
+def test_the_difference_is_a_heatmap_centred_on_zero() -> None:
+    c = compare.compare(api.run("The cat sat", None), api.run("The sat cat", None), ["output"])
+    step = c.trace.by_id["diff.output"]
+    levels = sorted(step.op.level(float(v)) for v in step.value.flat)
+    assert step.op.heatmap and step.op.level(0.0) == 0.5
+    assert 0 <= levels[0] and levels[-1] <= 1 and (levels[0] == 0 or levels[-1] == 1)  # the largest |B − A| an end
+    page = run("compare", "The cat sat", "The sat cat", "--diff", "output", "-f", "html").stdout
+    assert page.count('<td class="heat"') == step.value.size
