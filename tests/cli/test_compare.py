@@ -155,6 +155,6 @@ def test_the_difference_is_a_heatmap_centred_on_zero() -> None:
     step = c.trace.by_id["diff.output"]
     levels = sorted(step.op.level(float(v)) for v in step.value.flat)
     assert step.op.heatmap and step.op.level(0.0) == 0.5
-    assert 0 <= levels[0] and levels[-1] <= 1 and (levels[0] == 0 or levels[-1] == 1)  # the largest |B − A| an end
+    assert levels[0] >= 0 and levels[-1] <= 1 and (levels[0] == 0 or levels[-1] == 1)  # the largest |B − A| an end
     page = run("compare", "The cat sat", "The sat cat", "--diff", "output", "-f", "html").stdout
     assert page.count('<td class="heat"') == step.value.size
