@@ -374,7 +374,9 @@ def compare(
 
     try:
         if weights == "-":
-            raise EncoderError("reads the weights once for each sentence; give them as a file", argument="weights")
+            fix = "give the weights as a file"
+            raise EncoderError(f"-: compare reads them for each sentence, and stdin can be read once; {fix}",
+                               argument="weights")  # fmt: skip
         a, inputs = _run(sentence_a, weights, model)
         b, _ = _run(sentence_b, weights, model)
         patterns = [_utf8(p, "--step") for p in step or []]

@@ -74,8 +74,8 @@ def _terminal(c: Comparison, shown: Shown, job: views.Job, out: TextIO) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    for name, value in facts(c, 24):
-        grid.add_row(name, Text(value))
+    for name, value in facts(c, 24):  # broken between items and clauses, as explain's header
+        grid.add_row(name, terminal.Caption(Text(value)))
     console.print(grid)
     console.print()
     for side, trace, steps in _parts(c, shown, job):
