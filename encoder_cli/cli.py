@@ -134,8 +134,8 @@ ModelOption = Annotated[
         "-m",
         metavar="DIR|ORG/NAME",
         help="A pretrained BERT-family checkpoint instead of --weights: a folder in Hugging Face's layout "
-        "(config.json, model.safetensors, vocab.txt or tokenizer.json), or a model id found in the local "
-        "Hugging Face cache. Never downloads.",
+        "(config.json, model.safetensors, vocab.txt or tokenizer.json), or a model id (org/name) from the "
+        "Hugging Face cache, downloaded there when missing unless HF_HUB_OFFLINE=1.",
         show_default=False,
     ),
 ]

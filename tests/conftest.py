@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from typer.testing import CliRunner, Result
 from encoder_cli import settings
 from encoder_cli.cli import app
 
+# No test reaches the Hugging Face Hub: huggingface_hub, which reads this when first imported, and every
+# child process stay offline; the cases that go online (tests/reference/test_hub.py) say so themselves.
+os.environ["HF_HUB_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SEED = FIXTURES / "the-cat-sat.yaml"
@@ -29,6 +33,16 @@ SENTENCES = {SEED: "The cat sat", MAT: "The cat sat on the mat", PRE: "a dog ran
 # them out): PE[cat], X'[cat], Q, K[cat], and scores, scaled and weights [cat].
 WORKSHEET = ["worksheet", "The cat sat", "--blank", "PE[cat]", "--blank", "Q", "--blank", "weights[cat]"]
 BLANKS = 4 + 4 + 12 + 4 + 3 * 3
+
+
+def mpnet_folder() -> Path:
+    """The real all-mpnet-base-v2 that tests/run sets up once, outside the clone, at the same path.
+    Missing, it is an error, never a skip."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    folder = Path(cache) / "encoder-cli" / "all-mpnet-base-v2-0.0.1"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: the real all-mpnet-base-v2 is not set up; run tests/run, which sets it up")
+    return folder
 
 
 def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Result:

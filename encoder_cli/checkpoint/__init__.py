@@ -1,6 +1,6 @@
-"""A Hugging Face encoder checkpoint of one of the families in families.py, read offline, lazily and safely.
+"""A Hugging Face encoder checkpoint of one of the families in families.py, read lazily and safely.
 
-`load(name)` finds the folder (a path, or a model id in the local Hugging Face cache), checks
+`load(name)` finds the folder (a path, or a model id, from the Hugging Face cache or downloaded there), checks
 config.json against its family's row, the tokenizer files and every safetensors header up front,
 and reads no big tensor. The Checkpoint then reads only what is asked for: the sentence's rows of
 the word embeddings, one layer at a time, each widened to float64 and checked for NaN and infinity.
@@ -189,7 +189,7 @@ class Checkpoint:
 
 
 def load(name: str) -> Checkpoint:
-    """The checkpoint `name` (a folder, or a model id in the local Hugging Face cache), checked, no big tensor read."""
+    """The checkpoint `name` (a folder, or a model id: cached, or downloaded), checked, no big tensor read."""
     folder = resolve(name)
     family, config = _config(folder)
     tokenizer = load_tokenizer(folder)

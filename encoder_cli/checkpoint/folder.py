@@ -1,17 +1,16 @@
 """Where a checkpoint lives, and reading its small files with bounded time and memory.
 
-A name is a folder in Hugging Face's layout, or a model id found in the local Hugging Face
-cache exactly where huggingface_hub looks (an existing folder wins over an id). Nothing here
-touches the network. Every file is opened without blocking (a FIFO cannot hang us), must be a
-regular file, and is read up to a cap whatever its size claims to be. Inside `recording()`, every
-file opened is noted: the run's inputs, which no output may replace.
+A name is a folder in Hugging Face's layout, or a model id that huggingface_hub finds in its
+cache or, online, downloads there (an existing folder wins over an id, and never imports the
+library). Every file is opened without blocking (a FIFO cannot hang us), must be a regular file,
+and is read up to a cap whatever its size claims to be. Inside `recording()`, every file opened
+is noted: the run's inputs, which no output may replace.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +22,6 @@ from encoder_cli.errors import EncoderError, show
 
 JSON_CAP = 16 << 20  # config.json, modules.json, tokenizer_config.json, ...
 BIG_JSON_CAP = 64 << 20  # tokenizer.json, vocab.txt, model.safetensors.index.json
-
-# huggingface_hub's rule for a repository id: [org/]name, ASCII word characters, '-' and '.'.
-_REPO_ID = re.compile(r"(\b[\w\-.]{1,96}\b/)?\b[\w\-.]{1,96}\b", re.ASCII)
-_COMMIT = re.compile(r"[0-9A-Za-z._-]{1,128}")
 
 _opened: ContextVar[list[Path] | None] = ContextVar("opened", default=None)
 
@@ -119,29 +114,8 @@ def read_json_object(path: Path, what: str, cap: int = JSON_CAP) -> dict[str, An
     return data
 
 
-def hub_cache() -> tuple[Path, str]:
-    """The Hugging Face hub cache folder, and the setting that chose it (as huggingface_hub does)."""
-    env = os.environ
-    if "HF_HUB_CACHE" in env:
-        raw, why = env["HF_HUB_CACHE"], "$HF_HUB_CACHE"
-    elif "HUGGINGFACE_HUB_CACHE" in env:
-        raw, why = env["HUGGINGFACE_HUB_CACHE"], "$HUGGINGFACE_HUB_CACHE"
-    else:
-        if "HF_HOME" in env:
-            home, why = env["HF_HOME"], "$HF_HOME/hub"
-        elif "XDG_CACHE_HOME" in env:
-            home, why = os.path.join(env["XDG_CACHE_HOME"], "huggingface"), "$XDG_CACHE_HOME/huggingface/hub"
-        else:
-            home, why = (
-                os.path.join(os.path.expanduser("~"), ".cache", "huggingface"),
-                "the default: no $HF_HUB_CACHE or $HF_HOME set",
-            )
-        raw = os.path.join(os.path.expandvars(os.path.expanduser(home)), "hub")
-    return Path(os.path.expandvars(os.path.expanduser(raw))), why
-
-
 def resolve(name: str) -> Path:
-    """The checkpoint folder that `name` means: an existing folder, else a model id in the local cache."""
+    """The checkpoint folder that `name` means: an existing folder, else a model id through huggingface_hub."""
     given = "give a checkpoint folder or a model id such as org/name"
     if not name.strip():
         raise EncoderError(f"no model given; {given}")
@@ -153,19 +127,75 @@ def resolve(name: str) -> Path:
         raise EncoderError(
             f"{show(name)}: not a folder; give the checkpoint's folder (config.json, model.safetensors, ...)"
         )
-    if not (_REPO_ID.fullmatch(name) and "--" not in name and ".." not in name and not name.endswith(".git")):
-        raise EncoderError(f"{show(name)}: no such folder; {given}")
-    cache, why = hub_cache()
-    repo = cache / ("models--" + name.replace("/", "--"))
-    download = f"download it with `hf download {name}` (or `huggingface-cli download {name}`), or give its folder"
-    where = f"no folder {show(name)}, and model {name} is not in the Hugging Face cache {show(cache)} ({why})"
-    refs = repo / "refs" / "main"
-    if file_type(refs, download) is None:
-        raise EncoderError(f"{where}; {download}")
-    commit = read_text(refs, 1024, download).strip()
-    if not _COMMIT.fullmatch(commit) or commit.strip(".") == "":
-        raise EncoderError(f"{show(refs)}: not a commit hash ({commit[:64]!r}); {download} again")
-    snapshot = repo / "snapshots" / commit
-    if file_type(snapshot, download) != stat.S_IFDIR:
-        raise EncoderError(f"{show(refs)} names snapshot {commit}, which is not in {show(repo)}; {download} again")
-    return snapshot.resolve()
+    return _from_hub(name, given)
+
+
+# What a run reads of a model repository: its config, tokenizer, safetensors weights (one file, or shards
+# beside their index) and sentence-transformers' modules (1_Pooling/config.json, ...). '*' crosses '/'
+# here, so weights in sub-folders (onnx/, 2_Dense/), which are not the encoder's, are left out by name.
+HUB_FILES = [
+    *("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"),
+    *("*.safetensors", "model.safetensors.index.json", "modules.json", "sentence_bert_config.json", "*/config.json"),
+]
+HUB_SKIP = ["*/*.safetensors"]
+
+
+def _from_hub(name: str, given: str) -> Path:
+    """Model `name`'s snapshot in the Hugging Face cache, as every Hugging Face tool finds it, downloading
+    the files a run reads when they are not there (the library's progress bars go to stderr), unless
+    HF_HUB_OFFLINE is set. Every error of the library becomes one line naming the id and the fix."""
+    import huggingface_hub as hub  # here, not at the top: a folder's run never imports it
+    from huggingface_hub import constants, errors
+    from huggingface_hub.file_download import repo_folder_name
+
+    def snapshot(local_files_only: bool) -> str:
+        return hub.snapshot_download(
+            name, allow_patterns=HUB_FILES, ignore_patterns=HUB_SKIP, local_files_only=local_files_only
+        )
+
+    try:
+        repo = repo_folder_name(repo_id=name, repo_type="model")  # models--org--name, once the id is checked
+    except errors.HFValidationError:
+        raise EncoderError(f"{show(name)}: no such folder, and not a model id (org/name); {given}") from None
+    if "/" in name:
+        fix = f"download it with `hf download {name}`, or give its folder"
+        offline = (
+            f"download it with `hf download {name}` (or unset HF_HUB_OFFLINE to let this run do it), or give its folder"
+        )
+    else:  # `hf download all-MiniLM-L6-v2` is no id the Hub knows
+        fix = offline = (
+            "give the model's full id, org/name as on huggingface.co (e.g. sentence-transformers/all-MiniLM-L6-v2)"
+        )
+    # The library reads refs/main whole and blocking: a FIFO or a huge file there must not hang us or fill memory.
+    ref = Path(constants.HF_HUB_CACHE, repo, "refs", "main")
+    if file_type(ref, fix) is not None:
+        read_bytes(ref, 1024, fix)
+    try:
+        try:
+            found = Path(snapshot(local_files_only=True))
+        except errors.LocalEntryNotFoundError:  # not in the cache, or only some of the files the run reads
+            found = Path(snapshot(local_files_only=False))
+    except errors.GatedRepoError:
+        raise EncoderError(
+            f"model {name} is gated on {constants.ENDPOINT}; ask for access at {constants.ENDPOINT}/{name} "
+            "and log in with `hf auth login`, or give its folder"
+        ) from None
+    except errors.RepositoryNotFoundError:
+        private = "check the id, or log in with `hf auth login` if the model is private"
+        raise EncoderError(
+            f"no folder {show(name)}, and no model {name} on {constants.ENDPOINT}; {private if '/' in name else fix}"
+        ) from None
+    except errors.LocalEntryNotFoundError as e:
+        cache = f"the Hugging Face cache {show(constants.HF_HUB_CACHE)}"
+        where = f"no folder {show(name)}, and model {name} is " + (
+            f"only in part in {cache}" if isinstance(e, errors.IncompleteSnapshotError) else f"not in {cache}"
+        )
+        if hub.is_offline_mode():
+            raise EncoderError(f"{where}, and HF_HUB_OFFLINE keeps this run offline; {offline}") from None
+        cause = one_line(str(e.__cause__ or e), 160)
+        raise EncoderError(f"{where}, nor could {constants.ENDPOINT} be reached ({cause}); {fix}") from None
+    except Exception as e:  # the library's other HTTP errors, a cache it cannot read or write, ...
+        raise EncoderError(f"model {name}: {type(e).__name__}: {one_line(str(e), 200)}; {fix}") from None
+    if found.parent.name != "snapshots":  # the library joins refs/main's text to snapshots/: "", "../.."
+        raise EncoderError(f"{show(ref)}: names no snapshot of {name}; download it again with `hf download {name}`")
+    return found.resolve()

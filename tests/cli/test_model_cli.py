@@ -1,5 +1,5 @@
-"""--model at the command line's edge: where a model is found (a folder, or an id in the local
-Hugging Face cache), what a bad folder gets, a run readable at BERT's size, and `check`."""
+"""--model at the command line's edge: where a model is found (a folder; an id: tests/reference/test_hub.py),
+what a bad folder gets, a run readable at BERT's size, and `check`."""
 
 from __future__ import annotations
 
@@ -26,37 +26,6 @@ def fails(*args: str, env: dict[str, str] | None = None) -> str:
     assert result.exit_code == 2, (result.stdout[:200], result.stderr)
     assert result.stdout == "" and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     return result.stderr
-
-
-def cache_with_the_model(root: Path) -> Path:
-    """A Hugging Face hub cache as huggingface_hub lays it out: refs/main names the snapshot."""
-    repo = root / ("models--" + ID.replace("/", "--"))
-    snapshot = repo / "snapshots" / "0123abcd"
-    snapshot.mkdir(parents=True)
-    for item in FOLDER.iterdir():
-        (snapshot / item.name).symlink_to(item)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text("0123abcd")
-    return snapshot
-
-
-@pytest.mark.parametrize("variable", ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"])
-def test_a_model_id_is_found_in_the_hugging_face_cache(tmp_path: Path, variable: str) -> None:
-    hub = {"HF_HOME": tmp_path / "hub", "XDG_CACHE_HOME": tmp_path / "huggingface" / "hub"}.get(variable, tmp_path)
-    # huggingface_hub: $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, HF_HOME defaulting to
-    # $XDG_CACHE_HOME/huggingface
-    snapshot = cache_with_the_model(hub)
-    env: dict = {v: None for v in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME")}  # unset
-    env[variable] = str(tmp_path)
-    result = run("explain", "The cat sat", "--model", ID, "-f", "json", "-s", "output", env=env)
-    assert result.exit_code == 0, result.stderr
-    doc = json.loads(result.stdout)
-    assert doc["token_ids"] == [101, 1996, 4937, 2938, 102] and doc["source"]["path"] == str(snapshot)
-
-
-def test_a_model_that_is_not_there_says_where_it_looked_and_how_to_download_it(tmp_path: Path) -> None:
-    message = fails("explain", "The cat sat", "--model", "org/absent-model", env={"HF_HUB_CACHE": str(tmp_path)})
-    assert str(tmp_path) in message and "download" in message
 
 
 def test_an_existing_folder_wins_over_an_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
