@@ -136,7 +136,7 @@ def explain(
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            return Explanation(run(sentence, None, model=model), opened)
+            return Explanation(run(sentence, weights, model=model), opened)
 
 
 def _path(value: object, what: str, expected: str) -> str:

@@ -112,3 +112,14 @@ def test_save_never_replaces_the_weights_it_read(tmp_path: Path) -> None:
     assert weights.read_bytes() == SEED.read_bytes()
     with pytest.raises(encoder_cli.EncoderError, match="path must be a file's path"):
         encoder_cli.explain().save(1)  # type: ignore[arg-type]
+
+
+def test_save_never_replaces_a_file_of_the_checkpoint_it_read(tmp_path: Path) -> None:
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    for item in FOLDER.iterdir():
+        (folder / item.name).symlink_to(item)
+    config = (folder / "config.json").read_bytes()
+    with pytest.raises(encoder_cli.EncoderError, match="is also an input of this run"):
+        encoder_cli.explain("cat", model=folder).save(folder / "config.json")
+    assert (folder / "config.json").read_bytes() == config and (folder / "config.json").is_symlink()
