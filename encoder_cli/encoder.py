@@ -46,6 +46,7 @@ def _run(spec: Spec, sentence: str) -> Trace:
         x = layer_norm(s2, "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
     if spec.embedding_projection is not None:  # embeddings of size E, projected to d (ALBERT, ELECTRA)
         W, b = spec.embedding_projection
+        x = x.called("input_norm", r"\mathrm{input\_norm}") if spec.embedding_norm is not None else x
         x = s2("input_projection", "Embedding projection", ops.Linear(W, b, "W_P", "b_P"), x)
     # Stages 3 to 6, once per layer.
     encoder_layer = pre_norm_layer if m.norm is Norm.pre else post_norm_layer

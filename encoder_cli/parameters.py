@@ -15,7 +15,7 @@ in its file until then.
     layers.i.ffn.W_1, b_1, W_2, b_2       (d x d_ff, 1 x d_ff, d_ff x d, 1 x d)
     S.gamma, S.beta                       for each LayerNorm step S (norm_1, input_norm, ...)
     input_projection.W_P, b_P             the embedding projection (ALBERT, ELECTRA)   (E x d, 1 x d)
-    attention.position_bias               MPNet's relative_attention_bias             (buckets x heads)
+    attention.relative_attention_bias     MPNet's relative_attention_bias             (buckets x heads)
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def of(steps: Sequence[Step]) -> list[Param]:
         elif isinstance(op, ops.PositionBias) and op.h == 0:  # the table every head and layer reads
             sym = Sym("relative_attention_bias: given, buckets × heads", r"\text{relative\_attention\_bias: given}")
             buckets, heads = op.table.shape
-            out.append(_param(s, "attention.position_bias", "Relative position bias table", sym,
+            out.append(_param(s, "attention.relative_attention_bias", "Relative position bias table", sym,
                               [f"bucket {k}" for k in range(buckets)], [f"head {h}" for h in range(heads)],
                               [op.table]))  # fmt: skip
         elif isinstance(op, ops.Normalise):

@@ -9,7 +9,7 @@ model alone (sentencepiece.bpe.model, spiece.model) is refused: converting it ne
 transformers' converters.
 
 Tokens stay raw (`Ġcat`, `▁cat`, `##ing`, `<0xF0>`); labels show them readably: the bytes a piece
-stands for as text, a space as `·`, and bytes that are not whole UTF-8 characters (an emoji split
+stands for as text, a space as `␣`, and bytes that are not whole UTF-8 characters (an emoji split
 across pieces) in hex, `<F0><9F>`.
 
 `tokenizers` is imported here only, and this module only when a checkpoint is loaded.
@@ -53,7 +53,7 @@ class Tokenized:
     words: list[str]  # the words the pre-tokenizer made, readable (specials from the post-processor are not words)
     pieces: list[list[str]]  # each word's pieces, readable
     tokens: list[str]  # the model's own tokens, specials included, raw: <s>, Ġcat, ▁cat, ##ing, <0xF0>
-    labels: list[str]  # the same, readable: <s>, ·cat, ·cat, ##ing, <F0>
+    labels: list[str]  # the same, readable: <s>, ␣cat, ␣cat, ##ing, <F0>
     ids: list[int]  # each token's vocabulary id
 
 
@@ -75,7 +75,6 @@ class Tokenizer:
             model.get("unk_id") if model.get("type") == "Unigram" else vocab.get(unk) if isinstance(unk, str) else None
         )
         self._added = set(tokenizer.get_added_tokens_decoder())
-        self._token_of = {i: token for token, i in vocab.items()}
         # The largest id it can give: its vocabulary's, its added tokens' and its post-processor's.
         self.largest_id: int = max([*vocab.values(), *self._encode("").ids], default=0)
         self.pad_id: int | None = vocab.get(pad) if pad is not None else None
@@ -95,7 +94,7 @@ class Tokenizer:
         # The vocabulary's token of each id, as transformers' convert_ids_to_tokens gives it: the encoding's
         # own differ for an added token that takes the space before it (" <mask>") and for Unigram's unknown.
         # (A post-processor's special token may have an id of no vocabulary entry: it keeps its own.)
-        tokens = [self._token_of.get(i, token) for i, token in zip(ids, given, strict=True)]
+        tokens = [self._tokenizer.id_to_token(i) or token for i, token in zip(ids, given, strict=True)]
         labels = [self.label(t, i) for t, i in zip(tokens, ids, strict=True)]
         words: dict[int, list[int]] = {}  # word -> its tokens' positions
         for position, word in enumerate(encoding.word_ids):
@@ -115,7 +114,7 @@ class Tokenizer:
             return self._tokenizer.encode(text, add_special_tokens=True)
 
     def label(self, token: str, id: int) -> str:
-        """A token as text: the bytes it stands for (a space as ·), bytes of no whole character in hex."""
+        """A token as text: the bytes it stands for (a space as ␣), bytes of no whole character in hex."""
         return _readable(token.encode() if id in self._added else self._bytes(token))
 
     def _bytes(self, piece: str) -> bytes:
@@ -161,8 +160,8 @@ def library(path: Path, what: str) -> Iterator[None]:
 
 
 def _readable(data: bytes) -> str:
-    """UTF-8 bytes as text, a space as ·, and a byte that is no whole character as <F0>."""
-    text = data.decode("utf-8", "surrogateescape").replace(" ", "·")
+    """UTF-8 bytes as text, a space as ␣, and a byte that is no whole character as <F0>."""
+    text = data.decode("utf-8", "surrogateescape").replace(" ", "␣")
     return "".join(f"<{ord(c) - 0xDC00:02X}>" if "\udc80" <= c <= "\udcff" else c for c in text)
 
 

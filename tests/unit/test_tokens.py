@@ -34,7 +34,7 @@ HAND = [
     "\x00\x01\x1f\x7f nul and controls \x00x\x00",
     "zero\u200bwidth\u200cjoin\u200dners\ufeffbom\u2060wj\u00adsoft",
     "tab\tnew\nline\rcr\x0bvt\x0cff\x85nel\x1cfs\x1dgs",
-    "¡¿ « » ‹ › “ ” ‘ ’ „ ‚ — – ‐ ‑ ‒ … · • § ¶ † ‡ ※ ‰",
+    "¡¿ « » ‹ › “ ” ‘ ’ „ ‚ — – ‐ ‑ ‒ … ␣ • § ¶ † ‡ ※ ‰",
     "[CLS] [SEP] [MASK] [PAD] [UNK] inside a sentence",
     "[MASK][MASK]x[MASK]y[SEP][CLS]",
     "a" * 100,
@@ -110,28 +110,28 @@ def test_minilm_words_pieces_and_tokens() -> None:
 
 
 def test_byte_level_labels(root: Path) -> None:
-    """RoBERTa's pieces stand for bytes: Ġ is a space (shown ·), Ã© the two bytes of é; the corpus never
+    """RoBERTa's pieces stand for bytes: Ġ is a space (shown ␣), Ã© the two bytes of é; the corpus never
     shows the hedgehog U+1F994 (F0 9F A6 94), so its bytes are cut across pieces of no whole character."""
     t = ours("roberta", root).tokenize("The cat sat, a 🦔 and 🐈 café")
     assert t.tokens == ["<s>", "The", "Ġcat", "Ġsat", ",", "Ġa", "ĠðŁ", "¦", "Ķ", "Ġand", "ĠðŁĲĪ", "Ġcaf", "Ã©", "</s>"]
     assert t.labels == [
         "<s>",
         "The",
-        "·cat",
-        "·sat",
+        "␣cat",
+        "␣sat",
         ",",
-        "·a",
-        "·<F0><9F>",
+        "␣a",
+        "␣<F0><9F>",
         "<A6>",
         "<94>",
-        "·and",
-        "·🐈",
-        "·caf",
+        "␣and",
+        "␣🐈",
+        "␣caf",
         "é",
         "</s>",
     ]
-    assert t.words == ["The", "·cat", "·sat", ",", "·a", "·🦔", "·and", "·🐈", "·café"]
-    assert t.pieces[5] == ["·<F0><9F>", "<A6>", "<94>"]
+    assert t.words == ["The", "␣cat", "␣sat", ",", "␣a", "␣🦔", "␣and", "␣🐈", "␣café"]
+    assert t.pieces[5] == ["␣<F0><9F>", "<A6>", "<94>"]
     t = ours("roberta", root).tokenize("a <mask>")  # an added token as it is (<mask> takes the space before it)
     assert (t.tokens[-2], t.labels[-2], t.words[-1]) == ("<mask>", "<mask>", "<mask>")
 
@@ -141,20 +141,20 @@ def test_metaspace_and_byte_fallback_labels(root: Path) -> None:
     CamemBERT's (no byte fallback) gives the unknown id 3 to the character itself."""
     t = ours("xlm-roberta", root).tokenize("🦔")
     assert t.tokens == ["<s>", "▁", "<0xF0>", "<0x9F>", "<0xA6>", "<0x94>", "</s>"]
-    assert t.labels == ["<s>", "·", "<F0>", "<9F>", "<A6>", "<94>", "</s>"]
-    assert (t.words, t.pieces) == (["·🦔"], [t.labels[1:-1]])
+    assert t.labels == ["<s>", "␣", "<F0>", "<9F>", "<A6>", "<94>", "</s>"]
+    assert (t.words, t.pieces) == (["␣🦔"], [t.labels[1:-1]])
     t = ours("camembert", root).tokenize("🦔")
     assert (t.tokens, t.ids[2], t.labels, t.words) == (
         ["<s>", "▁", "<unk>", "</s>"],
         3,
-        ["<s>", "·", "<unk>", "</s>"],
-        ["·🦔"],
+        ["<s>", "␣", "<unk>", "</s>"],
+        ["␣🦔"],
     )
-    for family in ("xlm-roberta", "albert"):  # whatever pieces training made: ▁ shown as ·
+    for family in ("xlm-roberta", "albert"):  # whatever pieces training made: ▁ shown as ␣
         t = ours(family, root).tokenize("The cat sat on the mat, naïve")
-        assert t.labels[1:-1] == [token.replace("▁", "·") for token in t.tokens[1:-1]]
+        assert t.labels[1:-1] == [token.replace("▁", "␣") for token in t.tokens[1:-1]]
         assert "".join(t.words) == (
-            "·the·cat·sat·on·the·mat,·naïve" if family == "albert" else "·The·cat·sat·on·the·mat,·naïve"
+            "␣the␣cat␣sat␣on␣the␣mat,␣naïve" if family == "albert" else "␣The␣cat␣sat␣on␣the␣mat,␣naïve"
         )
 
 
@@ -366,3 +366,19 @@ def test_a_panic_inside_tokenizers_is_one_line_on_stderr(tmp_path: Path) -> None
         f"error: {tmp_path / 'tokenizer.json'}: tokenizers cannot tokenize with it (no entry found for key); "
         "give the model's own tokenizer files\n"
     )
+
+
+def test_an_unknown_piece_is_the_vocabulary_s_unk_where_the_vocabulary_holds_it_twice(tmp_path: Path) -> None:
+    """A Unigram converted from SentencePiece lists <unk> twice (ids 3 and 4), so get_vocab() maps
+    '<unk>' to 4 alone: the token of id 3 is still <unk>, as convert_ids_to_tokens says."""
+    from tokenizers import models, pre_tokenizers, processors
+
+    pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("<unk>", 0.0), ("▁", -1.0), ("a", -2.0)]
+    made = Reference(models.Unigram(pieces, unk_id=3))
+    made.pre_tokenizer = pre_tokenizers.Metaspace()
+    made.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
+    made.save(str(tmp_path / "tokenizer.json"))
+    t = tokens.load(tmp_path, ("<s>", "</s>")).tokenize("a 猫")
+    assert t.ids == [0, 5, 6, 5, 3, 2]
+    assert t.tokens == ["<s>", "▁", "a", "▁", "<unk>", "</s>"]
+    assert t.words == ["␣a", "␣猫"]
