@@ -119,8 +119,7 @@ def _svg(job: Job, out: TextIO) -> None:
     width = columns() or SVG_COLUMNS
     recorder = Console(file=io.StringIO(), record=True, width=width, force_terminal=True, color_system="truecolor")
     recorder.width = _print(job, recorder, svg=True)
-    pair = "" if job.trace.sentence_b is None else f" {job.trace.sentence_b!r}"
-    title = f"encoder explain {job.trace.sentence!r}{pair}"
+    title = f"encoder explain {job.trace.sentence!r}"
     out.write(recorder.export_svg(title=title, code_format=terminal.SVG_TEMPLATE))
 
 
