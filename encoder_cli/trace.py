@@ -36,6 +36,7 @@ STAGES = {
     5: "Feed-forward network",
     6: "Add & Norm",
     7: "Output",
+    8: "Similarity",
 }
 PURPOSES = {
     1: "Convert words to vectors.",
@@ -45,6 +46,7 @@ PURPOSES = {
     5: "Transform each representation on its own.",
     6: "Further stabilisation.",
     7: "The contextual representations, passed to the next layer or the decoder.",
+    8: "How alike two sentences' embeddings are: the cosine of the angle between them.",
 }
 
 _LAYER = re.compile(r"layers\.(\d+)\.")
