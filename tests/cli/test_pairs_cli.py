@@ -103,3 +103,14 @@ def test_a_tokenizer_without_a_pair_template_is_refused_in_one_line(tiny, tmp_pa
         f"error: {folder / 'tokenizer.json'}: no pair template (its post_processor puts no special token between "
         "sentence A and B), so the model was not made for sentence pairs; give one sentence\n"
     )
+
+
+def test_the_safetensors_trace_of_a_pair_names_both_sentences(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    path = tmp_path / "pair.safetensors"
+    assert run("explain", A, B, "--model", MINILM, "-f", "safetensors", "-o", str(path), "-s", "input").exit_code == 0
+    with safe_open(str(path), "np") as f:
+        meta = {key: json.loads(value) for key, value in f.metadata().items()}
+    assert (meta["sentence"], meta["sentence_b"]) == (A, B)
+    assert meta["token_type_ids"] == [0] * 7 + [1] * 5  # AutoTokenizer's, as the JSON test above checks
