@@ -121,7 +121,7 @@ SentenceB = Annotated[
     typer.Argument(
         help="A second sentence, with --model: the pair, as the checkpoint's tokenizer encodes it "
         "([CLS] A [SEP] B [SEP], B of token type 1, in BERT; <s> A </s></s> B </s> in RoBERTa).",
-        metavar="[SENTENCE_B]",
+        metavar="SENTENCE_B",
         show_default=False,
     ),
 ]
