@@ -116,6 +116,15 @@ Sentence = Annotated[
         show_default=False,
     ),
 ]
+SentenceB = Annotated[
+    str | None,
+    typer.Argument(
+        help="A second sentence, with --model: the pair, as the checkpoint's tokenizer encodes it "
+        "([CLS] A [SEP] B [SEP], B of token type 1, in BERT; <s> A </s></s> B </s> in RoBERTa).",
+        metavar="SENTENCE_B",
+        show_default=False,
+    ),
+]
 Weights = Annotated[
     str | None,
     typer.Option(
@@ -183,6 +192,7 @@ def _main(
 @app.command(no_args_is_help=False)
 def explain(
     sentence: Sentence = None,
+    sentence_b: SentenceB = None,
     weights: Weights = None,
     model: ModelOption = None,
     format: Annotated[
@@ -284,7 +294,7 @@ def explain(
 
     view = views.VIEWS[format]
     try:
-        result, inputs = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model, sentence_b)
         steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         if overview and view.needs is views.Needs.STEPS:
             raise EncoderError("is for reading; a JSON reader filters the document itself: drop --overview, "
@@ -394,6 +404,7 @@ def compare(
 @app.command()
 def worksheet(
     sentence: Sentence = None,
+    sentence_b: SentenceB = None,
     weights: Weights = None,
     model: ModelOption = None,
     blank: Annotated[
@@ -468,7 +479,7 @@ def worksheet(
     try:
         if not blank:
             raise EncoderError("give at least one blank: --blank Q, --blank 'PE[cat]', --blank 'weights[cat,sat]'")
-        result, inputs = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model, sentence_b)
         kept = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         sheet = sheets.make(result, blank)
         steps, marks = sheets.view(sheet, key, {s.id for s in kept})
@@ -476,7 +487,12 @@ def worksheet(
         for note in sheet.notes:
             _say(f"note: {note}")
         if answers_template is not None:
-            given = [sentence, *(["-w", weights] if weights else []), *(["--model", model] if model else [])]
+            given = [
+                sentence,
+                sentence_b,
+                *(["-w", weights] if weights else []),
+                *(["--model", model] if model else []),
+            ]
             check = ["encoder", "check", *[a for a in given if a is not None], "--answers", str(answers_template)]
             check += [] if decimals is None else ["--decimals", str(decimals)]
             with writing(answers_template, inputs, replace=force) as out:
@@ -501,6 +517,7 @@ class CheckFormat(str, Enum):
 @app.command()
 def check(
     sentence: Sentence = None,
+    sentence_b: SentenceB = None,
     weights: Weights = None,
     model: ModelOption = None,
     answers: Annotated[
@@ -566,7 +583,7 @@ def check(
         files = _answer_files(answers or [])
         if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
-        result, inputs = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model, sentence_b)
         reports = [_graded(name, result, tolerance, carry, decimals) for name in files]
     except EncoderError as e:
         _fail(e)
@@ -732,22 +749,26 @@ def _example(ctx: typer.Context) -> str:
     return api.EXAMPLE.read_text(encoding="utf-8")
 
 
-def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[Trace, list[str]]:
+def _run(
+    sentence: str | None, weights: str | None, model: str | None, pair: str | None = None
+) -> tuple[Trace, list[str]]:
     """The run's trace (the example's without --weights or --model), and the files it read, which
     no output may replace: the weights ('-': stdin's), every file of a checkpoint that was opened
     (the package, whose example is read without either, is refused by output.writing as a whole).
     What the run has to say (a checkpoint's sentence-transformers cut) goes to stderr."""
     from encoder_cli import api
 
-    flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR')
-    api.check(sentence, weights, model, flags)
-    if sentence is not None:
-        _utf8(sentence, "the sentence")
+    quote = f'one sentence (quote a sentence of several words, as in "{EXAMPLE_SENTENCE}")'
+    flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR', quote)
+    api.check(sentence, weights, model, flags, pair)
+    for given, what in ((sentence, "the sentence"), (pair, "the second sentence")):
+        if given is not None:
+            _utf8(given, what)
     if model is not None:
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            result = api.run(sentence, None, model=model)
+            result = api.run(sentence, None, model=model, pair=pair)
         inputs = [str(path) for path in opened]
     elif weights is None:
         try:

@@ -77,8 +77,11 @@ def of(steps: Sequence[Step]) -> list[Param]:
             title = "Positional table, the rows used"
             out.append(_param(s, "positional.table", title, sym, positions, s.cols, [op.table]))
         elif isinstance(op, ops.TokenType):
-            sym = Sym("row 0 of the token type embeddings", r"\text{row 0 of the token type embeddings}")
-            out.append(_param(s, "token_types.table", "Token type embedding", sym, ["type 0"], s.cols, [op.row]))
+            used = ", ".join(map(str, op.used))
+            sym = Sym(f"row{'s' * (len(op.used) > 1)} {used} of the token type embeddings",
+                      rf"\text{{row{'s' * (len(op.used) > 1)} {used} of the token type embeddings}}")  # fmt: skip
+            types = [f"type {k}" for k in op.used]
+            out.append(_param(s, "token_types.table", "Token type embedding", sym, types, s.cols, [op.table]))
         elif isinstance(op, ops.PositionBias) and op.h == 0:  # the table every head and layer reads
             sym = Sym("relative_attention_bias: given, buckets × heads", r"\text{relative\_attention\_bias: given}")
             buckets, heads = op.table.shape

@@ -46,6 +46,8 @@ HAND = [
     "\ufffd replacement \ufffd\ufffd",
 ]
 
+PAIRS = [("How old are you?", "I am six."), *zip(HARD_STRINGS, reversed(HARD_STRINGS), strict=True)]
+
 
 @cache
 def family_folder(family: str, root: Path) -> Path:
@@ -246,6 +248,10 @@ def test_vocab_txt_of_mpnet_takes_the_familys_pair(root: Path, tmp_path: Path) -
     for sentence in (s for s in HARD_STRINGS if "<mask>" not in s):  # its added tokens are not in vocab.txt
         assert from_vocab.tokenize(sentence) == ours("mpnet", root).tokenize(sentence), sentence
     assert from_vocab.tokenize("cat").tokens == ["<s>", "cat", "</s>"]
+    # a pair as all-mpnet-base-v2's RobertaProcessing makes it: <s> A </s></s> B </s>, all type 0
+    for a, b in (pair for pair in PAIRS if "<mask>" not in "".join(pair)):
+        assert from_vocab.tokenize(a, b) == ours("mpnet", root).tokenize(a, b), (a, b)
+    assert from_vocab.tokenize("cat", "dog").tokens == ["<s>", "cat", "</s>", "</s>", "dog", "</s>"]
 
 
 def test_vocab_txt_lines_as_transformers_reads_them(tmp_path: Path) -> None:
@@ -382,3 +388,95 @@ def test_an_unknown_piece_is_the_vocabulary_s_unk_where_the_vocabulary_holds_it_
     assert t.ids == [0, 5, 6, 5, 3, 2]
     assert t.tokens == ["<s>", "▁", "a", "▁", "<unk>", "</s>"]
     assert t.words == ["␣a", "␣猫"]
+
+
+# --- Sentence pairs ------------------------------------------------------------------------------------
+
+
+def check_pair(tokenizer: tokens.Tokenizer, auto: Any, a: str, b: str) -> None:
+    """Ids, tokens and type ids as AutoTokenizer(a, b) gives them; the words of both sentences, in order."""
+    got, want = tokenizer.tokenize(a, b), auto(a, b, return_token_type_ids=True)
+    assert (got.ids, got.type_ids) == (want["input_ids"], want["token_type_ids"]), (a, b)
+    assert got.tokens == auto.convert_ids_to_tokens(want["input_ids"]), (a, b)
+    words: dict[tuple[int, int], list[int]] = {}
+    for position, (k, word) in enumerate(zip(want.sequence_ids(), want.word_ids(), strict=True)):
+        if word is not None:
+            words.setdefault((k, word), []).append(position)
+    assert got.pieces == [[got.labels[p] for p in word] for word in words.values()], (a, b)
+    assert len(got.words) == len(got.pieces)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_familys_pairs_are_auto_tokenizers(family: str, root: Path) -> None:
+    auto = transformers.AutoTokenizer.from_pretrained(family_folder(family, root))
+    tokenizer = ours(family, root)
+    for a, b in PAIRS:
+        check_pair(tokenizer, auto, a, b)
+    pair = tokenizer.tokenize("How old are you?", "I am six.")
+    if family in ("bert", "distilbert", "electra", "albert"):  # [CLS] A [SEP] B [SEP], B and its [SEP] type 1
+        start = pair.tokens.index("[SEP]") + 1
+        assert pair.type_ids == [0] * start + [1] * (len(pair.ids) - start)
+    else:  # <s> A </s></s> B </s>, all type 0
+        start = pair.tokens.index("</s>") + 2
+        assert pair.tokens[start - 1] == "</s>" and set(pair.type_ids) == {0}
+
+
+def test_minilm_pairs_are_auto_tokenizers() -> None:
+    auto = transformers.AutoTokenizer.from_pretrained(MINILM)
+    tokenizer = tokens.load(MINILM, ("[CLS]", "[SEP]"))
+    for a, b in PAIRS:
+        check_pair(tokenizer, auto, a, b)
+    pair = tokenizer.tokenize("How old are you?", "I am six.")
+    assert pair.tokens == ["[CLS]", "how", "old", "are", "you", "?", "[SEP]", "i", "am", "six", ".", "[SEP]"]
+    assert pair.type_ids == [0] * 7 + [1] * 5
+    assert pair.words == ["how", "old", "are", "you", "?", "i", "am", "six", "."]
+
+
+def test_a_vocab_txt_pair_is_bert_tokenizers(tmp_path: Path, root: Path) -> None:
+    folder = vocab_folder(tmp_path)
+    hf = transformers.BertTokenizer.from_pretrained(str(folder))
+    for a, b in PAIRS:
+        check_pair(tokens.load(folder, ("[CLS]", "[SEP]")), hf, a, b)
+
+
+@pytest.mark.parametrize(
+    "post_processor",
+    [
+        None,  # no post-processor: the library joins A and B with nothing between
+        {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {}},  # a template whose pair is $A $B
+    ],
+    ids=["none", "no_separator"],
+)  # fmt: skip
+def test_a_pair_without_a_pair_template_is_refused(tmp_path: Path, post_processor: Any) -> None:
+    data = json.loads((MINILM / "tokenizer.json").read_text()) | {"post_processor": post_processor}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    tokenizer = tokens.load(tmp_path, ("[CLS]", "[SEP]"))
+    assert tokenizer.tokenize("How old are you?").ids  # one sentence still runs
+    with pytest.raises(EncoderError) as raised:
+        tokenizer.tokenize("How old are you?", "I am six.")
+    assert str(raised.value) == (
+        f"{tmp_path / 'tokenizer.json'}: no pair template (its post_processor puts no special token between "
+        "sentence A and B), so the model was not made for sentence pairs; give one sentence"
+    )
+
+
+def test_a_pair_with_an_empty_sentence_is_refused() -> None:
+    tokenizer = tokens.load(MINILM, ("[CLS]", "[SEP]"))
+    for a, b, which in (("How old are you?", " ", "second"), ("", "I am six.", "first")):
+        with pytest.raises(EncoderError) as raised:
+            tokenizer.tokenize(a, b)
+        assert (
+            str(raised.value) == f"{MINILM / 'tokenizer.json'} makes no tokens of the {which} sentence; give it words"
+        )
+
+
+def test_a_pairs_characters_count_together() -> None:
+    from encoder_cli.settings import MAX_SENTENCE_CHARS
+
+    tokenizer = tokens.load(MINILM, ("[CLS]", "[SEP]"))
+    half = "a " * (MAX_SENTENCE_CHARS // 4)
+    assert len(tokenizer.tokenize(half, half).ids) == 2 * len(half) // 2 + 3  # each "a" a token
+    with pytest.raises(EncoderError, match=f"the sentences have {MAX_SENTENCE_CHARS + 1:,} characters, past the"):
+        tokenizer.tokenize(half + "a" * (MAX_SENTENCE_CHARS - 2 * len(half) + 1), half)
