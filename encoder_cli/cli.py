@@ -142,8 +142,9 @@ ModelOption = Annotated[
         "--model",
         "-m",
         metavar="DIR|ORG/NAME",
-        help="A pretrained BERT-family checkpoint instead of --weights: a folder in Hugging Face's layout "
-        "(config.json, model.safetensors, vocab.txt or tokenizer.json), or a model id (org/name) from the "
+        help="A pretrained encoder instead of --weights (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, ALBERT, "
+        "ELECTRA or MPNet): a folder in Hugging Face's layout "
+        "(config.json, model.safetensors, tokenizer.json or vocab.txt), or a model id (org/name) from the "
         "Hugging Face cache, downloaded there when missing unless HF_HUB_OFFLINE=1.",
         show_default=False,
     ),
@@ -391,7 +392,7 @@ def compare(
         b, _ = _run(sentence_b, weights, model)
         patterns = [_utf8(p, "--step") for p in step or []]
         shown = [comparison.selected(t, layer, head, patterns) for t in (a, b)]
-        result = comparing.compare(a, b, [_utf8(p, "--diff") for p in diff or []])
+        result = comparing.compare(a, b, [_utf8(p, "--diff") for p in diff or []], layer, head)
         if format == "json":  # both traces whole, unless a filter keeps fewer steps
             shown = [s or t.steps for s, t in zip(shown, (a, b), strict=True)]
         with writing(output, inputs) as out:

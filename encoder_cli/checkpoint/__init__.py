@@ -244,10 +244,11 @@ def _config(folder: Path) -> tuple[Family, Config]:
         )
 
     def value(key: str, default: Any = None) -> Any:
-        """config.json's value of BERT's `key`, under the family's own name for it."""
+        """config.json's value of BERT's `key`, under the family's own name for it (DistilBERT's `dim`),
+        else under BERT's, which transformers' configs take as an alias (attribute_map)."""
         if key in family.fixed:
             return family.fixed[key]
-        return config.get(family.keys.get(key, key), family.defaults.get(key, default))
+        return config.get(family.keys.get(key, key), config.get(key, family.defaults.get(key, default)))
 
     def whole(key: str, least: int, default: Any = None) -> int:
         v = value(key, default)

@@ -138,7 +138,8 @@ def tokenization(trace: Trace, room: int) -> list[tuple[str, str]]:
     ids = shown(len(e.ids), room)
     facts.append(("Ids", " ".join(ELLIPSIS if i is None else str(e.ids[i]) for i in ids)))
     if trace.source is not None:
-        facts.append(("Source", f"{trace.source.kind} {trace.source.path}"))
+        source = trace.source  # "mpnet checkpoint /path": the family, then the folder
+        facts.append(("Source", f"{source.model_type} {source.kind} {source.path}"))
     return facts
 
 

@@ -4,7 +4,13 @@ parameters by name, and cell addresses that take a byte-level token as shown, as
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import numpy as np
+from transformers import AutoConfig
+
+import encoder_cli
 from tests.conftest import run
 
 
@@ -39,3 +45,27 @@ def test_a_byte_level_row_is_named_as_shown_as_stored_or_bare(tiny) -> None:
     assert len(worked) == 1 and next(iter(worked)).startswith("layers.0.attention.heads.0.Q[␣cat, d0] = ")
     result = run("explain", "The cat sat", "--model", folder, "-c", "layers.0.attention.heads.0.Q[dog, d0]")
     assert result.exit_code == 2 and "no row 'dog'" in result.stderr
+
+
+def test_distilbert_s_config_may_use_bert_s_names_as_transformers_takes_them(tiny, tmp_path: Path) -> None:
+    """transformers reads hidden_size, num_attention_heads, num_hidden_layers as DistilBERT's dim,
+    n_heads, n_layers (its attribute_map); so does the calculator."""
+    folder = tmp_path / "distilbert"
+    shutil.copytree(tiny("distilbert"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    renamed = {"dim": "hidden_size", "n_heads": "num_attention_heads", "n_layers": "num_hidden_layers"}
+    (folder / "config.json").write_text(json.dumps({renamed.get(k, k): v for k, v in config.items()}))
+    theirs = AutoConfig.from_pretrained(folder)
+    assert (theirs.dim, theirs.n_heads, theirs.n_layers) == (config["dim"], config["n_heads"], config["n_layers"])
+    ours = encoder_cli.explain("The cat sat", model=str(folder))
+    np.testing.assert_array_equal(
+        ours["output"], encoder_cli.explain("The cat sat", model=str(tiny("distilbert")))["output"]
+    )
+
+
+def test_compare_diffs_only_what_layer_and_head_keep(tiny) -> None:
+    result = run("compare", "The cat sat", "The dog sat", "--model", str(tiny("bert")), "--diff", "weights",
+                 "--layer", "1", "--head", "0", "-f", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    diffs = [s["id"] for s in json.loads(result.stdout)["steps"] if s["id"].startswith("diff.")]
+    assert diffs == ["diff.layers.1.attention.heads.0.weights"]
