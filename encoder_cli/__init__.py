@@ -28,11 +28,12 @@ def explain(
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
+    predict_all: bool = False,
 ) -> Explanation:
     """Run the encoder on the sentence and keep every intermediate matrix (see encoder_cli.api.explain)."""
     from encoder_cli import api
 
-    return api.explain(sentence, weights=weights, model=model)
+    return api.explain(sentence, weights=weights, model=model, predict_all=predict_all)
 
 
 def __getattr__(name: str) -> Any:

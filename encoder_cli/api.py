@@ -82,6 +82,7 @@ def run(
     weights: str | Path | Mapping[str, Any] | None,
     text: str | None = None,
     model: str | Path | None = None,
+    predict_all: bool = False,
 ) -> Trace:
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
     built-in example, with the file's own `sentence:` (the example's) when none is given; or a
@@ -91,7 +92,7 @@ def run(
         from encoder_cli import pretrained
 
         assert sentence is not None  # check() refuses a model without one
-        return encoder.run(pretrained.load(str(model)), sentence)
+        return encoder.run(pretrained.load(str(model)), sentence, predict_all)
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
     elif isinstance(weights, Mapping):
@@ -114,12 +115,14 @@ def explain(
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
+    predict_all: bool = False,
 ) -> Explanation:
     """Run the encoder on the sentence and keep every intermediate matrix.
 
     weights: a weights file (format 1) by path, or the same as a mapping (lists or numpy
     arrays); neither: the built-in example, "The cat sat" (d_model 4, one head).
     model: a pretrained checkpoint folder or Hugging Face model id, instead of weights.
+    predict_all: a masked-LM checkpoint predicts every position, not only its mask tokens.
     Raises EncoderError for bad input.
     """
     if sentence is not None:
@@ -131,7 +134,7 @@ def explain(
     if model is not None:
         model = _path(model, "model", "a folder's path or a model id (str or pathlib.Path)")
     with np.errstate(all="ignore"):
-        return Explanation(run(sentence, weights, model=model))
+        return Explanation(run(sentence, weights, model=model, predict_all=predict_all))
 
 
 def _path(value: object, what: str, expected: str) -> str:

@@ -87,7 +87,7 @@ def shown(count: int, room: int) -> list[int | None]:
 
 def heading(step: Step) -> str:
     """The heading of a step's stage: 'Layer 0 · Step 3 · Multi-head self-attention'."""
-    title = f"Step {step.stage} · {STAGES[step.stage]}" if step.stage < 7 else STAGES[7]
+    title = f"Step {step.stage} · {STAGES[step.stage]}" if step.stage < 7 else STAGES[step.stage]
     return title if step.layer is None else f"Layer {step.layer} · {title}"
 
 
