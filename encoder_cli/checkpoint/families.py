@@ -71,7 +71,7 @@ class MaskedLM:
     dense: str  # [d -> E]
     norm: str  # its LayerNorm (config.json's layer_norm_eps)
     decoder: str  # the output layer: its weight where stored, else the word embeddings (tied)
-    bias: str  # one per word; where not stored, the decoder's own bias
+    bias: str  # one per word, tied to the decoder's own bias: that one where it is stored
     activation: str | None = None  # a key of checkpoint.ACTIVATIONS; None: config.json's hidden_act
 
 

@@ -6,7 +6,8 @@ A masked-LM head is there when any of its tensors is, or config.json's architect
 stored. A head that is there must be whole: each tensor it needs, in the shape config.json's
 sizes make it (the checkpoint checks shapes and types as it does the encoder's); a folder with
 no head runs the encoder alone. The masked-LM head's output layer is the decoder's own weight
-where one is stored, else the word embeddings (tied): either stays in its file.
+where one is stored, else the word embeddings (tied): either stays in its file; its bias the
+decoder's where stored (what the Linear adds), else the head's own (which transformers ties to it).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def wanted(folder: Path, family: Family, config: Config, present: Collection[str
     named = [a for a in raw.get("architectures") or [] if isinstance(a, str)]
     d, e, v = config.hidden_size, config.embedding_size, config.vocab_size
     m, c = family.masked_lm, family.classifier
-    bias = m.bias if m.bias in present else f"{m.decoder}.bias"
+    bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in present else m.bias
     mlm = {f"{m.dense}.weight": (e, d), f"{m.dense}.bias": (e,), f"{m.norm}.weight": (e,), f"{m.norm}.bias": (e,),
            bias: (v,)} | ({f"{m.decoder}.weight": (v, e)} if f"{m.decoder}.weight" in present else {})  # fmt: skip
     out = _whole(folder, "masked-LM head", mlm, present, any(a.endswith("ForMaskedLM") for a in named))
@@ -81,7 +82,7 @@ def labels(path: Path, raw: dict[str, Any]) -> tuple[tuple[str, ...], tasks.Prob
         names = tuple(f"LABEL_{k}" for k in range(count))
     else:
         ids = [str(k) for k in range(len(id2label))] if isinstance(id2label, dict) else []
-        if not id2label or sorted(id2label, key=str) != sorted(ids) or not all(isinstance(n, str) for n in id2label.values()):
+        if not ids or set(id2label) != set(ids) or not all(isinstance(n, str) for n in id2label.values()):
             raise EncoderError(
                 f"{where}: id2label is {show(repr(id2label)[:60])}; expected a label for each id from 0, "
                 'e.g. {"0": "NEGATIVE", "1": "POSITIVE"}'
@@ -102,7 +103,7 @@ def masked_lm(ckpt: Checkpoint) -> tasks.MaskedLM | None:
     if f"{m.dense}.weight" not in t:
         return None
     decoder = f"{m.decoder}.weight"
-    bias = m.bias if m.bias in t else f"{m.decoder}.bias"
+    bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in t else m.bias
     from encoder_cli.checkpoint import tokens
 
     mask = tokens.mask_token(ckpt.path)
