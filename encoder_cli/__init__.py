@@ -28,12 +28,12 @@ def explain(
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
-    predict_all: bool = False,
+    predict: str = "masks",
 ) -> Explanation:
     """Run the encoder on the sentence and keep every intermediate matrix (see encoder_cli.api.explain)."""
     from encoder_cli import api
 
-    return api.explain(sentence, weights=weights, model=model, predict_all=predict_all)
+    return api.explain(sentence, weights=weights, model=model, predict=predict)
 
 
 def __getattr__(name: str) -> Any:

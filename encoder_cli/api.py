@@ -115,14 +115,14 @@ def explain(
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
-    predict_all: bool = False,
+    predict: str = "masks",
 ) -> Explanation:
     """Run the encoder on the sentence and keep every intermediate matrix.
 
     weights: a weights file (format 1) by path, or the same as a mapping (lists or numpy
     arrays); neither: the built-in example, "The cat sat" (d_model 4, one head).
     model: a pretrained checkpoint folder or Hugging Face model id, instead of weights.
-    predict_all: a masked-LM checkpoint predicts every position, not only its mask tokens.
+    predict: which positions a masked-LM checkpoint predicts: "masks" (its mask tokens') or "all".
     Raises EncoderError for bad input.
     """
     if sentence is not None:
@@ -133,8 +133,12 @@ def explain(
         weights = _path(weights, "weights", "a path (str or pathlib.Path) or a mapping")
     if model is not None:
         model = _path(model, "model", "a folder's path or a model id (str or pathlib.Path)")
+    if predict not in ("masks", "all"):
+        raise EncoderError(
+            f'predict is {predict!r}; give "masks" (the mask tokens\' words) or "all" (every position\'s)'
+        )
     with np.errstate(all="ignore"):
-        return Explanation(run(sentence, weights, model=model, predict_all=predict_all))
+        return Explanation(run(sentence, weights, model=model, predict_all=predict == "all"))
 
 
 def _path(value: object, what: str, expected: str) -> str:

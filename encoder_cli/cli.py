@@ -38,6 +38,13 @@ else:  # --format's choices, from the table of formats
 EXAMPLE_FILE = "the-cat-sat.yaml"
 
 
+class Predict(str, Enum):
+    """explain --predict: which positions a masked-LM head predicts."""
+
+    masks = "masks"
+    all = "all"
+
+
 class Exit(IntEnum):
     OK = 0  # done; check: every answer right
     WRONG = 1  # check: some answer is wrong
@@ -243,6 +250,19 @@ def explain(
         ),
     ] = False,
     no_color: NoColor = False,
+    predict: Annotated[
+        Predict,
+        typer.Option(
+            help="With a masked-LM checkpoint: predict the words of the mask tokens ([MASK], <mask>), "
+            "or of every position (all)."
+        ),
+    ] = Predict.masks,
+    top: Annotated[
+        int,
+        typer.Option(
+            min=1, metavar="K", help="Words shown of each predicted position (JSON and --full keep every word)."
+        ),
+    ] = 5,
 ) -> None:
     """Run the encoder on SENTENCE and show every intermediate matrix.
 
@@ -284,7 +304,7 @@ def explain(
 
     view = views.VIEWS[format]
     try:
-        result, inputs = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model, predict is Predict.all)
         steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         if overview and view.needs is views.Needs.STEPS:
             raise EncoderError("is for reading; a JSON reader filters the document itself: drop --overview, "
@@ -312,7 +332,7 @@ def explain(
             else:
                 if view.note is not None and (note := view.note(steps)):
                     _say(note)
-                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color)
+                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color, top=top)
                 views.write(format, job, out)
     except EncoderError as e:
         _fail(e)
@@ -659,7 +679,9 @@ def _example(ctx: typer.Context) -> str:
     return api.EXAMPLE.read_text(encoding="utf-8")
 
 
-def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[Trace, list[str]]:
+def _run(
+    sentence: str | None, weights: str | None, model: str | None, predict_all: bool = False
+) -> tuple[Trace, list[str]]:
     """The run's trace (the example's without --weights or --model), and the files it read, which
     no output may replace: the weights ('-': stdin's), every file of a checkpoint that was opened
     (the package, whose example is read without either, is refused by output.writing as a whole).
@@ -674,7 +696,7 @@ def _run(sentence: str | None, weights: str | None, model: str | None) -> tuple[
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            result = api.run(sentence, None, model=model)
+            result = api.run(sentence, None, model=model, predict_all=predict_all)
         inputs = [str(path) for path in opened]
     elif weights is None:
         try:

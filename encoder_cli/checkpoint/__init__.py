@@ -15,8 +15,8 @@ tensor from the shard its weight_map names; pytorch_model.bin (a pickle) is neve
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 

@@ -206,8 +206,13 @@ FAMILIES = {
                 "embedding_size": 128,
             },
             projection="embeddings_project",
-            masked_lm=MaskedLM("generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head",
-                               "generator_lm_head.bias", "gelu"),  # fmt: skip
+            masked_lm=MaskedLM(
+                "generator_predictions.dense",
+                "generator_predictions.LayerNorm",
+                "generator_lm_head",
+                "generator_lm_head.bias",
+                "gelu",
+            ),
             classifier=Classifier("classifier.dense", "gelu", "classifier.out_proj"),
         ),
         Family(

@@ -81,12 +81,13 @@ def layout(
     title: str = TITLE,
     asks: Sequence[tuple[str, str]] = (),
     overview: bool = False,
+    top: int = fmt.TOP,
 ) -> Page:
     """The page of these steps; `width` measures a row label in digits as the format prints it.
     With marks (a worksheet), its blanks and the cells left out; asks: what a worksheet asks of
     the answers, after the facts ("Answers", "give 2 decimals"). What the user gave (the
     sentence, the tokens, a path) is escaped here, once, as the terminal view does (printable):
-    each format then escapes its own markup."""
+    each format then escapes its own markup. A step over the vocabulary shows its `top` words (fmt.top), unless full."""
     facts = [("Sentence", trace.sentence), *fmt.tokenization(trace, TOKENS)]
     facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
@@ -101,7 +102,8 @@ def layout(
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
         worked = printable(work.cell(trace, step, 0, 0, precision).text) if show_work else None
-        shown = _shown(step, width, precision, full, worked)
+        summary = step.op.vocabulary and not full and not (marks or {}).get(step.id)
+        shown = _shown(fmt.top(trace, step, top) if summary else step, width, precision, full, worked)
         sections[-1].steps.append(replace(shown, marks=(marks or {}).get(step.id)))
     return Page(title, facts, sections)
 
@@ -119,6 +121,8 @@ def _shown(step: Step, width: Callable[[str], int], precision: int, full: bool, 
     else:  # summarised: columns as wide as their numbers, if that shows more of them
         _, fit, cols = fmt.sized(step, precision, cols, fits, width)
     caption = f"{n} × {m}"
+    if (said := fmt.verdict(step, precision)) is not None:  # a classifier's label
+        caption += f" · {said}"
     if not full:
         block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")
         if None in block.rows or None in block.cols:

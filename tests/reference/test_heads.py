@@ -81,7 +81,7 @@ def test_masked_lm_equals_transformers(reference, variant, every):
     family = HEADS[variant][0]
     mask = tokenizer.mask_token
     sentence = f"the cat {mask} on the {mask} mat"
-    ours = encoder_cli.explain(sentence, model=str(folder), predict_all=every)
+    ours = encoder_cli.explain(sentence, model=str(folder), predict="all" if every else "masks")
     inputs = tokenizer(sentence, return_tensors="pt")
     assert ours.token_ids == inputs["input_ids"][0].tolist()
     head = FAMILIES[family].masked_lm
@@ -167,12 +167,15 @@ def test_classifier_equals_transformers(reference, variant):
         probabilities = ours.trace.by_id["classifier.probabilities"]
         held = [label for label, p in zip(labels, torch.sigmoid(logits).tolist(), strict=True) if p >= 0.5]
         verdict = probabilities.op.verdict(probabilities.value, probabilities.cols, "{:.3f}".format)
+        assert verdict is not None
         assert [part.split(" (")[0] for part in verdict.split(": ", 1)[1].split(", ")] == (held or ["none"])
     else:
         theirs["classifier.probabilities"] = torch.softmax(logits, dim=-1)[None]
         probabilities = ours.trace.by_id["classifier.probabilities"]
         winner = model.config.id2label[int(logits.argmax())]
-        assert probabilities.op.verdict(probabilities.value, probabilities.cols, str).startswith(f"label: {winner} (")
+        assert f"{probabilities.op.verdict(probabilities.value, probabilities.cols, str)}".startswith(
+            f"label: {winner} ("
+        )
     for name, value in theirs.items():
         np.testing.assert_allclose(ours[name], value.numpy(), **TOL, err_msg=name)
 
