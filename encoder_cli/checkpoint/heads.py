@@ -1,9 +1,9 @@
 """The heads a task checkpoint keeps beside its encoder, under its family's tensor names (families.py).
 
-A masked-LM head is there when any of its tensors is, or config.json's architectures name one
-(`BertForMaskedLM`); a sequence classifier when architectures name one
+A masked-LM head is there when its dense layer is stored, or config.json's architectures name
+one (`BertForMaskedLM`); a sequence classifier when architectures name one
 (`...ForSequenceClassification`), or, with no architectures given, when its output layer is
-stored. A head that is there must be whole: each tensor it needs, in the shape config.json's
+stored. (A stray tensor of a head, a bias alone, makes none.) A head that is there must be whole: each tensor it needs, in the shape config.json's
 sizes make it (the checkpoint checks shapes and types as it does the encoder's); a folder with
 no head runs the encoder alone. The masked-LM head's output layer is the decoder's own weight
 where one is stored, else the word embeddings (tied): either stays in its file; its bias the
@@ -41,7 +41,8 @@ def wanted(folder: Path, family: Family, config: Config, present: Collection[str
     bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in present else m.bias
     mlm = {f"{m.dense}.weight": (e, d), f"{m.dense}.bias": (e,), f"{m.norm}.weight": (e,), f"{m.norm}.bias": (e,),
            bias: (v,)} | ({f"{m.decoder}.weight": (v, e)} if f"{m.decoder}.weight" in present else {})  # fmt: skip
-    out = _whole(folder, "masked-LM head", mlm, present, any(a.endswith("ForMaskedLM") for a in named))
+    there = f"{m.dense}.weight" in present or any(a.endswith("ForMaskedLM") for a in named)
+    out = _whole(folder, "masked-LM head", mlm, present) if there else []
     classifier = any(a.endswith("ForSequenceClassification") for a in named) or (
         not named and f"{c.out}.weight" in present
     )
@@ -49,17 +50,15 @@ def wanted(folder: Path, family: Family, config: Config, present: Collection[str
         count = len(labels(path, raw)[0])
         layers = {f"{c.dense}.weight": (d, d), f"{c.dense}.bias": (d,), f"{c.out}.weight": (count, d),
                   f"{c.out}.bias": (count,)}  # fmt: skip
-        out += _whole(folder, "sequence classifier", layers, present, True)
+        out += _whole(folder, "sequence classifier", layers, present)
     return out
 
 
 def _whole(
-    folder: Path, what: str, needed: dict[str, tuple[int, ...]], present: Collection[str], named: bool
+    folder: Path, what: str, needed: dict[str, tuple[int, ...]], present: Collection[str]
 ) -> list[tuple[str, tuple[int, ...]]]:
-    """A head's tensors when it is there (named by architectures, or some of them stored): all of them."""
+    """The tensors of a head that is there: all of them, or the folder is refused."""
     stored = [key for key in needed if key in present]
-    if not (named or stored):
-        return []
     missing = [key for key in needed if key not in present]
     if missing:
         has = f"has {', '.join(stored[:3])}" if stored else "is named by config.json's architectures"

@@ -196,7 +196,9 @@ def test_a_folder_without_a_head_runs_as_before(tiny):
         ("bert-masked-lm", {"drop": "cls.predictions.bias"},
          "its masked-LM head has cls.predictions.transform.dense.weight, cls.predictions.transform.dense.bias, "
          "cls.predictions.transform.LayerNorm.weight but no cls.predictions.bias (shape ["),
-        ("distilbert-masked-lm", {"drop": "vocab_transform.weight"}, "but no vocab_transform.weight (shape [24, 24])"),
+        ("distilbert-masked-lm", {"drop": "vocab_transform.weight"},  # architectures: DistilBertForMaskedLM
+         "its masked-LM head has vocab_transform.bias, vocab_layer_norm.weight, vocab_layer_norm.bias but no "
+         "vocab_transform.weight (shape [24, 24])"),
         ("bert-masked-lm", {"shape": "cls.predictions.transform.dense.weight"},
          "tensor cls.predictions.transform.dense.weight has shape [24, 23], config.json's sizes make it [24, 24]"),
         ("roberta-classifier", {"drop": "classifier.out_proj.bias"},
