@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import select
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -138,7 +138,12 @@ def explain(
             f'predict is {predict!r}; give "masks" (the mask tokens\' words) or "all" (every position\'s)'
         )
     with np.errstate(all="ignore"):
-        return Explanation(run(sentence, weights, model=model, predict_all=predict == "all"))
+        if model is None:
+            return Explanation(run(sentence, weights), [weights] if isinstance(weights, str) else [])
+        from encoder_cli.checkpoint import folder
+
+        with folder.recording() as opened:
+            return Explanation(run(sentence, weights, model=model, predict_all=predict == "all"), opened)
 
 
 def _path(value: object, what: str, expected: str) -> str:
@@ -166,8 +171,9 @@ class Explanation:
     """A run's steps in computation order, by id: `t["layers.0.attention.heads.0.weights"]`,
     or by a name the command line accepts (`t["X'"]`, `t["weights"]` where unique)."""
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, inputs: Sequence[str | Path] = ()) -> None:
         self.trace = trace
+        self.inputs = inputs  # the files the run read, which save() never replaces
 
     @property
     def sentence(self) -> str:
@@ -216,6 +222,15 @@ class Explanation:
         from encoder_cli.render import json_doc
 
         return "".join(json_doc.chunks(self.trace, self.trace.steps))
+
+    def save(self, path: str | Path) -> None:
+        """Exactly the file `encoder explain --format safetensors` writes: every step as a float64
+        tensor named by its id. Never replaces a file the run read."""
+        from encoder_cli.render import views
+
+        target = Path(_path(path, "path", "a file's path (str or pathlib.Path)"))
+        with output.writing(target, self.inputs) as out:
+            views.write("safetensors", views.Job(self.trace, self.trace.steps, 3), out)
 
     def _repr_html_(self) -> str:
         """What Jupyter shows: the HTML view as a fragment, its styles scoped to it, summarised."""

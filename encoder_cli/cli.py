@@ -338,6 +338,79 @@ def explain(
         _fail(e)
 
 
+Output = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write to FILE (replacing it) instead of stdout.", show_default=False
+    ),
+]
+ShowWork = Annotated[bool, typer.Option("--show-work", help="Under every table, work out its first cell.")]
+CompareFormat = Literal["terminal", "json", "markdown", "latex", "html"]  # what render/comparison.write writes
+
+
+@app.command()
+def compare(
+    sentence_a: Annotated[str, typer.Argument(metavar="A", help="The first sentence.", show_default=False)],
+    sentence_b: Annotated[str, typer.Argument(metavar="B", help="The second sentence.", show_default=False)],
+    weights: Weights = None,
+    model: ModelOption = None,
+    format: Annotated[
+        CompareFormat,
+        typer.Option("--format", "-f", help="terminal; json (both traces, the steps, the cosine); a handout."),
+    ] = "terminal",
+    output: Output = None,
+    layer: Annotated[
+        int | None, typer.Option(help="Also show this layer's steps of both sentences.", show_default=False)
+    ] = None,
+    head: Annotated[int | None, typer.Option(help="Show no other head's steps.", show_default=False)] = None,
+    step: Annotated[
+        list[str] | None, _steps("Also show these steps of both sentences, named as explain's --step names them.")
+    ] = None,
+    diff: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--diff",
+            metavar="PATTERN",
+            help="Add B − A of these steps (named as --step names them), for those of the same shape in both: "
+            "where two sentences of as many tokens part ways. Repeat for more.",
+            show_default=False,
+        ),
+    ] = None,
+    show_work: ShowWork = False,
+    precision: Precision = 3,
+    no_color: NoColor = False,
+) -> None:
+    """How similar two sentences are: both run through the encoder, then the cosine of their embeddings.
+
+    Each sentence's embedding is its output pooled as the model's folder declares (sentence-transformers'
+    1_Pooling), or the mean of the output's rows where it declares none (a weights file: the header says so).
+    The comparison's steps (the pooled and normalised vectors, their dot product, their lengths, the cosine)
+    each show their formula, and with --show-work their arithmetic. The traces' own steps are shown only when
+    --step, --layer or --head asks for them; -f json holds both traces whole (or as those filters keep them).
+    """
+    from encoder_cli import compare as comparing
+    from encoder_cli.output import writing
+    from encoder_cli.render import comparison
+
+    try:
+        if weights == "-":
+            fix = "give the weights as a file"
+            raise EncoderError(f"-: compare reads them for each sentence, and stdin can be read once; {fix}",
+                               argument="weights")  # fmt: skip
+        a, inputs = _run(sentence_a, weights, model)
+        b, _ = _run(sentence_b, weights, model)
+        patterns = [_utf8(p, "--step") for p in step or []]
+        shown = [comparison.selected(t, layer, head, patterns) for t in (a, b)]
+        result = comparing.compare(a, b, [_utf8(p, "--diff") for p in diff or []])
+        if format == "json":  # both traces whole, unless a filter keeps fewer steps
+            shown = [s or t.steps for s, t in zip(shown, (a, b), strict=True)]
+        with writing(output, inputs) as out:
+            job = views.Job(result.trace, result.steps, precision, show_work=show_work, no_color=no_color)
+            comparison.write(format, result, (shown[0], shown[1]), job, out)
+    except EncoderError as e:
+        _fail(e)
+
+
 @app.command()
 def worksheet(
     sentence: Sentence = None,

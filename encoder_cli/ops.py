@@ -46,7 +46,7 @@ class Cell(NamedTuple):
 
 class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
-    # layer_norm, relu, gelu, gelu_tanh, copy, bucket
+    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid
     text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
     result: float  # computed from the terms
@@ -74,6 +74,10 @@ class Op:
     def params(self) -> Mapping[str, Matrix]:
         """The weights it uses, by their names in the weights file."""
         return {}
+
+    def level(self, v: float) -> float:
+        """Where a value of a heatmap sits, from 0 to 1: a share, as it is."""
+        return v
 
     def verdict(self, value: Array, cols: Sequence[str], f: Callable[[float], str]) -> str | None:
         """What the views say under its matrix, where its values are an answer (a classifier's label)."""
@@ -767,6 +771,97 @@ class L2Normalize(Op):
         norm = math.sqrt(math.fsum(v * v for v in row))
         text = f"{c.f(row[c.j])} / √({_sum([f'{_paren(c.f(v))}²' for v in row])}) = {c.f(row[c.j])} / {c.f(norm)}"
         return Worked("normalize", text, row, row[c.j] / norm)
+
+
+# --- Two sentences compared (encoder compare) -------------------------------------------------
+
+
+class Dot(Op):
+    """a · b: the dot product of two sentences' vectors (1 x d each), one number."""
+
+    kind = "dot"
+    rows = ("A and B",)
+    cols = ("value",)
+
+    def __call__(self, a: Array, b: Array) -> Array:  # [1, d], [1, d] -> [1, 1]
+        return a @ b.T  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
+        return _named(
+            out,
+            Sym(
+                f"{a.text} · {b.text} = Σⱼ {a.text}ⱼ {b.text}ⱼ", rf"{a.tex} \cdot {b.tex} = \sum_j {a.tex}_j {b.tex}_j"
+            ),
+        )
+
+    def work(self, c: Cell, a: Array, b: Array) -> Worked:
+        return _dot(c, "", a[0], b[0])
+
+
+class Norm(Op):
+    """‖x‖₂: the length of a sentence's vector (1 x d), one number."""
+
+    kind = "norm"
+    rows = ("sentence",)
+    cols = ("value",)
+
+    def __call__(self, x: Array) -> Array:  # [1, d] -> [1, 1]
+        return np.sqrt((x**2).sum(axis=-1, keepdims=True))  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        return _named(out, Sym(f"√(Σⱼ {x.text}ⱼ²)", rf"\sqrt{{\sum_j {x.tex}_j^2}}"))
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        row = [float(v) for v in x[c.i]]
+        text = f"√({_sum([f'{_paren(c.f(v))}²' for v in row])})"
+        return Worked("norm", text, row, math.sqrt(math.fsum(v * v for v in row)))
+
+
+class Cosine(Op):
+    """cos(a, b) = a · b / (‖a‖₂ ‖b‖₂): how alike two directions are, from -1 to 1. It is also the
+    dot product of the two normalised vectors."""
+
+    kind = "cosine"
+    rows = ("A and B",)
+    cols = ("value",)
+
+    def __call__(self, dot: Array, norm_a: Array, norm_b: Array) -> Array:  # [1, 1] each -> [1, 1]
+        return dot / (norm_a * norm_b)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, dot: Sym, norm_a: Sym, norm_b: Sym) -> Sym:
+        expr = Sym(f"{dot.text} / ({norm_a.text} {norm_b.text})", rf"\frac{{{dot.tex}}}{{{norm_a.tex}\,{norm_b.tex}}}")
+        return _named(out, expr)
+
+    def work(self, c: Cell, dot: Array, norm_a: Array, norm_b: Array) -> Worked:
+        terms = [float(dot[0, 0]), float(norm_a[0, 0]), float(norm_b[0, 0])]
+        text = f"{c.f(terms[0])} / ({c.f(terms[1])} × {c.f(terms[2])})"
+        return Worked("divide", text, terms, terms[0] / (terms[1] * terms[2]))
+
+
+class Difference(Op):
+    """b − a, cell by cell: where two sentences' steps part ways. A heatmap around 0: spread is the
+    largest |b − a|, which takes the scale's ends (-spread: 0, +spread: 1)."""
+
+    kind = "difference"
+    cols = "same"
+    heatmap = True
+
+    def __init__(self, spread: float) -> None:
+        self.spread = spread
+
+    def level(self, v: float) -> float:
+        return 0.5 + v / (2 * self.spread) if self.spread else 0.5
+
+    def __call__(self, a: Array, b: Array) -> Array:
+        return b - a  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
+        return _named(out, Sym(f"{b.text} − {a.text}", f"{b.tex} - {a.tex}"))
+
+    def work(self, c: Cell, a: Array, b: Array) -> Worked:
+        terms = [float(b[c.i, c.j]), float(a[c.i, c.j])]
+        names = f"{c.inputs[1]}[{c.row}, {c.col}] − {c.inputs[0]}[{c.row}, {c.col}]"
+        return Worked("difference", f"{names} = {c.f(terms[0])}{_signed(c.f(-terms[1]))}", terms, terms[0] - terms[1])
 
 
 # --- The heads of a task checkpoint (tasks.py) ------------------------------------------------

@@ -1,4 +1,4 @@
-"""The heads of a task checkpoint, run after `output` as steps like any other (stage 8).
+"""The heads of a task checkpoint, run after `output` as steps like any other (stage 9).
 
     masked-word prediction, for each predicted position p (each [MASK], or every one with --predict all):
       mlm.rows           x_p                                 m x d    the output's rows
@@ -91,7 +91,7 @@ def cells(spec: Spec, predicted: int) -> int:
 
 def run(t: Tape, spec: Spec, x: Var, positions: Sequence[int]) -> None:
     """The heads' steps after the output x [n, d]."""
-    t = t.within(stage=8)
+    t = t.within(stage=9)
     if spec.masked_lm is not None and positions:
         masked_lm(t, spec.masked_lm, x, positions, spec.settings.layer_norm_eps)
     if spec.classifier is not None:

@@ -36,7 +36,8 @@ STAGES = {
     5: "Feed-forward network",
     6: "Add & Norm",
     7: "Output",
-    8: "Heads",
+    8: "Similarity",
+    9: "Heads",
 }
 PURPOSES = {
     1: "Convert words to vectors.",
@@ -46,7 +47,8 @@ PURPOSES = {
     5: "Transform each representation on its own.",
     6: "Further stabilisation.",
     7: "The contextual representations, passed to the next layer or the decoder.",
-    8: "What a task checkpoint's head makes of them: the masked words, or the sentence's label.",
+    8: "How alike two sentences' embeddings are: the cosine of the angle between them.",
+    9: "What a task checkpoint's head makes of them: the masked words, or the sentence's label.",
 }
 
 _LAYER = re.compile(r"layers\.(\d+)\.")

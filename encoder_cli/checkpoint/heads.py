@@ -1,13 +1,14 @@
 """The heads a task checkpoint keeps beside its encoder, under its family's tensor names (families.py).
 
-A masked-LM head is there when its dense layer is stored, or config.json's architectures name
-one (`BertForMaskedLM`); a sequence classifier when architectures name one
-(`...ForSequenceClassification`), or, with no architectures given, when its output layer is
-stored; a stray tensor of a head, a bias alone, makes none. A head that is there must be
-whole: each tensor it needs, in the shape config.json's sizes make it (the checkpoint checks
-shapes and types as it does the encoder's); a folder with no head runs the encoder alone. The masked-LM head's output layer is the decoder's own weight
-where one is stored, else the word embeddings (tied): either stays in its file; its bias the
-decoder's where stored (what the Linear adds), else the head's own (which transformers ties to it).
+A masked-LM head is there when its dense layer is stored, or config.json's architectures name one
+(`BertForMaskedLM`); a sequence classifier when architectures name one
+(`...ForSequenceClassification`), or, with no architectures given, when its output layer is stored;
+a stray tensor of a head, a bias alone, makes none. A head that is there must be whole: each tensor
+it needs, in the shape config.json's sizes make it (the checkpoint checks shapes and types as it
+does the encoder's); a folder with no head runs the encoder alone. The masked-LM head's output layer
+is the decoder's own weight where one is stored, else the word embeddings (tied): either stays in
+its file; its bias the decoder's where stored (what the Linear adds), else the head's own (which
+transformers ties to it).
 """
 
 from __future__ import annotations

@@ -162,6 +162,6 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
         return f'<td class="{kind.value}">{f"=[{n}]" if kind == MarkKind.same else box}</td>'
     if not step.op.heatmap:
         return f"<td>{fmt.number(v, precision)}</td>"
-    rgb, black = fmt.heat(v)
+    rgb, black = fmt.heat(step.op.level(v))
     ink = "#000" if black else "#fff"
     return f'<td class="heat" style="background:#{_hex(rgb)};color:{ink}">{fmt.number(v, precision)}</td>'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from functools import cache, lru_cache
 from itertools import groupby
 
@@ -134,7 +134,7 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     if (said := fmt.verdict(step, precision)) is not None:  # a classifier's label
         caption.append(f"   {said}", style="bold")
     header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
-    heat = step.op.heatmap
+    heat = step.op.level if step.op.heatmap else None
     body = [
         [(ELLIPSIS if i is None else rows[i], BOLD), *(_cell(value, i, j, precision, heat, marked) for j in show_cols)]
         for i in show_rows
@@ -152,7 +152,12 @@ BLANK = Style(reverse=True)
 
 
 def _cell(
-    value: np.ndarray, i: int | None, j: int | None, precision: int, heat: bool, marked: Marked | None = None
+    value: np.ndarray,
+    i: int | None,
+    j: int | None,
+    precision: int,
+    level: Callable[[float], float] | None,
+    marked: Marked | None = None,
 ) -> tuple[str, Style | None]:
     if i is None or j is None:
         return ELLIPSIS, None
@@ -163,7 +168,7 @@ def _cell(
         text = {MarkKind.blank: str(number), MarkKind.key: fmt.number(v, precision), MarkKind.out: "",
                 MarkKind.same: f"=[{number}]"}[kind]  # fmt: skip
         return text, BLANK if kind.boxed else None
-    return fmt.number(v, precision), _heat(v) if heat else None
+    return fmt.number(v, precision), None if level is None else _heat(level(v))
 
 
 class MatrixView:

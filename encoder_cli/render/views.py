@@ -189,6 +189,13 @@ def layout(job: Job, width: Callable[[str], int]) -> Page:
                        job.asks, job.overview, job.top)  # fmt: skip
 
 
+def _safetensors(job: Job, out: TextIO) -> None:
+    from encoder_cli.render import tensors
+
+    out.flush()  # what the text layer holds goes first
+    tensors.write(job.trace, job.steps, out.buffer)
+
+
 def _json_size(steps: Sequence[Step]) -> str | None:
     from encoder_cli.render import json_doc
 
@@ -216,4 +223,5 @@ VIEWS: dict[str, View] = {
     "markdown": View(_markdown, Needs.PAGE, ".md", sheet=True),
     "latex": View(_latex, Needs.PAGE, ".tex", sheet=True),
     "html": View(_html, Needs.PAGE, ".html", sheet=True),
+    "safetensors": View(_safetensors, Needs.STEPS, ".safetensors", terminal=False),
 }

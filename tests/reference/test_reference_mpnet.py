@@ -15,8 +15,8 @@ from transformers import AutoTokenizer, MPNetModel
 
 import encoder_cli
 from tests.conftest import mpnet_folder
+from tests.reference.test_reference_bert import TOL, assert_as_transformers
 
-TOL = {"rtol": 1e-9, "atol": 1e-9}
 SENTENCES = [
     "A man is playing a guitar.",
     "Unbelievably, the naïve café's CEO re-hired 2,048 employees!",
@@ -43,24 +43,9 @@ def test_every_hidden_state_attention_bias_and_the_sentence_embedding(reference,
     assert t.token_ids == ids
     assert t.tokens == tokenizer.convert_ids_to_tokens(ids)
 
-    hidden = [h[0].numpy() for h in out.hidden_states]
-    np.testing.assert_allclose(t["input_norm"], hidden[0], **TOL)
-    layers, heads = model.config.num_hidden_layers, model.config.num_attention_heads
-    for h in range(heads):
+    for h in range(model.config.num_attention_heads):
         np.testing.assert_allclose(t[f"attention.heads.{h}.position_bias"], bias[h], **TOL)
-    for i in range(layers - 1):
-        np.testing.assert_allclose(t[f"layers.{i}.norm_2"], hidden[i + 1], **TOL)
-    for i in range(layers):
-        for h in range(heads):
-            np.testing.assert_allclose(
-                t[f"layers.{i}.attention.heads.{h}.weights"], out.attentions[i][0, h].numpy(), **TOL
-            )
-    np.testing.assert_allclose(t["output"], out.last_hidden_state[0].numpy(), **TOL)
-
-    # sentence-transformers: mean pooling over the tokens (no padding), then Normalize.
-    pooled = out.last_hidden_state[0].mean(dim=0, keepdim=True)
-    np.testing.assert_allclose(t["pooled"], pooled.numpy(), **TOL)
-    np.testing.assert_allclose(t["pooled.normalized"], torch.nn.functional.normalize(pooled, dim=1).numpy(), **TOL)
+    assert_as_transformers(t, out, model.config)
 
 
 def test_a_sentence_past_max_seq_length_runs_whole_and_warns(reference) -> None:

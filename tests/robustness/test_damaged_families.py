@@ -7,6 +7,8 @@ fewer than the 32 relative-position buckets transformers reads."""
 from __future__ import annotations
 
 import json
+import os
+import random
 import re
 import shutil
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
+import encoder_cli
 from tests.conftest import run
 from tests.kit.models import FAMILIES
 
@@ -130,3 +133,66 @@ def test_albert_layers_of_several_sublayers_are_refused(tiny) -> None:
 def test_mpnet_with_fewer_than_32_buckets_is_refused(tiny) -> None:
     message = fails(tiny("mpnet", relative_attention_num_buckets=16))
     assert "config.json" in message and "relative_attention_num_buckets" in message and "32" in message
+
+
+# --- config.json fuzzed, family by family: each key the table reads, and the ones it does not ---------
+
+FAMILY_KEYS = sorted(
+    {"model_type", "hidden_size", "dim", "num_attention_heads", "n_heads", "num_hidden_layers", "n_layers",
+     "intermediate_size", "hidden_dim", "hidden_act", "activation", "layer_norm_eps", "max_position_embeddings",
+     "type_vocab_size", "vocab_size", "embedding_size", "pad_token_id", "num_hidden_groups", "inner_group_num",
+     "relative_attention_num_buckets", "position_embedding_type"}
+)  # fmt: skip
+CASES = int(os.environ.get("FUZZ_FAMILY_CASES", "40"))  # a long run by hand: FUZZ_FAMILY_CASES=3000
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fuzz_family_config(family: str, tiny, tmp_path: Path) -> None:
+    """Random values for the keys of config.json: the checkpoint loads and runs, or one EncoderError
+    says why; never another exception (the API's promise; the command line prints the one line)."""
+    folder = tmp_path / family
+    shutil.copytree(tiny(family), folder)
+    original = json.loads((folder / "config.json").read_text())
+    rng = random.Random(f"{family}-{CASES}")
+    values = [
+        None,
+        True,
+        0,
+        1,
+        -1,
+        2,
+        3,
+        7,
+        8,
+        31,
+        32,
+        33,
+        2**31,
+        2**70,
+        1.5,
+        1e-12,
+        float("nan"),
+        float("inf"),
+        "",
+        "gelu",
+        "relu",
+        "gelu_new",
+        "absolute",
+        "bert",
+        "roberta",
+        "albert",
+        "mpnet",
+        [],
+        {},
+        [1],
+        {"a": 1},
+    ]
+    for _ in range(CASES):
+        changes = {rng.choice(FAMILY_KEYS): rng.choice(values) for _ in range(rng.randint(1, 3))}
+        changes |= {k: original[k] + rng.choice((-1, 1)) for k in rng.sample(sorted(original), 1)
+                    if type(original[k]) is int}  # fmt: skip
+        (folder / "config.json").write_text(json.dumps(original | changes))
+        try:
+            encoder_cli.explain("a b", model=str(folder))
+        except encoder_cli.EncoderError as e:
+            assert "\n" not in str(e), (changes, str(e))

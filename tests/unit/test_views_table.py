@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 import pytest
+import safetensors.numpy
 
 from encoder_cli import api
 from encoder_cli.errors import EncoderError
@@ -22,7 +23,8 @@ from encoder_cli.output import writing
 from encoder_cli.render import views
 from tests.conftest import WORKSHEET, run
 
-EXPLAINED = ["terminal", "json", "svg", "markdown", "latex", "html"]  # issue #18: explain's formats
+EXPLAINED = ["terminal", "json", "svg", "markdown", "latex", "html", "safetensors"]  # issues #18, #20: explain's
+TEXTS = EXPLAINED[:-1]  # the formats a terminal may show
 SHEETS = ["terminal", "markdown", "latex", "html"]  # and worksheet's
 
 # What a file of each MIME type holds, read by its own reader where Python has one.
@@ -34,6 +36,8 @@ READS: dict[str, Callable[[str], bool]] = {
     "text/x-tex": lambda text: "\\begin{document}" in text and text.endswith("\\end{document}\n"),
     "text/html": lambda text: text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n"),
 }
+# A binary file, read by its own reader: by suffix, for no MIME type names it.
+BINARIES: dict[str, Callable[[bytes], bool]] = {".safetensors": lambda data: "output" in safetensors.numpy.load(data)}
 
 
 def choices(command: str) -> list[str]:
@@ -51,7 +55,7 @@ def test_the_table_holds_the_formats_each_command_offers() -> None:
     assert choices("worksheet") == SHEETS
 
 
-@pytest.mark.parametrize("name", EXPLAINED)
+@pytest.mark.parametrize("name", TEXTS)
 def test_explain_writes_every_format_of_the_table(name: str) -> None:
     result = run("explain", "--format", name)
     assert (result.exit_code, result.stderr) == (0, "")
@@ -84,6 +88,9 @@ def test_every_suffix_names_a_type_that_its_writer_writes(tmp_path: Path) -> Non
         path = tmp_path / f"out{view.suffix}"
         with writing(path) as out:
             views.write(name, views.Job(trace, trace.steps, 3), out)
+        if not view.terminal:
+            assert BINARIES[view.suffix](path.read_bytes()), name
+            continue
         kind = mimetypes.guess_type(path)[0]
         assert kind in READS, (name, view.suffix)
         assert READS[kind](path.read_text(encoding="utf-8")), name
