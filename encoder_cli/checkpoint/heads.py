@@ -1,9 +1,10 @@
 """The heads a task checkpoint keeps beside its encoder, under its family's tensor names (families.py).
 
-A masked-LM head is there when its dense layer is stored, or config.json's architectures name one
-(`BertForMaskedLM`); a sequence classifier when architectures name one
-(`...ForSequenceClassification`), or, with no architectures given, when its output layer is stored;
-a stray tensor of a head, a bias alone, makes none. A head that is there must be whole: each tensor
+A head is there when its tensors are: a masked-LM head when its dense layer is stored, a sequence
+classifier when its output layer is, unless config.json's architectures name a model whose layer of
+that name is another head's (`BertForTokenClassification`'s `classifier` labels each token).
+config.json's architectures alone make no head: all-mpnet-base-v2 names `MPNetForMaskedLM` and
+stores none; a stray tensor, a bias alone, makes none either. A head that is there must be whole: each tensor
 it needs, in the shape config.json's sizes make it (the checkpoint checks shapes and types as it
 does the encoder's); a folder with no head runs the encoder alone. The masked-LM head's output layer
 is the decoder's own weight where one is stored, else the word embeddings (tied): either stays in
@@ -42,12 +43,9 @@ def wanted(folder: Path, family: Family, config: Config, present: Collection[str
     bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in present else m.bias
     mlm = {f"{m.dense}.weight": (e, d), f"{m.dense}.bias": (e,), f"{m.norm}.weight": (e,), f"{m.norm}.bias": (e,),
            bias: (v,)} | ({f"{m.decoder}.weight": (v, e)} if f"{m.decoder}.weight" in present else {})  # fmt: skip
-    there = f"{m.dense}.weight" in present or any(a.endswith("ForMaskedLM") for a in named)
-    out = _whole(folder, "masked-LM head", mlm, present) if there else []
-    classifier = any(a.endswith("ForSequenceClassification") for a in named) or (
-        not named and f"{c.out}.weight" in present
-    )
-    if classifier:
+    out = _whole(folder, "masked-LM head", mlm, present) if f"{m.dense}.weight" in present else []
+    other = any(a.endswith(("ForTokenClassification", "ForMultipleChoice")) for a in named)
+    if f"{c.out}.weight" in present and not other:
         count = len(labels(path, raw)[0])
         layers = {f"{c.dense}.weight": (d, d), f"{c.dense}.bias": (d,), f"{c.out}.weight": (count, d),
                   f"{c.out}.bias": (count,)}  # fmt: skip
@@ -62,10 +60,10 @@ def _whole(
     stored = [key for key in needed if key in present]
     missing = [key for key in needed if key not in present]
     if missing:
-        has = f"has {', '.join(stored[:3])}" if stored else "is named by config.json's architectures"
+        first = missing[0]
         raise EncoderError(
-            f"{show(folder)}: its {what} {has} but no {missing[0]} (shape {list(needed[missing[0]])}); the head is "
-            "incomplete: save the whole model again, or remove the head's tensors to run the encoder alone"
+            f"{show(folder)}: its {what} has {', '.join(stored[:3])} but no {first} (shape {list(needed[first])}); "
+            "the head is incomplete: save the whole model again, or remove the head's tensors to run the encoder alone"
         )
     return list(needed.items())
 

@@ -68,6 +68,23 @@ def forward(model: Any, modules: dict[str, torch.nn.Module], inputs: dict[str, A
     return out, seen
 
 
+def test_architectures_alone_make_no_head(reference, tiny, tmp_path):
+    """all-mpnet-base-v2's config.json names MPNetForMaskedLM and its folder stores no head: the encoder
+    runs; a BertForTokenClassification's `classifier` labels each token, and is no sequence classifier."""
+    base = _copy(tiny("mpnet"), tmp_path / "named")
+    config = json.loads((base / "config.json").read_text()) | {"architectures": ["MPNetForMaskedLM"]}
+    (base / "config.json").write_text(json.dumps(config))
+    ours = encoder_cli.explain("the cat <mask>", model=str(base))
+    assert not [i for i in ours.ids if i.startswith("mlm.")]
+    tokens = _copy(reference("bert-classifier")[0], tmp_path / "tokens")
+    config = json.loads((tokens / "config.json").read_text()) | {"architectures": ["BertForTokenClassification"]}
+    (tokens / "config.json").write_text(json.dumps(config))
+    assert not [i for i in encoder_cli.explain("the cat", model=str(tokens)).ids if i.startswith("classifier.")]
+    assert encoder_cli.explain("the cat", model=str(reference("bert-classifier")[0])).ids[-1] == (
+        "classifier.probabilities"
+    )
+
+
 def _copy(folder: Path, to: Path) -> Path:
     """A copy of a checkpoint folder, to spoil."""
     shutil.copytree(folder, to)
@@ -196,9 +213,9 @@ def test_a_folder_without_a_head_runs_as_before(tiny):
         ("bert-masked-lm", {"drop": "cls.predictions.bias"},
          "its masked-LM head has cls.predictions.transform.dense.weight, cls.predictions.transform.dense.bias, "
          "cls.predictions.transform.LayerNorm.weight but no cls.predictions.bias (shape ["),
-        ("distilbert-masked-lm", {"drop": "vocab_transform.weight"},  # architectures: DistilBertForMaskedLM
-         "its masked-LM head has vocab_transform.bias, vocab_layer_norm.weight, vocab_layer_norm.bias but no "
-         "vocab_transform.weight (shape [24, 24])"),
+        ("distilbert-masked-lm", {"drop": "vocab_layer_norm.bias"},
+         "its masked-LM head has vocab_transform.weight, vocab_transform.bias, vocab_layer_norm.weight but no "
+         "vocab_layer_norm.bias (shape [24])"),
         ("bert-masked-lm", {"shape": "cls.predictions.transform.dense.weight"},
          "tensor cls.predictions.transform.dense.weight has shape [24, 23], config.json's sizes make it [24, 24]"),
         ("roberta-classifier", {"drop": "classifier.out_proj.bias"},
