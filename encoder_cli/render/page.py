@@ -102,9 +102,11 @@ def layout(
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
         worked = printable(work.cell(trace, step, 0, 0, precision).text) if show_work else None
-        summary = step.op.vocabulary and not full and not (marks or {}).get(step.id)
+        marked = (marks or {}).get(step.id)
+        summary = step.op.vocabulary and not full and not marked  # its top words
         shown = _shown(fmt.top(trace, step, top) if summary else step, width, precision, full, worked)
-        sections[-1].steps.append(replace(shown, marks=(marks or {}).get(step.id)))
+        said = None if marked else fmt.verdict(step, precision)  # a classifier's label, unless it is asked
+        sections[-1].steps.append(replace(shown, marks=marked, caption=shown.caption + (f" · {said}" if said else "")))
     return Page(title, facts, sections)
 
 
@@ -121,8 +123,6 @@ def _shown(step: Step, width: Callable[[str], int], precision: int, full: bool, 
     else:  # summarised: columns as wide as their numbers, if that shows more of them
         _, fit, cols = fmt.sized(step, precision, cols, fits, width)
     caption = f"{n} × {m}"
-    if (said := fmt.verdict(step, precision)) is not None:  # a classifier's label
-        caption += f" · {said}"
     if not full:
         block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")
         if None in block.rows or None in block.cols:

@@ -131,7 +131,7 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim")
     if len(show_rows) < n or len(show_cols) < m:
         caption.append("   summarised: --full shows every row and column")
-    if (said := fmt.verdict(step, precision)) is not None:  # a classifier's label
+    if not marked and (said := fmt.verdict(step, precision)):  # a classifier's label, unless a worksheet asks it
         caption.append(f"   {said}", style="bold")
     header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
     heat = step.op.level if step.op.heatmap else None

@@ -149,3 +149,14 @@ def test_top_must_be_a_count(folder):
     r = run("explain", SENTENCE, "--model", folder("bert-masked-lm"), "--top", "0")
     assert r.exit_code == 2 and r.stdout == ""
     assert len(r.stderr.splitlines()) == 1 and "--top" in r.stderr
+
+
+@pytest.mark.parametrize("format", ["terminal", "markdown"])
+def test_a_worksheet_that_asks_for_the_probabilities_does_not_name_the_label(folder, format):
+    model = folder("bert-classifier")
+    asked = ("worksheet", "the cat sat", "--model", model, "-s", "classifier", "-f", format)
+    r = run(*asked, "-b", "classifier.probabilities[0,positive]")
+    assert r.exit_code == 0, r.stderr
+    assert "label:" not in r.stdout
+    assert ("[1]" if format == "terminal" else r"\boxed{") in r.stdout  # the blank is there
+    assert "label: " in run("explain", "the cat sat", "--model", model, "-s", "classifier", "-f", format).stdout
