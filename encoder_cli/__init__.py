@@ -25,15 +25,17 @@ __all__ = ["EncoderError", "Explanation", "__version__", "explain"]
 
 def explain(
     sentence: str | None = None,
+    sentence_b: str | None = None,
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
     predict: str = "masks",
 ) -> Explanation:
-    """Run the encoder on the sentence and keep every intermediate matrix (see encoder_cli.api.explain)."""
+    """Run the encoder on the sentence (or, with a model, the pair of sentence and sentence_b) and keep
+    every intermediate matrix (see encoder_cli.api.explain)."""
     from encoder_cli import api
 
-    return api.explain(sentence, weights=weights, model=model, predict=predict)
+    return api.explain(sentence, sentence_b, weights=weights, model=model, predict=predict)
 
 
 def __getattr__(name: str) -> Any:

@@ -42,8 +42,11 @@ def parse(trace: Trace, text: str, *, parameters: bool = True, suggest: bool = T
     cols = columns(step)
     if len(items) == 1 and step.id not in trace.by_id and len(step.rows) == 1:
         items = [_Item(step.rows[0], True), items[0]]  # b_1[f3], b_1[3]: a one-row parameter's column
-    row = _index(text, items[0] if items else None, labels(step.rows), list(step.rows), "row")
-    col = _index(text, items[1] if len(items) > 1 else None, cols, list(step.cols), "column")
+    rows = [list(step.rows)]
+    if list(step.rows) == trace.labels and trace.labels != trace.tokens:  # a checkpoint's tokens, shown readably:
+        rows += [trace.tokens, [label.removeprefix("␣") for label in trace.labels]]  # also Ġcat, and cat for ␣cat
+    row = _index(text, items[0] if items else None, labels(step.rows), rows, "row")
+    col = _index(text, items[1] if len(items) > 1 else None, cols, [list(step.cols)], "column")
     if row is not None and col is None and len(cols) == 1:
         col = 0  # a per-token statistic (mean, variance): the row is the cell
     return Address(step, row, col)
@@ -96,8 +99,9 @@ def cell(trace: Trace, text: str) -> tuple[Step, int, int]:
     return where.step, where.row, where.col
 
 
-def _index(text: str, written: _Item | None, shown: list[str], names: list[str], axis: str) -> int | None:
-    """An index from a position (ASCII digits, unquoted), a label as shown, or a name (token or column label)."""
+def _index(text: str, written: _Item | None, shown: list[str], names: list[list[str]], axis: str) -> int | None:
+    """An index from a position (ASCII digits, unquoted), a label as shown, or a name (token or column
+    label; the first of the lists of names in which it is found)."""
     if written is None:
         return None
     if not written.quoted and written.text.isascii() and written.text.isdigit():
@@ -110,7 +114,8 @@ def _index(text: str, written: _Item | None, shown: list[str], names: list[str],
         return index
     if written.text in shown:
         return shown.index(written.text)
-    found = [i for i, name in enumerate(names) if name == written.text]
+    found = next(([i for i, name in enumerate(each) if name == written.text] for each in names
+                  if written.text in each), [])  # fmt: skip
     if len(found) > 1:
         where = ", ".join(map(str, found))
         raise EncoderError(f"{quoted(text)}: {written.text!r} is at positions {where}; write the position instead")

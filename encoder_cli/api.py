@@ -64,17 +64,25 @@ class Names(NamedTuple):
     weights: str = "weights"
     model: str = "a model"
     sentence_for_model: str = f'with the model, e.g. "{EXAMPLE_SENTENCE}"'  # where a model's sentence goes
+    one_sentence: str = "one sentence"  # what to give instead of a pair without a model
 
 
 WORDS = Names()
 
 
-def check(sentence: str | None, weights: object, model: object, names: Names = WORDS) -> None:
-    """The inputs of a run fit together: weights or a model, not both; a model with a sentence."""
+def check(sentence: str | None, weights: object, model: object, names: Names = WORDS, pair: object = None) -> None:
+    """The inputs of a run fit together: weights or a model, not both; a model with a sentence; a
+    sentence pair with a model (a weights file's vocabulary has no pair template)."""
     if weights is not None and model is not None:
         raise EncoderError(f"give either {names.weights} or {names.model}, not both")
     if sentence is None and model is not None:
         raise EncoderError(f"give the sentence to encode {names.sentence_for_model}")
+    if pair is not None and model is None:
+        instead = "" if weights is None else f" instead of {names.weights}"
+        raise EncoderError(
+            "a second sentence makes a sentence pair, which needs a checkpoint's tokenizer (its pair template); "
+            f"give {names.model}{instead}, or {names.one_sentence}"
+        )
 
 
 def run(
@@ -83,16 +91,17 @@ def run(
     text: str | None = None,
     model: str | Path | None = None,
     predict_all: bool = False,
+    pair: str | None = None,
 ) -> Trace:
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
     built-in example, with the file's own `sentence:` (the example's) when none is given; or a
-    checkpoint."""
-    check(sentence, weights, model)
+    checkpoint, with a sentence or a pair."""
+    check(sentence, weights, model, pair=pair)
     if model is not None:
         from encoder_cli import pretrained
 
         assert sentence is not None  # check() refuses a model without one
-        return encoder.run(pretrained.load(str(model)), sentence, predict_all)
+        return encoder.run(pretrained.load(str(model)), sentence, pair, predict_all)
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
     elif isinstance(weights, Mapping):
@@ -112,6 +121,7 @@ def run(
 
 def explain(
     sentence: str | None = None,
+    sentence_b: str | None = None,
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
@@ -122,13 +132,16 @@ def explain(
     weights: a weights file (format 1) by path, or the same as a mapping (lists or numpy
     arrays); neither: the built-in example, "The cat sat" (d_model 4, one head).
     model: a pretrained checkpoint folder or Hugging Face model id, instead of weights.
+    sentence_b: with a model, a second sentence: the pair, as the model's tokenizer encodes it
+    ([CLS] A [SEP] B [SEP], B of token type 1, in BERT).
     predict: which positions a masked-LM checkpoint predicts: "masks" (its mask tokens') or "all".
     Raises EncoderError for bad input.
     """
-    if sentence is not None:
-        if not isinstance(sentence, str):
-            raise EncoderError(f"the sentence must be a str, not {type(sentence).__name__}")
-        utf8(sentence, "the sentence")
+    for given, what in ((sentence, "the sentence"), (sentence_b, "the second sentence")):
+        if given is not None:
+            if not isinstance(given, str):
+                raise EncoderError(f"{what} must be a str, not {type(given).__name__}")
+            utf8(given, what)
     if weights is not None and not isinstance(weights, Mapping):
         weights = _path(weights, "weights", "a path (str or pathlib.Path) or a mapping")
     if model is not None:
@@ -139,11 +152,13 @@ def explain(
         )
     with np.errstate(all="ignore"):
         if model is None:
-            return Explanation(run(sentence, weights), [weights] if isinstance(weights, str) else [])
+            return Explanation(run(sentence, weights, pair=sentence_b), [weights] if isinstance(weights, str) else [])
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            return Explanation(run(sentence, weights, model=model, predict_all=predict == "all"), opened)
+            return Explanation(
+                run(sentence, weights, model=model, pair=sentence_b, predict_all=predict == "all"), opened
+            )
 
 
 def _path(value: object, what: str, expected: str) -> str:
@@ -180,6 +195,11 @@ class Explanation:
         return self.trace.sentence
 
     @property
+    def sentence_b(self) -> str | None:
+        """A sentence pair's second sentence; None for one sentence."""
+        return self.trace.sentence_b
+
+    @property
     def tokens(self) -> list[str]:
         return list(self.trace.tokens)
 
@@ -187,6 +207,11 @@ class Explanation:
     def token_ids(self) -> list[int] | None:
         """With a checkpoint: each token's id in its vocabulary."""
         return self.trace.embedded.ids
+
+    @property
+    def token_type_ids(self) -> list[int] | None:
+        """A sentence pair's token types, as the model was given them (BERT: 0 for A, 1 for B)."""
+        return None if self.trace.sentence_b is None else self.trace.embedded.types
 
     @property
     def warnings(self) -> list[str]:

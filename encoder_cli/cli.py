@@ -123,6 +123,15 @@ Sentence = Annotated[
         show_default=False,
     ),
 ]
+SentenceB = Annotated[
+    str | None,
+    typer.Argument(
+        help="A second sentence, with --model: the pair, as the checkpoint's tokenizer encodes it "
+        "([CLS] A [SEP] B [SEP], B of token type 1, in BERT; <s> A </s></s> B </s> in RoBERTa).",
+        metavar="SENTENCE_B",
+        show_default=False,
+    ),
+]
 Weights = Annotated[
     str | None,
     typer.Option(
@@ -140,8 +149,9 @@ ModelOption = Annotated[
         "--model",
         "-m",
         metavar="DIR|ORG/NAME",
-        help="A pretrained BERT-family checkpoint instead of --weights: a folder in Hugging Face's layout "
-        "(config.json, model.safetensors, vocab.txt or tokenizer.json), or a model id (org/name) from the "
+        help="A pretrained encoder instead of --weights (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, ALBERT, "
+        "ELECTRA or MPNet): a folder in Hugging Face's layout "
+        "(config.json, model.safetensors, tokenizer.json or vocab.txt), or a model id (org/name) from the "
         "Hugging Face cache, downloaded there when missing unless HF_HUB_OFFLINE=1.",
         show_default=False,
     ),
@@ -190,6 +200,7 @@ def _main(
 @app.command(no_args_is_help=False)
 def explain(
     sentence: Sentence = None,
+    sentence_b: SentenceB = None,
     weights: Weights = None,
     model: ModelOption = None,
     format: Annotated[
@@ -304,7 +315,7 @@ def explain(
 
     view = views.VIEWS[format]
     try:
-        result, inputs = _run(sentence, weights, model, predict is Predict.all)
+        result, inputs = _run(sentence, weights, model, sentence_b, predict is Predict.all)
         steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         if overview and view.needs is views.Needs.STEPS:
             raise EncoderError("is for reading; a JSON reader filters the document itself: drop --overview, "
@@ -401,7 +412,7 @@ def compare(
         b, _ = _run(sentence_b, weights, model)
         patterns = [_utf8(p, "--step") for p in step or []]
         shown = [comparison.selected(t, layer, head, patterns) for t in (a, b)]
-        result = comparing.compare(a, b, [_utf8(p, "--diff") for p in diff or []])
+        result = comparing.compare(a, b, [_utf8(p, "--diff") for p in diff or []], layer, head)
         if format == "json":  # both traces whole, unless a filter keeps fewer steps
             shown = [s or t.steps for s, t in zip(shown, (a, b), strict=True)]
         with writing(output, inputs) as out:
@@ -414,6 +425,7 @@ def compare(
 @app.command()
 def worksheet(
     sentence: Sentence = None,
+    sentence_b: SentenceB = None,
     weights: Weights = None,
     model: ModelOption = None,
     blank: Annotated[
@@ -488,7 +500,7 @@ def worksheet(
     try:
         if not blank:
             raise EncoderError("give at least one blank: --blank Q, --blank 'PE[cat]', --blank 'weights[cat,sat]'")
-        result, inputs = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model, sentence_b)
         kept = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         sheet = sheets.make(result, blank)
         steps, marks = sheets.view(sheet, key, {s.id for s in kept})
@@ -496,7 +508,12 @@ def worksheet(
         for note in sheet.notes:
             _say(f"note: {note}")
         if answers_template is not None:
-            given = [sentence, *(["-w", weights] if weights else []), *(["--model", model] if model else [])]
+            given = [
+                sentence,
+                sentence_b,
+                *(["-w", weights] if weights else []),
+                *(["--model", model] if model else []),
+            ]
             check = ["encoder", "check", *[a for a in given if a is not None], "--answers", str(answers_template)]
             check += [] if decimals is None else ["--decimals", str(decimals)]
             with writing(answers_template, inputs, replace=force) as out:
@@ -521,6 +538,7 @@ class CheckFormat(str, Enum):
 @app.command()
 def check(
     sentence: Sentence = None,
+    sentence_b: SentenceB = None,
     weights: Weights = None,
     model: ModelOption = None,
     answers: Annotated[
@@ -586,7 +604,7 @@ def check(
         files = _answer_files(answers or [])
         if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
-        result, inputs = _run(sentence, weights, model)
+        result, inputs = _run(sentence, weights, model, sentence_b)
         reports = [_graded(name, result, tolerance, carry, decimals) for name in files]
     except EncoderError as e:
         _fail(e)
@@ -753,7 +771,7 @@ def _example(ctx: typer.Context) -> str:
 
 
 def _run(
-    sentence: str | None, weights: str | None, model: str | None, predict_all: bool = False
+    sentence: str | None, weights: str | None, model: str | None, pair: str | None = None, predict_all: bool = False
 ) -> tuple[Trace, list[str]]:
     """The run's trace (the example's without --weights or --model), and the files it read, which
     no output may replace: the weights ('-': stdin's), every file of a checkpoint that was opened
@@ -761,15 +779,17 @@ def _run(
     What the run has to say (a checkpoint's sentence-transformers cut) goes to stderr."""
     from encoder_cli import api
 
-    flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR')
-    api.check(sentence, weights, model, flags)
-    if sentence is not None:
-        _utf8(sentence, "the sentence")
+    quote = f'one sentence (quote a sentence of several words, as in "{EXAMPLE_SENTENCE}")'
+    flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR', quote)
+    api.check(sentence, weights, model, flags, pair)
+    for given, what in ((sentence, "the sentence"), (pair, "the second sentence")):
+        if given is not None:
+            _utf8(given, what)
     if model is not None:
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            result = api.run(sentence, None, model=model, predict_all=predict_all)
+            result = api.run(sentence, None, model=model, pair=pair, predict_all=predict_all)
         inputs = [str(path) for path in opened]
     elif weights is None:
         try:

@@ -43,7 +43,9 @@ class Comparison:
         return float(self.trace.by_id["cosine"].value[0, 0])
 
 
-def compare(a: Trace, b: Trace, diff: Sequence[str] = ()) -> Comparison:
+def compare(
+    a: Trace, b: Trace, diff: Sequence[str] = (), layer: int | None = None, head: int | None = None
+) -> Comparison:
     """The comparison of two traces of one model; diff: -s patterns whose steps' differences b − a
     follow, for the steps whose shapes agree."""
     pooled = a.by_id.get("pooled")
@@ -73,7 +75,7 @@ def compare(a: Trace, b: Trace, diff: Sequence[str] = ()) -> Comparison:
     tape("cosine", "Cosine similarity", ops.Cosine(), dot, *norms, lhs=Sym("cos(a, b)", r"\cos(a, b)"))
 
     skipped = []
-    for step in _diffed(a, b, diff):
+    for step in _diffed(a, b, diff, layer, head):
         if step.value.shape != b.by_id[step.id].value.shape:
             skipped.append(step.id)
             continue
@@ -93,12 +95,12 @@ def compare(a: Trace, b: Trace, diff: Sequence[str] = ()) -> Comparison:
     return Comparison(a, b, trace, own, mode, isinstance(pool, ops.Pool), skipped)
 
 
-def _diffed(a: Trace, b: Trace, patterns: Sequence[str]) -> list[Step]:
-    """The steps of a that --diff's patterns select (as -s selects them) and b has too."""
+def _diffed(a: Trace, b: Trace, patterns: Sequence[str], layer: int | None, head: int | None) -> list[Step]:
+    """The steps of a that --diff's patterns select (as -s selects them, under --layer and --head) and b has too."""
     if not patterns:
         return []
     try:
-        chosen = set().union(*(names.many(a, p) for p in patterns)) & set(b.by_id)
+        chosen = {s.id for s in names.select(a, layer, head, patterns)} & set(b.by_id)
     except EncoderError as e:
         raise EncoderError(e.message, argument="diff") from None
     if not chosen:

@@ -17,16 +17,17 @@ from encoder_cli.spec import Layer, Matrix, NormWeights, Spec
 from encoder_cli.trace import Tape, Trace, Var
 
 
-def run(spec: Spec, sentence: str, predict_all: bool = False) -> Trace:
-    """predict_all: the masked-LM head (where the model has one) predicts every position, not only the masks."""
+def run(spec: Spec, sentence: str, pair: str | None = None, predict_all: bool = False) -> Trace:
+    """pair: a second sentence (a checkpoint's), encoded with the first as the tokenizer's pair template says;
+    predict_all: the masked-LM head (where the model has one) predicts every position, not only the masks."""
     # Overflow is reported by the Tape as one clear error, not as numpy warnings.
     with np.errstate(all="ignore"):
-        return _run(spec, sentence, predict_all)
+        return _run(spec, sentence, pair, predict_all)
 
 
-def _run(spec: Spec, sentence: str, predict_all: bool) -> Trace:
+def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trace:
     m = spec.settings
-    embedded = spec.vocabulary.embed(sentence)
+    embedded = spec.vocabulary.embed(sentence, pair)
     n = len(embedded.tokens)
     predicted = tasks.predicted(spec, embedded.ids, predict_all)
     if spec.held + cells(spec, n, len(predicted)) > MAX_HELD:
@@ -36,18 +37,22 @@ def _run(spec: Spec, sentence: str, predict_all: bool) -> Trace:
     # Stage 1: tokenization & embedding. X [n, d]
     lookup = ops.Lookup(embedded.X, embedded.tokens, embedded.unknown)
     x = t("embeddings", "Token embeddings", lookup, lhs=Sym("X", "X"))
-    # Stage 2: positional encoding. X' = X + PE (+ the token type embeddings, in BERT)
+    # Stage 2: positional encoding. X' = X + PE (+ each token's type embedding, in BERT: a pair's B is type 1)
     s2 = t.within(stage=2)
     added = [x, s2("positional", "Positional encoding", positional(spec, embedded.positions or list(range(n))),
                    sym=Sym("PE", "PE"))]  # fmt: skip
     if spec.token_type is not None:
-        added.append(s2("token_types", "Token type embeddings", ops.TokenType(spec.token_type, n), lhs=Sym("TT", "TT")))
+        types = embedded.types or [0] * n
+        used = sorted(set(types))  # the rows read: type 0, and a pair's type 1
+        tt = ops.TokenType(spec.token_type[used], used, types)
+        added.append(s2("token_types", "Token type embeddings", tt, lhs=Sym("TT", "TT")))
     bias = relative_bias(s2, spec, n)
     x = s2("input", "Encoder input", ops.Add(), *added, lhs=Sym("X'", "X'"))
     if spec.embedding_norm is not None:
         x = layer_norm(s2, "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
     if spec.embedding_projection is not None:  # embeddings of size E, projected to d (ALBERT, ELECTRA)
         W, b = spec.embedding_projection
+        x = x.called("input_norm", r"\mathrm{input\_norm}") if spec.embedding_norm is not None else x
         x = s2("input_projection", "Embedding projection", ops.Linear(W, b, "W_P", "b_P"), x)
     # Stages 3 to 6, once per layer.
     encoder_layer = pre_norm_layer if m.norm is Norm.pre else post_norm_layer
@@ -68,7 +73,7 @@ def _run(spec: Spec, sentence: str, predict_all: bool) -> Trace:
     model = Model(m.d_model, m.heads, m.d_k, spec.d_ff, len(spec.layers), m.positional, m.norm, m.activation,
                   m.layer_norm_eps)  # fmt: skip
     held = spec.held + cells(spec, n, len(predicted))
-    return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held)
+    return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held, pair)
 
 
 def cells(spec: Spec, n: int, predicted: int = 0) -> int:

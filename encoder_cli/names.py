@@ -86,8 +86,9 @@ MEANINGS = {
     "beta": ("beta",),
 }
 # The names of parameters (the last part of their ids): a selection names one to show it.
+# The last parts of parameter ids; the last three are the families' (ALBERT's and ELECTRA's projection, MPNet's bias).
 PARAMETERS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O", "W_1", "b_1", "W_2", "b_2", "gamma", "beta",
-              "table")  # fmt: skip
+              "table", "W_P", "b_P", "relative_attention_bias")  # fmt: skip
 SUGGESTED_AMONG = 2000  # a did-you-mean compares the name with at most this many names
 LONGEST = 200  # a name or pattern; ids are under 60 characters (a longer glob costs fnmatch quadratic time)
 _HEAD_PART = re.compile(r"\.heads\.\d+\.")

@@ -243,29 +243,35 @@ class Zero(Op):
 
 
 class TokenType(Op):
-    """TT: the token type (segment) embedding of each token; one sentence is all type 0 (BERT)."""
+    """TT: the token type (segment) embedding of each token's type; one sentence is all type 0, a pair's
+    second sentence type 1 (BERT)."""
 
     kind = "token_type"
     looked_up = True
 
-    def __init__(self, row: Array, n: int) -> None:
-        self.row = row  # [d]: token_type_embeddings[0]
-        self.n = n
+    def __init__(self, table: Array, used: Sequence[int], types: Sequence[int]) -> None:
+        self.table = table  # [k, d]: token_type_embeddings[used[0]], ... (type 0, type 1)
+        self.used = list(used)
+        self.types = list(types)  # each token's type
 
     def __call__(self) -> Array:
-        return np.repeat(self.row[None, :], self.n, axis=0)
+        return self.table[[self.used.index(k) for k in self.types]]
 
     def formula(self, out: Sym | None) -> Sym:
-        return _named(
-            out, Sym("token type 0 embedding of each token", r"\text{the token type 0 embedding of each token}")
-        )
+        if len(self.used) == 1:
+            k = self.used[0]
+            return _named(out, Sym(f"token type {k} embedding of each token",
+                                   rf"\text{{the token type {k} embedding of each token}}"))  # fmt: skip
+        return _named(out, Sym("token_type_embeddings[type of each token] (A: 0, B: 1)",
+                               r"\text{the token type embedding of each token's type (A: 0, B: 1)}"))  # fmt: skip
 
     def work(self, c: Cell) -> Worked:
-        return Worked("lookup", f"token_type_embeddings[0][{c.j}]", [], float(self.row[c.j]))
+        k = self.types[c.i]
+        return Worked("lookup", f"token_type_embeddings[{k}][{c.j}]", [], float(self.table[self.used.index(k), c.j]))
 
     @property
     def params(self) -> dict[str, Array]:
-        return {"token_type_embeddings[0]": self.row}
+        return {f"token_type_embeddings[{k}]": row for k, row in zip(self.used, self.table, strict=True)}
 
 
 # --- Sums and products ------------------------------------------------------------------

@@ -15,7 +15,7 @@ in its file until then.
     layers.i.ffn.W_1, b_1, W_2, b_2       (d x d_ff, 1 x d_ff, d_ff x d, 1 x d)
     S.gamma, S.beta                       for each LayerNorm step S (norm_1, input_norm, ...)
     input_projection.W_P, b_P             the embedding projection (ALBERT, ELECTRA)   (E x d, 1 x d)
-    attention.position_bias               MPNet's relative_attention_bias             (buckets x heads)
+    attention.relative_attention_bias     MPNet's relative_attention_bias             (buckets x heads)
     mlm.W_T, b_T, W_vocab, b_vocab        a masked-LM head's (d x E, 1 x E, E x V, 1 x V)
     classifier.W_C, b_C, W_out, b_out     a sequence classifier's (d x d, 1 x d, d x L, 1 x L)
 """
@@ -87,12 +87,15 @@ def of(steps: Sequence[Step]) -> list[Param]:
             title = "Positional table, the rows used"
             out.append(_param(s, "positional.table", title, sym, positions, s.cols, [op.table]))
         elif isinstance(op, ops.TokenType):
-            sym = Sym("row 0 of the token type embeddings", r"\text{row 0 of the token type embeddings}")
-            out.append(_param(s, "token_types.table", "Token type embedding", sym, ["type 0"], s.cols, [op.row]))
+            used = ", ".join(map(str, op.used))
+            sym = Sym(f"row{'s' * (len(op.used) > 1)} {used} of the token type embeddings",
+                      rf"\text{{row{'s' * (len(op.used) > 1)} {used} of the token type embeddings}}")  # fmt: skip
+            types = [f"type {k}" for k in op.used]
+            out.append(_param(s, "token_types.table", "Token type embedding", sym, types, s.cols, [op.table]))
         elif isinstance(op, ops.PositionBias) and op.h == 0:  # the table every head and layer reads
             sym = Sym("relative_attention_bias: given, buckets × heads", r"\text{relative\_attention\_bias: given}")
             buckets, heads = op.table.shape
-            out.append(_param(s, "attention.position_bias", "Relative position bias table", sym,
+            out.append(_param(s, "attention.relative_attention_bias", "Relative position bias table", sym,
                               [f"bucket {k}" for k in range(buckets)], [f"head {h}" for h in range(heads)],
                               [op.table]))  # fmt: skip
         elif isinstance(op, ops.Normalise):

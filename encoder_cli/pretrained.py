@@ -9,7 +9,7 @@ at a time, as the encoder reaches them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +39,12 @@ def load(name: str) -> Spec:
             layer_norm_eps=c.layer_norm_eps,
         ),
         vocabulary=_Tokenizer(ckpt, masked_lm is None),
-        positional_table=_Positions(ckpt),
+        positional_table=_Table(c.max_position_embeddings, ckpt.position_embeddings),
         embedding_norm=NormWeights(*ckpt.embedding_norm()),
         layers=_Layers(ckpt),
         final_norm=None,
         d_ff=c.intermediate_size,
-        token_type=ckpt.token_type_embeddings(),
+        token_type=_Table(c.type_vocab_size, ckpt.token_type_embeddings) if c.type_vocab_size else None,
         pooling=ckpt.pooling,
         normalize=ckpt.normalize,
         source=Source("checkpoint", str(ckpt.path), ckpt.family.model_type),
@@ -61,9 +61,10 @@ class _Tokenizer:
     ckpt: checkpoint.Checkpoint
     unpredicted: bool  # the model has no masked-LM head to predict a mask token
 
-    def embed(self, sentence: str) -> Embedded:
-        """The model's own tokens (special ones included) and only their rows of the word embeddings."""
-        t = self.ckpt.tokenize(sentence)
+    def embed(self, sentence: str, pair: str | None = None) -> Embedded:
+        """The model's own tokens (special ones included; a pair's through the tokenizer's pair template)
+        and only their rows of the word embeddings."""
+        t = self.ckpt.tokenize(sentence, pair)
         cut = self.ckpt.max_seq_length
         warnings = []
         if cut is not None and len(t.tokens) > cut:
@@ -81,18 +82,21 @@ class _Tokenizer:
             )
         X = self.ckpt.word_embeddings(t.ids)
         positions = self.ckpt.positions(t.ids)
-        return Embedded(t.tokens, X, [], t.words, t.pieces, t.ids, warnings, t.labels, positions)
+        return Embedded(t.tokens, X, [], t.words, t.pieces, t.ids, warnings, t.labels, positions, t.type_ids)
 
 
 @dataclass(frozen=True)
-class _Positions:
-    ckpt: checkpoint.Checkpoint
+class _Table:
+    """A table of the checkpoint's (positions, token types), read by rows when asked for."""
+
+    rows: int
+    read: Callable[[Sequence[int]], np.ndarray]
 
     def __len__(self) -> int:
-        return self.ckpt.config.max_position_embeddings
+        return self.rows
 
     def __getitem__(self, rows: list[int]) -> np.ndarray:
-        return self.ckpt.position_embeddings(rows)
+        return self.read(rows)
 
 
 class _Layers(Sequence[Layer]):

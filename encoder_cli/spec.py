@@ -80,10 +80,11 @@ class Embedded:
     warnings: list[str] = field(default_factory=list)  # what a user should know of this run
     labels: list[str] | None = None  # the tokens, readable (·cat for Ġcat, <F0> for a byte of no whole character)
     positions: list[int] | None = None  # each token's row of the position table; else 0, 1, 2, ...
+    types: list[int] | None = None  # each token's type (segment): a pair's B is type 1 in BERT; else all 0
 
 
 class Vocabulary(Protocol):
-    def embed(self, sentence: str) -> Embedded: ...
+    def embed(self, sentence: str, pair: str | None = None) -> Embedded: ...
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,10 @@ class Embeddings:
     vectors: Mapping[str, Array]  # token (NFC, folded if lowercase) -> [d]
     lowercase: bool
 
-    def embed(self, sentence: str) -> Embedded:
+    def embed(self, sentence: str, pair: str | None = None) -> Embedded:
         """Stage 1: the sentence's tokens and their embeddings; [UNK]'s for unknown tokens when
-        the vocabulary has it."""
+        the vocabulary has it. (A pair needs a checkpoint's tokenizer: api.check refuses it here.)"""
+        assert pair is None
         tokens = tokenizer.split(unicodedata.normalize("NFC", sentence), self.lowercase)
         unk = UNK.lower() if self.lowercase else UNK
         unknown = [p for p, t in enumerate(tokens) if t not in self.vectors]
@@ -146,7 +148,7 @@ class Spec:
     layers: Sequence[Layer]  # a checkpoint's are read one at a time, as the encoder reaches them
     final_norm: NormWeights | None
     d_ff: int
-    token_type: Array | None = None  # [d]: the type-0 (segment A) embedding, added to every token (BERT)
+    token_type: Rows | None = None  # [types, d]: the token type (segment) embeddings, each token's added (BERT)
     pooling: Pooling | None = None  # the sentence embedding: the mean, [CLS] or max of the output's rows
     normalize: bool = False  # and divided by its length
     source: Source | None = None  # where the weights came from, for the JSON

@@ -141,6 +141,7 @@ class Trace:
     source: Source | None = None  # where the weights came from: a checkpoint's folder
     parameters: Sequence[Param] = ()  # what the steps used, in the order they are shown
     held: int = 0  # the numbers the run holds (weights and steps): parameters asked for count on top
+    sentence_b: str | None = None  # a sentence pair's second sentence (a checkpoint's pair template)
 
     @property
     def tokens(self) -> list[str]:

@@ -15,7 +15,7 @@ tensor from the shard its weight_map names; pytorch_model.bin (a pickle) is neve
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -124,22 +124,32 @@ class Checkpoint:
         f, c = self.family, self.config
         return f.projection is not None and (f.project_always or c.embedding_size != c.hidden_size)
 
-    def tokenize(self, sentence: str) -> Tokenized:
-        """The tokenizer's tokens, specials included; more tokens than the model has positions is an
-        error (never cut)."""
-        tokenized = self.tokenizer.tokenize(sentence)
-        rows = self.config.vocab_size
+    def tokenize(self, sentence: str, pair: str | None = None) -> Tokenized:
+        """The tokenizer's tokens, specials included (a pair's through its pair template); more tokens than
+        the model has positions is an error (never cut). Token types: the post-processor's where the model
+        has two or more, else 0 (RoBERTa's one type; DistilBERT and MPNet have none)."""
+        tokenized = self.tokenizer.tokenize(sentence, pair)
+        rows, types = self.config.vocab_size, self.config.type_vocab_size
         for token, i in zip(tokenized.tokens, tokenized.ids, strict=True):
             if i >= rows:  # an added token past the end of the vocabulary
                 raise EncoderError(
                     f"{show(self.tokenizer.source)}: token {show(repr(token))} has id {i}, past the {rows} rows of "
                     "the word embeddings; leave it out of the sentence"
                 )
+        if types < 2:  # one token type (RoBERTa), or none: all 0
+            tokenized = replace(tokenized, type_ids=[0] * len(tokenized.ids))
+        elif (k := max(tokenized.type_ids)) >= types:
+            token = tokenized.tokens[tokenized.type_ids.index(k)]
+            raise EncoderError(
+                f"{show(self.tokenizer.source)}: token {show(repr(token))} has type id {k}, past the {types} "
+                "token types of config.json's type_vocab_size; give the model's own tokenizer"
+            )
         positions = self.positions(tokenized.ids)
         if positions and positions[-1] >= self.config.max_position_embeddings:
             limit = self.config.max_position_embeddings - (positions[0] if positions[0] > 0 else 0)
             raise EncoderError(
-                f"the sentence makes {len(tokenized.ids)} tokens, and {show(self.name)} takes at most {limit} "
+                f"the {'two sentences make' if pair is not None else 'sentence makes'} {len(tokenized.ids)} tokens, "
+                f"and {show(self.name)} takes at most {limit} "
                 f"(max_position_embeddings {self.config.max_position_embeddings} in config.json"
                 f"{', positions starting at ' + str(positions[0]) if positions[0] else ''}); shorten the sentence"
             )
@@ -163,9 +173,9 @@ class Checkpoint:
         """[n, E]: these rows of the position table."""
         return self._read(POSITIONS, rows)
 
-    def token_type_embeddings(self) -> Array | None:
-        """[E]: the type-0 row; None when the model has no token types."""
-        return None if self.config.type_vocab_size == 0 else self._read(TYPES, [0])[0]
+    def token_type_embeddings(self, rows: Sequence[int]) -> Array:
+        """[k, E]: these rows of the token type table (type 0: a sentence, or a pair's A; type 1: its B)."""
+        return self._read(TYPES, rows)
 
     def embedding_norm(self) -> tuple[Array, Array]:
         """The embedding LayerNorm's gamma and beta, [E] each."""
@@ -236,10 +246,11 @@ def _config(folder: Path) -> tuple[Family, Config]:
         )
 
     def value(key: str, default: Any = None) -> Any:
-        """config.json's value of BERT's `key`, under the family's own name for it."""
+        """config.json's value of BERT's `key`, under the family's own name for it (DistilBERT's `dim`),
+        else under BERT's, which transformers' configs take as an alias (attribute_map)."""
         if key in family.fixed:
             return family.fixed[key]
-        return config.get(family.keys.get(key, key), family.defaults.get(key, default))
+        return config.get(family.keys.get(key, key), config.get(key, family.defaults.get(key, default)))
 
     def whole(key: str, least: int, default: Any = None) -> int:
         v = value(key, default)

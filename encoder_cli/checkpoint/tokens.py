@@ -9,7 +9,7 @@ model alone (sentencepiece.bpe.model, spiece.model) is refused: converting it ne
 transformers' converters.
 
 Tokens stay raw (`Ġcat`, `▁cat`, `##ing`, `<0xF0>`); labels show them readably: the bytes a piece
-stands for as text, a space as `·`, and bytes that are not whole UTF-8 characters (an emoji split
+stands for as text, a space as `␣`, and bytes that are not whole UTF-8 characters (an emoji split
 across pieces) in hex, `<F0><9F>`.
 
 `tokenizers` is imported here only, and this module only when a checkpoint is loaded.
@@ -53,8 +53,9 @@ class Tokenized:
     words: list[str]  # the words the pre-tokenizer made, readable (specials from the post-processor are not words)
     pieces: list[list[str]]  # each word's pieces, readable
     tokens: list[str]  # the model's own tokens, specials included, raw: <s>, Ġcat, ▁cat, ##ing, <0xF0>
-    labels: list[str]  # the same, readable: <s>, ·cat, ·cat, ##ing, <F0>
+    labels: list[str]  # the same, readable: <s>, ␣cat, ␣cat, ##ing, <F0>
     ids: list[int]  # each token's vocabulary id
+    type_ids: list[int]  # each token's type (segment), as the post-processor gives it: a pair's B is 1 in BERT
 
 
 class Tokenizer:
@@ -75,47 +76,67 @@ class Tokenizer:
             model.get("unk_id") if model.get("type") == "Unigram" else vocab.get(unk) if isinstance(unk, str) else None
         )
         self._added = set(tokenizer.get_added_tokens_decoder())
-        self._token_of = {i: token for token, i in vocab.items()}
         # The largest id it can give: its vocabulary's, its added tokens' and its post-processor's.
         self.largest_id: int = max([*vocab.values(), *self._encode("").ids], default=0)
         self.pad_id: int | None = vocab.get(pad) if pad is not None else None
 
-    def tokenize(self, sentence: str) -> Tokenized:
-        if len(sentence) > MAX_SENTENCE_CHARS:
+    def tokenize(self, sentence: str, pair: str | None = None) -> Tokenized:
+        """The sentence's tokens, or a pair's (`[CLS] A [SEP] B [SEP]`, `<s> A </s></s> B </s>`) through the
+        post-processor's pair template: words and pieces of both, in order."""
+        texts = (sentence,) if pair is None else (sentence, pair)
+        if (chars := sum(map(len, texts))) > MAX_SENTENCE_CHARS:
             raise EncoderError(
-                f"the sentence has {len(sentence):,} characters, past the {MAX_SENTENCE_CHARS:,} this calculator "
-                "tokenizes; shorten the sentence"
+                f"the sentence{'s have' if pair is not None else ' has'} {chars:,} characters, past the "
+                f"{MAX_SENTENCE_CHARS:,} this calculator tokenizes; shorten the sentence"
             )
-        encoding = self._encode(sentence)
+        encoding = self._encode(sentence, pair)
         given, ids, offsets = encoding.tokens, encoding.ids, encoding.offsets  # (each read makes a new list)
         if len(given) != len(ids):  # post_processor.special_tokens with unequal tokens and ids, which tokenizers takes
             raise EncoderError(f"{show(self.source)} gives {len(given)} tokens but {len(ids)} ids; {FIX}")
         if not ids:  # no words, and no special tokens around them
             raise EncoderError(f"{show(self.source)} makes no tokens of the sentence; give a sentence with words")
+        sequences = [0 if k is None else k for k in encoding.sequence_ids]  # a special token's text is ""
+        if pair is not None:
+            self._pair_template(encoding.sequence_ids)
         # The vocabulary's token of each id, as transformers' convert_ids_to_tokens gives it: the encoding's
         # own differ for an added token that takes the space before it (" <mask>") and for Unigram's unknown.
         # (A post-processor's special token may have an id of no vocabulary entry: it keeps its own.)
-        tokens = [self._token_of.get(i, token) for i, token in zip(ids, given, strict=True)]
+        tokens = [self._tokenizer.id_to_token(i) or token for i, token in zip(ids, given, strict=True)]
         labels = [self.label(t, i) for t, i in zip(tokens, ids, strict=True)]
-        words: dict[int, list[int]] = {}  # word -> its tokens' positions
-        for position, word in enumerate(encoding.word_ids):
+        words: dict[tuple[int, int], list[int]] = {}  # (sentence, word) -> its tokens' positions
+        for position, (k, word) in enumerate(zip(sequences, encoding.word_ids, strict=True)):
             if word is not None:
-                words.setdefault(word, []).append(position)
-        texts = [sentence[start:end] for start, end in offsets]
+                words.setdefault((k, word), []).append(position)
+        covered = [texts[k][start:end] for k, (start, end) in zip(sequences, offsets, strict=True)]
         return Tokenized(
-            words=[self._word([(tokens[p], ids[p], texts[p]) for p in positions]) for positions in words.values()],
+            words=[self._word([(tokens[p], ids[p], covered[p]) for p in positions]) for positions in words.values()],
             pieces=[[labels[p] for p in positions] for positions in words.values()],
             tokens=tokens,
             labels=labels,
             ids=ids,
+            type_ids=encoding.type_ids,
         )
 
-    def _encode(self, text: str) -> tokenizers.Encoding:
+    def _pair_template(self, sequences: list[int | None]) -> None:
+        """A pair template puts a special token between A and B, as every pair-trained model's does:
+        `$A $B`, the library's pair without a post-processor, would run the two sentences together."""
+        a = [p for p, k in enumerate(sequences) if k == 0]
+        b = [p for p, k in enumerate(sequences) if k == 1]
+        if not a or not b:
+            which = "first" if not a else "second"
+            raise EncoderError(f"{show(self.source)} makes no tokens of the {which} sentence; give it words")
+        if self._tokenizer.post_processor is None or None not in sequences[a[-1] + 1 : b[0]]:
+            raise EncoderError(
+                f"{show(self.source)}: no pair template (its post_processor puts no special token between "
+                "sentence A and B), so the model was not made for sentence pairs; give one sentence"
+            )
+
+    def _encode(self, text: str, pair: str | None = None) -> tokenizers.Encoding:
         with library(self.source, "cannot tokenize with it"):
-            return self._tokenizer.encode(text, add_special_tokens=True)
+            return self._tokenizer.encode(text, pair, add_special_tokens=True)
 
     def label(self, token: str, id: int) -> str:
-        """A token as text: the bytes it stands for (a space as ·), bytes of no whole character in hex."""
+        """A token as text: the bytes it stands for (a space as ␣), bytes of no whole character in hex."""
         return _readable(token.encode() if id in self._added else self._bytes(token))
 
     def id_of(self, token: str) -> int | None:
@@ -123,8 +144,10 @@ class Tokenizer:
         return self._tokenizer.token_to_id(token)
 
     def vocabulary(self, size: int) -> tuple[str, ...]:
-        """Each id's token below `size`, readable (·cat); "" for an id that is no token's."""
-        return tuple(self.label(self._token_of[i], i) if i in self._token_of else "" for i in range(size))
+        """Each id's token below `size`, readable (␣cat); "" for an id that is no token's."""
+        return tuple(
+            "" if (token := self._tokenizer.id_to_token(i)) is None else self.label(token, i) for i in range(size)
+        )
 
     def _bytes(self, piece: str) -> bytes:
         """The bytes a piece stands for."""
@@ -169,8 +192,8 @@ def library(path: Path, what: str) -> Iterator[None]:
 
 
 def _readable(data: bytes) -> str:
-    """UTF-8 bytes as text, a space as ·, and a byte that is no whole character as <F0>."""
-    text = data.decode("utf-8", "surrogateescape").replace(" ", "·")
+    """UTF-8 bytes as text, a space as ␣, and a byte that is no whole character as <F0>."""
+    text = data.decode("utf-8", "surrogateescape").replace(" ", "␣")
     return "".join(f"<{ord(c) - 0xDC00:02X}>" if "\udc80" <= c <= "\udcff" else c for c in text)
 
 
@@ -297,8 +320,10 @@ def from_vocab_txt(folder: Path, cls_sep: tuple[str, str]) -> Tokenizer:
             options = {k: token[k] for k in ("lstrip", "rstrip", "single_word", "normalized") if k in token}
             tokenizer.add_tokens([AddedToken(token["content"], special=token.get("special", False), **options)])
     tokenizer.add_special_tokens([t for t in (unk, cls, sep, *specials) if t is not None])
+    # transformers' BertTokenizer's pair, B of type 1; MPNetTokenizer's (<s> … </s>): <s> A </s></s> B </s>, all type 0
+    pair = [cls, "$A", sep, sep, "$B", sep] if cls == "<s>" else [cls, "$A", sep, "$B:1", f"{sep}:1"]
     tokenizer.post_processor = processors.TemplateProcessing(
-        single=[cls, "$A", sep], special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])]
+        single=[cls, "$A", sep], pair=pair, special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])]
     )
     data = {"model": {"type": "WordPiece", "unk_token": unk, "continuing_subword_prefix": "##"}}
     return Tokenizer(path, tokenizer, data, specials[0])

@@ -117,6 +117,13 @@ def tokens(trace: Trace, room: int) -> str:
     return line if len(picked) == len(trace.labels) else f"{line}   ({len(trace.labels)} tokens)"
 
 
+def sentences(trace: Trace) -> list[tuple[str, str]]:
+    """The header's sentence, or a pair's two."""
+    if trace.sentence_b is None:
+        return [("Sentence", trace.sentence)]
+    return [("Sentence A", trace.sentence), ("Sentence B", trace.sentence_b)]
+
+
 def tokenization(trace: Trace, room: int) -> list[tuple[str, str]]:
     """A checkpoint's tokenizer at work: the words it split off, the words it cut into
     WordPiece pieces ('playing → play ##ing'), and the tokens' ids; [] for a weights file."""
@@ -131,7 +138,8 @@ def tokenization(trace: Trace, room: int) -> list[tuple[str, str]]:
     ids = shown(len(e.ids), room)
     facts.append(("Ids", " ".join(ELLIPSIS if i is None else str(e.ids[i]) for i in ids)))
     if trace.source is not None:
-        facts.append(("Source", f"{trace.source.kind} {trace.source.path}"))
+        source = trace.source  # "mpnet checkpoint /path": the family, then the folder
+        facts.append(("Source", f"{source.model_type} {source.kind} {source.path}"))
     return facts
 
 

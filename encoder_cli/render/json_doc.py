@@ -22,9 +22,13 @@ def _encode(value: Any) -> str:
 def head(trace: Trace) -> dict[str, Any]:
     """What every document starts with: the format, the sentence, its tokens and the model
     (and, from a checkpoint, the tokens' ids and where the weights came from)."""
-    out: dict[str, Any] = {"format": 1, "sentence": trace.sentence, "tokens": trace.tokens}
+    out: dict[str, Any] = {"format": 1, "sentence": trace.sentence}
+    out |= {"sentence_b": trace.sentence_b} if trace.sentence_b is not None else {}
+    out["tokens"] = trace.tokens
     if trace.embedded.ids is not None:
         out["token_ids"] = trace.embedded.ids
+    if trace.sentence_b is not None:  # a pair's: the types the model was given
+        out["token_type_ids"] = trace.embedded.types
     if trace.source is not None:
         out["source"] = trace.source._asdict()
     out["unknown"] = [{"position": p, "token": trace.tokens[p], "embedding": "[UNK]"} for p in trace.unknown]

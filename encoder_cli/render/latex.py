@@ -27,6 +27,7 @@ _TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worke
     "π": r"$\pi$",
     "ε": r"$\varepsilon$",
     "·": r"\textperiodcentered{}",
+    "␣": r"\textvisiblespace{}",  # a token's leading space (␣cat)
 }
 _WORD = re.compile(r"(\s+)")
 _LONG_WORD = 40  # characters (at most 10 pt each) that fit a line; a longer word may break anywhere

@@ -88,7 +88,7 @@ def layout(
     the answers, after the facts ("Answers", "give 2 decimals"). What the user gave (the
     sentence, the tokens, a path) is escaped here, once, as the terminal view does (printable):
     each format then escapes its own markup. A step over the vocabulary shows its `top` words (fmt.top), unless full."""
-    facts = [("Sentence", trace.sentence), *fmt.tokenization(trace, TOKENS)]
+    facts = [*fmt.sentences(trace), *fmt.tokenization(trace, TOKENS)]
     facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))

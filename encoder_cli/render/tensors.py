@@ -22,10 +22,13 @@ ALIGN = 8  # the header is padded with spaces to a multiple of 8 bytes, as safet
 
 
 def metadata(trace: Trace) -> dict[str, str]:
-    """The sentence, tokens, token ids (from a checkpoint) and model settings, each a JSON string."""
+    """The sentence (a pair's two), tokens, token ids (from a checkpoint; a pair's types) and model
+    settings, each a JSON string."""
     meta: dict[str, Any] = {"sentence": trace.sentence, "tokens": trace.tokens}
     if trace.embedded.ids is not None:
         meta["token_ids"] = trace.embedded.ids
+    if trace.sentence_b is not None:
+        meta |= {"sentence_b": trace.sentence_b, "token_type_ids": trace.embedded.types}
     meta["model"] = trace.model._asdict()
     return {key: json.dumps(value, ensure_ascii=False) for key, value in meta.items()}
 

@@ -105,7 +105,8 @@ def _header(trace: Trace, title: str | None, asks: Sequence[tuple[str, str]] = (
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row("Sentence", Text(repr(trace.sentence), no_wrap=True, overflow="ellipsis"))
+    for name, sentence in fmt.sentences(trace):
+        grid.add_row(name, Text(repr(sentence), no_wrap=True, overflow="ellipsis"))
     for name, value in fmt.tokenization(trace, 24):  # broken between items (" · "), a path folded
         grid.add_row(name, Caption(Text(printable(value), overflow="fold")))
     grid.add_row("Tokens", Text(printable(fmt.tokens(trace, 24))))

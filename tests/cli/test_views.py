@@ -136,7 +136,7 @@ def test_the_header_wraps_the_source_and_pieces_at_80_columns() -> None:
     header = out.split("\n\n")[0]
     assert max(map(cell_len, header.splitlines())) <= 80
     source = header[header.index("Source") : header.index("Tokens")]
-    assert "".join(source.replace("Source", "").split()) == "checkpoint" + MINILM  # folded, not cut
+    assert "".join(source.replace("Source", "").split()) == "bertcheckpoint" + MINILM  # folded, not cut
     pieces = header[header.index("Pieces") : header.index("Ids")].replace("Pieces", "")
     for line in pieces.splitlines():  # each line whole items: "word → piece ##piece"
         items = line.strip().removeprefix("· ").split(" · ")

@@ -101,8 +101,8 @@ def test_minilm_weights_equal_transformers(minilm: Checkpoint) -> None:
     np.testing.assert_array_equal(minilm.word_embeddings(ids), state["embeddings.word_embeddings.weight"][ids])
     positions = state["embeddings.position_embeddings.weight"][:7]
     np.testing.assert_array_equal(minilm.position_embeddings(range(7)), positions)
-    type_row = state["embeddings.token_type_embeddings.weight"][0]
-    np.testing.assert_array_equal(minilm.token_type_embeddings(), type_row)
+    types = state["embeddings.token_type_embeddings.weight"][[1, 0]]
+    np.testing.assert_array_equal(minilm.token_type_embeddings([1, 0]), types)
     gamma, beta = minilm.embedding_norm()
     np.testing.assert_array_equal(gamma, state["embeddings.LayerNorm.weight"])
     np.testing.assert_array_equal(beta, state["embeddings.LayerNorm.bias"])
@@ -306,7 +306,9 @@ def test_dtypes_and_names_widen_exactly(tmp_path: Path, dtype: str, naming: str)
     )
     ck = load(str(tmp_path / "m"))
     assert_reads(ck, expected)
-    np.testing.assert_array_equal(ck.token_type_embeddings(), expected["embeddings.token_type_embeddings.weight"][0])
+    np.testing.assert_array_equal(
+        ck.token_type_embeddings([0]), expected["embeddings.token_type_embeddings.weight"][:1]
+    )
 
 
 def test_bfloat16_bits_are_the_top_half_of_float32(tmp_path: Path) -> None:
@@ -342,7 +344,7 @@ def test_activations(tmp_path: Path, act: str, ours: str) -> None:
 def test_no_token_types_and_defaults(tmp_path: Path) -> None:
     synthetic(tmp_path / "m", types=0)
     ck = load(str(tmp_path / "m"))
-    assert ck.config.type_vocab_size == 0 and ck.token_type_embeddings() is None
+    assert ck.config.type_vocab_size == 0 and "embeddings.token_type_embeddings.weight" not in ck.tensors
     assert (ck.pooling, ck.normalize, ck.max_seq_length) == (None, False, None)
 
 
@@ -589,7 +591,8 @@ def load_and_use(folder: Path) -> None:
         ids = ck.tokenize("the cat sat on a mat").ids
         ck.word_embeddings(ids)
         ck.position_embeddings(ck.positions(ids))
-        ck.token_type_embeddings()
+        if ck.config.type_vocab_size:
+            ck.token_type_embeddings([0])
         ck.embedding_norm()
         for i in range(ck.config.num_hidden_layers):
             ck.layer(i)

@@ -125,7 +125,7 @@ def test_masked_lm_equals_transformers(reference, variant, every):
     assert [list(np.argsort(-row)[:5]) for row in ours["mlm.probabilities"]] == top
     cols = ours.trace.by_id["mlm.probabilities"].cols
     for i in {i for row in top for i in row}:  # a byte of no whole character is hex in ours (<F0>), U+FFFD in theirs
-        label = re.sub("(<[0-9A-F]{2}>)+", "\ufffd", cols[i]).replace("·", " ")
+        label = re.sub("(<[0-9A-F]{2}>)+", "\ufffd", cols[i]).replace("␣", " ")
         assert label.strip() == re.sub("\ufffd+", "\ufffd", tokenizer.decode([i])).strip(), (i, cols[i])
 
 

@@ -94,6 +94,15 @@ CASES: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
     ("sentence int", lambda: {"sentence": 5}, "the sentence must be a str, not int"),
     ("sentence bytes", lambda: {"sentence": b"The cat sat"}, "the sentence must be a str, not bytes"),
     ("sentence list", lambda: {"sentence": ["The", "cat"]}, "the sentence must be a str, not list"),
+    ("sentence_b int", lambda: {"sentence_b": 6, "model": "org/name"}, "the second sentence must be a str, not int"),
+    ("sentence_b bytes", lambda: {"sentence_b": b"I am six."}, "the second sentence must be a str, not bytes"),
+    (
+        "sentence_b, weights",
+        lambda: {"sentence_b": "I am six.", "weights": GOOD},
+        "a second sentence makes a sentence pair, which needs a checkpoint's tokenizer (its pair template); "
+        "give a model instead of weights, or one sentence",
+    ),
+    ("sentence_b, example", lambda: {"sentence_b": "I am six."}, "give a model, or one sentence"),
     (
         "surrogate",
         lambda: {"sentence": "The \ud800 sat", "weights": seed_with([1.0] * 4, "embeddings", "[UNK]")},

@@ -144,6 +144,9 @@ class Counting:
         self.count += 1
         return self.inner.encode(*args, **kwargs)
 
+    def id_to_token(self, i: int) -> str | None:
+        return self.inner.id_to_token(i)
+
 
 def test_a_10_mb_sentence_is_refused_in_one_line_before_it_is_tokenized(tmp_path: Path) -> None:
     """tokenizers takes 15 s over 12 MB of "the cat sat"; the model could take no more than 8192 tokens of it."""

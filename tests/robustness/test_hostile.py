@@ -209,7 +209,7 @@ def test_what_the_user_wrote_is_escaped_in_messages(tmp_path: Path) -> None:
         (["explain", "-p", "99"], "error: Invalid value for '--precision' / '-p': 99 is not in the range 0<=x<=15"),
         (["explain", "--format", "pdf"], "error: Invalid value for '--format' / '-f': 'pdf' is not one of"),
         (["explain", "--layer"], "error: Option '--layer' requires an argument"),
-        (["explain", "a", "b"], "error: Got unexpected extra argument(s) (b): quote a sentence of several words"),
+        (["explain", "a", "b", "c"], "error: Got unexpected extra argument(s) (c): quote a sentence of several words"),
         (["check", "--tolerance", "x"], "error: Invalid value for '--tolerance': 'x' is not a valid float"),
         (["init", "--heads", "two"], "error: Invalid value for '--heads': 'two' is not a valid int"),
         (["explain", "-s"], "error: Option '-s' requires an argument"),

@@ -34,7 +34,7 @@ HAND = [
     "\x00\x01\x1f\x7f nul and controls \x00x\x00",
     "zero\u200bwidth\u200cjoin\u200dners\ufeffbom\u2060wj\u00adsoft",
     "tab\tnew\nline\rcr\x0bvt\x0cff\x85nel\x1cfs\x1dgs",
-    "¡¿ « » ‹ › “ ” ‘ ’ „ ‚ — – ‐ ‑ ‒ … · • § ¶ † ‡ ※ ‰",
+    "¡¿ « » ‹ › “ ” ‘ ’ „ ‚ — – ‐ ‑ ‒ … ␣ • § ¶ † ‡ ※ ‰",
     "[CLS] [SEP] [MASK] [PAD] [UNK] inside a sentence",
     "[MASK][MASK]x[MASK]y[SEP][CLS]",
     "a" * 100,
@@ -45,6 +45,8 @@ HAND = [
     "a\u0300\u0301\u0302\u0303\u0304 stacked marks \u0301 alone",
     "\ufffd replacement \ufffd\ufffd",
 ]
+
+PAIRS = [("How old are you?", "I am six."), *zip(HARD_STRINGS, reversed(HARD_STRINGS), strict=True)]
 
 
 @cache
@@ -110,28 +112,28 @@ def test_minilm_words_pieces_and_tokens() -> None:
 
 
 def test_byte_level_labels(root: Path) -> None:
-    """RoBERTa's pieces stand for bytes: Ġ is a space (shown ·), Ã© the two bytes of é; the corpus never
+    """RoBERTa's pieces stand for bytes: Ġ is a space (shown ␣), Ã© the two bytes of é; the corpus never
     shows the hedgehog U+1F994 (F0 9F A6 94), so its bytes are cut across pieces of no whole character."""
     t = ours("roberta", root).tokenize("The cat sat, a 🦔 and 🐈 café")
     assert t.tokens == ["<s>", "The", "Ġcat", "Ġsat", ",", "Ġa", "ĠðŁ", "¦", "Ķ", "Ġand", "ĠðŁĲĪ", "Ġcaf", "Ã©", "</s>"]
     assert t.labels == [
         "<s>",
         "The",
-        "·cat",
-        "·sat",
+        "␣cat",
+        "␣sat",
         ",",
-        "·a",
-        "·<F0><9F>",
+        "␣a",
+        "␣<F0><9F>",
         "<A6>",
         "<94>",
-        "·and",
-        "·🐈",
-        "·caf",
+        "␣and",
+        "␣🐈",
+        "␣caf",
         "é",
         "</s>",
     ]
-    assert t.words == ["The", "·cat", "·sat", ",", "·a", "·🦔", "·and", "·🐈", "·café"]
-    assert t.pieces[5] == ["·<F0><9F>", "<A6>", "<94>"]
+    assert t.words == ["The", "␣cat", "␣sat", ",", "␣a", "␣🦔", "␣and", "␣🐈", "␣café"]
+    assert t.pieces[5] == ["␣<F0><9F>", "<A6>", "<94>"]
     t = ours("roberta", root).tokenize("a <mask>")  # an added token as it is (<mask> takes the space before it)
     assert (t.tokens[-2], t.labels[-2], t.words[-1]) == ("<mask>", "<mask>", "<mask>")
 
@@ -141,20 +143,20 @@ def test_metaspace_and_byte_fallback_labels(root: Path) -> None:
     CamemBERT's (no byte fallback) gives the unknown id 3 to the character itself."""
     t = ours("xlm-roberta", root).tokenize("🦔")
     assert t.tokens == ["<s>", "▁", "<0xF0>", "<0x9F>", "<0xA6>", "<0x94>", "</s>"]
-    assert t.labels == ["<s>", "·", "<F0>", "<9F>", "<A6>", "<94>", "</s>"]
-    assert (t.words, t.pieces) == (["·🦔"], [t.labels[1:-1]])
+    assert t.labels == ["<s>", "␣", "<F0>", "<9F>", "<A6>", "<94>", "</s>"]
+    assert (t.words, t.pieces) == (["␣🦔"], [t.labels[1:-1]])
     t = ours("camembert", root).tokenize("🦔")
     assert (t.tokens, t.ids[2], t.labels, t.words) == (
         ["<s>", "▁", "<unk>", "</s>"],
         3,
-        ["<s>", "·", "<unk>", "</s>"],
-        ["·🦔"],
+        ["<s>", "␣", "<unk>", "</s>"],
+        ["␣🦔"],
     )
-    for family in ("xlm-roberta", "albert"):  # whatever pieces training made: ▁ shown as ·
+    for family in ("xlm-roberta", "albert"):  # whatever pieces training made: ▁ shown as ␣
         t = ours(family, root).tokenize("The cat sat on the mat, naïve")
-        assert t.labels[1:-1] == [token.replace("▁", "·") for token in t.tokens[1:-1]]
+        assert t.labels[1:-1] == [token.replace("▁", "␣") for token in t.tokens[1:-1]]
         assert "".join(t.words) == (
-            "·the·cat·sat·on·the·mat,·naïve" if family == "albert" else "·The·cat·sat·on·the·mat,·naïve"
+            "␣the␣cat␣sat␣on␣the␣mat,␣naïve" if family == "albert" else "␣The␣cat␣sat␣on␣the␣mat,␣naïve"
         )
 
 
@@ -246,6 +248,10 @@ def test_vocab_txt_of_mpnet_takes_the_familys_pair(root: Path, tmp_path: Path) -
     for sentence in (s for s in HARD_STRINGS if "<mask>" not in s):  # its added tokens are not in vocab.txt
         assert from_vocab.tokenize(sentence) == ours("mpnet", root).tokenize(sentence), sentence
     assert from_vocab.tokenize("cat").tokens == ["<s>", "cat", "</s>"]
+    # a pair as all-mpnet-base-v2's RobertaProcessing makes it: <s> A </s></s> B </s>, all type 0
+    for a, b in (pair for pair in PAIRS if "<mask>" not in "".join(pair)):
+        assert from_vocab.tokenize(a, b) == ours("mpnet", root).tokenize(a, b), (a, b)
+    assert from_vocab.tokenize("cat", "dog").tokens == ["<s>", "cat", "</s>", "</s>", "dog", "</s>"]
 
 
 def test_vocab_txt_lines_as_transformers_reads_them(tmp_path: Path) -> None:
@@ -366,3 +372,111 @@ def test_a_panic_inside_tokenizers_is_one_line_on_stderr(tmp_path: Path) -> None
         f"error: {tmp_path / 'tokenizer.json'}: tokenizers cannot tokenize with it (no entry found for key); "
         "give the model's own tokenizer files\n"
     )
+
+
+def test_an_unknown_piece_is_the_vocabulary_s_unk_where_the_vocabulary_holds_it_twice(tmp_path: Path) -> None:
+    """A Unigram converted from SentencePiece lists <unk> twice (ids 3 and 4), so get_vocab() maps
+    '<unk>' to 4 alone: the token of id 3 is still <unk>, as convert_ids_to_tokens says."""
+    from tokenizers import models, pre_tokenizers, processors
+
+    pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("<unk>", 0.0), ("▁", -1.0), ("a", -2.0)]
+    made = Reference(models.Unigram(pieces, unk_id=3))
+    made.pre_tokenizer = pre_tokenizers.Metaspace()
+    made.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
+    made.save(str(tmp_path / "tokenizer.json"))
+    t = tokens.load(tmp_path, ("<s>", "</s>")).tokenize("a 猫")
+    assert t.ids == [0, 5, 6, 5, 3, 2]
+    assert t.tokens == ["<s>", "▁", "a", "▁", "<unk>", "</s>"]
+    assert t.words == ["␣a", "␣猫"]
+
+
+# --- Sentence pairs ------------------------------------------------------------------------------------
+
+
+def check_pair(tokenizer: tokens.Tokenizer, auto: Any, a: str, b: str) -> None:
+    """Ids, tokens and type ids as AutoTokenizer(a, b) gives them; the words of both sentences, in order."""
+    got, want = tokenizer.tokenize(a, b), auto(a, b, return_token_type_ids=True)
+    assert (got.ids, got.type_ids) == (want["input_ids"], want["token_type_ids"]), (a, b)
+    assert got.tokens == auto.convert_ids_to_tokens(want["input_ids"]), (a, b)
+    words: dict[tuple[int, int], list[int]] = {}
+    for position, (k, word) in enumerate(zip(want.sequence_ids(), want.word_ids(), strict=True)):
+        if word is not None:
+            words.setdefault((k, word), []).append(position)
+    assert got.pieces == [[got.labels[p] for p in word] for word in words.values()], (a, b)
+    assert len(got.words) == len(got.pieces)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_familys_pairs_are_auto_tokenizers(family: str, root: Path) -> None:
+    auto = transformers.AutoTokenizer.from_pretrained(family_folder(family, root))
+    tokenizer = ours(family, root)
+    for a, b in PAIRS:
+        check_pair(tokenizer, auto, a, b)
+    pair = tokenizer.tokenize("How old are you?", "I am six.")
+    if family in ("bert", "distilbert", "electra", "albert"):  # [CLS] A [SEP] B [SEP], B and its [SEP] type 1
+        start = pair.tokens.index("[SEP]") + 1
+        assert pair.type_ids == [0] * start + [1] * (len(pair.ids) - start)
+    else:  # <s> A </s></s> B </s>, all type 0
+        start = pair.tokens.index("</s>") + 2
+        assert pair.tokens[start - 1] == "</s>" and set(pair.type_ids) == {0}
+
+
+def test_minilm_pairs_are_auto_tokenizers() -> None:
+    auto = transformers.AutoTokenizer.from_pretrained(MINILM)
+    tokenizer = tokens.load(MINILM, ("[CLS]", "[SEP]"))
+    for a, b in PAIRS:
+        check_pair(tokenizer, auto, a, b)
+    pair = tokenizer.tokenize("How old are you?", "I am six.")
+    assert pair.tokens == ["[CLS]", "how", "old", "are", "you", "?", "[SEP]", "i", "am", "six", ".", "[SEP]"]
+    assert pair.type_ids == [0] * 7 + [1] * 5
+    assert pair.words == ["how", "old", "are", "you", "?", "i", "am", "six", "."]
+
+
+def test_a_vocab_txt_pair_is_bert_tokenizers(tmp_path: Path, root: Path) -> None:
+    folder = vocab_folder(tmp_path)
+    hf = transformers.BertTokenizer.from_pretrained(str(folder))
+    for a, b in PAIRS:
+        check_pair(tokens.load(folder, ("[CLS]", "[SEP]")), hf, a, b)
+
+
+@pytest.mark.parametrize(
+    "post_processor",
+    [
+        None,  # no post-processor: the library joins A and B with nothing between
+        {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {}},  # a template whose pair is $A $B
+    ],
+    ids=["none", "no_separator"],
+)  # fmt: skip
+def test_a_pair_without_a_pair_template_is_refused(tmp_path: Path, post_processor: Any) -> None:
+    data = json.loads((MINILM / "tokenizer.json").read_text()) | {"post_processor": post_processor}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    tokenizer = tokens.load(tmp_path, ("[CLS]", "[SEP]"))
+    assert tokenizer.tokenize("How old are you?").ids  # one sentence still runs
+    with pytest.raises(EncoderError) as raised:
+        tokenizer.tokenize("How old are you?", "I am six.")
+    assert str(raised.value) == (
+        f"{tmp_path / 'tokenizer.json'}: no pair template (its post_processor puts no special token between "
+        "sentence A and B), so the model was not made for sentence pairs; give one sentence"
+    )
+
+
+def test_a_pair_with_an_empty_sentence_is_refused() -> None:
+    tokenizer = tokens.load(MINILM, ("[CLS]", "[SEP]"))
+    for a, b, which in (("How old are you?", " ", "second"), ("", "I am six.", "first")):
+        with pytest.raises(EncoderError) as raised:
+            tokenizer.tokenize(a, b)
+        assert (
+            str(raised.value) == f"{MINILM / 'tokenizer.json'} makes no tokens of the {which} sentence; give it words"
+        )
+
+
+def test_a_pairs_characters_count_together() -> None:
+    from encoder_cli.settings import MAX_SENTENCE_CHARS
+
+    tokenizer = tokens.load(MINILM, ("[CLS]", "[SEP]"))
+    half = "a " * (MAX_SENTENCE_CHARS // 4)
+    assert len(tokenizer.tokenize(half, half).ids) == 2 * len(half) // 2 + 3  # each "a" a token
+    with pytest.raises(EncoderError, match=f"the sentences have {MAX_SENTENCE_CHARS + 1:,} characters, past the"):
+        tokenizer.tokenize(half + "a" * (MAX_SENTENCE_CHARS - 2 * len(half) + 1), half)

@@ -1,0 +1,71 @@
+"""What a user of the families meets at the command line: the family steps' formulas, their
+parameters by name, and cell addresses that take a byte-level token as shown, as stored or bare."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from transformers import AutoConfig
+
+import encoder_cli
+from tests.conftest import run
+
+
+def test_the_embedding_projection_reads_as_its_input_times_W_P(tiny) -> None:
+    document = json.loads(run("explain", "The cat sat", "--model", str(tiny("albert")), "-f", "json").stdout)
+    step = next(s for s in document["steps"] if s["id"] == "input_projection")
+    assert step["formula"] == "input_norm W_P + b_P" and step["inputs"] == ["input_norm"]
+
+
+def test_the_families_parameters_are_named_by_their_last_part(tiny) -> None:
+    for family, name, expected in [
+        ("albert", "W_P", ["input_projection.W_P"]),
+        ("albert", "b_P", ["input_projection.b_P"]),
+        ("mpnet", "relative_attention_bias", ["attention.relative_attention_bias"]),
+    ]:
+        result = run("explain", "The cat sat", "--model", str(tiny(family)), "-s", name, "-f", "json")
+        assert result.exit_code == 0, result.stderr
+        assert [p["id"] for p in json.loads(result.stdout)["parameters"]] == expected
+    ids = json.loads(
+        run("explain", "The cat", "--model", str(tiny("mpnet")), "-s", "position_bias", "-f", "json").stdout
+    )
+    assert [s["id"] for s in ids["steps"]] == [f"attention.heads.{h}.position_bias" for h in range(4)]
+
+
+def test_a_byte_level_row_is_named_as_shown_as_stored_or_bare(tiny) -> None:
+    folder = str(tiny("roberta"))
+    worked = set()
+    for row in ("␣cat", "Ġcat", "cat", "2"):
+        result = run("explain", "The cat sat", "--model", folder, "-c", f"layers.0.attention.heads.0.Q[{row}, d0]")
+        assert result.exit_code == 0, (row, result.stderr)
+        worked.add(result.stdout)
+    assert len(worked) == 1 and next(iter(worked)).startswith("layers.0.attention.heads.0.Q[␣cat, d0] = ")
+    result = run("explain", "The cat sat", "--model", folder, "-c", "layers.0.attention.heads.0.Q[dog, d0]")
+    assert result.exit_code == 2 and "no row 'dog'" in result.stderr
+
+
+def test_distilbert_s_config_may_use_bert_s_names_as_transformers_takes_them(tiny, tmp_path: Path) -> None:
+    """transformers reads hidden_size, num_attention_heads, num_hidden_layers as DistilBERT's dim,
+    n_heads, n_layers (its attribute_map); so does the calculator."""
+    folder = tmp_path / "distilbert"
+    shutil.copytree(tiny("distilbert"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    renamed = {"dim": "hidden_size", "n_heads": "num_attention_heads", "n_layers": "num_hidden_layers"}
+    (folder / "config.json").write_text(json.dumps({renamed.get(k, k): v for k, v in config.items()}))
+    theirs = AutoConfig.from_pretrained(folder)
+    assert (theirs.dim, theirs.n_heads, theirs.n_layers) == (config["dim"], config["n_heads"], config["n_layers"])
+    ours = encoder_cli.explain("The cat sat", model=str(folder))
+    np.testing.assert_array_equal(
+        ours["output"], encoder_cli.explain("The cat sat", model=str(tiny("distilbert")))["output"]
+    )
+
+
+def test_compare_diffs_only_what_layer_and_head_keep(tiny) -> None:
+    result = run("compare", "The cat sat", "The dog sat", "--model", str(tiny("bert")), "--diff", "weights",
+                 "--layer", "1", "--head", "0", "-f", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    diffs = [s["id"] for s in json.loads(result.stdout)["steps"] if s["id"].startswith("diff.")]
+    assert diffs == ["diff.layers.1.attention.heads.0.weights"]
