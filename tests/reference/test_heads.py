@@ -197,6 +197,19 @@ def test_classifier_equals_transformers(reference, variant):
         np.testing.assert_allclose(ours[name], value.numpy(), **TOL, err_msg=name)
 
 
+@pytest.mark.parametrize("variant", ["bert-regression", "roberta-classifier"])
+def test_a_pair_through_a_classifier_is_transformers(reference, variant):
+    """A cross-encoder's use: the score of a sentence pair, its token types as the tokenizer gives them."""
+    folder, model, tokenizer = reference(variant)
+    a, b = "How old are you?", "I am six."
+    ours = encoder_cli.explain(a, b, model=str(folder))
+    inputs = tokenizer(a, b, return_tensors="pt", return_token_type_ids=model.config.type_vocab_size > 1)
+    assert ours.token_ids == inputs["input_ids"][0].tolist()
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    np.testing.assert_allclose(ours["classifier.logits"], logits.numpy(), **TOL)
+
+
 def test_a_folder_without_a_head_runs_as_before(tiny):
     """A base model's folder (BertModel: a pooler, no classifier) has no head steps, and says nothing of [MASK]."""
     folder = tiny("bert")
