@@ -408,8 +408,14 @@ def compare(
             fix = "give the weights as a file"
             raise EncoderError(f"-: compare reads them for each sentence, and stdin can be read once; {fix}",
                                argument="weights")  # fmt: skip
-        a, inputs = _run(sentence_a, weights, model)
-        b, _ = _run(sentence_b, weights, model)
+        runs = []
+        for side, sentence in (("A", sentence_a), ("B", sentence_b)):
+            try:
+                runs.append(_run(sentence, weights, model))
+            except EncoderError as e:  # which of the two sentences it is about
+                e.message += f" (sentence {side}, {sentence!r})"
+                raise
+        (a, inputs), (b, _) = runs
         patterns = [_utf8(p, "--step") for p in step or []]
         shown = [comparison.selected(t, layer, head, patterns) for t in (a, b)]
         result = comparing.compare(a, b, [_utf8(p, "--diff") for p in diff or []], layer, head)
@@ -791,6 +797,8 @@ def _run(
         with folder.recording() as opened:
             result = api.run(sentence, None, model=model, pair=pair, predict_all=predict_all)
         inputs = [str(path) for path in opened]
+        if pair is not None and not any(c.isspace() for c in f"{sentence}{pair}"):  # `explain The cat`: a pair
+            _say(f"note: {sentence!r} and {pair!r} ran as a sentence pair; to run them as one sentence, quote it")
     elif weights is None:
         try:
             result, inputs = api.run(sentence, None), []

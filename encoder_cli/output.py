@@ -64,6 +64,11 @@ def writing(target: Path | None, inputs: Sequence[str | Path] = (), replace: boo
     if st is not None and not replace:
         raise EncoderError(f"{target}: already exists; choose another name, or add --force to replace it")
     real = Path(os.path.realpath(target))
+    for folder in (Path(os.path.realpath(given)) for given in inputs if given != "-" and os.path.isdir(given)):
+        if real.is_relative_to(folder):  # a checkpoint's folder: its files are the user's, read or not
+            raise EncoderError(
+                f"{target}: is inside the model's folder ({folder}), an input of this run; write elsewhere"
+            )
     if real.is_relative_to(PACKAGE):
         raise EncoderError(f"{target}: is inside the installed encoder_cli package ({PACKAGE}); write elsewhere")
     # The temporary file is named before it is made, and made inside the `try`: SIGTERM (which

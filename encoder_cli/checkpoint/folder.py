@@ -115,19 +115,21 @@ def read_json_object(path: Path, what: str, cap: int = JSON_CAP) -> dict[str, An
 
 
 def resolve(name: str) -> Path:
-    """The checkpoint folder that `name` means: an existing folder, else a model id through huggingface_hub."""
+    """The checkpoint folder that `name` means: an existing folder, else a model id through huggingface_hub.
+    Inside `recording()` the folder is noted too: no output may be written into it."""
     given = "give a checkpoint folder or a model id such as org/name"
     if not name.strip():
         raise EncoderError(f"no model given; {given}")
     folder = Path(name).expanduser()
     found = file_type(folder, given)
-    if found == stat.S_IFDIR:
-        return folder.resolve()
-    if found is not None:
+    if found is not None and found != stat.S_IFDIR:
         raise EncoderError(
             f"{show(name)}: not a folder; give the checkpoint's folder (config.json, model.safetensors, ...)"
         )
-    return _from_hub(name, given)
+    resolved = folder.resolve() if found == stat.S_IFDIR else _from_hub(name, given)
+    if (opened := _opened.get()) is not None:
+        opened.append(resolved)
+    return resolved
 
 
 # What a run reads of a model repository: its config, tokenizer, safetensors weights (one file, or shards

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from transformers import AutoConfig
 
 import encoder_cli
@@ -69,3 +70,25 @@ def test_compare_diffs_only_what_layer_and_head_keep(tiny) -> None:
     assert result.exit_code == 0, result.stderr
     diffs = [s["id"] for s in json.loads(result.stdout)["steps"] if s["id"].startswith("diff.")]
     assert diffs == ["diff.layers.1.attention.heads.0.weights"]
+
+
+def test_no_output_is_written_into_the_model_s_folder(tiny, tmp_path: Path) -> None:
+    """vocab.txt beside tokenizer.json is not read, but it is the user's: the folder is off limits."""
+    folder = tmp_path / "bert"
+    shutil.copytree(tiny("bert"), folder)
+    (folder / "vocab.txt").write_text("[PAD]\n")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for name in ("vocab.txt", "trace.json"):
+        result = run("explain", "The cat", "--model", str(folder), "-f", "json", "-o", str(folder / name))
+        assert result.exit_code == 2 and "inside the model's folder" in result.stderr, result.stderr
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    t = encoder_cli.explain("The cat", model=str(folder))
+    with pytest.raises(encoder_cli.EncoderError, match="inside the model's folder"):
+        t.save(folder / "trace.safetensors")
+
+
+def test_two_unquoted_words_run_as_a_pair_and_say_so(tiny) -> None:
+    result = run("explain", "The", "cat", "--model", str(tiny("bert")), "-s", "output")
+    assert result.exit_code == 0
+    assert result.stderr == "note: 'The' and 'cat' ran as a sentence pair; to run them as one sentence, quote it\n"
+    assert run("explain", "The cat", "sat", "--model", str(tiny("bert")), "-s", "output").stderr == ""
