@@ -29,12 +29,13 @@ def explain(
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
+    predict: str = "masks",
 ) -> Explanation:
     """Run the encoder on the sentence (or, with a model, the pair of sentence and sentence_b) and keep
     every intermediate matrix (see encoder_cli.api.explain)."""
     from encoder_cli import api
 
-    return api.explain(sentence, sentence_b, weights=weights, model=model)
+    return api.explain(sentence, sentence_b, weights=weights, model=model, predict=predict)
 
 
 def __getattr__(name: str) -> Any:

@@ -90,6 +90,7 @@ def run(
     weights: str | Path | Mapping[str, Any] | None,
     text: str | None = None,
     model: str | Path | None = None,
+    predict_all: bool = False,
     pair: str | None = None,
 ) -> Trace:
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
@@ -100,7 +101,7 @@ def run(
         from encoder_cli import pretrained
 
         assert sentence is not None  # check() refuses a model without one
-        return encoder.run(pretrained.load(str(model)), sentence, pair)
+        return encoder.run(pretrained.load(str(model)), sentence, pair, predict_all)
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
     elif isinstance(weights, Mapping):
@@ -124,6 +125,7 @@ def explain(
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     model: str | Path | None = None,
+    predict: str = "masks",
 ) -> Explanation:
     """Run the encoder on the sentence and keep every intermediate matrix.
 
@@ -132,6 +134,7 @@ def explain(
     model: a pretrained checkpoint folder or Hugging Face model id, instead of weights.
     sentence_b: with a model, a second sentence: the pair, as the model's tokenizer encodes it
     ([CLS] A [SEP] B [SEP], B of token type 1, in BERT).
+    predict: which positions a masked-LM checkpoint predicts: "masks" (its mask tokens') or "all".
     Raises EncoderError for bad input.
     """
     for given, what in ((sentence, "the sentence"), (sentence_b, "the second sentence")):
@@ -143,13 +146,19 @@ def explain(
         weights = _path(weights, "weights", "a path (str or pathlib.Path) or a mapping")
     if model is not None:
         model = _path(model, "model", "a folder's path or a model id (str or pathlib.Path)")
+    if predict not in ("masks", "all"):
+        raise EncoderError(
+            f'predict is {predict!r}; give "masks" (the mask tokens\' words) or "all" (every position\'s)'
+        )
     with np.errstate(all="ignore"):
         if model is None:
             return Explanation(run(sentence, weights, pair=sentence_b), [weights] if isinstance(weights, str) else [])
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            return Explanation(run(sentence, weights, model=model, pair=sentence_b), opened)
+            return Explanation(
+                run(sentence, weights, model=model, pair=sentence_b, predict_all=predict == "all"), opened
+            )
 
 
 def _path(value: object, what: str, expected: str) -> str:

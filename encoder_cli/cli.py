@@ -38,6 +38,13 @@ else:  # --format's choices, from the table of formats
 EXAMPLE_FILE = "the-cat-sat.yaml"
 
 
+class Predict(str, Enum):
+    """explain --predict: which positions a masked-LM head predicts."""
+
+    masks = "masks"
+    all = "all"
+
+
 class Exit(IntEnum):
     OK = 0  # done; check: every answer right
     WRONG = 1  # check: some answer is wrong
@@ -254,6 +261,19 @@ def explain(
         ),
     ] = False,
     no_color: NoColor = False,
+    predict: Annotated[
+        Predict,
+        typer.Option(
+            help="With a masked-LM checkpoint: predict the words of the mask tokens ([MASK], <mask>), "
+            "or of every position (all)."
+        ),
+    ] = Predict.masks,
+    top: Annotated[
+        int,
+        typer.Option(
+            min=1, metavar="K", help="Words shown of each predicted position (JSON and --full keep every word)."
+        ),
+    ] = 5,
 ) -> None:
     """Run the encoder on SENTENCE and show every intermediate matrix.
 
@@ -295,7 +315,7 @@ def explain(
 
     view = views.VIEWS[format]
     try:
-        result, inputs = _run(sentence, weights, model, sentence_b)
+        result, inputs = _run(sentence, weights, model, sentence_b, predict is Predict.all)
         steps = names.select(result, layer, head, [_utf8(p, "--step") for p in step or []])
         if overview and view.needs is views.Needs.STEPS:
             raise EncoderError("is for reading; a JSON reader filters the document itself: drop --overview, "
@@ -323,7 +343,7 @@ def explain(
             else:
                 if view.note is not None and (note := view.note(steps)):
                     _say(note)
-                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color)
+                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color, top=top)
                 views.write(format, job, out)
     except EncoderError as e:
         _fail(e)
@@ -757,7 +777,7 @@ def _example(ctx: typer.Context) -> str:
 
 
 def _run(
-    sentence: str | None, weights: str | None, model: str | None, pair: str | None = None
+    sentence: str | None, weights: str | None, model: str | None, pair: str | None = None, predict_all: bool = False
 ) -> tuple[Trace, list[str]]:
     """The run's trace (the example's without --weights or --model), and the files it read, which
     no output may replace: the weights ('-': stdin's), every file of a checkpoint that was opened
@@ -775,7 +795,7 @@ def _run(
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:
-            result = api.run(sentence, None, model=model, pair=pair)
+            result = api.run(sentence, None, model=model, pair=pair, predict_all=predict_all)
         inputs = [str(path) for path in opened]
         if pair is not None and not any(c.isspace() for c in f"{sentence}{pair}"):  # `explain The cat`: a pair
             _say(f"note: {sentence!r} and {pair!r} ran as a sentence pair; to run them as one sentence, quote it")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from encoder_cli import ops, parameters
+from encoder_cli import ops, parameters, tasks
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Sym
 from encoder_cli.settings import MAX_HELD, Model, Norm, Positional, Settings
@@ -17,19 +17,21 @@ from encoder_cli.spec import Layer, Matrix, NormWeights, Spec
 from encoder_cli.trace import Tape, Trace, Var
 
 
-def run(spec: Spec, sentence: str, pair: str | None = None) -> Trace:
-    """pair: a second sentence (a checkpoint's), encoded with the first as the tokenizer's pair template says."""
+def run(spec: Spec, sentence: str, pair: str | None = None, predict_all: bool = False) -> Trace:
+    """pair: a second sentence (a checkpoint's), encoded with the first as the tokenizer's pair template says;
+    predict_all: the masked-LM head (where the model has one) predicts every position, not only the masks."""
     # Overflow is reported by the Tape as one clear error, not as numpy warnings.
     with np.errstate(all="ignore"):
-        return _run(spec, sentence, pair)
+        return _run(spec, sentence, pair, predict_all)
 
 
-def _run(spec: Spec, sentence: str, pair: str | None) -> Trace:
+def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trace:
     m = spec.settings
     embedded = spec.vocabulary.embed(sentence, pair)
     n = len(embedded.tokens)
-    if spec.held + cells(spec, n) > MAX_HELD:
-        raise EncoderError(_too_much(spec, n))
+    predicted = tasks.predicted(spec, embedded.ids, predict_all)
+    if spec.held + cells(spec, n, len(predicted)) > MAX_HELD:
+        raise EncoderError(_too_much(spec, n, len(predicted)))
     t = Tape(embedded.labels or embedded.tokens)
 
     # Stage 1: tokenization & embedding. X [n, d]
@@ -66,15 +68,16 @@ def _run(spec: Spec, sentence: str, pair: str | None) -> Trace:
         pooled = s7("pooled", "Sentence embedding", ops.Pool(spec.pooling), x, sym=Sym("pooled", r"\mathrm{pooled}"))
         if spec.normalize:
             s7("pooled.normalized", "Sentence embedding, normalised", ops.L2Normalize(), pooled)
+    tasks.run(t, spec, x, predicted)
 
     model = Model(m.d_model, m.heads, m.d_k, spec.d_ff, len(spec.layers), m.positional, m.norm, m.activation,
                   m.layer_norm_eps)  # fmt: skip
-    held = spec.held + cells(spec, n)
+    held = spec.held + cells(spec, n, len(predicted))
     return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held, pair)
 
 
-def cells(spec: Spec, n: int) -> int:
-    """The numbers a run's steps hold, step by step as run() records them."""
+def cells(spec: Spec, n: int, predicted: int = 0) -> int:
+    """The numbers a run's steps hold, step by step as run() records them (the heads' for `predicted` positions)."""
     m, d, heads = spec.settings, spec.settings.d_model, spec.settings.heads
     e = d if spec.embedding_projection is None else int(spec.embedding_projection[0].shape[0])  # E
     # Each head's Q, K, V, output [n, d_k] and scores, scaled, (biased,) weights [n, n]; concat, output,
@@ -89,14 +92,14 @@ def cells(spec: Spec, n: int) -> int:
     around += n * d if spec.embedding_projection is not None else 0
     around += (1 + heads) * n * n if relative else 0  # the buckets, and each head's bias
     around += d * ((spec.pooling is not None) + (spec.pooling is not None and spec.normalize))
-    return len(spec.layers) * layer + around
+    return len(spec.layers) * layer + around + tasks.cells(spec, predicted)
 
 
-def _too_much(spec: Spec, n: int) -> str:
+def _too_much(spec: Spec, n: int, predicted: int) -> str:
     """Why a run is refused, and the longest sentence this model can take."""
-    held = spec.held + cells(spec, n)
+    held = spec.held + cells(spec, n, predicted)
     m, layers = spec.settings, len(spec.layers)
-    longest = next((k for k in range(n - 1, 0, -1) if spec.held + cells(spec, k) <= MAX_HELD), 0)
+    longest = next((k for k in range(n - 1, 0, -1) if spec.held + cells(spec, k, min(k, predicted)) <= MAX_HELD), 0)
     each = "1 layer" if layers == 1 else f"each of {layers} layers"
     weights = f"; its weights, as held in memory, {spec.held:,}" if spec.held else ""
     fix = f"use at most {longest} tokens with this model" if longest else "this model is too large to run"

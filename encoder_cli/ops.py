@@ -46,7 +46,7 @@ class Cell(NamedTuple):
 
 class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
-    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference
+    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid
     text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
     result: float  # computed from the terms
@@ -61,6 +61,7 @@ class Op:
     rows: ClassVar[tuple[str, ...] | None] = None  # row labels, where they are not the tokens
     looked_up: ClassVar[bool] = False  # its values are read off printed parameters: nothing to work out
     heatmap: ClassVar[bool] = False  # its values are shares (0 to 1): the views colour them as a heatmap
+    vocabulary: ClassVar[bool] = False  # its columns are a vocabulary's words: the views show each row's top k
 
     # The math: the step's value from its inputs' values.
     __call__: Callable[..., Array]
@@ -77,6 +78,10 @@ class Op:
     def level(self, v: float) -> float:
         """Where a value of a heatmap sits, from 0 to 1: a share, as it is."""
         return v
+
+    def verdict(self, value: Array, cols: Sequence[str], f: Callable[[float], str]) -> str | None:
+        """What the views say under its matrix, where its values are an answer (a classifier's label)."""
+        return None
 
 
 def _named(out: Sym | None, expr: Sym) -> Sym:
@@ -515,7 +520,8 @@ class Softmax(Op):
         exps = np.exp(row - row.max())  # shifted like the computation; shown unshifted when it fits
         shift = "" if row.max() < 700 else f" (each shifted by the row's largest, {f(row.max())})"
         shown = np.exp(row) if not shift else exps
-        text = f"exp({f(row[c.j])}) / ({' + '.join(f'exp({f(v)})' for v in row)}){shift}"
+        terms = [f"exp({f(v)})" for v in row]
+        text = f"exp({f(row[c.j])}) / ({_sum(terms) if self.vocabulary else ' + '.join(terms)}){shift}"
         text += f" = {f(shown[c.j])} / {f(shown.sum())}"
         return Worked("softmax", text, [float(v) for v in row], float(exps[c.j] / exps.sum()))
 
@@ -862,6 +868,98 @@ class Difference(Op):
         terms = [float(b[c.i, c.j]), float(a[c.i, c.j])]
         names = f"{c.inputs[1]}[{c.row}, {c.col}] − {c.inputs[0]}[{c.row}, {c.col}]"
         return Worked("difference", f"{names} = {c.f(terms[0])}{_signed(c.f(-terms[1]))}", terms, terms[0] - terms[1])
+
+
+# --- The heads of a task checkpoint (tasks.py) ------------------------------------------------
+
+
+class Pick(Op):
+    """Rows of the output: the positions a head predicts from."""
+
+    kind = "copy"
+    cols = "same"
+
+    def __init__(self, positions: Sequence[int]) -> None:
+        self.positions = list(positions)
+
+    def __call__(self, x: Array) -> Array:
+        return x[self.positions]
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        at = ", ".join(map(str, self.positions))
+        return _named(out, Sym(f"the output's rows {at}", rf"\text{{the output's rows {at}}}"))
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        p = self.positions[c.i]
+        return Worked("copy", f"{c.inputs[0]}[{p}, {c.col}]", [], float(x[p, c.j]))
+
+
+class Tanh(Op):
+    """tanh(h), each value on its own: BERT's pooler, RoBERTa's classifier."""
+
+    kind = "activation"
+    cols = "same"
+
+    def __call__(self, h: Array) -> Array:
+        return np.tanh(h)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, h: Sym) -> Sym:
+        return _named(out, Sym(f"tanh({h.text})", rf"\tanh({h.tex})"))
+
+    def work(self, c: Cell, h: Array) -> Worked:
+        v = float(h[c.i, c.j])
+        return Worked("tanh", f"tanh({c.f(v)})", [v], math.tanh(v))
+
+
+class WordLogits(Linear):
+    """x W + b with a column for each word of the vocabulary: W is read a block of columns at a time."""
+
+    vocabulary = True
+
+
+class Score(Linear):
+    """A regression's x W + b: the score itself, no softmax."""
+
+    def verdict(self, value: Array, cols: Sequence[str], f: Callable[[float], str]) -> str | None:
+        return f"score: {f(float(value[0, 0]))}"
+
+
+class WordSoftmax(Softmax):
+    """The softmax over the vocabulary: its worked cell sums the first and last few exps around "…"."""
+
+    vocabulary = True
+    heatmap = False  # thousands of columns, summarised by the top k
+
+
+class LabelSoftmax(Softmax):
+    """The softmax over a classifier's labels: the views name the winner."""
+
+    def verdict(self, value: Array, cols: Sequence[str], f: Callable[[float], str]) -> str | None:
+        best = int(np.argmax(value[0]))
+        return f"label: {cols[best]} (probability {f(float(value[0, best]))})"
+
+
+class Sigmoid(Op):
+    """1 / (1 + exp(−x)) for each label on its own (a multi-label classifier): any number of them may hold."""
+
+    kind = "sigmoid"
+    cols = "same"
+    heatmap = True
+
+    def __call__(self, x: Array) -> Array:
+        e = np.exp(-np.abs(x))  # never overflows: sigmoid(x) = 1 / (1 + e) for x ≥ 0, e / (1 + e) below
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, x: Sym) -> Sym:
+        return Sym("sigmoid of each value: 1 / (1 + exp(−x))", r"\sigma(x) = \frac{1}{1 + e^{-x}}")
+
+    def work(self, c: Cell, x: Array) -> Worked:
+        v = float(x[c.i, c.j])
+        return Worked("sigmoid", f"1 / (1 + exp({_paren(c.f(-v))}))", [v], float(self(np.array([v]))[0]))
+
+    def verdict(self, value: Array, cols: Sequence[str], f: Callable[[float], str]) -> str | None:
+        held = [f"{label} ({f(float(p))})" for label, p in zip(cols, value[0], strict=True) if p >= 0.5]
+        return f"labels at 0.5 or more: {', '.join(held) or 'none'}"
 
 
 # --- The parameters, shown on request ------------------------------------------------------

@@ -16,6 +16,8 @@ in its file until then.
     S.gamma, S.beta                       for each LayerNorm step S (norm_1, input_norm, ...)
     input_projection.W_P, b_P             the embedding projection (ALBERT, ELECTRA)   (E x d, 1 x d)
     attention.relative_attention_bias     MPNet's relative_attention_bias             (buckets x heads)
+    mlm.W_T, b_T, W_vocab, b_vocab        a masked-LM head's (d x E, 1 x E, E x V, 1 x V)
+    classifier.W_C, b_C, W_out, b_out     a sequence classifier's (d x d, 1 x d, d x L, 1 x L)
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ _WHAT = {
     "b_2": "FFN bias, second layer",
     "W_P": "Embedding projection weights",
     "b_P": "Embedding projection bias",
+    "W_T": "Masked-LM head: dense weights",
+    "b_T": "Masked-LM head: dense bias",
+    "W_vocab": "Output layer: the word embeddings (tied) or the decoder",
+    "b_vocab": "Output bias, one per word",
+    "W_C": "Classifier: dense weights",
+    "b_C": "Classifier: dense bias",
+    "W_out": "Classifier: output weights",
+    "b_out": "Classifier: output bias",
     "gamma": "LayerNorm scale γ",
     "beta": "LayerNorm shift β",
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoder_cli import checkpoint
+from encoder_cli.checkpoint import heads
 from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import Activation, Norm, Positional, Settings
 from encoder_cli.spec import Embedded, Layer, NormWeights, Source, Spec
@@ -27,6 +28,7 @@ def load(name: str) -> Spec:
         fix = "give a checkpoint whose files and folders you can read"
         raise EncoderError(f"{show(e.filename)}: cannot be read ({e.strerror}); {fix}") from None
     c = ckpt.config
+    masked_lm = heads.masked_lm(ckpt)
     return Spec(
         settings=Settings(
             d_model=c.hidden_size,
@@ -36,7 +38,7 @@ def load(name: str) -> Spec:
             activation=Activation(ckpt.activation),
             layer_norm_eps=c.layer_norm_eps,
         ),
-        vocabulary=_Tokenizer(ckpt),
+        vocabulary=_Tokenizer(ckpt, masked_lm is None),
         positional_table=_Table(c.max_position_embeddings, ckpt.position_embeddings),
         embedding_norm=NormWeights(*ckpt.embedding_norm()),
         layers=_Layers(ckpt),
@@ -49,12 +51,15 @@ def load(name: str) -> Spec:
         held=c.hidden_size * c.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
         embedding_projection=ckpt.projection(),
         relative_bias=ckpt.relative_bias(),
+        masked_lm=masked_lm,
+        classifier=heads.classifier(ckpt),
     )
 
 
 @dataclass(frozen=True)
 class _Tokenizer:
     ckpt: checkpoint.Checkpoint
+    unpredicted: bool  # the model has no masked-LM head to predict a mask token
 
     def embed(self, sentence: str, pair: str | None = None) -> Embedded:
         """The model's own tokens (special ones included; a pair's through the tokenizer's pair template)
@@ -66,6 +71,14 @@ class _Tokenizer:
             warnings.append(
                 f"the sentence makes {len(t.tokens)} tokens; sentence-transformers would cut it at {cut} "
                 f"(max_seq_length of {self.ckpt.name}) for its sentence embedding, and this run does not"
+            )
+        from encoder_cli.checkpoint import tokens  # loaded with the checkpoint
+
+        mask = tokens.mask_token(self.ckpt.path) if self.unpredicted else None
+        if mask is not None and self.ckpt.tokenizer.id_of(mask) in t.ids:
+            warnings.append(
+                f"the sentence has {mask}, and {self.ckpt.name} has no masked-LM head to predict it; "
+                "the encoder runs as for any token (a ...ForMaskedLM checkpoint predicts it)"
             )
         X = self.ckpt.word_embeddings(t.ids)
         positions = self.ckpt.positions(t.ids)

@@ -11,13 +11,16 @@ import heapq
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from encoder_cli import tokenizer
 from encoder_cli.errors import EncoderError
 from encoder_cli.settings import SUGGEST_CHARS, SUGGEST_COMPARED, UNK, Pooling, Settings
+
+if TYPE_CHECKING:
+    from encoder_cli.tasks import Classifier, MaskedLM
 
 Array = np.ndarray
 
@@ -153,3 +156,5 @@ class Spec:
     sentence: str | None = None  # the sentence a weights file names, run when none is given
     embedding_projection: tuple[Matrix, Array] | None = None  # W [E, d], b [d]: embeddings of size E -> d (ALBERT)
     relative_bias: Array | None = None  # [buckets, heads]: a learned bias by relative position (MPNet)
+    masked_lm: MaskedLM | None = None  # a task checkpoint's heads, run after the output (tasks.py)
+    classifier: Classifier | None = None

@@ -37,6 +37,7 @@ STAGES = {
     6: "Add & Norm",
     7: "Output",
     8: "Similarity",
+    9: "Heads",
 }
 PURPOSES = {
     1: "Convert words to vectors.",
@@ -47,6 +48,7 @@ PURPOSES = {
     6: "Further stabilisation.",
     7: "The contextual representations, passed to the next layer or the decoder.",
     8: "How alike two sentences' embeddings are: the cosine of the angle between them.",
+    9: "What a task checkpoint's head makes of them: the masked words, or the sentence's label.",
 }
 
 _LAYER = re.compile(r"layers\.(\d+)\.")
@@ -215,9 +217,13 @@ class Tape:
         self.steps: list[Step] = []
         self.prefix, self.stage, self.suffix, self.shared = "", 1, "", ""
 
-    def within(self, prefix: str = "", stage: int | None = None, suffix: str = "", shared: str = "") -> Tape:
-        """shared: what the titles of steps that use weights add (", with layer 0's weights")."""
+    def within(
+        self, prefix: str = "", stage: int | None = None, suffix: str = "", shared: str = "", rows: Sequence[str] = ()
+    ) -> Tape:
+        """shared: what the titles of steps that use weights add (", with layer 0's weights"); rows: the
+        rows' labels where they are not the tokens (a head's predicted positions)."""
         scope = copy.copy(self)  # the same steps, in a narrower scope
+        scope.rows = tuple(rows) or self.rows
         scope.prefix += prefix
         scope.stage = self.stage if stage is None else stage
         scope.suffix = suffix or self.suffix
@@ -232,11 +238,11 @@ class Tape:
         *inputs: Var,
         lhs: Sym | None = None,
         sym: Sym | None = None,
-        cols: str | None = None,
+        cols: str | tuple[str, ...] | None = None,
     ) -> Var:
         """Step `name` = op(inputs). lhs: the result's name, shown as `lhs = …` and used by later
         formulas; sym: only used by later formulas; neither: later formulas repeat this one.
-        cols: a prefix for the column labels ("f": f0, f1, ...) instead of the op's."""
+        cols: a prefix for the column labels ("f": f0, f1, ...), or the labels, instead of the op's."""
         step_id = self.prefix + name
         value = op(*(x.value for x in inputs))
         if not np.isfinite(value).all():

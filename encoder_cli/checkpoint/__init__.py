@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from encoder_cli.checkpoint import heads
 from encoder_cli.checkpoint.families import BUCKETS, FAMILIES, Family, listed
 from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
@@ -308,8 +310,8 @@ def _config(folder: Path) -> tuple[Family, Config]:
 def _tensors(
     folder: Path, stored: dict[str, tuple[SafetensorsFile, str]], family: Family, config: Config
 ) -> dict[str, tuple[SafetensorsFile, str]]:
-    """The tensors the family needs, by their canonical names (no `roberta.` prefix, LayerNorm
-    weight/bias), all checked."""
+    """The tensors the family needs (and its heads', where the folder has them), by their canonical
+    names (no `roberta.` prefix, LayerNorm weight/bias), all checked."""
     canonical: dict[str, str] = {}
     for name in stored:
         key = name.removeprefix(family.prefix)
@@ -322,7 +324,7 @@ def _tensors(
             raise EncoderError(f"{show(folder)}: {both}; keep one")
         canonical[key] = name
     tensors = {}
-    for key, shape in _shapes(family, config):
+    for key, shape in chain(_shapes(family, config), heads.wanted(folder, family, config, canonical)):
         if key not in canonical:
             source = "model.safetensors" if (folder / "model.safetensors").exists() else "model.safetensors.index.json"
             raise EncoderError(

@@ -15,6 +15,19 @@ default activation. A family that brings a new kind of step names it here (`proj
     electra      yes          0                 when E != d               -              own
     mpnet        -            1 + 1 (fixed)     -                         32 buckets     own
 
+A task checkpoint adds a head on the encoder's output, under its own tensor names (`masked_lm`,
+`classifier`): a masked-LM head (dense, activation, LayerNorm, then the word embeddings, tied, or
+a decoder of its own, plus a bias) and a sequence classifier (the first token's row through a
+dense layer and an activation, then the labels' out projection):
+
+    family       masked LM                                  activation   classifier (dense, act, out)
+    bert         cls.predictions.transform.dense, .LayerNorm hidden_act   pooler.dense, tanh, classifier
+    roberta      lm_head.dense, lm_head.layer_norm           gelu         classifier.dense, tanh, classifier.out_proj
+    distilbert   vocab_transform, vocab_layer_norm           hidden_act   pre_classifier, relu, classifier
+    albert       predictions.dense (d -> E), .LayerNorm      hidden_act   pooler, tanh, classifier
+    electra      generator_predictions.dense (d -> E), ...   gelu         classifier.dense, gelu, classifier.out_proj
+    mpnet        lm_head.dense, lm_head.layer_norm           gelu         classifier.dense, tanh, classifier.out_proj
+
 Each row was checked against transformers 5.25's modeling_*.py; the defaults (a key config.json
 leaves out) are the config classes' own, and tests/unit/test_families.py holds them to them.
 """
@@ -52,6 +65,32 @@ BERT_DEFAULTS: Mapping[str, Any] = {
 
 
 @dataclass(frozen=True)
+class MaskedLM:
+    """A masked-LM head's tensors: transform = LayerNorm(act(x W + b)), then logits = transform W_vocab + bias."""
+
+    dense: str  # [d -> E]
+    norm: str  # its LayerNorm (config.json's layer_norm_eps)
+    decoder: str  # the output layer: its weight where stored, else the word embeddings (tied)
+    bias: str  # one per word, tied to the decoder's own bias: that one where it is stored
+    activation: str | None = None  # a key of checkpoint.ACTIVATIONS; None: config.json's hidden_act
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A sequence classifier's tensors: pooled = act(x[0] W + b), logits = pooled W_out + b_out."""
+
+    dense: str  # [d -> d]
+    activation: str  # "tanh", "relu" or "gelu"
+    out: str  # [d -> labels]
+
+
+BERT_MLM = MaskedLM("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
+                    "cls.predictions.bias")  # fmt: skip
+LM_HEAD = MaskedLM("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias", "gelu")
+OUT_PROJ = Classifier("classifier.dense", "tanh", "classifier.out_proj")
+
+
+@dataclass(frozen=True)
 class Family:
     model_type: str  # config.json's
     name: str  # as people write it: "RoBERTa"
@@ -69,6 +108,8 @@ class Family:
     groups: bool = False  # ALBERT: layers share the weights of their group
     special: tuple[str, str] = ("[CLS]", "[SEP]")  # around a sentence, for a folder with only vocab.txt
     known_as: str = ""  # checkpoints of this shape, for messages
+    masked_lm: MaskedLM = BERT_MLM  # the tensors of its masked-LM head, where a checkpoint has one
+    classifier: Classifier = Classifier("pooler.dense", "tanh", "classifier")  # of its sequence classifier
 
 
 def _without(*keys: str) -> dict[str, Any]:
@@ -83,6 +124,8 @@ _ROBERTA = Family(
     defaults={**BERT_DEFAULTS, "vocab_size": 50265, "pad_token_id": 1},
     positions_after_padding=True,
     special=("<s>", "</s>"),
+    masked_lm=LM_HEAD,
+    classifier=OUT_PROJ,
 )
 FAMILIES = {
     f.model_type: f
@@ -116,6 +159,8 @@ FAMILIES = {
                 "norm_2": "output_layer_norm",
             },
             token_types=False,
+            masked_lm=MaskedLM("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias"),
+            classifier=Classifier("pre_classifier", "relu", "classifier"),
         ),
         Family(
             "albert",
@@ -146,6 +191,8 @@ FAMILIES = {
             projection="encoder.embedding_hidden_mapping_in",
             project_always=True,
             groups=True,
+            masked_lm=MaskedLM("predictions.dense", "predictions.LayerNorm", "predictions.decoder", "predictions.bias"),
+            classifier=Classifier("pooler", "tanh", "classifier"),
         ),
         Family(
             "electra",
@@ -159,6 +206,14 @@ FAMILIES = {
                 "embedding_size": 128,
             },
             projection="embeddings_project",
+            masked_lm=MaskedLM(
+                "generator_predictions.dense",
+                "generator_predictions.LayerNorm",
+                "generator_lm_head",
+                "generator_lm_head.bias",
+                "gelu",
+            ),
+            classifier=Classifier("classifier.dense", "gelu", "classifier.out_proj"),
         ),
         Family(
             "mpnet",
@@ -184,6 +239,8 @@ FAMILIES = {
             positions_after_padding=True,
             relative_bias="encoder.relative_attention_bias.weight",
             special=("<s>", "</s>"),
+            masked_lm=LM_HEAD,
+            classifier=OUT_PROJ,
         ),
     ]
 }

@@ -139,6 +139,16 @@ class Tokenizer:
         """A token as text: the bytes it stands for (a space as ␣), bytes of no whole character in hex."""
         return _readable(token.encode() if id in self._added else self._bytes(token))
 
+    def id_of(self, token: str) -> int | None:
+        """A token's id (the vocabulary's or an added token's); None for no such token."""
+        return self._tokenizer.token_to_id(token)
+
+    def vocabulary(self, size: int) -> tuple[str, ...]:
+        """Each id's token below `size`, readable (␣cat); "" for an id that is no token's."""
+        return tuple(
+            "" if (token := self._tokenizer.id_to_token(i)) is None else self.label(token, i) for i in range(size)
+        )
+
     def _bytes(self, piece: str) -> bytes:
         """The bytes a piece stands for."""
         byte = BYTE_PIECE.fullmatch(piece) if self._byte_fallback else None
@@ -317,3 +327,8 @@ def from_vocab_txt(folder: Path, cls_sep: tuple[str, str]) -> Tokenizer:
     )
     data = {"model": {"type": "WordPiece", "unk_token": unk, "continuing_subword_prefix": "##"}}
     return Tokenizer(path, tokenizer, data, specials[0])
+
+
+def mask_token(folder: Path) -> str | None:
+    """The tokenizer's mask token ([MASK], <mask>), as tokenizer_config.json (or special_tokens_map.json) names it."""
+    return _special(folder, _config(folder), ("mask_token",), None)

@@ -156,3 +156,28 @@ def heat(weight: float) -> tuple[tuple[int, int, int], bool]:
     # plain floats, not numpy: a 300 x 300 heatmap is 90,000 calls
     r, g, b = (a + (z - a) * (position - low) for a, z in zip(_VIRIDIS[low], _VIRIDIS[low + 1], strict=True))
     return (int(r), int(g), int(b)), 0.299 * r + 0.587 * g + 0.114 * b > 140
+
+
+TOP = 5  # words a view shows of each row of a step over the vocabulary (--top)
+
+
+def top(trace: Trace, step: Step, k: int) -> Step:
+    """A step over the vocabulary (m x V, Op.vocabulary: a masked-LM head's logits and probabilities) as
+    each row's k best words, best first: a row a word, labelled `position: word`, with this step's value
+    and that of each vocabulary step it is computed from (the probabilities' logits)."""
+    from encoder_cli.ops import Given
+
+    k = min(k, step.value.shape[1])
+    best = np.argsort(-step.value, axis=1, kind="stable")[:, :k]  # ties: the lower id first
+    steps = [step, *(s for s in map(trace.by_id.get, step.inputs) if s is not None and s.op.vocabulary)]
+    value = np.concatenate([np.stack([s.value[i, best[i]] for s in steps], axis=1) for i in range(len(best))])
+    where = [label.rsplit("(", 1)[-1].rstrip(")") for label in step.rows]  # "[MASK] (3)": position 3
+    rows = tuple(f"{where[i]}: {step.cols[j]}" for i in range(len(best)) for j in best[i])
+    cols = tuple(s.id.rsplit(".", 1)[-1] for s in steps)
+    title = f"{step.title}: the top {k} of {step.value.shape[1]:,} words for each row (--full shows all)"
+    return Step(step.id, title, step.formula, step.tex, value, rows, cols, step.inputs, Given(value), step.stage)
+
+
+def verdict(step: Step, precision: int) -> str | None:
+    """What a step's values answer, where they answer something (a classifier's label)."""
+    return step.op.verdict(step.value, step.cols, lambda v: number(v, precision))

@@ -81,12 +81,13 @@ def layout(
     title: str = TITLE,
     asks: Sequence[tuple[str, str]] = (),
     overview: bool = False,
+    top: int = fmt.TOP,
 ) -> Page:
     """The page of these steps; `width` measures a row label in digits as the format prints it.
     With marks (a worksheet), its blanks and the cells left out; asks: what a worksheet asks of
     the answers, after the facts ("Answers", "give 2 decimals"). What the user gave (the
     sentence, the tokens, a path) is escaped here, once, as the terminal view does (printable):
-    each format then escapes its own markup."""
+    each format then escapes its own markup. A step over the vocabulary shows its `top` words (fmt.top), unless full."""
     facts = [*fmt.sentences(trace), *fmt.tokenization(trace, TOKENS)]
     facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
     if trace.unknown:
@@ -101,8 +102,11 @@ def layout(
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
         worked = printable(work.cell(trace, step, 0, 0, precision).text) if show_work else None
-        shown = _shown(step, width, precision, full, worked)
-        sections[-1].steps.append(replace(shown, marks=(marks or {}).get(step.id)))
+        marked = (marks or {}).get(step.id)
+        summary = step.op.vocabulary and not full and not marked  # its top words
+        shown = _shown(fmt.top(trace, step, top) if summary else step, width, precision, full, worked)
+        said = None if marked else fmt.verdict(step, precision)  # a classifier's label, unless it is asked
+        sections[-1].steps.append(replace(shown, marks=marked, caption=shown.caption + (f" · {said}" if said else "")))
     return Page(title, facts, sections)
 
 

@@ -34,18 +34,21 @@ def render(
     marks: Marks | None = None,
     title: str | None = None,
     asks: Sequence[tuple[str, str]] = (),
+    top: int = fmt.TOP,
 ) -> Iterator[RenderableType]:
     """Header (under its title, if any), then per stage a rule and its tables (with their first
-    cell worked out, if show_work). width/max_rows None: never summarise. marks: a worksheet's
-    blanks; asks: what it asks of the answers, after the facts. What the user gave (the tokens,
-    the source's path) is shown by printable."""
+    cell worked out, if show_work). width/max_rows None: never summarise (a step over the
+    vocabulary is else its top words). marks: a worksheet's blanks; asks: what it asks of the
+    answers, after the facts. What the user gave (the tokens, the source's path) is shown by printable."""
     yield _header(trace, title, asks)
     section = None
     for step in steps:
         if (step.layer, step.stage) != section:
             section = (step.layer, step.stage)
             yield Rule(Text(fmt.heading(step), style="bold"), align="left", style="dim")
-        table = _table(step, precision, width, max_rows, (marks or {}).get(step.id))
+        marked = (marks or {}).get(step.id)
+        summary = step.op.vocabulary and width is not None and not marked
+        table = _table(fmt.top(trace, step, top) if summary else step, precision, width, max_rows, marked)
         if show_work:
             table.renderables.append(WorkedLine(work.cell(trace, step, 0, 0, precision).text))
         yield table
@@ -129,6 +132,8 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim")
     if len(show_rows) < n or len(show_cols) < m:
         caption.append("   summarised: --full shows every row and column")
+    if not marked and (said := fmt.verdict(step, precision)):  # a classifier's label, unless a worksheet asks it
+        caption.append(f"   {said}", style="bold")
     header: Cells = [("", BOLD), *((ELLIPSIS if j is None else cols[j], BOLD) for j in show_cols)]
     heat = step.op.level if step.op.heatmap else None
     body = [

@@ -55,6 +55,7 @@ class Job:
     title: str | None = None  # a worksheet's; None: the page's own title, none on a console
     asks: Sequence[tuple[str, str]] = ()  # what a worksheet asks of the answers
     no_color: bool = False
+    top: int = 5  # words shown of each row of a step over the vocabulary (a masked-LM head's), unless full
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def _print(job: Job, console: Console, svg: bool = False) -> int:
         marks=job.marks,
         title=job.title,
         asks=job.asks,
+        top=job.top,
     )
     for part in terminal.overview(job.trace, job.steps, precision=job.precision) if job.overview else parts:
         if job.full and isinstance(part, Group):  # a matrix prints at its own width, if wider
@@ -184,7 +186,7 @@ def layout(job: Job, width: Callable[[str], int]) -> Page:
 
     title = page.TITLE if job.title is None else job.title
     return page.layout(job.trace, job.steps, job.precision, job.full, job.show_work, width, job.marks, title,
-                       job.asks, job.overview)  # fmt: skip
+                       job.asks, job.overview, job.top)  # fmt: skip
 
 
 def _safetensors(job: Job, out: TextIO) -> None:

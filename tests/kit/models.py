@@ -2,7 +2,8 @@
 
 build() makes the family's config (AutoConfig.for_model, small sizes), its base model
 (AutoModel.from_config: the tensor names a base checkpoint saves; masked_lm=True saves a
-...ForMaskedLM instead, whose names carry the family's prefix, `roberta.encoder...`), redraws
+...ForMaskedLM instead, whose names carry the family's prefix, `roberta.encoder...`, and
+classifier=True a ...ForSequenceClassification, its labels from the overrides' id2label), redraws
 every parameter from a generator seeded by the family's name, so that none is a trivial 0 or 1
 (LayerNorm's gamma in 1 ± 0.3), and saves it with save_pretrained beside the family's tokenizer
 (tests.kit.tokenizers). Where the family is used through sentence-transformers in real life,
@@ -62,11 +63,37 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mpnet": ("mpnet", {}),
 }
 
+# Checkpoints with a head (tests/reference/test_heads.py), by id: (family, build()'s arguments).
+SENTIMENT = {"id2label": {0: "negative", 1: "neutral", 2: "positive"}}
+HEADS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bert-masked-lm": ("bert", {"masked_lm": True}),
+    "roberta-masked-lm": ("roberta", {"masked_lm": True}),
+    "distilbert-masked-lm": ("distilbert", {"masked_lm": True}),
+    "albert-masked-lm": ("albert", {"masked_lm": True}),  # transform d -> E
+    "electra-generator-masked-lm": ("electra", {"masked_lm": True, "embedding_size": 16}),
+    "mpnet-masked-lm": ("mpnet", {"masked_lm": True}),
+    "bert-classifier": ("bert", {"classifier": True} | SENTIMENT),
+    "distilbert-classifier": ("distilbert", {"classifier": True} | SENTIMENT),
+    "roberta-classifier": ("roberta", {"classifier": True} | SENTIMENT),
+    "albert-classifier": ("albert", {"classifier": True, "id2label": {0: "no", 1: "yes"}}),
+    "electra-classifier": ("electra", {"classifier": True} | SENTIMENT),
+    "mpnet-classifier": ("mpnet", {"classifier": True} | SENTIMENT),
+    "bert-regression": ("bert", {"classifier": True, "num_labels": 1}),  # a cross-encoder's score
+    "roberta-multi-label": ("roberta", {"classifier": True, "problem_type": "multi_label_classification",
+                                        "id2label": {0: "toxic", 1: "insult", 2: "threat", 3: "obscene"}}),
+}  # fmt: skip
 
-def build(family: str, folder: Path, *, masked_lm: bool = False, **overrides: Any) -> Path:
+
+def build(family: str, folder: Path, *, masked_lm: bool = False, classifier: bool = False, **overrides: Any) -> Path:
     """A tiny checkpoint of `family` in `folder` (made), its config FAMILIES[family] | overrides."""
     import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedTokenizerFast
+    from transformers import (
+        AutoConfig,
+        AutoModel,
+        AutoModelForMaskedLM,
+        AutoModelForSequenceClassification,
+        PreTrainedTokenizerFast,
+    )
 
     from tests.kit.tokenizers import save_tokenizer
 
@@ -75,7 +102,8 @@ def build(family: str, folder: Path, *, masked_lm: bool = False, **overrides: An
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
     sizes = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id} | FAMILIES[family] | overrides
     config = AutoConfig.for_model(family, **sizes)
-    model = (AutoModelForMaskedLM if masked_lm else AutoModel).from_config(config)
+    kind = AutoModelForMaskedLM if masked_lm else AutoModelForSequenceClassification if classifier else AutoModel
+    model = kind.from_config(config)
     generator = torch.Generator().manual_seed(zlib.crc32(family.encode()))
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -115,7 +143,7 @@ class Built:
         self.root, self.folders = root, dict[tuple[Any, ...], Path]()
 
     def __call__(self, family: str, **arguments: Any) -> Path:
-        key = (family, *sorted(arguments.items()))
+        key = (family, repr(sorted(arguments.items())))  # id2label is a dict: keyed by its text
         if key not in self.folders:
             self.folders[key] = build(family, self.root / f"{len(self.folders)}-{family}", **arguments)
         return self.folders[key]
