@@ -70,11 +70,17 @@ class Names(NamedTuple):
 WORDS = Names()
 
 
-def check(sentence: str | None, weights: object, model: object, names: Names = WORDS, pair: object = None) -> None:
+def check(
+    sentence: str | None, weights: object, model: object, names: Names = WORDS, pair: object = None, every: bool = False
+) -> None:
     """The inputs of a run fit together: weights or a model, not both; a model with a sentence; a
     sentence pair with a model (a weights file's vocabulary has no pair template)."""
     if weights is not None and model is not None:
         raise EncoderError(f"give either {names.weights} or {names.model}, not both")
+    if every and model is None:
+        raise EncoderError(
+            f"predicting every position's word needs {names.model} with a masked-LM head; weights have none"
+        )
     if sentence is None and model is not None:
         raise EncoderError(f"give the sentence to encode {names.sentence_for_model}")
     if pair is not None and model is None:
@@ -96,7 +102,7 @@ def run(
     """The trace of a run: weights from a file (or its text, already read), a mapping, or the
     built-in example, with the file's own `sentence:` (the example's) when none is given; or a
     checkpoint, with a sentence or a pair."""
-    check(sentence, weights, model, pair=pair)
+    check(sentence, weights, model, pair=pair, every=predict_all)
     if model is not None:
         from encoder_cli import pretrained
 
@@ -152,7 +158,8 @@ def explain(
         )
     with np.errstate(all="ignore"):
         if model is None:
-            return Explanation(run(sentence, weights, pair=sentence_b), [weights] if isinstance(weights, str) else [])
+            ran = run(sentence, weights, pair=sentence_b, predict_all=predict == "all")
+            return Explanation(ran, [weights] if isinstance(weights, str) else [])
         from encoder_cli.checkpoint import folder
 
         with folder.recording() as opened:

@@ -787,7 +787,7 @@ def _run(
 
     quote = f'one sentence (quote a sentence of several words, as in "{EXAMPLE_SENTENCE}")'
     flags = api.Names("--weights", "--model", f'before --model, e.g. "{EXAMPLE_SENTENCE}" --model DIR', quote)
-    api.check(sentence, weights, model, flags, pair)
+    api.check(sentence, weights, model, flags, pair, predict_all)
     for given, what in ((sentence, "the sentence"), (pair, "the second sentence")):
         if given is not None:
             _utf8(given, what)

@@ -30,6 +30,10 @@ def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trac
     embedded = spec.vocabulary.embed(sentence, pair)
     n = len(embedded.tokens)
     predicted = tasks.predicted(spec, embedded.ids, predict_all)
+    if predict_all and spec.masked_lm is None:
+        embedded.warnings.append(
+            "every position's word was asked for, and this model has no masked-LM head to predict it"
+        )
     if spec.held + cells(spec, n, len(predicted)) > MAX_HELD:
         raise EncoderError(_too_much(spec, n, len(predicted)))
     t = Tape(embedded.labels or embedded.tokens)

@@ -111,6 +111,12 @@ def _sum(parts: list[str]) -> str:
     return parts[0] + "".join(map(_signed, parts[1:]))
 
 
+def _subscript(name: str) -> str:
+    r"""A weight's name in TeX: W_Q as it is, W_vocab as W_{\mathrm{vocab}} (W_vocab is W_v, then "ocab")."""
+    symbol, _, sub = name.partition("_")
+    return rf"{symbol}_{{\mathrm{{{sub}}}}}" if len(sub) > 1 else name
+
+
 def _dot(c: Cell, names: str, a: Array, w: Array, bias: float | None = None) -> Worked:
     """a · w (+ bias), term by term, after what they are (unless names is ''):
     `Q[The] · K[cat] = (2.300 × 1.100) + …`."""
@@ -334,10 +340,10 @@ class Linear(Op):
         if self.W is not None:  # W_Q[:, 2:4]: columns, not rows
             text, tex = (
                 f"{text} {self.W_name}{part and '[:, ' + part[1:]}",
-                rf"{tex}\,{self.W_name}{tex_part and '[:,' + tex_part[1:]}",
+                rf"{tex}\,{_subscript(self.W_name)}{tex_part and '[:,' + tex_part[1:]}",
             )
         if self.b is not None:
-            text, tex = f"{text} + {self.b_name}{part}", f"{tex} + {self.b_name}{tex_part}"
+            text, tex = f"{text} + {self.b_name}{part}", f"{tex} + {_subscript(self.b_name)}{tex_part}"
         return _named(out, Sym(text, tex))
 
     def work(self, c: Cell, x: Array) -> Worked:

@@ -74,12 +74,16 @@ class _Tokenizer:
             )
         from encoder_cli.checkpoint import tokens  # loaded with the checkpoint
 
-        mask = tokens.mask_token(self.ckpt.path) if self.unpredicted else None
-        if mask is not None and self.ckpt.tokenizer.id_of(mask) in t.ids:
+        mask = tokens.mask_token(self.ckpt.path)
+        masked = mask is not None and self.ckpt.tokenizer.id_of(mask) in t.ids
+        if masked and self.unpredicted:
             warnings.append(
                 f"the sentence has {mask}, and {self.ckpt.name} has no masked-LM head to predict it; "
                 "the encoder runs as for any token (a ...ForMaskedLM checkpoint predicts it)"
             )
+        other = [m for m in ("[MASK]", "<mask>") if m != mask and m in f"{sentence} {pair or ''}"]
+        if mask is not None and not masked and not self.unpredicted and other:  # another family's mask, as text
+            warnings.append(f"{self.ckpt.name}'s mask token is {mask}; {other[0]} in the sentence is read as text")
         X = self.ckpt.word_embeddings(t.ids)
         positions = self.ckpt.positions(t.ids)
         return Embedded(t.tokens, X, [], t.words, t.pieces, t.ids, warnings, t.labels, positions, t.type_ids)

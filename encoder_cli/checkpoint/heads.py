@@ -1,6 +1,6 @@
 """The heads a task checkpoint keeps beside its encoder, under its family's tensor names (families.py).
 
-A head is there when its tensors are: a masked-LM head when its dense layer is stored, a sequence
+A head is there when its tensors are: a masked-LM head when one of its matrices is stored, a sequence
 classifier when its output layer is, unless config.json's architectures name a model whose layer of
 that name is another head's (`BertForTokenClassification`'s `classifier` labels each token).
 config.json's architectures alone make no head: all-mpnet-base-v2 names `MPNetForMaskedLM` and
@@ -43,7 +43,9 @@ def wanted(folder: Path, family: Family, config: Config, present: Collection[str
     bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in present else m.bias
     mlm = {f"{m.dense}.weight": (e, d), f"{m.dense}.bias": (e,), f"{m.norm}.weight": (e,), f"{m.norm}.bias": (e,),
            bias: (v,)} | ({f"{m.decoder}.weight": (v, e)} if f"{m.decoder}.weight" in present else {})  # fmt: skip
-    out = _whole(folder, "masked-LM head", mlm, present) if f"{m.dense}.weight" in present else []
+    # The head is there when one of its matrices is (a lone bias is no head); then all of it must be.
+    there = any(f"{name}.weight" in present for name in (m.dense, m.norm, m.decoder))
+    out = _whole(folder, "masked-LM head", mlm, present) if there else []
     other = any(a.endswith(("ForTokenClassification", "ForMultipleChoice")) for a in named)
     if f"{c.out}.weight" in present and not other:
         count = len(labels(path, raw)[0])

@@ -101,7 +101,7 @@ def layout(
         heading = fmt.heading(step)
         if not sections or sections[-1].heading != heading:
             sections.append(Section(heading, PURPOSES[step.stage], []))
-        worked = printable(work.cell(trace, step, 0, 0, precision).text) if show_work else None
+        worked = printable(work.first(trace, step, precision).text) if show_work else None
         marked = (marks or {}).get(step.id)
         summary = step.op.vocabulary and not full and not marked  # its top words
         shown = _shown(fmt.top(trace, step, top) if summary else step, width, precision, full, worked)

@@ -50,7 +50,7 @@ def render(
         summary = step.op.vocabulary and width is not None and not marked
         table = _table(fmt.top(trace, step, top) if summary else step, precision, width, max_rows, marked)
         if show_work:
-            table.renderables.append(WorkedLine(work.cell(trace, step, 0, 0, precision).text))
+            table.renderables.append(WorkedLine(work.first(trace, step, precision).text))
         yield table
 
 

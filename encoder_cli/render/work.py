@@ -56,6 +56,13 @@ def cell(trace: Trace, step: Step, i: int, j: int, precision: int, inputs: Seque
     return Work(step.id, i, j, worked.kind, text, worked.terms, float(worked.result))
 
 
+def first(trace: Trace, step: Step, precision: int) -> Work:
+    """The cell a view works out under a step's table: [0, 0], or over a vocabulary the first row's
+    best word (its top-k table shows that word, and not the first column)."""
+    j = int(np.argmax(step.value[0])) if step.op.vocabulary else 0
+    return cell(trace, step, 0, j, precision)
+
+
 def _relative(step_id: str, within: str) -> str:
     """An input's id as read inside the step that uses it: without the layer and head they share
     ('Q' inside layers.1.attention.heads.0.scores; 'layers.0.norm_2' inside layer 1)."""

@@ -160,3 +160,57 @@ def test_a_worksheet_that_asks_for_the_probabilities_does_not_name_the_label(fol
     assert "label:" not in r.stdout
     assert ("[1]" if format == "terminal" else r"\boxed{") in r.stdout  # the blank is there
     assert "label: " in run("explain", "the cat sat", "--model", model, "-s", "classifier", "-f", format).stdout
+
+
+def test_every_position_needs_a_masked_lm_head(folder, tiny):
+    """--predict all: with weights, one line and exit 2; with a checkpoint that has no masked-LM head, a note."""
+    result = run("explain", "The cat sat", "--predict", "all")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert (
+        result.stderr
+        == "error: predicting every position's word needs --model with a masked-LM head; weights have none\n"
+    )
+    with pytest.raises(encoder_cli.EncoderError, match="masked-LM head"):
+        encoder_cli.explain("The cat sat", predict="all")
+    result = run("explain", "The cat sat", "--model", folder("bert-classifier"), "--predict", "all", "-s", "output")
+    assert result.exit_code == 0
+    assert "every position's word was asked for, and this model has no masked-LM head" in result.stderr
+
+
+def test_another_family_s_mask_token_is_said_to_be_text(folder):
+    result = run("explain", "the cat [MASK] on the mat", "--model", folder("roberta-masked-lm"), "-s", "output")
+    assert result.exit_code == 0
+    assert result.stderr.endswith("'s mask token is <mask>; [MASK] in the sentence is read as text\n")
+    assert (
+        run("explain", "the cat <mask> on the mat", "--model", folder("roberta-masked-lm"), "-s", "output").stderr == ""
+    )
+
+
+def test_a_masked_lm_head_without_its_dense_layer_is_incomplete(folder, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "bert"
+    shutil.copytree(folder("bert-masked-lm"), copy)
+    stored = load_file(copy / "model.safetensors")
+    del stored[next(name for name in stored if name.endswith("predictions.transform.dense.weight"))]
+    save_file(stored, copy / "model.safetensors", metadata={"format": "pt"})
+    result = run("explain", SENTENCE, "--model", str(copy))
+    assert result.exit_code == 2 and "the head is incomplete" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_worked_cell_of_a_vocabulary_step_is_its_best_word(folder):
+    t = encoder_cli.explain(SENTENCE, model=folder("bert-masked-lm"))
+    step = t.trace.by_id["mlm.logits"]
+    best = step.cols[int(np.argmax(t["mlm.logits"][0]))]
+    shown = run("explain", SENTENCE, "--model", folder("bert-masked-lm"), "-s", "mlm.logits", "--show-work").stdout
+    assert f"logits[{step.rows[0]}, {best}] = " in shown.replace("\n    ", " ")
+    tex = json.loads(
+        run("explain", SENTENCE, "--model", folder("bert-masked-lm"), "-s", "mlm.logits", "-f", "json").stdout
+    )
+    assert tex["steps"][0]["formula"] == "transform W_vocab + b_vocab"
+    markdown = run(
+        "explain", SENTENCE, "--model", folder("bert-masked-lm"), "-s", "mlm.logits", "-f", "markdown"
+    ).stdout
+    assert r"W_{\mathrm{vocab}} + b_{\mathrm{vocab}}" in markdown
