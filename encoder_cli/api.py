@@ -253,7 +253,7 @@ class Explanation:
         """Exactly the document `encoder explain --format json` writes."""
         from encoder_cli.render import json_doc
 
-        return "".join(json_doc.chunks(self.trace, self.trace.steps))
+        return b"".join(json_doc.chunks(self.trace, self.trace.steps)).decode()
 
     def save(self, path: str | Path) -> None:
         """Exactly the file `encoder explain --format safetensors` writes: every step as a float64

@@ -159,7 +159,13 @@ def _print(job: Job, console: Console, svg: bool = False) -> int:
 def _json(job: Job, out: TextIO) -> None:
     from encoder_cli.render import json_doc
 
-    out.writelines(json_doc.chunks(job.trace, job.steps, work_precision=job.precision if job.show_work else None))
+    chunks = json_doc.chunks(job.trace, job.steps, work_precision=job.precision if job.show_work else None)
+    binary = getattr(out, "buffer", None)  # a file or stdout: the UTF-8 as orjson made it
+    if binary is None:  # a text stream of its own (a test's)
+        out.writelines(bytes(chunk).decode() for chunk in chunks)
+        return
+    out.flush()
+    binary.writelines(chunks)
 
 
 def _markdown(job: Job, out: TextIO) -> None:

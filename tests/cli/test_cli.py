@@ -236,9 +236,9 @@ def test_streamed_json_is_the_document(rows_of: int, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(json_doc, "ROWS_OF", rows_of)
     trace = explain("The cat sat on the mat", weights=MAT).trace
     for steps in (trace.steps, trace.steps[:1], []):
-        text = "".join(json_doc.chunks(trace, steps))
+        text = b"".join(json_doc.chunks(trace, steps)).decode()
         assert text == json_doc.dumps(json_doc.document(trace, steps))
-        worked = "".join(json_doc.chunks(trace, steps, work_precision=3))
+        worked = b"".join(json_doc.chunks(trace, steps, work_precision=3)).decode()
         assert worked == json_doc.dumps(json_doc.document(trace, steps, work_precision=3))
         parsed = json.loads(text)  # the standard library reads back every number exactly
         assert [s["values"] for s in parsed["steps"]] == [s.values.tolist() for s in steps]
