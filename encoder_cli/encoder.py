@@ -96,8 +96,9 @@ def cells(spec: Spec, n: int, predicted: int = 0) -> int:
     # the mean and variance of both norms [n, 1].
     relative = spec.relative_bias is not None
     layer = heads * (4 * n * m.d_k + (3 + relative) * n * n) + 7 * n * d + 2 * n * spec.d_ff + 4 * n
-    # ModernBERT: each head's rotated Q and K, the window's mask; the FFN's 2 d_ff hidden, input, gate, product
-    layer += (heads * 2 * n * m.d_k + n * n) if spec.rotary else 0
+    # ModernBERT: each head's rotated Q and K, the window's mask, the angles, cos and sin;
+    # the FFN's 2 d_ff hidden, input, gate, product
+    layer += (heads * 2 * n * m.d_k + n * n + n * m.d_k // 2 + 2 * n * m.d_k) if spec.rotary else 0
     layer += 3 * n * spec.d_ff if spec.gated else 0
     around = (1 if spec.rotary else 3) * n * e + n * d  # X, PE, X' (of size E; ModernBERT: X alone), the output
     around += n * e if spec.token_type is not None else 0
@@ -198,16 +199,28 @@ def attention(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:  
     if w.window is not None:  # local attention: a window of w tokens either side
         title = f"Local attention window, ±{w.window} tokens (the seed's attention sees every token)"
         mask = t("mask", title, ops.WindowMask(len(x.value), w.window), sym=Sym("mask", r"\mathrm{mask}"))
-    heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h, bias[h] if bias else None, mask)
+    rotary = [] if w.rope_theta is None else rotary_tables(t, len(x.value), m.d_k, w.rope_theta)
+    heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h, bias[h] if bias else None, mask, rotary)
              for h in range(m.heads)]  # fmt: skip
     concat = t("concat", "Heads side by side", ops.Concat(m.d_k), *heads, sym=Sym("concat", r"\mathrm{concat}"))
     W_O = ops.Linear(w.W_O, w.b_O, "W_O", "b_O")
     return t("output", "Attention output", W_O, concat, sym=Sym("attention output", r"\text{attention output}"))
 
 
-def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None, mask: Var | None) -> Var:  # -> [n, d_k]
-    """head_h = softmax(Q Kᵀ / √d_k (+ position bias)) V, with Q = x W_Q + b_Q on head h's columns (likewise K, V);
-    ModernBERT rotates Q and K by position first, and a local layer's softmax sees only its window (mask)."""
+def rotary_tables(t: Tape, n: int, d_k: int, theta: float) -> list[Var]:
+    """ModernBERT's rotary positions: each position's angle for each pair of a head's columns, their cos and sin."""
+    title = f"Rotary angles, θ = {theta:g} (the seed adds sinusoidal PE to the input instead)"
+    angles = t("angles", title, ops.RopeAngles(n, d_k, theta), sym=Sym("angles", r"\phi"))
+    cos = t("cos", "Cosines of the rotary angles", ops.Trig(sine=False), angles, sym=Sym("cos", r"\cos\phi"))
+    sin = t("sin", "Sines of the rotary angles", ops.Trig(sine=True), angles, sym=Sym("sin", r"\sin\phi"))
+    return [cos, sin]
+
+
+def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None, mask: Var | None,
+         rotary: list[Var]) -> Var:  # fmt: skip
+    """head_h = softmax(Q Kᵀ / √d_k (+ position bias)) V, with Q = x W_Q + b_Q on head h's columns (likewise K, V),
+    [n, d] -> [n, d_k]; ModernBERT rotates Q and K by position first (rotary: cos, sin), and a local layer's
+    softmax sees only its window (mask)."""
     cols = slice(h * m.d_k, (h + 1) * m.d_k)
     part = None if m.heads == 1 else (cols.start, cols.stop)
 
@@ -218,18 +231,10 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None, mask:
     Q = project("Q", "Queries", w.W_Q, w.b_Q)
     K = project("K", "Keys", w.W_K, w.b_K)
     V = project("V", "Values", w.W_V, w.b_V)
-    if w.rope_theta is not None:  # rotary positions, in place of the seed's PE added to the input
-        rotary = ops.Rotary(w.rope_theta)
-        Q = t(
-            "Q.rotated",
-            "Queries rotated by position (the seed adds PE instead)",
-            rotary,
-            Q,
-            sym=Sym("Q_rot", "Q_{rot}"),
-        )
-        K = t(
-            "K.rotated", "Keys rotated by position (the seed adds PE instead)", rotary, K, sym=Sym("K_rot", "K_{rot}")
-        )
+    if rotary:  # rotary positions, in place of the seed's PE added to the input
+        title = "rotated by position (the seed adds PE instead)"
+        Q = t("Q.rotated", f"Queries {title}", ops.Rotary(), Q, *rotary, sym=Sym("Q_rot", "Q_{rot}"))
+        K = t("K.rotated", f"Keys {title}", ops.Rotary(), K, *rotary, sym=Sym("K_rot", "K_{rot}"))
     scores = t("scores", "Attention scores", ops.MatmulT(), Q, K)  # Q Kᵀ [n, n]
     scaled = t("scaled", "Scaled scores", ops.Scale(m.d_k), scores, sym=Sym("scaled", r"\mathrm{scaled}"))  # / √d_k
     if bias is not None:  # MPNet: + the learned bias of each pair's relative position

@@ -46,7 +46,7 @@ class Cell(NamedTuple):
 
 class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
-    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid, rotate, mask, product
+    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid, angle, rotate, mask, product
     text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
     result: float  # computed from the terms
@@ -556,50 +556,88 @@ def rope_angles(n: int, d_k: int, theta: float) -> Array:  # -> [n, d_k / 2]
     return np.arange(n, dtype=np.float64)[:, None] * theta ** (-np.arange(0, d_k, 2, dtype=np.float64) / d_k)
 
 
+class RopeAngles(Op):
+    """ModernBERT's rotary angles: column pair i of a head turns by p · θ^(−2i / d_k) at position p."""
+
+    kind = "angle"
+
+    def __init__(self, n: int, d_k: int, theta: float) -> None:
+        self.n, self.d_k, self.theta = n, d_k, theta
+
+    def __call__(self) -> Array:
+        return rope_angles(self.n, self.d_k, self.theta)
+
+    def formula(self, out: Sym | None) -> Sym:
+        return _named(
+            out,
+            Sym(
+                f"p · θ^(−2i/d_k): position p, pair i; θ = {self.theta:g}, d_k = {self.d_k}",
+                rf"p\,\theta^{{-2i/d_k}}, \quad \theta = {self.theta:g},\ d_k = {self.d_k}",
+            ),
+        )
+
+    def work(self, c: Cell) -> Worked:
+        value = float(self()[c.i, c.j])
+        return Worked("angle", f"{c.i} × {self.theta:g}^(−{2 * c.j}/{self.d_k})", [c.i, c.j], value)
+
+
+class Trig(Op):
+    """cos or sin of each column's angle [n, d_k]: columns i and i + d_k/2 share angle i (rotate_half's pairs)."""
+
+    kind = "trig"
+
+    def __init__(self, sine: bool) -> None:
+        self.sine = sine
+        self.name, self.f = ("sin", math.sin) if sine else ("cos", math.cos)
+
+    def __call__(self, angles: Array) -> Array:
+        return np.tile(np.sin(angles) if self.sine else np.cos(angles), 2)
+
+    def formula(self, out: Sym | None, angles: Sym) -> Sym:
+        text = f"{self.name}({angles.text}[p, i mod d_k/2])"
+        return _named(out, Sym(text, rf"\{self.name}\left({angles.tex}_{{p,\, i \bmod d_k/2}}\right)"))
+
+    def work(self, c: Cell, angles: Array) -> Worked:
+        i = c.j % angles.shape[1]
+        a = float(angles[c.i, i])
+        kind = "sine" if self.sine else "cosine"
+        return Worked(kind, f"{self.name}({c.inputs[0]}[{c.row}, d{i}]) = {self.name}({c.f(a)})", [a], self.f(a))
+
+
 class Rotary(Op):
     """ModernBERT's rotary position embedding of a head's Q or K: column i is paired with column
-    i + d_k/2 (transformers' rotate_half), and the pair turned by the angle p · θ^(−2i / d_k) of the
-    token's position p. It replaces the seed's PE, added once to the input."""
+    i + d_k/2 (transformers' rotate_half), and the pair turned by the angle of the token's position:
+    q ⊙ cos + rotate_half(q) ⊙ sin. It replaces the seed's PE, added once to the input."""
 
     kind = "rotate"
     cols = "same"
 
-    def __init__(self, theta: float) -> None:
-        self.theta = theta
-
-    def __call__(self, q: Array) -> Array:
-        n, d = q.shape
-        angle = np.tile(rope_angles(n, d, self.theta), 2)  # [n, d]: the angle of each column's pair
-        half = d // 2
+    def __call__(self, q: Array, cos: Array, sin: Array) -> Array:
+        half = q.shape[1] // 2
         rotated = np.concatenate([-q[:, half:], q[:, :half]], axis=1)  # rotate_half
-        return q * np.cos(angle) + rotated * np.sin(angle)  # type: ignore[no-any-return]
+        return q * cos + rotated * sin  # type: ignore[no-any-return]
 
-    def formula(self, out: Sym | None, q: Sym) -> Sym:
+    def formula(self, out: Sym | None, q: Sym, cos: Sym, sin: Sym) -> Sym:
         x, t = q.text, q.tex
         return _named(
             out,
             Sym(
-                f"{x}ᵢ cos(p θ^(−2i/d_k)) − {x}ᵢ₊d_k/2 sin(…) for i < d_k/2; "
-                f"{x}ᵢ cos(…) + {x}ᵢ₋d_k/2 sin(…) for the second half, θ = {self.theta:g}",
-                rf"{t}_i \cos\phi_{{p,i}} \mp {t}_{{i \pm d_k/2}} \sin\phi_{{p,i}}, \quad "
-                rf"\phi_{{p,i}} = p\,\theta^{{-2 (i \bmod d_k/2) / d_k}}, \quad \theta = {self.theta:g}",
+                f"{x} ⊙ {cos.text} + rotate_half({x}) ⊙ {sin.text}, "
+                f"rotate_half({x}) = [−{x}[:, d_k/2:] | {x}[:, :d_k/2]]",
+                rf"{t} \odot {cos.tex} + \mathrm{{rotate\_half}}({t}) \odot {sin.tex}",
             ),
         )
 
-    def work(self, c: Cell, q: Array) -> Worked:
-        d, half, p, j = q.shape[1], q.shape[1] // 2, c.i, c.j
-        i = j % half
-        angle = float(rope_angles(p + 1, d, self.theta)[p, i])
-        other = j + half if j < half else j - half
-        a, b = float(q[p, j]), float(q[p, other])
-        sign = -1.0 if j < half else 1.0
-        x, op = c.inputs[0], "−" if j < half else "+"
+    def work(self, c: Cell, q: Array, cos: Array, sin: Array) -> Worked:
+        half, j = q.shape[1] // 2, c.j
+        other, sign, op = (j + half, -1.0, "−") if j < half else (j - half, 1.0, "+")
+        a, b, co, si = float(q[c.i, j]), float(q[c.i, other]), float(cos[c.i, j]), float(sin[c.i, j])
+        x, cs, sn = c.inputs
         text = (
-            f"angle = {p} × {self.theta:g}^(−{2 * i}/{d}) = {c.f(angle)};  {x}[{c.row}, {j}] × cos(angle) {op} "
-            f"{x}[{c.row}, {other}] × sin(angle) = {c.f(a)} × {_paren(c.f(math.cos(angle)))} "
-            f"{op} {_paren(c.f(b))} × {_paren(c.f(math.sin(angle)))}"
+            f"{x}[{c.row}, {j}] × {cs}[{c.row}, {j}] {op} {x}[{c.row}, {other}] × {sn}[{c.row}, {j}] = "
+            f"{c.f(a)} × {_paren(c.f(co))} {op} {_paren(c.f(b))} × {_paren(c.f(si))}"
         )
-        return Worked("rotate", text, [a, b, angle], a * math.cos(angle) + sign * b * math.sin(angle))
+        return Worked("rotate", text, [a, b, co, si], a * co + sign * b * si)
 
 
 class WindowMask(Op):
