@@ -98,8 +98,8 @@ def cells(spec: Spec, n: int, predicted: int = 0) -> int:
     layer = heads * (4 * n * m.d_k + (3 + relative) * n * n) + 7 * n * d + 2 * n * spec.d_ff + 4 * n
     # ModernBERT: each head's rotated Q and K, the window's mask, the angles, cos and sin;
     # the FFN's 2 d_ff hidden, input, gate, product
-    layer += (heads * 2 * n * m.d_k + n * n + n * m.d_k // 2 + 2 * n * m.d_k) if spec.rotary else 0
-    layer += 3 * n * spec.d_ff if spec.gated else 0
+    layer += (heads * 2 * n * m.d_k + n * m.d_k // 2 + 2 * n * m.d_k) if spec.rotary else 0
+    layer += 4 * n * spec.d_ff if spec.gated else 0
     around = (1 if spec.rotary else 3) * n * e + n * d  # X, PE, X' (of size E; ModernBERT: X alone), the output
     around += n * e if spec.token_type is not None else 0
     around += n * e + 2 * n if spec.embedding_norm is not None else 0
@@ -107,6 +107,7 @@ def cells(spec: Spec, n: int, predicted: int = 0) -> int:
     around += n * d if spec.embedding_projection is not None else 0
     around += (1 + heads) * n * n if relative else 0  # the buckets, and each head's bias
     around += d * ((spec.pooling is not None) + (spec.pooling is not None and spec.normalize))
+    around += spec.local_layers * n * n - (n * d + 2 * n if spec.rotary else 0)  # the masks; layer 0's norm_1: none
     return len(spec.layers) * layer + around + tasks.cells(spec, predicted)
 
 

@@ -55,6 +55,7 @@ def load(name: str) -> Spec:
         masked_lm=masked_lm,
         classifier=heads.classifier(ckpt),
         rotary=bool(c.rope_thetas),
+        local_layers=sum(w is not None for w in c.windows),
         gated=family.gated,
     )
 

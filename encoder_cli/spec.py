@@ -161,5 +161,7 @@ class Spec:
     relative_bias: Array | None = None  # [buckets, heads]: a learned bias by relative position (MPNet)
     masked_lm: MaskedLM | None = None  # a task checkpoint's heads, run after the output (tasks.py)
     classifier: Classifier | None = None
-    rotary: bool = False  # positions rotate Q and K in each layer (Layer.rope_theta): none added to the input
+    rotary: bool = False  # ModernBERT: positions rotate Q and K in each layer (Layer.rope_theta), none added to
+    # the input; layer 0 has no norm_1
+    local_layers: int = 0  # how many layers attend within a window (Layer.window)
     gated: bool = False  # the layers' FFNs are gated (Layer.gated): d_ff is each half's width

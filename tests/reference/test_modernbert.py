@@ -145,6 +145,15 @@ def test_the_steps_are_the_formulas(modern) -> None:
     np.testing.assert_allclose(t["layers.2.ffn.product"], gelu * hidden[:, ff:], rtol=1e-12, atol=1e-15)
 
 
+def test_the_work_bound_counts_every_cell_of_a_run(modern) -> None:
+    from encoder_cli import encoder, pretrained
+
+    spec = pretrained.load(str(modern[0]))
+    for sentence in ("the cat", LONG):
+        trace = encoder.run(spec, sentence)
+        assert encoder.cells(spec, len(trace.tokens)) == sum(s.value.size for s in trace.steps)
+
+
 def test_older_config_keys_give_the_same_run(modern, tmp_path: Path) -> None:
     """global_rope_theta, local_rope_theta and global_attn_every_n_layers, as configs saved before
     transformers 5 have them, in place of layer_types and rope_parameters."""
