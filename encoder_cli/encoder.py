@@ -13,7 +13,7 @@ from encoder_cli import ops, parameters, tasks
 from encoder_cli.errors import EncoderError
 from encoder_cli.ops import Sym
 from encoder_cli.settings import MAX_HELD, Model, Norm, Positional, Settings
-from encoder_cli.spec import Layer, Matrix, NormWeights, Spec
+from encoder_cli.spec import Embedded, Layer, Matrix, NormWeights, Spec
 from encoder_cli.trace import Tape, Trace, Var
 
 
@@ -41,17 +41,11 @@ def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trac
     # Stage 1: tokenization & embedding. X [n, d]
     lookup = ops.Lookup(embedded.X, embedded.tokens, embedded.unknown)
     x = t("embeddings", "Token embeddings", lookup, lhs=Sym("X", "X"))
-    # Stage 2: positional encoding. X' = X + PE (+ each token's type embedding, in BERT: a pair's B is type 1)
+    # Stage 2: positional encoding, X' = X + PE, and the embeddings' LayerNorm
     s2 = t.within(stage=2)
-    added = [x, s2("positional", "Positional encoding", positional(spec, embedded.positions or list(range(n))),
-                   sym=Sym("PE", "PE"))]  # fmt: skip
-    if spec.token_type is not None:
-        types = embedded.types or [0] * n
-        used = sorted(set(types))  # the rows read: type 0, and a pair's type 1
-        tt = ops.TokenType(spec.token_type[used], used, types)
-        added.append(s2("token_types", "Token type embeddings", tt, lhs=Sym("TT", "TT")))
     bias = relative_bias(s2, spec, n)
-    x = s2("input", "Encoder input", ops.Add(), *added, lhs=Sym("X'", "X'"))
+    if not spec.rotary:  # ModernBERT adds no positions to the input: each layer rotates Q and K instead
+        x = encoder_input(s2, spec, embedded, x)
     if spec.embedding_norm is not None:
         x = layer_norm(s2, "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
     if spec.embedding_projection is not None:  # embeddings of size E, projected to d (ALBERT, ELECTRA)
@@ -80,6 +74,19 @@ def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trac
     return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held, pair)
 
 
+def encoder_input(s2: Tape, spec: Spec, embedded: Embedded, x: Var) -> Var:
+    """X' = X + PE (+ each token's type embedding, in BERT: a pair's B is type 1)."""
+    n = len(embedded.tokens)
+    added = [x, s2("positional", "Positional encoding", positional(spec, embedded.positions or list(range(n))),
+                   sym=Sym("PE", "PE"))]  # fmt: skip
+    if spec.token_type is not None:
+        types = embedded.types or [0] * n
+        used = sorted(set(types))  # the rows read: type 0, and a pair's type 1
+        tt = ops.TokenType(spec.token_type[used], used, types)
+        added.append(s2("token_types", "Token type embeddings", tt, lhs=Sym("TT", "TT")))
+    return s2("input", "Encoder input", ops.Add(), *added, lhs=Sym("X'", "X'"))
+
+
 def cells(spec: Spec, n: int, predicted: int = 0) -> int:
     """The numbers a run's steps hold, step by step as run() records them (the heads' for `predicted` positions)."""
     m, d, heads = spec.settings, spec.settings.d_model, spec.settings.heads
@@ -89,13 +96,18 @@ def cells(spec: Spec, n: int, predicted: int = 0) -> int:
     # the mean and variance of both norms [n, 1].
     relative = spec.relative_bias is not None
     layer = heads * (4 * n * m.d_k + (3 + relative) * n * n) + 7 * n * d + 2 * n * spec.d_ff + 4 * n
-    around = 3 * n * e + n * d  # X, PE, X' (of size E), the output
+    # ModernBERT: each head's rotated Q and K, the window's mask, the angles, cos and sin;
+    # the FFN's 2 d_ff hidden, input, gate, product
+    layer += (heads * 2 * n * m.d_k + n * m.d_k // 2 + 2 * n * m.d_k) if spec.rotary else 0
+    layer += 4 * n * spec.d_ff if spec.gated else 0
+    around = (1 if spec.rotary else 3) * n * e + n * d  # X, PE, X' (of size E; ModernBERT: X alone), the output
     around += n * e if spec.token_type is not None else 0
     around += n * e + 2 * n if spec.embedding_norm is not None else 0
     around += n * d + 2 * n if spec.final_norm is not None else 0
     around += n * d if spec.embedding_projection is not None else 0
     around += (1 + heads) * n * n if relative else 0  # the buckets, and each head's bias
     around += d * ((spec.pooling is not None) + (spec.pooling is not None and spec.normalize))
+    around += spec.local_layers * n * n - (n * d + 2 * n if spec.rotary else 0)  # the masks; layer 0's norm_1: none
     return len(spec.layers) * layer + around + tasks.cells(spec, predicted)
 
 
@@ -157,6 +169,7 @@ def layer_norm(t: Tape, name: str, x: Var, norm: NormWeights, eps: float) -> Var
 def post_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:
     """The original Transformer and BERT: x -> LN(x + MHA(x)) -> LN(· + FFN(·))."""
     mha, norm_1, ffn_, norm_2 = (t.within(stage=k) for k in (3, 4, 5, 6))  # the seed's stages
+    assert w.norm_1 is not None  # only a pre-norm layer may have none
     x = add_norm(norm_1, 1, x, attention(mha, x, w, m, bias), w.norm_1, m.layer_norm_eps)
     return add_norm(norm_2, 2, x, ffn(ffn_, x.called("x"), w, m), w.norm_2, m.layer_norm_eps)
 
@@ -164,7 +177,7 @@ def post_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> 
 def pre_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:
     """x -> x + MHA(LN(x)) -> · + FFN(LN(·)); the next LayerNorm is the next layer's (or final_norm)."""
     mha, add_1, ffn_, add_2 = (t.within(stage=k) for k in (3, 4, 5, 6))
-    a = layer_norm(mha, "norm_1", x, w.norm_1, m.layer_norm_eps).called("x")
+    a = x if w.norm_1 is None else layer_norm(mha, "norm_1", x, w.norm_1, m.layer_norm_eps).called("x")
     x = residual(add_1, 1, x, attention(mha, a, w, m, bias))
     f = layer_norm(add_1, "norm_2", x, w.norm_2, m.layer_norm_eps).called("x")
     return residual(add_2, 2, x, ffn(ffn_, f, w, m))
@@ -183,15 +196,32 @@ def add_norm(t: Tape, k: int, x: Var, sublayer: Var, norm: NormWeights, eps: flo
 def attention(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:  # [n, d] -> [n, d]
     """MultiHead(x) = [head_0 | … | head_{h-1}] W_O + b_O, head h on its own d_k columns of W_Q, W_K, W_V."""
     t = t.within("attention.")
-    heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h, bias[h] if bias else None)
+    mask = None
+    if w.window is not None:  # local attention: a window of w tokens either side
+        title = f"Local attention window, ±{w.window} tokens (the seed's attention sees every token)"
+        mask = t("mask", title, ops.WindowMask(len(x.value), w.window), sym=Sym("mask", r"\mathrm{mask}"))
+    rotary = [] if w.rope_theta is None else rotary_tables(t, len(x.value), m.d_k, w.rope_theta)
+    heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h, bias[h] if bias else None, mask, rotary)
              for h in range(m.heads)]  # fmt: skip
     concat = t("concat", "Heads side by side", ops.Concat(m.d_k), *heads, sym=Sym("concat", r"\mathrm{concat}"))
     W_O = ops.Linear(w.W_O, w.b_O, "W_O", "b_O")
     return t("output", "Attention output", W_O, concat, sym=Sym("attention output", r"\text{attention output}"))
 
 
-def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None) -> Var:  # [n, d] -> [n, d_k]
-    """head_h = softmax(Q Kᵀ / √d_k (+ position bias)) V, with Q = x W_Q + b_Q on head h's columns (likewise K, V)."""
+def rotary_tables(t: Tape, n: int, d_k: int, theta: float) -> list[Var]:
+    """ModernBERT's rotary positions: each position's angle for each pair of a head's columns, their cos and sin."""
+    title = f"Rotary angles, θ = {theta:g} (the seed adds sinusoidal PE to the input instead)"
+    angles = t("angles", title, ops.RopeAngles(n, d_k, theta), sym=Sym("angles", r"\phi"))
+    cos = t("cos", "Cosines of the rotary angles", ops.Trig(sine=False), angles, sym=Sym("cos", r"\cos\phi"))
+    sin = t("sin", "Sines of the rotary angles", ops.Trig(sine=True), angles, sym=Sym("sin", r"\sin\phi"))
+    return [cos, sin]
+
+
+def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None, mask: Var | None,
+         rotary: list[Var]) -> Var:  # fmt: skip
+    """head_h = softmax(Q Kᵀ / √d_k (+ position bias)) V, with Q = x W_Q + b_Q on head h's columns (likewise K, V),
+    [n, d] -> [n, d_k]; ModernBERT rotates Q and K by position first (rotary: cos, sin), and a local layer's
+    softmax sees only its window (mask)."""
     cols = slice(h * m.d_k, (h + 1) * m.d_k)
     part = None if m.heads == 1 else (cols.start, cols.stop)
 
@@ -202,11 +232,16 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None) -> Va
     Q = project("Q", "Queries", w.W_Q, w.b_Q)
     K = project("K", "Keys", w.W_K, w.b_K)
     V = project("V", "Values", w.W_V, w.b_V)
+    if rotary:  # rotary positions, in place of the seed's PE added to the input
+        title = "rotated by position (the seed adds PE instead)"
+        Q = t("Q.rotated", f"Queries {title}", ops.Rotary(), Q, *rotary, sym=Sym("Q_rot", "Q_{rot}"))
+        K = t("K.rotated", f"Keys {title}", ops.Rotary(), K, *rotary, sym=Sym("K_rot", "K_{rot}"))
     scores = t("scores", "Attention scores", ops.MatmulT(), Q, K)  # Q Kᵀ [n, n]
     scaled = t("scaled", "Scaled scores", ops.Scale(m.d_k), scores, sym=Sym("scaled", r"\mathrm{scaled}"))  # / √d_k
     if bias is not None:  # MPNet: + the learned bias of each pair's relative position
         scaled = t("biased", "Scaled scores plus position bias", ops.Add(), scaled, bias)
-    weights = t("weights", "Attention weights", ops.Softmax(), scaled, sym=Sym("weights", r"\mathrm{weights}"))
+    softmax, within = (ops.Softmax(), []) if mask is None else (ops.MaskedSoftmax(), [mask])
+    weights = t("weights", "Attention weights", softmax, scaled, *within, sym=Sym("weights", r"\mathrm{weights}"))
     head_h = Sym(f"head_{h}", rf"\mathrm{{head}}_{{{h}}}")
     return t("output", "Weighted sum of values", ops.Matmul(), weights, V, sym=head_h)  # [n, d_k]
 
@@ -216,6 +251,12 @@ def ffn(t: Tape, x: Var, w: Layer, m: Settings) -> Var:  # [n, d] -> [n, d]
     t = t.within("ffn.")
     act = ops.ACTIVATIONS[m.activation]
     h = t("hidden", "FFN hidden layer", ops.Linear(w.W_1, w.b_1, "W_1", "b_1"), x, lhs=Sym("h", "h"), cols="f")
+    if w.gated:  # GeGLU: act(the first half) ⊙ the second half (the gate), in place of act(h)
+        hidden, h = h, t("input", "FFN input half", ops.Half(False), h, sym=Sym("h", "h"), cols="f")
+        gate = t("gate", "FFN gate half", ops.Half(True), hidden, sym=Sym("gate", r"\mathrm{gate}"), cols="f")
     a = t("activation", f"FFN activation ({m.activation})", act, h, sym=act.sym)
+    if w.gated:
+        title = f"Gated activation: {m.activation}(input) ⊙ gate (the seed's FFN has no gate)"
+        a = t("product", title, ops.Product(), a, gate, sym=Sym("a", "a"))
     out = Sym("FFN output", r"\text{FFN output}")
     return t("output", "FFN output", ops.Linear(w.W_2, w.b_2, "W_2", "b_2"), a, sym=out)

@@ -46,7 +46,7 @@ class Cell(NamedTuple):
 
 class Worked(NamedTuple):
     kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
-    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid
+    # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid, angle, rotate, mask, product
     text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
     result: float  # computed from the terms
@@ -532,6 +532,138 @@ class Softmax(Op):
         return Worked("softmax", text, [float(v) for v in row], float(exps[c.j] / exps.sum()))
 
 
+class MaskedSoftmax(Softmax):
+    """softmax over the window only: a masked-out score (mask 0) weighs 0 (transformers adds −∞ to it)."""
+
+    def __call__(self, s: Array, mask: Array) -> Array:  # type: ignore[override]
+        return softmax(np.where(mask > 0, s, -np.inf))
+
+    def formula(self, out: Sym | None, s: Sym, mask: Sym) -> Sym:  # type: ignore[override]
+        return Sym(
+            f"softmax of each row over the keys where {mask.text} is 1: exp(sⱼ) / Σₖ exp(sₖ); 0 where it is 0",
+            r"\mathrm{softmax}(s)_j = \frac{[m_j = 1]\,e^{s_j}}{\sum_{k: m_k = 1} e^{s_k}} \quad \text{along each row}",
+        )
+
+    def work(self, c: Cell, s: Array, mask: Array) -> Worked:  # type: ignore[override]
+        inside = np.flatnonzero(mask[c.i] > 0)
+        if mask[c.i, c.j] <= 0:
+            return Worked("softmax", f"{c.inputs[1]}[{c.row}, {c.col}] = 0: outside the window", [], 0.0)
+        return super().work(c._replace(i=0, j=int(np.searchsorted(inside, c.j))), s[c.i, inside][None, :])
+
+
+def rope_angles(n: int, d_k: int, theta: float) -> Array:  # -> [n, d_k / 2]
+    """angle[p, i] = p · θ^(−2i / d_k): position p times frequency i (transformers' inv_freq)."""
+    return np.arange(n, dtype=np.float64)[:, None] * theta ** (-np.arange(0, d_k, 2, dtype=np.float64) / d_k)
+
+
+class RopeAngles(Op):
+    """ModernBERT's rotary angles: column pair i of a head turns by p · θ^(−2i / d_k) at position p."""
+
+    kind = "angle"
+
+    def __init__(self, n: int, d_k: int, theta: float) -> None:
+        self.n, self.d_k, self.theta = n, d_k, theta
+
+    def __call__(self) -> Array:
+        return rope_angles(self.n, self.d_k, self.theta)
+
+    def formula(self, out: Sym | None) -> Sym:
+        return _named(
+            out,
+            Sym(
+                f"p · θ^(−2i/d_k): position p, pair i; θ = {self.theta:g}, d_k = {self.d_k}",
+                rf"p\,\theta^{{-2i/d_k}}, \quad \theta = {self.theta:g},\ d_k = {self.d_k}",
+            ),
+        )
+
+    def work(self, c: Cell) -> Worked:
+        value = float(self()[c.i, c.j])
+        return Worked("angle", f"{c.i} × {self.theta:g}^(−{2 * c.j}/{self.d_k})", [c.i, c.j], value)
+
+
+class Trig(Op):
+    """cos or sin of each column's angle [n, d_k]: columns i and i + d_k/2 share angle i (rotate_half's pairs)."""
+
+    kind = "trig"
+
+    def __init__(self, sine: bool) -> None:
+        self.sine = sine
+        self.name, self.f = ("sin", math.sin) if sine else ("cos", math.cos)
+
+    def __call__(self, angles: Array) -> Array:
+        return np.tile(np.sin(angles) if self.sine else np.cos(angles), 2)
+
+    def formula(self, out: Sym | None, angles: Sym) -> Sym:
+        text = f"{self.name}({angles.text}[p, i mod d_k/2])"
+        return _named(out, Sym(text, rf"\{self.name}\left({angles.tex}_{{p,\, i \bmod d_k/2}}\right)"))
+
+    def work(self, c: Cell, angles: Array) -> Worked:
+        i = c.j % angles.shape[1]
+        a = float(angles[c.i, i])
+        kind = "sine" if self.sine else "cosine"
+        return Worked(kind, f"{self.name}({c.inputs[0]}[{c.row}, d{i}]) = {self.name}({c.f(a)})", [a], self.f(a))
+
+
+class Rotary(Op):
+    """ModernBERT's rotary position embedding of a head's Q or K: column i is paired with column
+    i + d_k/2 (transformers' rotate_half), and the pair turned by the angle of the token's position:
+    q ⊙ cos + rotate_half(q) ⊙ sin. It replaces the seed's PE, added once to the input."""
+
+    kind = "rotate"
+    cols = "same"
+
+    def __call__(self, q: Array, cos: Array, sin: Array) -> Array:
+        half = q.shape[1] // 2
+        rotated = np.concatenate([-q[:, half:], q[:, :half]], axis=1)  # rotate_half
+        return q * cos + rotated * sin  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, q: Sym, cos: Sym, sin: Sym) -> Sym:
+        x, t = q.text, q.tex
+        return _named(
+            out,
+            Sym(
+                f"{x} ⊙ {cos.text} + rotate_half({x}) ⊙ {sin.text}, "
+                f"rotate_half({x}) = [−{x}[:, d_k/2:] | {x}[:, :d_k/2]]",
+                rf"{t} \odot {cos.tex} + \mathrm{{rotate\_half}}({t}) \odot {sin.tex}",
+            ),
+        )
+
+    def work(self, c: Cell, q: Array, cos: Array, sin: Array) -> Worked:
+        half, j = q.shape[1] // 2, c.j
+        other, sign, op = (j + half, -1.0, "−") if j < half else (j - half, 1.0, "+")
+        a, b, co, si = float(q[c.i, j]), float(q[c.i, other]), float(cos[c.i, j]), float(sin[c.i, j])
+        x, cs, sn = c.inputs
+        text = (
+            f"{x}[{c.row}, {j}] × {cs}[{c.row}, {j}] {op} {x}[{c.row}, {other}] × {sn}[{c.row}, {j}] = "
+            f"{c.f(a)} × {_paren(c.f(co))} {op} {_paren(c.f(b))} × {_paren(c.f(si))}"
+        )
+        return Worked("rotate", text, [a, b, co, si], a * co + sign * b * si)
+
+
+class WindowMask(Op):
+    """ModernBERT's local attention: token i sees token j when |i − j| ≤ w (local_attention // 2): 1, else 0."""
+
+    kind = "mask"
+    cols = "tokens"
+
+    def __init__(self, n: int, w: int) -> None:
+        self.n, self.w = n, w
+
+    def __call__(self) -> Array:
+        i = np.arange(self.n)
+        return (np.abs(i[:, None] - i[None, :]) <= self.w).astype(np.float64)  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None) -> Sym:
+        return _named(out, Sym(f"1 if |i − j| ≤ {self.w}, else 0", rf"[\,|i - j| \le {self.w}\,]"))
+
+    def work(self, c: Cell) -> Worked:
+        distance = abs(c.i - c.j)
+        inside = distance <= self.w
+        return Worked(
+            "mask", f"|{c.i} − {c.j}| = {distance} {'≤' if inside else '>'} {self.w}", [c.i, c.j], float(inside)
+        )
+
+
 class Concat(Op):
     """[head_0 | head_1 | ...]: the heads' outputs side by side."""
 
@@ -705,6 +837,46 @@ class GELUTanh(ActivationOp):
 
 
 ACTIVATIONS: dict[Activation, ActivationOp] = {op.name: op for op in (ReLU(), GELU(), GELUTanh())}
+
+
+class Half(Op):
+    """One half of the columns of a GLU's hidden layer: the first (`input`) or the second (`gate`)."""
+
+    kind = "copy"
+    cols = "same"
+
+    def __init__(self, second: bool) -> None:
+        self.second = second
+
+    def __call__(self, h: Array) -> Array:
+        half = h.shape[1] // 2
+        return h[:, half:] if self.second else h[:, :half]
+
+    def formula(self, out: Sym | None, h: Sym) -> Sym:
+        part = "the second half" if self.second else "the first half"
+        return _named(out, Sym(f"{part} of {h.text}'s columns", rf"\text{{{part} of }} {h.tex}"))
+
+    def work(self, c: Cell, h: Array) -> Worked:
+        k = c.j + (h.shape[1] // 2 if self.second else 0)
+        return Worked("copy", f"{c.inputs[0]}[{c.row}, {k}]", [], float(h[c.i, k]))
+
+
+class Product(Op):
+    """a ⊙ b, cell by cell: the GLU's activated input times its gate."""
+
+    kind = "product"
+    cols = "same"
+
+    def __call__(self, a: Array, b: Array) -> Array:
+        return a * b  # type: ignore[no-any-return]
+
+    def formula(self, out: Sym | None, a: Sym, b: Sym) -> Sym:
+        return _named(out, Sym(f"{a.text} ⊙ {b.text}", rf"{a.tex} \odot {b.tex}"))
+
+    def work(self, c: Cell, a: Array, b: Array) -> Worked:
+        x, y = float(a[c.i, c.j]), float(b[c.i, c.j])
+        text = f"{c.inputs[0]}[{c.row}, {c.col}] × {c.inputs[1]}[{c.row}, {c.col}] = {c.f(x)} × {_paren(c.f(y))}"
+        return Worked("product", text, [x, y], x * y)
 
 
 # --- Stage 7 ------------------------------------------------------------------------------

@@ -27,22 +27,23 @@ def load(name: str) -> Spec:
     except OSError as e:  # a file in a folder that cannot be searched: Path.exists raises (EACCES) on Python < 3.12
         fix = "give a checkpoint whose files and folders you can read"
         raise EncoderError(f"{show(e.filename)}: cannot be read ({e.strerror}); {fix}") from None
-    c = ckpt.config
+    c, family = ckpt.config, ckpt.family
     masked_lm = heads.masked_lm(ckpt)
+    final_norm = ckpt.final_norm()
     return Spec(
         settings=Settings(
             d_model=c.hidden_size,
             heads=c.num_attention_heads,
-            positional=Positional.table,
-            norm=Norm.post,
+            positional=Positional.table if family.positions else Positional.none,
+            norm=Norm.post if final_norm is None else Norm.pre,
             activation=Activation(ckpt.activation),
             layer_norm_eps=c.layer_norm_eps,
         ),
         vocabulary=_Tokenizer(ckpt, masked_lm is None),
-        positional_table=_Table(c.max_position_embeddings, ckpt.position_embeddings),
+        positional_table=_Table(c.max_position_embeddings, ckpt.position_embeddings) if family.positions else None,
         embedding_norm=NormWeights(*ckpt.embedding_norm()),
         layers=_Layers(ckpt),
-        final_norm=None,
+        final_norm=None if final_norm is None else NormWeights(*final_norm),
         d_ff=c.intermediate_size,
         token_type=_Table(c.type_vocab_size, ckpt.token_type_embeddings) if c.type_vocab_size else None,
         pooling=ckpt.pooling,
@@ -53,6 +54,9 @@ def load(name: str) -> Spec:
         relative_bias=ckpt.relative_bias(),
         masked_lm=masked_lm,
         classifier=heads.classifier(ckpt),
+        rotary=bool(c.rope_thetas),
+        local_layers=sum(w is not None for w in c.windows),
+        gated=family.gated,
     )
 
 
@@ -113,6 +117,14 @@ class _Layers(Sequence[Layer]):
         return self.ckpt.config.num_hidden_layers
 
     def __getitem__(self, i: int) -> Layer:  # type: ignore[override]
-        w = self.ckpt.layer(i)
-        return Layer(w.W_Q, w.W_K, w.W_V, w.W_O, w.b_Q, w.b_K, w.b_V, w.b_O, NormWeights(w.norm_1_gamma, w.norm_1_beta),
-                     w.W_1, w.b_1, w.W_2, w.b_2, NormWeights(w.norm_2_gamma, w.norm_2_beta), w.shared_with)  # fmt: skip
+        w, c = self.ckpt.layer(i), self.ckpt.config
+        norm_1 = None if w.norm_1_gamma is None else _norm(w.norm_1_gamma, w.norm_1_beta)  # ModernBERT's layer 0
+        return Layer(w.W_Q, w.W_K, w.W_V, w.W_O, w.b_Q, w.b_K, w.b_V, w.b_O, norm_1,
+                     w.W_1, w.b_1, w.W_2, w.b_2, _norm(w.norm_2_gamma, w.norm_2_beta), w.shared_with,
+                     c.rope_thetas[i] if c.rope_thetas else None, c.windows[i] if c.windows else None,
+                     self.ckpt.family.gated)  # fmt: skip
+
+
+def _norm(gamma: np.ndarray, beta: np.ndarray | None) -> NormWeights:
+    """A LayerNorm's weights, beta 0 where it has none (ModernBERT)."""
+    return NormWeights(gamma, np.zeros_like(gamma) if beta is None else beta)

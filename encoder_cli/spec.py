@@ -53,13 +53,16 @@ class Layer:
     b_K: Array | None
     b_V: Array | None
     b_O: Array | None
-    norm_1: NormWeights
-    W_1: Matrix  # [d, d_ff]
+    norm_1: NormWeights | None  # None: the identity (ModernBERT's layer 0, pre-norm)
+    W_1: Matrix  # [d, d_ff]; a gated FFN's [d, 2 d_ff]: input half, then gate half
     b_1: Array | None  # [d_ff]
     W_2: Matrix  # [d_ff, d]
     b_2: Array | None  # [d]
     norm_2: NormWeights
     shared_with: int | None = None  # the layer whose weights these are, where the model shares them (ALBERT)
+    rope_theta: float | None = None  # rotary positions of Q and K with this base (ModernBERT); None: none
+    window: int | None = None  # local attention: token i sees j when |i − j| <= window; None: every token
+    gated: bool = False  # GeGLU FFN: act(the first half of x W_1) times its second half (ModernBERT)
 
     @property
     def d_ff(self) -> int:
@@ -158,3 +161,7 @@ class Spec:
     relative_bias: Array | None = None  # [buckets, heads]: a learned bias by relative position (MPNet)
     masked_lm: MaskedLM | None = None  # a task checkpoint's heads, run after the output (tasks.py)
     classifier: Classifier | None = None
+    rotary: bool = False  # ModernBERT: positions rotate Q and K in each layer (Layer.rope_theta), none added to
+    # the input; layer 0 has no norm_1
+    local_layers: int = 0  # how many layers attend within a window (Layer.window)
+    gated: bool = False  # the layers' FFNs are gated (Layer.gated): d_ff is each half's width

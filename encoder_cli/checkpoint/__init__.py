@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from encoder_cli.checkpoint import heads
-from encoder_cli.checkpoint.families import BUCKETS, FAMILIES, Family, listed
+from encoder_cli.checkpoint.families import BUCKETS, FAMILIES, ROPE_THETA, Family, listed
 from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.errors import EncoderError, show
@@ -54,10 +54,8 @@ ACTIVATIONS |= dict.fromkeys(
     ("gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python_tanh", "gelu_accurate"), "gelu_tanh"
 )
 CONFIG_FIX = "give the folder of a Hugging Face encoder checkpoint"
-WORDS = "embeddings.word_embeddings.weight"
 POSITIONS = "embeddings.position_embeddings.weight"
 TYPES = "embeddings.token_type_embeddings.weight"
-EMBEDDING_NORM = "embeddings.LayerNorm"
 
 
 @dataclass(frozen=True)
@@ -65,22 +63,23 @@ class LayerWeights:
     """One encoder layer in float64, matrices (inputs x outputs, read when used): y = x @ W + b."""
 
     W_Q: StoredMatrix  # [d, d]
-    b_Q: Array  # [d]
     W_K: StoredMatrix
-    b_K: Array
     W_V: StoredMatrix
-    b_V: Array
     W_O: StoredMatrix  # [d, d]
-    b_O: Array
-    norm_1_gamma: Array  # after attention
-    norm_1_beta: Array
-    W_1: StoredMatrix  # [d, d_ff]
-    b_1: Array  # [d_ff]
+    W_1: StoredMatrix  # [d, d_ff] (a gated FFN's [d, 2 d_ff])
     W_2: StoredMatrix  # [d_ff, d]
-    b_2: Array  # [d]
-    norm_2_gamma: Array  # after the FFN
-    norm_2_beta: Array
+    norm_2_gamma: Array  # after the FFN (pre-norm: before it)
     shared_with: int  # the first layer with these weights: itself, unless the family shares them (ALBERT)
+    norm_1_gamma: Array | None = None  # after attention (pre-norm: before it); None: the identity (layer 0)
+    # The biases: None where the family has none (ModernBERT)
+    b_Q: Array | None = None  # [d]
+    b_K: Array | None = None
+    b_V: Array | None = None
+    b_O: Array | None = None
+    b_1: Array | None = None  # [d_ff]
+    b_2: Array | None = None  # [d]
+    norm_1_beta: Array | None = None
+    norm_2_beta: Array | None = None
 
 
 class Config(NamedTuple):
@@ -99,6 +98,8 @@ class Config(NamedTuple):
     pad_token_id: int  # the padding index positions start after (RoBERTa, MPNet)
     num_hidden_groups: int  # ALBERT's groups of layers sharing weights; otherwise one group a layer
     relative_attention_num_buckets: int  # the rows of MPNet's relative bias table; 0 for the other families
+    rope_thetas: tuple[float, ...] = ()  # ModernBERT: each layer's rotary base
+    windows: tuple[int | None, ...] = ()  # ModernBERT: each layer's window either side (local_attention // 2), or None
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class Checkpoint:
 
     def word_embeddings(self, ids: Sequence[int]) -> Array:
         """[n, E]: only these rows of the word-embedding table are read."""
-        return self._read(WORDS, ids)
+        return self._read(f"{self.family.words}.weight", ids)
 
     def position_embeddings(self, rows: Sequence[int]) -> Array:
         """[n, E]: these rows of the position table."""
@@ -179,7 +180,16 @@ class Checkpoint:
 
     def embedding_norm(self) -> tuple[Array, Array]:
         """The embedding LayerNorm's gamma and beta, [E] each."""
-        return self._read(f"{EMBEDDING_NORM}.weight"), self._read(f"{EMBEDDING_NORM}.bias")
+        return self._norm(self.family.embedding_norm)
+
+    def final_norm(self) -> tuple[Array, Array] | None:
+        """A pre-norm family's LayerNorm after the last layer, [d] each; None for the others."""
+        return None if self.family.final_norm is None else self._norm(self.family.final_norm)
+
+    def _norm(self, name: str) -> tuple[Array, Array]:
+        """A LayerNorm's gamma and beta; beta 0 where the family's LayerNorms have none (ModernBERT)."""
+        gamma = self._read(f"{name}.weight")
+        return gamma, self._read(f"{name}.bias") if self.family.biases else np.zeros_like(gamma)
 
     def projection(self) -> tuple[StoredMatrix, Array] | None:
         """The embedding projection's W [E, d] and b [d], where the model has one."""
@@ -204,6 +214,9 @@ class Checkpoint:
         values: dict[str, Any] = {}
         for key, (name, matrix) in layer_tensors(self.family, g).items():
             values[key] = StoredMatrix(*self.tensors[name]) if matrix else self._read(name)
+        if "W_QKV" in values:  # one fused matrix [d, 3d]: W_Q, W_K and W_V are its column blocks
+            W, d = values.pop("W_QKV"), self.config.hidden_size
+            values |= {"W_Q": W[:, :d], "W_K": W[:, d : 2 * d], "W_V": W[:, 2 * d :]}
         first = next(k for k in range(i + 1) if self.group(k) == g)
         return LayerWeights(**values, shared_with=first)
 
@@ -304,7 +317,61 @@ def _config(folder: Path) -> tuple[Family, Config]:
         raise EncoderError(
             f'{where}: position_embedding_type {show(repr(position)[:40])} is not supported; only "absolute" is'
         )
+    for key in () if family.biases else ("attention_bias", "mlp_bias", "norm_bias"):
+        if config.get(key, False) is not False:
+            raise EncoderError(
+                f"{where}: {key} is {show(repr(config[key])[:40])}; this calculator reads {family.name} without "
+                f"biases ({key} false), as the released checkpoints are"
+            )
+    if not family.positions:
+        if (d_k := out["hidden_size"] // out["num_attention_heads"]) % 2:
+            raise EncoderError(
+                f"{where}: hidden_size / num_attention_heads is {d_k}, an odd head size; rotary positions turn "
+                "each head's columns in pairs, so the head size must be even"
+            )
+        out["rope_thetas"], out["windows"] = _rotary(config, where, layers)
     return family, Config(**out)
+
+
+def _rotary(config: dict[str, Any], where: str, layers: int) -> tuple[tuple[float, ...], tuple[int | None, ...]]:
+    """ModernBERT's layers: each one's rotary base, and a local layer's window either side (local_attention // 2).
+    transformers 5.x saves layer_types and rope_parameters (by layer type); older configs say
+    global_attn_every_n_layers, global_rope_theta and local_rope_theta (ModernBertConfig reads both)."""
+    every = config.get("global_attn_every_n_layers", 3)
+    if type(every) is not int or every < 1:
+        raise EncoderError(
+            f"{where}: global_attn_every_n_layers is {show(repr(every)[:40])}; expected a whole number >= 1"
+        )
+    kinds = config.get("layer_types") or ["sliding_attention" if i % every else "full_attention" for i in range(layers)]
+    if not (
+        isinstance(kinds, list) and len(kinds) == layers and all(isinstance(k, str) and k in ROPE_THETA for k in kinds)
+    ):
+        raise EncoderError(
+            f'{where}: layer_types should name "full_attention" or "sliding_attention" for each of the {layers} '
+            "layers; fix it, or remove it to use global_attn_every_n_layers"
+        )
+    params = config.get("rope_parameters") or {}
+    old = {"full_attention": config.get("global_rope_theta"), "sliding_attention": config.get("local_rope_theta")}
+    thetas = {}
+    for kind in ROPE_THETA:
+        rope = (params.get(kind) or {}) if isinstance(params, dict) else None
+        kind_of = rope.get("rope_type", "default") if isinstance(rope, dict) else rope
+        if kind_of != "default" or config.get("rope_scaling"):
+            raise EncoderError(
+                f"{where}: the rotary embedding of the {kind} layers is not the default (rope_parameters "
+                f"{show(repr(kind_of)[:40])}, or rope_scaling); this calculator reads default rotary positions"
+            )
+        assert isinstance(rope, dict)
+        theta: Any = rope.get("rope_theta", old[kind] if old[kind] is not None else ROPE_THETA[kind])
+        if type(theta) not in (int, float) or not 0 < theta < float("inf"):
+            raise EncoderError(
+                f"{where}: the rope_theta of the {kind} layers is {show(repr(theta)[:40])}; expected a positive number"
+            )
+        thetas[kind] = float(theta)
+    window = config.get("local_attention", 128)
+    if type(window) is not int or window < 0:
+        raise EncoderError(f"{where}: local_attention is {show(repr(window)[:40])}; expected a whole number >= 0")
+    return tuple(thetas[k] for k in kinds), tuple(window // 2 if k == "sliding_attention" else None for k in kinds)
 
 
 def _tensors(
@@ -350,10 +417,14 @@ def layer_tensors(family: Family, g: int) -> dict[str, tuple[str, bool]]:
     at = family.layer.format(i=g, g=g)
     out: dict[str, tuple[str, bool]] = {}
     for key, module in family.tensors.items():
+        if key == "norm_1" and g == 0 and family.final_norm is not None:  # pre-norm: input_norm is layer 0's
+            continue
         if key.startswith("norm_"):
-            out |= {f"{key}_gamma": (f"{at}{module}.weight", False), f"{key}_beta": (f"{at}{module}.bias", False)}
+            out[f"{key}_gamma"] = (f"{at}{module}.weight", False)
+            out |= {f"{key}_beta": (f"{at}{module}.bias", False)} if family.biases else {}
         else:
-            out |= {key: (f"{at}{module}.weight", True), "b_" + key[2:]: (f"{at}{module}.bias", False)}
+            out[key] = (f"{at}{module}.weight", True)
+            out |= {"b_" + key[2:]: (f"{at}{module}.bias", False)} if family.biases else {}
     return out
 
 
@@ -362,17 +433,18 @@ def _shapes(family: Family, config: Config) -> Iterator[tuple[str, tuple[int, ..
     config that claims a million layers fails at the first missing one). Linear weights are (out, in)."""
     c = config
     d, e, ff = c.hidden_size, c.embedding_size, c.intermediate_size
-    yield WORDS, (c.vocab_size, e)
-    yield POSITIONS, (c.max_position_embeddings, e)
+    yield f"{family.words}.weight", (c.vocab_size, e)
+    yield from [(POSITIONS, (c.max_position_embeddings, e))] if family.positions else []
     yield from [(TYPES, (c.type_vocab_size, e))] if c.type_vocab_size else []
-    yield from [(f"{EMBEDDING_NORM}.weight", (e,)), (f"{EMBEDDING_NORM}.bias", (e,))]
+    norms = [family.embedding_norm, *([family.final_norm] if family.final_norm else [])]
+    yield from ((f"{norm}.{p}", (e,)) for norm in norms for p in ("weight", "bias")[: 1 + family.biases])
     if family.projection is not None and (family.project_always or e != d):
         yield from [(f"{family.projection}.weight", (d, e)), (f"{family.projection}.bias", (d,))]
     if family.relative_bias is not None:
         yield family.relative_bias, (c.relative_attention_num_buckets, c.num_attention_heads)
     for g in range(c.num_hidden_groups):
         for key, (name, _) in layer_tensors(family, g).items():
-            out = {"W_1": ff, "b_1": ff}.get(key, d)
+            out = {"W_1": ff * (1 + family.gated), "b_1": ff * (1 + family.gated), "W_QKV": 3 * d}.get(key, d)
             yield name, ((out, ff if key == "W_2" else d) if key.startswith("W_") else (out,))
 
 

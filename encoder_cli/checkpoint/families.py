@@ -14,6 +14,13 @@ default activation. A family that brings a new kind of step names it here (`proj
     albert       yes          0                 always (E -> d)           -              shared by groups
     electra      yes          0                 when E != d               -              own
     mpnet        -            1 + 1 (fixed)     -                         32 buckets     own
+    modernbert   -            none: rotary      -                         -              own
+
+ModernBERT is the one pre-norm family: x + attention(LN(x)) (layer 0's LN the identity), then
+x + FFN(LN(x)), and a final LayerNorm; no biases anywhere (LayerNorms without beta); Q, K and V in
+one fused matrix Wqkv (its column blocks); its FFN gated (GeGLU: Wi makes an input half and a
+gate half); each layer rotates Q and K by position (global theta on global layers, local theta on
+local ones), and local layers see a window of local_attention // 2 tokens either side.
 
 A task checkpoint adds a head on the encoder's output, under its own tensor names (`masked_lm`,
 `classifier`): a masked-LM head (dense, activation, LayerNorm, then the word embeddings, tied, or
@@ -84,6 +91,18 @@ class Classifier:
     out: str  # [d -> labels]
 
 
+# ModernBERT's LayerWeights' fields, under layers.{i}.: Q, K and V fused (W_QKV), no norm_1 in layer 0.
+MODERN_LAYER = {"W_QKV": "attn.Wqkv", "W_O": "attn.Wo", "norm_1": "attn_norm", "W_1": "mlp.Wi", "W_2": "mlp.Wo",
+                "norm_2": "mlp_norm"}  # fmt: skip
+MODERN_DEFAULTS: Mapping[str, Any] = {  # ModernBertConfig's
+    **{k: v for k, v in BERT_DEFAULTS.items() if k != "type_vocab_size"},
+    "intermediate_size": 1152,
+    "num_hidden_layers": 22,
+    "max_position_embeddings": 8192,
+    "vocab_size": 50368,
+    "layer_norm_eps": 1e-5,
+    "pad_token_id": 50283,
+}
 BERT_MLM = MaskedLM("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
                     "cls.predictions.bias")  # fmt: skip
 LM_HEAD = MaskedLM("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias", "gelu")
@@ -110,6 +129,12 @@ class Family:
     known_as: str = ""  # checkpoints of this shape, for messages
     masked_lm: MaskedLM = BERT_MLM  # the tensors of its masked-LM head, where a checkpoint has one
     classifier: Classifier = Classifier("pooler.dense", "tanh", "classifier")  # of its sequence classifier
+    words: str = "embeddings.word_embeddings"  # the word embeddings
+    embedding_norm: str = "embeddings.LayerNorm"  # their LayerNorm
+    positions: bool = True  # a learned table of positions, added to the input (ModernBERT: none, rotary)
+    biases: bool = True  # its linear layers and LayerNorms have biases (ModernBERT: none)
+    final_norm: str | None = None  # a pre-norm family's LayerNorm after the last layer (its layers are pre-norm)
+    gated: bool = False  # a GeGLU FFN: W_1 [d, 2 d_ff], an input half and a gate half
 
 
 def _without(*keys: str) -> dict[str, Any]:
@@ -242,8 +267,26 @@ FAMILIES = {
             masked_lm=LM_HEAD,
             classifier=OUT_PROJ,
         ),
+        Family(
+            "modernbert",
+            "ModernBERT",
+            "model.",
+            defaults=MODERN_DEFAULTS,
+            keys={"hidden_act": "hidden_activation", "layer_norm_eps": "norm_eps"},
+            layer="layers.{i}.",
+            tensors=MODERN_LAYER,
+            token_types=False,
+            words="embeddings.tok_embeddings",
+            embedding_norm="embeddings.norm",
+            positions=False,
+            biases=False,
+            final_norm="final_norm",
+            gated=True,
+        ),
     ]
 }
+# ModernBERT's rotary bases, when config.json names none (ModernBertConfig.default_theta)
+ROPE_THETA = {"full_attention": 160_000.0, "sliding_attention": 10_000.0}
 # MPNet's buckets: transformers' compute_position_bias uses 32 whatever relative_attention_num_buckets says.
 BUCKETS = 32
 

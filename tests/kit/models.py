@@ -42,6 +42,12 @@ FAMILIES: dict[str, dict[str, Any]] = {
     # MPNet: 300 positions, so that a sentence of over 130 tokens reaches the far buckets
     "mpnet": {"hidden_size": 24, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 43,
               "max_position_embeddings": 300, "layer_norm_eps": 1e-5, "relative_attention_num_buckets": 32},
+    # ModernBERT: layers 0 and 3 global, 1 and 2 local with a window of 3 tokens either side (local_attention 6,
+    # shorter than the test sentences), rotary bases of its own (not the defaults), no biases
+    "modernbert": {"hidden_size": 24, "num_attention_heads": 3, "num_hidden_layers": 4, "intermediate_size": 19,
+                   "max_position_embeddings": 64, "global_attn_every_n_layers": 3, "local_attention": 6,
+                   "global_rope_theta": 1000.0, "local_rope_theta": 50.0, "cls_token_id": 2, "sep_token_id": 3,
+                   "bos_token_id": 2, "eos_token_id": 3},  # BERT_SPECIALS: [CLS]=2, [SEP]=3
 }  # fmt: skip
 
 # sentence-transformers' modules where the family is used through it: (pooling mode, Normalize).

@@ -12,6 +12,7 @@ real tokenizer is:
     xlm-roberta, camembert     Unigram with Metaspace (XLM-R's with byte fallback), <s> A </s> / <s> A </s></s> B </s>
                                (RoBERTa-style pairs: all type 0, as the real ones)
     albert                     Unigram with Metaspace, lower case, [CLS] A [SEP], <pad>=0
+    modernbert                 byte-level BPE, [CLS] A [SEP] / [CLS] A [SEP] B [SEP] (types 0 / 1), [PAD]=0
 
 Each is trained once a session (a few milliseconds) on CORPUS, a few hundred words. The byte-level BPE
 comes out the same each time; WordPiece's and Unigram's training is not deterministic across processes
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "albert", "electra", "mpnet")
+FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "albert", "electra", "mpnet", "modernbert")
 
 # Strings that tokenizers get wrong in different ways: accents (composed and combining), CJK, emoji
 # (one the corpus never shows, so byte-level BPE splits it into partial UTF-8 bytes; a skin tone; a flag;
@@ -72,7 +73,7 @@ ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 ALBERT_SPECIALS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 MASK = AddedToken("<mask>", lstrip=True, normalized=False, special=True)  # the last id; takes the space before it
 KIND = {"bert": "bert", "distilbert": "bert", "electra": "bert", "mpnet": "mpnet", "roberta": "roberta"}
-KIND |= {"xlm-roberta": "xlm-roberta", "camembert": "camembert", "albert": "albert"}
+KIND |= {"xlm-roberta": "xlm-roberta", "camembert": "camembert", "albert": "albert", "modernbert": "modernbert"}
 # The family's tokenizer class, written in tokenizer_config.json, which AutoTokenizer then uses. Not for
 # xlm-roberta, camembert and albert: in transformers 5.25 their classes rebuild the normaliser and
 # pre-tokenizer from code (XLM-R's and CamemBERT's: no normaliser, WhitespaceSplit, no byte fallback;
@@ -100,6 +101,20 @@ def _wordpiece(specials: tuple[str, ...], unk: str) -> Tokenizer:
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(vocab_size=700, special_tokens=list(specials), show_progress=False)
+    tokenizer.train_from_iterator(_lines(), trainer)
+    return tokenizer
+
+
+def _bpe(specials: tuple[str, ...]) -> Tokenizer:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        show_progress=False,
+        vocab_size=700,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(_lines(), trainer)
     return tokenizer
 
@@ -135,17 +150,12 @@ def _trained(kind: str) -> tuple[str, dict[str, str]]:
         tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), add_prefix_space=False)
         names = {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>"}
         names |= {"pad_token": "<pad>", "unk_token": "[UNK]", "mask_token": "<mask>"}
+    elif kind == "modernbert":  # byte-level BPE, [CLS] A [SEP] / [CLS] A [SEP] B [SEP], all type 0
+        tokenizer = _bpe(BERT_SPECIALS)
+        tokenizer.post_processor = _template(tokenizer, "[CLS]", "[SEP]", double_sep=False)
+        names = _bert_names(BERT_SPECIALS)
     elif kind == "roberta":
-        tokenizer = Tokenizer(models.BPE())
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(
-            show_progress=False,
-            vocab_size=700,
-            special_tokens=list(ROBERTA_SPECIALS),
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        )
-        tokenizer.train_from_iterator(_lines(), trainer)
+        tokenizer = _bpe(ROBERTA_SPECIALS)
         tokenizer.add_special_tokens([MASK])
         tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), add_prefix_space=False)
         names = _roberta_names()

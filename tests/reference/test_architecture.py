@@ -11,8 +11,8 @@ import torch
 from transformers import AutoConfig, AutoModel
 from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
 
-from encoder_cli.checkpoint import EMBEDDING_NORM, POSITIONS, TYPES, WORDS, layer_tensors
-from encoder_cli.checkpoint.families import FAMILIES
+from encoder_cli.checkpoint import POSITIONS, TYPES, layer_tensors
+from encoder_cli.checkpoint.families import FAMILIES, ROPE_THETA
 from encoder_cli.ops import bucket
 
 
@@ -34,15 +34,33 @@ def test_tensor_names_are_the_ones_the_model_saves(model_type: str) -> None:
     small = {"hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 2, "intermediate_size": 24}
     if model_type == "distilbert":
         small = {"dim": 16, "n_heads": 2, "n_layers": 2, "hidden_dim": 24}
+    if model_type == "modernbert":  # its pad id, 50283, is past a small vocabulary
+        small |= {"pad_token_id": 0}
     config = AutoConfig.for_model(model_type, vocab_size=50, max_position_embeddings=20, **small)
     saved = set(AutoModel.from_config(config).state_dict())
-    ours = {WORDS, POSITIONS, f"{EMBEDDING_NORM}.weight", f"{EMBEDDING_NORM}.bias"}
+    norms = [family.embedding_norm, *([family.final_norm] if family.final_norm else [])]
+    ours = {f"{family.words}.weight"} | ({POSITIONS} if family.positions else set())
+    ours |= {f"{norm}.{p}" for norm in norms for p in ("weight", "bias")[: 1 + family.biases]}
     ours |= {TYPES} if family.token_types else set()
     ours |= {f"{family.projection}.weight", f"{family.projection}.bias"} if family.projection else set()
     ours |= {family.relative_bias} if family.relative_bias else set()
-    ours |= {name for name, _ in layer_tensors(family, 0).values()}
+    ours |= {name for g in ((0,) if family.groups else (0, 1)) for name, _ in layer_tensors(family, g).values()}
     assert ours <= saved, ours - saved
     assert (TYPES in saved) == family.token_types
+    assert (POSITIONS in saved) == family.positions
+    assert not family.biases or any(name.endswith(".bias") for name in saved)
+    if not family.biases:  # what the table leaves out is not there to read: ModernBERT saves no bias
+        assert not any(name.endswith(".bias") for name in saved), model_type
+        assert "layers.0.attn_norm.weight" not in saved and "layers.1.attn_norm.weight" in ours
+
+
+def test_modernbert_rotary_bases_are_the_config_classes() -> None:
+    config = AutoConfig.for_model("modernbert")
+    assert {kind: config.rope_parameters[kind]["rope_theta"] for kind in ROPE_THETA} == ROPE_THETA
+    assert (config.local_attention, config.layer_types[:4]) == (
+        128,
+        ["full_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    )
 
 
 def test_mpnet_buckets_are_transformers() -> None:

@@ -26,8 +26,9 @@ MISSING = {
     "electra": r"layer\.1\.output\.dense\.weight",
     "distilbert": r"layer\.1\.ffn\.lin2\.weight",
     "mpnet": r"relative_attention_bias\.weight",
+    "modernbert": r"layers\.1\.attn_norm\.weight",  # layer 0 has none: its input is input_norm
 }
-QUERY = r"\.0\.attention\.(self\.query|query|q_lin|attn\.q)\.weight$"
+QUERY = r"\.0\.(attention\.(self\.query|query|q_lin|attn\.q)|attn\.Wqkv)\.weight$"
 # A config key of each family, given as a string.
 WRONG_TYPE = {"distilbert": "n_heads", "albert": "num_hidden_groups", "electra": "embedding_size"}
 WRONG_TYPE |= {"mpnet": "relative_attention_num_buckets"}
@@ -135,13 +136,30 @@ def test_mpnet_with_fewer_than_32_buckets_is_refused(tiny) -> None:
     assert "config.json" in message and "relative_attention_num_buckets" in message and "32" in message
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("attention_bias", True), ("mlp_bias", True), ("norm_bias", True),
+     ("rope_parameters", {"full_attention": {"rope_type": "linear", "rope_theta": 10.0, "factor": 2.0}}),
+     ("layer_types", ["full_attention", "sliding_attention"]), ("hidden_size", 21)],
+)  # fmt: skip
+def test_modernbert_configurations_it_does_not_read_are_refused(copy, key: str, value: object) -> None:
+    """Biases (no released ModernBERT has them), a rotary embedding other than the default, a layer_types
+    that does not name every layer, an odd head size (rotary positions turn columns in pairs)."""
+    folder = copy("modernbert")
+    config(folder, **{key: value})
+    message = fails(folder)
+    assert "config.json" in message and key.split("_")[0] in message
+
+
 # --- config.json fuzzed, family by family: each key the table reads, and the ones it does not ---------
 
 FAMILY_KEYS = sorted(
     {"model_type", "hidden_size", "dim", "num_attention_heads", "n_heads", "num_hidden_layers", "n_layers",
      "intermediate_size", "hidden_dim", "hidden_act", "activation", "layer_norm_eps", "max_position_embeddings",
      "type_vocab_size", "vocab_size", "embedding_size", "pad_token_id", "num_hidden_groups", "inner_group_num",
-     "relative_attention_num_buckets", "position_embedding_type"}
+     "relative_attention_num_buckets", "position_embedding_type", "hidden_activation", "norm_eps", "layer_types",
+     "rope_parameters", "local_attention", "global_attn_every_n_layers", "global_rope_theta", "local_rope_theta",
+     "attention_bias", "mlp_bias", "norm_bias", "rope_scaling"}
 )  # fmt: skip
 CASES = int(os.environ.get("FUZZ_FAMILY_CASES", "40"))  # a long run by hand: FUZZ_FAMILY_CASES=3000
 
@@ -186,6 +204,9 @@ def test_fuzz_family_config(family: str, tiny, tmp_path: Path) -> None:
         {},
         [1],
         {"a": 1},
+        "sliding_attention",
+        ["full_attention"],
+        {"full_attention": {"rope_type": "yarn"}},
     ]
     for _ in range(CASES):
         changes = {rng.choice(FAMILY_KEYS): rng.choice(values) for _ in range(rng.randint(1, 3))}

@@ -21,8 +21,10 @@ LAYOUT = {
     "albert": ({"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3}, "[CLS] A [SEP] B [SEP]"),
 }
 LAYOUT |= {"distilbert": LAYOUT["bert"], "electra": LAYOUT["bert"], "camembert": LAYOUT["xlm-roberta"]}
-MODEL = {"roberta": "BPE", "xlm-roberta": "Unigram", "camembert": "Unigram", "albert": "Unigram"}
+LAYOUT |= {"modernbert": LAYOUT["bert"]}
+MODEL = {"roberta": "BPE", "xlm-roberta": "Unigram", "camembert": "Unigram", "albert": "Unigram", "modernbert": "BPE"}
 PRE = {"roberta": "ByteLevel", "xlm-roberta": "Metaspace", "camembert": "Metaspace", "albert": "Metaspace"}
+PRE |= {"modernbert": "ByteLevel"}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

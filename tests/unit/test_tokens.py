@@ -413,7 +413,13 @@ def test_each_familys_pairs_are_auto_tokenizers(family: str, root: Path) -> None
     for a, b in PAIRS:
         check_pair(tokenizer, auto, a, b)
     pair = tokenizer.tokenize("How old are you?", "I am six.")
-    if family in ("bert", "distilbert", "electra", "albert"):  # [CLS] A [SEP] B [SEP], B and its [SEP] type 1
+    if family in (
+        "bert",
+        "distilbert",
+        "electra",
+        "albert",
+        "modernbert",
+    ):  # [CLS] A [SEP] B [SEP], B and its [SEP] type 1
         start = pair.tokens.index("[SEP]") + 1
         assert pair.type_ids == [0] * start + [1] * (len(pair.ids) - start)
     else:  # <s> A </s></s> B </s>, all type 0
