@@ -294,11 +294,15 @@ def test_a_disk_that_fills_while_writing_leaves_the_old_file(
         def __init__(self, stream) -> None:
             self.stream, self.written = stream, 0
 
-        def write(self, text: str) -> int:
+        def write(self, text: str | bytes) -> int:
             self.written += len(text)
             if self.written > 100:
                 raise OSError(28, "No space left on device")
             return self.stream.write(text)
+
+        @property
+        def buffer(self) -> Full:  # the JSON is written as bytes, to the text stream's buffer: as full
+            return Full(self.stream.buffer)
 
         def writelines(self, lines) -> None:
             for line in lines:
