@@ -1,8 +1,9 @@
 """A pretrained checkpoint as a Spec: one more source of weights for the same encoder.
 
-Every family --model reads (checkpoint/families.py) is a post-norm encoder with learned positions,
-a LayerNorm of the embeddings, biases everywhere and W_O; some add token types, an embedding
-projection, a relative position bias or layers that share weights, each a field of the Spec.
+Every family --model reads (checkpoint/families.py) is BERT's encoder with named differences, each
+a field of the Spec: token types or none, an embedding projection, a relative position bias,
+layers that share weights, or (ModernBERT) rotary positions, local windows, a gated FFN, pre-norm
+layers with a final norm and no biases.
 The checkpoint's tokenizer splits the sentence; its layers are read and widened to float64 one
 at a time, as the encoder reaches them.
 """
@@ -76,9 +77,7 @@ class _Tokenizer:
                 f"the sentence makes {len(t.tokens)} tokens; sentence-transformers would cut it at {cut} "
                 f"(max_seq_length of {self.ckpt.name}) for its sentence embedding, and this run does not"
             )
-        from encoder_cli.checkpoint import tokens  # loaded with the checkpoint
-
-        mask = tokens.mask_token(self.ckpt.path)
+        mask = self.ckpt.tokenizer.mask
         masked = mask is not None and self.ckpt.tokenizer.id_of(mask) in t.ids
         if masked and self.unpredicted:
             warnings.append(

@@ -81,7 +81,7 @@ class Embedded:
     pieces: list[list[str]] | None = None
     ids: list[int] | None = None
     warnings: list[str] = field(default_factory=list)  # what a user should know of this run
-    labels: list[str] | None = None  # the tokens, readable (·cat for Ġcat, <F0> for a byte of no whole character)
+    labels: list[str] | None = None  # the tokens, readable (␣cat for Ġcat, <F0> for a byte of no whole character)
     positions: list[int] | None = None  # each token's row of the position table; else 0, 1, 2, ...
     types: list[int] | None = None  # each token's type (segment): a pair's B is type 1 in BERT; else all 0
 

@@ -150,7 +150,7 @@ class Trace:
 
     @property
     def labels(self) -> list[str]:
-        """The tokens as the views show them, the rows' labels (·cat for Ġcat)."""
+        """The tokens as the views show them, the rows' labels (␣cat for Ġcat)."""
         return self.embedded.labels or self.embedded.tokens
 
     @property

@@ -104,9 +104,7 @@ def masked_lm(ckpt: Checkpoint) -> tasks.MaskedLM | None:
         return None
     decoder = f"{m.decoder}.weight"
     bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in t else m.bias
-    from encoder_cli.checkpoint import tokens
-
-    mask = tokens.mask_token(ckpt.path)
+    mask = ckpt.tokenizer.mask
     return tasks.MaskedLM(
         W=StoredMatrix(*t[f"{m.dense}.weight"]),
         b=ckpt._read(f"{m.dense}.bias"),

@@ -59,7 +59,9 @@ class Tokenized:
 
 
 class Tokenizer:
-    def __init__(self, source: Path, tokenizer: tokenizers.Tokenizer, data: dict[str, Any], pad: str | None) -> None:
+    def __init__(
+        self, source: Path, tokenizer: tokenizers.Tokenizer, data: dict[str, Any], pad: str | None, mask: str | None
+    ) -> None:
         """`data`: the tokenizer's JSON form, for what the library does not expose (byte level, byte fallback)."""
         self.source, self._tokenizer = source, tokenizer
         tokenizer.no_padding()
@@ -86,6 +88,7 @@ class Tokenizer:
         ids = [i for i in vocab.values() if type(i) is int] if isinstance(vocab, dict) else [len(vocab or []) - 1]
         self.largest_id: int = max([*ids, *self._added, *self._encode("").ids], default=0)
         self.pad_id: int | None = tokenizer.token_to_id(pad) if pad is not None else None
+        self.mask = mask  # the mask token ([MASK], <mask>) as tokenizer_config.json names it; None: none
 
     def tokenize(self, sentence: str, pair: str | None = None) -> Tokenized:
         """The sentence's tokens, or a pair's (`[CLS] A [SEP] B [SEP]`, `<s> A </s></s> B </s>`) through the
@@ -277,8 +280,9 @@ def from_tokenizer_json(folder: Path) -> Tokenizer:
     if template is not None and not any(item.get("Sequence", {}).get("id") == "A" for item in template["single"]):
         raise EncoderError(f"{show(path)}: post_processor.single has no $A, so the sentence would be left out; {FIX}")
     padding = data.get("padding") if isinstance(data.get("padding"), dict) else {}
-    pad = _special(folder, _config(folder), ("pad_token",), padding.get("pad_token"))
-    return Tokenizer(path, tokenizer, data, pad)
+    config = _config(folder)
+    pad = _special(folder, config, ("pad_token",), padding.get("pad_token"))
+    return Tokenizer(path, tokenizer, data, pad, _special(folder, config, ("mask_token",), None))
 
 
 def read_vocab(path: Path) -> dict[str, int]:
@@ -333,9 +337,5 @@ def from_vocab_txt(folder: Path, cls_sep: tuple[str, str]) -> Tokenizer:
         single=[cls, "$A", sep], pair=pair, special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])]
     )
     data = {"model": {"type": "WordPiece", "unk_token": unk, "continuing_subword_prefix": "##", "vocab": vocab}}
-    return Tokenizer(path, tokenizer, data, specials[0])
-
-
-def mask_token(folder: Path) -> str | None:
-    """The tokenizer's mask token ([MASK], <mask>), as tokenizer_config.json (or special_tokens_map.json) names it."""
-    return _special(folder, _config(folder), ("mask_token",), None)
+    pad, mask = specials
+    return Tokenizer(path, tokenizer, data, pad, mask)
