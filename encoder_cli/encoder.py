@@ -71,7 +71,7 @@ def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trac
     model = Model(m.d_model, m.heads, m.d_k, spec.d_ff, len(spec.layers), m.positional, m.norm, m.activation,
                   m.layer_norm_eps)  # fmt: skip
     held = spec.held + cells(spec, n, len(predicted))
-    return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held, pair)
+    return Trace(sentence, model, t.steps, embedded, spec.source, parameters.of(t.steps), held, pair, spec.differs)
 
 
 def encoder_input(s2: Tape, spec: Spec, embedded: Embedded, x: Var) -> Var:
@@ -198,7 +198,7 @@ def attention(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:  
     t = t.within("attention.")
     mask = None
     if w.window is not None:  # local attention: a window of w tokens either side
-        title = f"Local attention window, ±{w.window} tokens (the seed's attention sees every token)"
+        title = f"Local-window mask, ±{w.window} tokens, in place of seeing every token"
         mask = t("mask", title, ops.WindowMask(len(x.value), w.window), sym=Sym("mask", r"\mathrm{mask}"))
     rotary = [] if w.rope_theta is None else rotary_tables(t, len(x.value), m.d_k, w.rope_theta)
     heads = [head(t.within(f"heads.{h}.", suffix=f" (head {h})"), x, w, m, h, bias[h] if bias else None, mask, rotary)
@@ -210,7 +210,7 @@ def attention(t: Tape, x: Var, w: Layer, m: Settings, bias: list[Var]) -> Var:  
 
 def rotary_tables(t: Tape, n: int, d_k: int, theta: float) -> list[Var]:
     """ModernBERT's rotary positions: each position's angle for each pair of a head's columns, their cos and sin."""
-    title = f"Rotary angles, θ = {theta:g} (the seed adds sinusoidal PE to the input instead)"
+    title = f"Rotary angles, θ = {theta:g}, in place of the seed's sinusoidal PE"
     angles = t("angles", title, ops.RopeAngles(n, d_k, theta), sym=Sym("angles", r"\phi"))
     cos = t("cos", "Cosines of the rotary angles", ops.Trig(sine=False), angles, sym=Sym("cos", r"\cos\phi"))
     sin = t("sin", "Sines of the rotary angles", ops.Trig(sine=True), angles, sym=Sym("sin", r"\sin\phi"))
@@ -233,7 +233,7 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None, mask:
     K = project("K", "Keys", w.W_K, w.b_K)
     V = project("V", "Values", w.W_V, w.b_V)
     if rotary:  # rotary positions, in place of the seed's PE added to the input
-        title = "rotated by position (the seed adds PE instead)"
+        title = "rotated by position, in place of adding PE"
         Q = t("Q.rotated", f"Queries {title}", ops.Rotary(), Q, *rotary, sym=Sym("Q_rot", "Q_{rot}"))
         K = t("K.rotated", f"Keys {title}", ops.Rotary(), K, *rotary, sym=Sym("K_rot", "K_{rot}"))
     scores = t("scores", "Attention scores", ops.MatmulT(), Q, K)  # Q Kᵀ [n, n]
@@ -241,7 +241,8 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, bias: Var | None, mask:
     if bias is not None:  # MPNet: + the learned bias of each pair's relative position
         scaled = t("biased", "Scaled scores plus position bias", ops.Add(), scaled, bias)
     softmax, within = (ops.Softmax(), []) if mask is None else (ops.MaskedSoftmax(), [mask])
-    weights = t("weights", "Attention weights", softmax, scaled, *within, sym=Sym("weights", r"\mathrm{weights}"))
+    title = "Attention weights" + ("" if mask is None else ", within the window only")
+    weights = t("weights", title, softmax, scaled, *within, sym=Sym("weights", r"\mathrm{weights}"))
     head_h = Sym(f"head_{h}", rf"\mathrm{{head}}_{{{h}}}")
     return t("output", "Weighted sum of values", ops.Matmul(), weights, V, sym=head_h)  # [n, d_k]
 
@@ -252,11 +253,13 @@ def ffn(t: Tape, x: Var, w: Layer, m: Settings) -> Var:  # [n, d] -> [n, d]
     act = ops.ACTIVATIONS[m.activation]
     h = t("hidden", "FFN hidden layer", ops.Linear(w.W_1, w.b_1, "W_1", "b_1"), x, lhs=Sym("h", "h"), cols="f")
     if w.gated:  # GeGLU: act(the first half) ⊙ the second half (the gate), in place of act(h)
-        hidden, h = h, t("input", "FFN input half", ops.Half(False), h, sym=Sym("h", "h"), cols="f")
-        gate = t("gate", "FFN gate half", ops.Half(True), hidden, sym=Sym("gate", r"\mathrm{gate}"), cols="f")
+        title = "FFN input half (GeGLU), activated in place of the whole hidden layer"
+        hidden, h = h, t("input", title, ops.Half(False), h, sym=Sym("h", "h"), cols="f")
+        title = "FFN gate half (GeGLU), new: it scales the activation"
+        gate = t("gate", title, ops.Half(True), hidden, sym=Sym("gate", r"\mathrm{gate}"), cols="f")
     a = t("activation", f"FFN activation ({m.activation})", act, h, sym=act.sym)
     if w.gated:
-        title = f"Gated activation: {m.activation}(input) ⊙ gate (the seed's FFN has no gate)"
+        title = f"Gated activation, {m.activation}(input) ⊙ gate, in place of the activation alone"
         a = t("product", title, ops.Product(), a, gate, sym=Sym("a", "a"))
     out = Sym("FFN output", r"\text{FFN output}")
     return t("output", "FFN output", ops.Linear(w.W_2, w.b_2, "W_2", "b_2"), a, sym=out)

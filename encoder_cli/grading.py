@@ -323,7 +323,7 @@ class _Patched:
     (a cell, a row or a column), without copying the whole matrix."""
 
     def __init__(self, truth: np.ndarray, cells: dict[tuple[int, int], float]) -> None:
-        self.truth, self.cells = truth, cells
+        self.truth, self.cells, self.shape = truth, cells, truth.shape
 
     def __getitem__(self, key: Any) -> np.ndarray:
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))

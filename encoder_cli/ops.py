@@ -548,7 +548,7 @@ class MaskedSoftmax(Softmax):
         inside = np.flatnonzero(mask[c.i] > 0)
         if mask[c.i, c.j] <= 0:
             return Worked("softmax", f"{c.inputs[1]}[{c.row}, {c.col}] = 0: outside the window", [], 0.0)
-        return super().work(c._replace(i=0, j=int(np.searchsorted(inside, c.j))), s[c.i, inside][None, :])
+        return super().work(c._replace(i=0, j=int(np.searchsorted(inside, c.j))), s[c.i][inside][None, :])
 
 
 def rope_angles(n: int, d_k: int, theta: float) -> Array:  # -> [n, d_k / 2]

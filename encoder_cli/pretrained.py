@@ -17,6 +17,7 @@ import numpy as np
 
 from encoder_cli import checkpoint
 from encoder_cli.checkpoint import heads
+from encoder_cli.checkpoint.families import Family
 from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import Activation, Norm, Positional, Settings
 from encoder_cli.spec import Embedded, Layer, NormWeights, Source, Spec
@@ -50,6 +51,7 @@ def load(name: str) -> Spec:
         pooling=ckpt.pooling,
         normalize=ckpt.normalize,
         source=Source("checkpoint", str(ckpt.path), ckpt.family.model_type),
+        differs=differences(family, c),
         held=c.hidden_size * c.intermediate_size,  # the largest matrix, while in use: the rest stay in the file
         embedding_projection=ckpt.projection(),
         relative_bias=ckpt.relative_bias(),
@@ -59,6 +61,20 @@ def load(name: str) -> Spec:
         local_layers=sum(w is not None for w in c.windows),
         gated=family.gated,
     )
+
+
+def differences(family: Family, c: checkpoint.Config) -> tuple[tuple[str, str], ...]:
+    """What the model does differently from the seed's encoder (its family's lines), its layers filled in:
+    "a local window of ±64 tokens on layers 1, 2, 4; global on layers 0, 3"; the local layers' line only where
+    there are some."""
+    local = [i for i, w in enumerate(c.windows) if w is not None]
+    named = {
+        "window": max((w for w in c.windows if w is not None), default=0),
+        "local": ", ".join(map(str, local)),
+        "global": ", ".join(str(i) for i, w in enumerate(c.windows) if w is None) or "none",
+        "activation": checkpoint.ACTIVATIONS[c.hidden_act],
+    }
+    return tuple((aspect, how.format(**named)) for aspect, how in family.differs if local or "{local}" not in how)
 
 
 @dataclass(frozen=True)

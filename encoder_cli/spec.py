@@ -157,6 +157,7 @@ class Spec:
     source: Source | None = None  # where the weights came from, for the JSON
     held: int = 0  # the numbers its weights keep in memory while a run uses them
     sentence: str | None = None  # the sentence a weights file names, run when none is given
+    differs: tuple[tuple[str, str], ...] = ()  # what the model does differently from the seed: (aspect, how)
     embedding_projection: tuple[Matrix, Array] | None = None  # W [E, d], b [d]: embeddings of size E -> d (ALBERT)
     relative_bias: Array | None = None  # [buckets, heads]: a learned bias by relative position (MPNet)
     masked_lm: MaskedLM | None = None  # a task checkpoint's heads, run after the output (tasks.py)

@@ -142,6 +142,7 @@ class Trace:
     parameters: Sequence[Param] = ()  # what the steps used, in the order they are shown
     held: int = 0  # the numbers the run holds (weights and steps): parameters asked for count on top
     sentence_b: str | None = None  # a sentence pair's second sentence (a checkpoint's pair template)
+    differs: tuple[tuple[str, str], ...] = ()  # what the model does differently from the seed (Spec.differs)
 
     @property
     def tokens(self) -> list[str]:

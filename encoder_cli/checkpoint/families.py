@@ -127,6 +127,10 @@ class Family:
     groups: bool = False  # ALBERT: layers share the weights of their group
     special: tuple[str, str] = ("[CLS]", "[SEP]")  # around a sentence, for a folder with only vocab.txt
     known_as: str = ""  # checkpoints of this shape, for messages
+    # What it does differently from the seed's encoder, for the header: (aspect, how), the how filled in from
+    # config.json (pretrained.differences: {window}, {local}, {global}, {activation}); a line naming {local} is
+    # left out of a model with no local layers
+    differs: tuple[tuple[str, str], ...] = ()
     masked_lm: MaskedLM = BERT_MLM  # the tensors of its masked-LM head, where a checkpoint has one
     classifier: Classifier = Classifier("pooler.dense", "tanh", "classifier")  # of its sequence classifier
     words: str = "embeddings.word_embeddings"  # the word embeddings
@@ -279,6 +283,12 @@ FAMILIES = {
             words="embeddings.tok_embeddings",
             embedding_norm="embeddings.norm",
             positions=False,
+            differs=(
+                ("Positions", "rotary, not added: each layer turns Q and K by position"),
+                ("Attention", "a local window of ±{window} tokens on layers {local}; global on layers {global}"),
+                ("FFN", "GeGLU: {activation}(one half of x W_1) ⊙ the other half, the gate"),
+                ("Norm", "pre-norm, a LayerNorm before each sublayer; a final norm"),
+            ),
             biases=False,
             final_norm="final_norm",
             gated=True,

@@ -36,7 +36,7 @@ def pooling(c: Comparison) -> str:
 def facts(c: Comparison, room: int) -> list[tuple[str, str]]:
     out = [(f"{name} {side}", value) for side, t in (("A", c.a), ("B", c.b))
            for name, value in (("Sentence", repr(t.sentence)), ("Tokens", fmt.tokens(t, room)))]  # fmt: skip
-    out += [("Model", fmt.model(c.a)), ("Pooling", pooling(c))]
+    out += [*fmt.models(c.a), ("Pooling", pooling(c))]
     if c.skipped:
         out.append(("Not diffed", f"{', '.join(c.skipped)}: the two sentences' shapes differ (token counts)"))
     return [(name, printable(value)) for name, value in out]

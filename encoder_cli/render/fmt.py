@@ -101,12 +101,18 @@ def model(trace: Trace) -> str:
         f"{plural(m.heads, 'head')} (d_k {m.d_k})",
         f"d_ff {m.d_ff}",
         plural(m.layers, "layer"),
-        f"{m.positional} PE",
+        "no PE" if m.positional == "none" else f"{m.positional} PE",
         f"{m.norm}-norm",
         m.activation,
         f"ε {m.layer_norm_eps:g}".replace("-", "−"),
     ]
     return " · ".join(s.replace(" ", "\u00a0") for s in settings)
+
+
+def models(trace: Trace) -> list[tuple[str, str]]:
+    """The header's model: its settings' line, then a line for each thing it does differently from the
+    seed's encoder ("Positions", "rotary: ..."), as its family says (Trace.differs)."""
+    return [("Model", model(trace)), *trace.differs]
 
 
 def tokens(trace: Trace, room: int) -> str:

@@ -25,6 +25,8 @@ _TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worke
     "³": r"\textsuperscript{3}",
     "…": r"\dots{}",
     "π": r"$\pi$",
+    "±": r"$\pm$",
+    "⊙": r"$\odot$",
     "ε": r"$\varepsilon$",
     "·": r"\textperiodcentered{}",
     "␣": r"\textvisiblespace{}",  # a token's leading space (␣cat)

@@ -89,7 +89,7 @@ def layout(
     sentence, the tokens, a path) is escaped here, once, as the terminal view does (printable):
     each format then escapes its own markup. A step over the vocabulary shows its `top` words (fmt.top), unless full."""
     facts = [*fmt.sentences(trace), *fmt.tokenization(trace, TOKENS)]
-    facts += [("Tokens", fmt.tokens(trace, TOKENS)), ("Model", fmt.model(trace))]
+    facts += [("Tokens", fmt.tokens(trace, TOKENS)), *fmt.models(trace)]
     if trace.unknown:
         facts.append(("Unknown", fmt.unknown(trace)))
     facts = [(name, printable(value)) for name, value in [*facts, *asks]]

@@ -110,7 +110,8 @@ def _header(trace: Trace, title: str | None, asks: Sequence[tuple[str, str]] = (
     for name, value in fmt.tokenization(trace, 24):  # broken between items (" · "), a path folded
         grid.add_row(name, Caption(Text(printable(value), overflow="fold")))
     grid.add_row("Tokens", Text(printable(fmt.tokens(trace, 24))))
-    grid.add_row("Model", Caption(Text(fmt.model(trace))))  # broken between settings, not inside one
+    for name, value in fmt.models(trace):  # broken between settings, not inside one
+        grid.add_row(name, Caption(Text(value)))
     if trace.unknown:
         grid.add_row(Text("Unknown", style="yellow"), Text(fmt.unknown(trace)))
     for name, value in asks:
