@@ -7,8 +7,9 @@
       mlm.transform      LayerNorm(act(h))                   m x E    (with its .mean and .variance)
       mlm.logits         transform W_vocab + b_vocab         m x V    W_vocab: the word embeddings, tied, or a decoder
       mlm.probabilities  softmax of each row                 m x V
-    sequence classification, from the first token's row:
-      classifier.first, classifier.dense (x_0 W_C + b_C), classifier.pooled (tanh, ReLU or GELU of it),
+    sequence classification, from the first token's row (ModernBERT's classifier_pooling "mean": the rows' mean):
+      classifier.first (or classifier.mean_row), classifier.dense (x_0 W_C + b_C), classifier.pooled (tanh, ReLU or
+      GELU of it; ModernBERT: then its LayerNorm, classifier.norm, with its .mean and .variance),
       classifier.logits (pooled W_out + b_out, a column per label), classifier.probabilities (softmax; a
       sigmoid per label for a multi-label classifier; none for a regression, whose logit is the score)
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from encoder_cli import ops
 from encoder_cli.ops import Sym
-from encoder_cli.settings import Activation
+from encoder_cli.settings import Activation, Pooling
 
 if TYPE_CHECKING:
     from encoder_cli.spec import Matrix, NormWeights, Spec
@@ -65,9 +66,11 @@ class Classifier:
     b_out: Array  # [L]
     labels: tuple[str, ...]  # id2label's, in id order
     problem: Problem
+    norm: NormWeights | None = None  # a LayerNorm of the pooled row (ModernBERT)
+    mean: bool = False  # from the mean of the output's rows, not the first (ModernBERT's classifier_pooling "mean")
 
 
-POOLING = {"tanh": ops.Tanh(), "relu": ops.ACTIVATIONS[Activation.relu], "gelu": ops.ACTIVATIONS[Activation.gelu]}
+POOLING = {"tanh": ops.Tanh(), **{a.value: op for a, op in ops.ACTIVATIONS.items()}}
 
 
 def predicted(spec: Spec, ids: Sequence[int] | None, every: bool) -> list[int]:
@@ -84,8 +87,8 @@ def cells(spec: Spec, predicted: int) -> int:
     if spec.masked_lm is not None and predicted:
         e, v = spec.masked_lm.W.shape[1], spec.masked_lm.W_vocab.shape[1]
         out += predicted * (d + 3 * e + 2 + 2 * v)  # rows, dense, activation, transform, mean, variance, logits, probs
-    if spec.classifier is not None:
-        out += 3 * d + 2 * len(spec.classifier.labels)
+    if (c := spec.classifier) is not None:  # first (or mean_row), dense, pooled; norm, its mean and variance; labels'
+        out += 3 * d + (d + 2 if c.norm is not None else 0) + 2 * len(c.labels)
     return out
 
 
@@ -95,7 +98,7 @@ def run(t: Tape, spec: Spec, x: Var, positions: Sequence[int]) -> None:
     if spec.masked_lm is not None and positions:
         masked_lm(t, spec.masked_lm, x, positions, spec.settings.layer_norm_eps)
     if spec.classifier is not None:
-        classify(t, spec.classifier, x)
+        classify(t, spec.classifier, x, spec.settings.layer_norm_eps)
 
 
 def masked_lm(t: Tape, head: MaskedLM, x: Var, positions: Sequence[int], eps: float) -> None:
@@ -113,12 +116,19 @@ def masked_lm(t: Tape, head: MaskedLM, x: Var, positions: Sequence[int], eps: fl
     t("probabilities", "Probability of each word", ops.WordSoftmax(), logits)
 
 
-def classify(t: Tape, head: Classifier, x: Var) -> None:
-    t = t.within("classifier.", rows=[f"{t.rows[0]} (0)"])
-    first = t("first", "The first token's row", ops.Pick([0]), x, lhs=Sym("x_0", "x_0"))
+def classify(t: Tape, head: Classifier, x: Var, eps: float) -> None:
+    from encoder_cli.encoder import layer_norm  # encoder imports this module
+
+    t = t.within("classifier.", rows=["sentence" if head.mean else f"{t.rows[0]} (0)"])
+    if head.mean:
+        first = t("mean_row", "The mean of the rows", ops.Pool(Pooling.mean), x, lhs=Sym("x̄", r"\bar{x}"))
+    else:
+        first = t("first", "The first token's row", ops.Pick([0]), x, lhs=Sym("x_0", "x_0"))
     h = t("dense", "Classifier: dense layer", ops.Linear(head.W, head.b, "W_C", "b_C"), first, lhs=Sym("h", "h"))
     pooled = t("pooled", f"Pooled ({head.activation})", POOLING[head.activation], h,
                sym=Sym("pooled", r"\mathrm{pooled}"))  # fmt: skip
+    if head.norm is not None:  # ModernBERT: LayerNorm(pooled)
+        pooled = layer_norm(t, "norm", pooled, head.norm, eps).called("pooled", r"\mathrm{pooled}")
     if head.problem is Problem.regression:
         t("logits", "Score (a regression: no softmax)", ops.Score(head.W_out, head.b_out, "W_out", "b_out"), pooled,
           cols=head.labels)  # fmt: skip

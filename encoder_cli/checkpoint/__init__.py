@@ -317,7 +317,7 @@ def _config(folder: Path) -> tuple[Family, Config]:
         raise EncoderError(
             f'{where}: position_embedding_type {show(repr(position)[:40])} is not supported; only "absolute" is'
         )
-    for key in () if family.biases else ("attention_bias", "mlp_bias", "norm_bias"):
+    for key in () if family.biases else ("attention_bias", "mlp_bias", "norm_bias", "classifier_bias"):
         if config.get(key, False) is not False:
             raise EncoderError(
                 f"{where}: {key} is {show(repr(config[key])[:40])}; this calculator reads {family.name} without "

@@ -34,6 +34,8 @@ dense layer and an activation, then the labels' out projection):
     albert       predictions.dense (d -> E), .LayerNorm      hidden_act   pooler, tanh, classifier
     electra      generator_predictions.dense (d -> E), ...   gelu         classifier.dense, gelu, classifier.out_proj
     mpnet        lm_head.dense, lm_head.layer_norm           gelu         classifier.dense, tanh, classifier.out_proj
+    modernbert   head.dense, head.norm (no biases), decoder  classifier_activation (gelu)
+                 classifier: the [CLS] row or the mean (classifier_pooling), head.dense, act, head.norm, classifier
 
 Each row was checked against transformers 5.25's modeling_*.py; the defaults (a key config.json
 leaves out) are the config classes' own, and tests/unit/test_families.py holds them to them.
@@ -80,6 +82,7 @@ class MaskedLM:
     decoder: str  # the output layer: its weight where stored, else the word embeddings (tied)
     bias: str  # one per word, tied to the decoder's own bias: that one where it is stored
     activation: str | None = None  # a key of checkpoint.ACTIVATIONS; None: config.json's hidden_act
+    activation_key: str | None = None  # config.json's key naming it, where the head has its own (default: activation)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class Classifier:
     dense: str  # [d -> d]
     activation: str  # "tanh", "relu" or "gelu"
     out: str  # [d -> labels]
+    norm: str | None = None  # a LayerNorm of the pooled row, before out (ModernBERT's head.norm)
+    activation_key: str | None = None  # config.json's key naming the activation, where it has one
+    pooling_key: str | None = None  # config.json's key saying "cls" (x[0]) or "mean" (the rows' mean), where it has one
 
 
 # ModernBERT's LayerWeights' fields, under layers.{i}.: Q, K and V fused (W_QKV), no norm_1 in layer 0.
@@ -282,6 +288,10 @@ FAMILIES = {
             token_types=False,
             words="embeddings.tok_embeddings",
             embedding_norm="embeddings.norm",
+            masked_lm=MaskedLM("head.dense", "head.norm", "decoder", "decoder.bias", "gelu", "classifier_activation"),
+            classifier=Classifier(
+                "head.dense", "gelu", "classifier", "head.norm", "classifier_activation", "classifier_pooling"
+            ),
             positions=False,
             differs=(
                 ("Positions", "rotary, not added: each layer turns Q and K by position"),

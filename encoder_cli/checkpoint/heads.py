@@ -1,6 +1,7 @@
 """The heads a task checkpoint keeps beside its encoder, under its family's tensor names (families.py).
 
-A head is there when its tensors are: a masked-LM head when one of its matrices is stored, a sequence
+A head is there when its tensors are: a masked-LM head when one of its matrices is stored (but for
+those a stored classifier shares: ModernBERT's head.dense and head.norm serve either), a sequence
 classifier when its output layer is, unless config.json's architectures name a model whose layer of
 that name is another head's (`BertForTokenClassification`'s `classifier` labels each token).
 config.json's architectures alone make no head: all-mpnet-base-v2 names `MPNetForMaskedLM` and
@@ -18,6 +19,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from encoder_cli import tasks
 from encoder_cli.checkpoint.families import Family
 from encoder_cli.checkpoint.folder import read_json_object
@@ -29,7 +32,6 @@ from encoder_cli.spec import NormWeights
 if TYPE_CHECKING:
     from encoder_cli.checkpoint import Checkpoint, Config
 
-WORDS = "embeddings.word_embeddings.weight"
 FIX = "fix config.json, or remove the head's tensors to run the encoder alone"
 
 
@@ -43,14 +45,21 @@ def wanted(folder: Path, family: Family, config: Config, present: Collection[str
     bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in present else m.bias
     mlm = {f"{m.dense}.weight": (e, d), f"{m.dense}.bias": (e,), f"{m.norm}.weight": (e,), f"{m.norm}.bias": (e,),
            bias: (v,)} | ({f"{m.decoder}.weight": (v, e)} if f"{m.decoder}.weight" in present else {})  # fmt: skip
-    # The head is there when one of its matrices is (a lone bias is no head); then all of it must be.
-    there = any(f"{name}.weight" in present for name in (m.dense, m.norm, m.decoder))
+    for key in () if family.biases else (f"{m.dense}.bias", f"{m.norm}.bias"):  # ModernBERT's head has none
+        del mlm[key]
+    # The head is there when one of its matrices is (a lone bias is no head), but for those a stored classifier
+    # shares (ModernBERT's head.dense and head.norm serve either head); then all of it must be.
+    shared = {c.dense, c.norm} if f"{c.out}.weight" in present else set()
+    there = any(f"{name}.weight" in present for name in (m.dense, m.norm, m.decoder) if name not in shared)
     out = _whole(folder, "masked-LM head", mlm, present) if there else []
     other = any(a.endswith(("ForTokenClassification", "ForMultipleChoice")) for a in named)
     if f"{c.out}.weight" in present and not other:
         count = len(labels(path, raw)[0])
         layers = {f"{c.dense}.weight": (d, d), f"{c.dense}.bias": (d,), f"{c.out}.weight": (count, d),
                   f"{c.out}.bias": (count,)}  # fmt: skip
+        layers |= {f"{c.norm}.{p}": (d,) for p in ("weight", "bias")} if c.norm is not None else {}
+        for key in () if family.biases else (f"{c.dense}.bias", f"{c.norm}.bias"):  # ModernBERT's head has none
+            del layers[key]
         out += _whole(folder, "sequence classifier", layers, present)
     return out
 
@@ -100,22 +109,39 @@ def labels(path: Path, raw: dict[str, Any]) -> tuple[tuple[str, ...], tasks.Prob
 def masked_lm(ckpt: Checkpoint) -> tasks.MaskedLM | None:
     """The masked-LM head, where the checkpoint has one; its matrices stay in the file."""
     m, t = ckpt.family.masked_lm, ckpt.tensors
-    if f"{m.dense}.weight" not in t:
-        return None
     decoder = f"{m.decoder}.weight"
     bias = f"{m.decoder}.bias" if f"{m.decoder}.bias" in t else m.bias
+    if bias not in t:  # every masked-LM head has its bias, and a classifier none (head.dense may be a classifier's)
+        return None
     mask = ckpt.tokenizer.mask
+    W = StoredMatrix(*t[f"{m.dense}.weight"])
     return tasks.MaskedLM(
-        W=StoredMatrix(*t[f"{m.dense}.weight"]),
-        b=ckpt._read(f"{m.dense}.bias"),
-        activation=Activation(m.activation or ckpt.activation),
-        norm=NormWeights(ckpt._read(f"{m.norm}.weight"), ckpt._read(f"{m.norm}.bias")),
-        W_vocab=StoredMatrix(*t[decoder if decoder in t else WORDS]),  # a (V, E) table is stored as a Linear's
+        W=W,
+        b=ckpt._read(f"{m.dense}.bias") if ckpt.family.biases else np.zeros(W.shape[1]),
+        activation=Activation(_activation(ckpt, m.activation_key, m.activation or ckpt.activation)),
+        norm=NormWeights(*ckpt._norm(m.norm)),
+        W_vocab=StoredMatrix(*t[decoder if decoder in t else f"{ckpt.family.words}.weight"]),  # (V, E), as a Linear's
         b_vocab=ckpt._read(bias),
         tied=decoder not in t,
         mask_id=None if mask is None else ckpt.tokenizer.id_of(mask),
         words=lambda: ckpt.tokenizer.vocabulary(ckpt.config.vocab_size),
     )
+
+
+def _activation(ckpt: Checkpoint, key: str | None, default: str) -> str:
+    """A head's activation: config.json's `key` where the head has its own (ModernBERT's classifier_activation),
+    else the default."""
+    from encoder_cli.checkpoint import ACTIVATIONS  # it imports this module
+
+    if key is None:
+        return default
+    path = ckpt.path / "config.json"
+    name = read_json_object(path, FIX).get(key, default)
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise EncoderError(
+            f"{show(path)}: {key} {show(repr(name)[:40])} is not supported; use one of {', '.join(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[name]
 
 
 def classifier(ckpt: Checkpoint) -> tasks.Classifier | None:
@@ -124,13 +150,20 @@ def classifier(ckpt: Checkpoint) -> tasks.Classifier | None:
     if f"{c.out}.weight" not in t:
         return None
     path = ckpt.path / "config.json"
-    names, problem = labels(path, read_json_object(path, FIX))
+    raw = read_json_object(path, FIX)
+    names, problem = labels(path, raw)
+    pooling = raw.get(c.pooling_key, "cls") if c.pooling_key else "cls"
+    if pooling not in ("cls", "mean"):
+        raise EncoderError(f'{show(path)}: {c.pooling_key} is {show(repr(pooling)[:40])}; expected "cls" or "mean"')
+    W = StoredMatrix(*t[f"{c.dense}.weight"])
     return tasks.Classifier(
-        W=StoredMatrix(*t[f"{c.dense}.weight"]),
-        b=ckpt._read(f"{c.dense}.bias"),
-        activation=c.activation,
+        W=W,
+        b=ckpt._read(f"{c.dense}.bias") if ckpt.family.biases else np.zeros(W.shape[1]),
+        activation=_activation(ckpt, c.activation_key, c.activation),
         W_out=StoredMatrix(*t[f"{c.out}.weight"]),
         b_out=ckpt._read(f"{c.out}.bias"),
         labels=names,
         problem=problem,
+        norm=None if c.norm is None else NormWeights(*ckpt._norm(c.norm)),
+        mean=pooling == "mean",
     )

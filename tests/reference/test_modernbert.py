@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.models.modernbert import modeling_modernbert as mb
 
 import encoder_cli
+from tests.conftest import run
 from tests.kit.tokenizers import HARD_STRINGS
 
 TOL = {"rtol": 1e-9, "atol": 1e-9}
@@ -169,3 +170,94 @@ def test_older_config_keys_give_the_same_run(modern, tmp_path: Path) -> None:
     del config["global_rope_theta"]  # the default, 160,000, changes the global layers
     (old / "config.json").write_text(json.dumps(config))
     assert not np.array_equal(encoder_cli.explain(LONG, model=str(old))["output"], before["output"])
+
+
+@pytest.mark.parametrize("activation", [None, "relu"], ids=["gelu", "relu"])
+def test_the_masked_lm_head_equals_transformers(tiny, tmp_path: Path, activation: str | None) -> None:
+    """ModernBertForMaskedLM: head.dense, classifier_activation (gelu unless config.json says), head.norm, all
+    without biases, then the decoder tied to the token embeddings plus its own bias: each step within 1e-9 of
+    the module that computes it, with transformers' float32 casts patched as above."""
+    folder = Path(shutil.copytree(tiny("modernbert", masked_lm=True), tmp_path / "mlm"))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["classifier_activation"] == "gelu" and not config["classifier_bias"]  # ModernBertConfig's defaults
+    if activation is not None:
+        (folder / "config.json").write_text(json.dumps(config | {"classifier_activation": activation}))
+    model = AutoModelForMaskedLM.from_pretrained(folder, attn_implementation="eager").double().eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    sentence = f"the cat {tokenizer.mask_token} on the {tokenizer.mask_token} mat"
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [model.head.dense.register_forward_hook(lambda _, i, out: seen.update(rows=i[0], dense=out)),
+             model.head.norm.register_forward_hook(lambda _, i, out: seen.update(act=i[0], norm=out))]  # fmt: skip
+    try:
+        ids, _, out = reference(model, tokenizer, sentence, True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    masks = [p for p, i in enumerate(ids) if i == tokenizer.mask_token_id]
+    assert len(masks) == 2
+    t = encoder_cli.explain(sentence, model=str(folder))
+    logits = out.logits[0, masks]
+    theirs = {"mlm.rows": seen["rows"][0, masks], "mlm.dense": seen["dense"][0, masks],
+              "mlm.activation": seen["act"][0, masks], "mlm.transform": seen["norm"][0, masks],
+              "mlm.logits": logits, "mlm.probabilities": torch.softmax(logits, dim=-1)}  # fmt: skip
+    for step, value in theirs.items():
+        np.testing.assert_allclose(t[step], value.numpy(), **TOL, err_msg=step)
+    assert t.trace.by_id["mlm.activation"].title.endswith(f"({activation or 'gelu'})")
+    assert "tied" in t.trace.by_id["mlm.logits"].title
+    assert [list(np.argsort(-row)[:5]) for row in t["mlm.probabilities"]] == torch.topk(logits, 5).indices.tolist()
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_the_classifier_equals_transformers(tiny, pooling: str) -> None:
+    """ModernBertForSequenceClassification: the [CLS] row or the mean of the rows (classifier_pooling), head.dense,
+    gelu, head.norm (no biases: the same names as the masked-LM head's, and no decoder), then `classifier` with
+    its bias: each step within 1e-9 of the module that computes it."""
+    labels = {0: "negative", 1: "neutral", 2: "positive"}
+    folder = tiny("modernbert", classifier=True, id2label=labels, classifier_pooling=pooling)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, attn_implementation="eager").double().eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [model.get_submodule(name).register_forward_hook(
+                 lambda _, i, out, name=name: seen.update({f"{name}.in": i[0], name: out}))
+             for name in ("head.dense", "head.norm", "classifier")]  # fmt: skip
+    try:
+        _, _, out = reference(model, tokenizer, LONG, True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    t = encoder_cli.explain(LONG, model=str(folder))
+    assert not [i for i in t.ids if i.startswith("mlm.")]  # head.dense is the classifier's
+    first = "classifier.mean_row" if pooling == "mean" else "classifier.first"
+    theirs = {first: seen["head.dense.in"], "classifier.dense": seen["head.dense"],
+              "classifier.pooled": seen["head.norm.in"], "classifier.norm": seen["head.norm"],
+              "classifier.logits": out.logits, "classifier.probabilities": out.logits.softmax(-1)}  # fmt: skip
+    for step, value in theirs.items():
+        np.testing.assert_allclose(t[step], value.numpy(), **TOL, err_msg=step)
+    np.testing.assert_array_equal(seen["classifier.in"], seen["head.norm"])  # dropout, in eval: nothing
+    mean = t["output"].mean(axis=0, keepdims=True)
+    assert np.allclose(t[first], mean) == (pooling == "mean") and np.allclose(t[first], t["output"][:1]) != (
+        pooling == "mean"
+    )
+    said = t.trace.by_id["classifier.probabilities"]
+    assert f"{said.op.verdict(said.value, said.cols, str)}".startswith(f"label: {labels[int(out.logits.argmax())]} (")
+    from encoder_cli import encoder, pretrained
+
+    spec = pretrained.load(str(folder))
+    trace = encoder.run(spec, LONG)
+    assert encoder.cells(spec, len(trace.tokens)) == sum(s.value.size for s in trace.steps)
+
+
+@pytest.mark.parametrize(
+    ("head", "key", "value", "expected"),
+    [("masked_lm", "classifier_activation", "swish", "classifier_activation 'swish' is not supported; use one of "
+      "gelu, gelu_python, relu, gelu_new, gelu_fast, gelu_pytorch_tanh, gelu_python_tanh, gelu_accurate"),
+     ("classifier", "classifier_activation", ["gelu"], "classifier_activation ['gelu'] is not supported; use one of "),
+     ("classifier", "classifier_pooling", "max", 'classifier_pooling is \'max\'; expected "cls" or "mean"')],
+)  # fmt: skip
+def test_a_head_setting_it_does_not_read_is_one_line(tiny, tmp_path: Path, head, key, value, expected) -> None:
+    folder = Path(shutil.copytree(tiny("modernbert", **{head: True}), tmp_path / head))
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {key: value}))
+    r = run("explain", "the cat", "--model", str(folder))
+    assert (r.exit_code, r.stdout, len(r.stderr.splitlines())) == (2, "", 1)
+    assert r.stderr.startswith(f"error: {folder / 'config.json'}: {expected}"), r.stderr

@@ -138,7 +138,7 @@ def test_mpnet_with_fewer_than_32_buckets_is_refused(tiny) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("attention_bias", True), ("mlp_bias", True), ("norm_bias", True),
+    [("attention_bias", True), ("mlp_bias", True), ("norm_bias", True), ("classifier_bias", True),
      ("rope_parameters", {"full_attention": {"rope_type": "linear", "rope_theta": 10.0, "factor": 2.0}}),
      ("layer_types", ["full_attention", "sliding_attention"]), ("hidden_size", 21)],
 )  # fmt: skip
