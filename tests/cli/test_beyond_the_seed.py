@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 
 import encoder_cli
-from tests.conftest import run
+from tests.conftest import ROOT, run
 
 SENTENCE = "The cat sat"  # [CLS] The ␣cat ␣sat [SEP]
+README = (ROOT / "README.md").read_text()
 
 
 def layer_kinds(folder: Path) -> tuple[list[int], list[int], int]:
@@ -129,3 +130,14 @@ def test_check_carries_a_slip_through_a_rotation_a_window_and_a_gate(tiny, tmp_p
     }
     out = run("check", SENTENCE, "--model", str(folder), "--answers", str(answers)).stdout
     assert out.rstrip().endswith("9 checked: 0 right, 5 carried, 4 wrong")
+
+
+def test_the_readme_shows_what_modernbert_base_s_header_says(tiny) -> None:
+    """README.md's "Beyond the seed": the header of a checkpoint with ModernBERT-base's layers (its config.json:
+    22 layers, every third global, local_attention 128, hidden_activation gelu), tiny otherwise."""
+    block = re.search(r"Its header, under the `Model` line:\n\n```text\n(.*?)```", README, re.S)
+    assert block is not None
+    folder = tiny("modernbert", num_hidden_layers=22, global_attn_every_n_layers=3, local_attention=128)
+    out = run("explain", SENTENCE, "--model", str(folder), "-s", "output").stdout  # COLUMNS 100
+    header = "\n".join(line.rstrip() for line in out[: out.index("Output")].splitlines())
+    assert f"\n{block[1]}" in header
