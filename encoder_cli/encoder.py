@@ -284,7 +284,8 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, rel: Relative, mask: Va
         scores = t("scores", "Attention scores", ops.MatmulT(), Q, K)  # Q Kᵀ [n, n]
         scaled = t("scaled", "Scaled scores", ops.Scale(m.d_k), scores, sym=scaled_sym)  # / √d_k
     else:  # DeBERTa: Q Kᵀ, content to content, plus its position terms, over √(d_k × terms)
-        scores = t("scores", "Attention scores, content to content (c2c)", ops.MatmulT(), Q, K, sym=Sym("c2c", "c2c"))
+        c2c = Sym("c2c", r"\mathrm{c2c}")
+        scores = t("scores", "Attention scores, content to content (c2c)", ops.MatmulT(), Q, K, sym=c2c)
         terms = position_terms(t, w, m, h, rel, Q, K)
         what = "content + position terms" if terms else "Q Kᵀ (pos_att_type counts, relative_attention false)"
         title = f"Scaled scores: {what} over √(d_k × {rel.score_terms}), in place of Q Kᵀ / √d_k"
@@ -314,12 +315,12 @@ def position_terms(t: Tape, w: Layer, m: Settings, h: int, rel: Relative, Q: Var
         op = ops.Linear(W[:, cols], None if b is None else b[cols], f"W_{name}", f"b_{name}", part)
         which = "K" if term == "c2p" else "Q"
         title = f"Position {'keys' if which == 'K' else 'queries'}: the relative embeddings through W_{name}"
-        projected = rows(f"{which}_r", title, op, rel.embeddings, lhs=Sym(f"{which}_r", f"{which}_r"))
+        projected = rows(f"{which}_r", title, op, rel.embeddings, lhs=Sym(f"{which}_r", f"{which}^r"))
         content = Q if term == "c2p" else K
         what = "Content-to-position scores (c2p)" if term == "c2p" else "Position-to-content scores (p2c)"
         op_term = ops.PositionTerm(term == "c2p", rel.deltas)
         terms.append(t(term, f"{what}: {which}_r read at δ(i, j) (the seed has Q Kᵀ alone)", op_term, content,
-                       projected, rel.delta, sym=Sym(term, term)))  # fmt: skip
+                       projected, rel.delta, sym=Sym(term, rf"\mathrm{{{term}}}")))  # fmt: skip
     return terms
 
 

@@ -554,9 +554,9 @@ class RelativePositions(Op):
         if self.buckets and abs(i - j) > mid:
             sign, top = "" if i > j else "−", self.max_distance - 1
             text += f", past {mid}: {sign}({mid} + ⌈{mid - 1} × ln({abs(i - j)}/{mid}) / ln({top}/{mid})⌉)"
-            text += f" = {log_bucket(i - j, self.buckets, self.max_distance)}"
-        if value != log_bucket(i - j, self.buckets, self.max_distance):
-            text += f", at the table's edge: {value}"
+        if value != (bucket := log_bucket(i - j, self.buckets, self.max_distance)):
+            text += f" = {bucket}" if bucket != i - j else ""
+            text += f", past the table's {-self.span} … {self.span - 1}: its edge"
         return Worked("bucket", text, [i, j], float(value))
 
 
@@ -616,8 +616,8 @@ class PositionTerm(Op):
 
     def formula(self, out: Sym | None, content: Sym, position: Sym, delta: Sym) -> Sym:
         k = "i" if self.to_position else "j"  # c2p: the query's content; p2c: the key's
-        text = f"{content.text}[{k}] · {position.text}[δ(i, j)], δ = {delta.text}"
-        return _named(out, Sym(text, rf"{content.tex}_{k} \cdot {position.tex}_{{\delta(i,j)}}"))
+        text = f"{content.text}[{k}] · {position.text}[{delta.text}(i, j)]"
+        return _named(out, Sym(text, rf"{content.tex}_{k} \cdot {position.tex}_{{{delta.tex}(i,j)}}"))
 
     def work(self, c: Cell, content: Array, position: Array, delta: Array) -> Worked:
         d = float(delta[c.i, c.j])

@@ -68,6 +68,8 @@ DEBERTA: dict[str, dict[str, Any]] = {
                     "position_buckets": -1, "max_relative_positions": 6, "norm_rel_ebd": "none",
                     "pos_att_type": "c2p|p2c"},
     "c2p-only": {"pos_att_type": ["c2p"]},  # two terms: √(d_k × 2) = 4
+    # no relative attention: absolute positions alone, the scores still over √(d_k × 3) (pos_att_type counts)
+    "absolute-only": {"relative_attention": False, "position_biased_input": True},
 }  # fmt: skip
 
 # sentence-transformers' modules where the family is used through it: (pooling mode, Normalize).

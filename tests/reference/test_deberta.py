@@ -1,7 +1,8 @@
 """DeBERTa-v2 and v3, as tiny random checkpoints built with transformers (tests/kit/models.py, DEBERTA: v3's
 layout at d_k 8 with 8 log buckets ending at max_relative_positions 16; the same at d_k 12; v2's older
 options, absolute positions, token types, pos_key_proj and pos_query_proj, no buckets, no LayerNorm of the
-relative embeddings; c2p alone), against transformers' DebertaV2Model in float64 with eager attention:
+relative embeddings; c2p alone; no relative attention, absolute positions alone), against transformers'
+DebertaV2Model in float64 with eager attention:
 tokens and ids, input_norm, every layer's output, every head's attention weights and the output.
 
 transformers 5.25 computes one thing in float32 even in a float64 model: scaled_size_sqrt, the root
@@ -156,7 +157,7 @@ def test_relative_positions_are_transformers_buckets(deberta) -> None:
 def test_the_layout_of_each_variant(deberta) -> None:
     """v3: no positional step and no input (X goes to input_norm), the relative embeddings normalised, K_r
     through W_K itself; v2-absolute: PE and token types added, pos_key_proj's own W_Kr, no norm; c2p-only:
-    no Q_r, no p2c."""
+    no Q_r, no p2c; absolute-only: PE, no relative steps, and Q Kᵀ over √(d_k × 3) all the same."""
     t = encoder_cli.explain(LONG, model=str(deberta("v3")[0]))
     assert "positional" not in t.ids and "input" not in t.ids and "relative_embeddings.mean" in t.ids
     assert "layers.0.attention.W_Kr" not in [p.id for p in t.parameters]
@@ -167,6 +168,9 @@ def test_the_layout_of_each_variant(deberta) -> None:
     t = encoder_cli.explain(LONG, model=str(deberta("c2p-only")[0]))
     assert "layers.0.attention.heads.0.c2p" in t.ids and "layers.0.attention.heads.0.p2c" not in t.ids
     assert "layers.0.attention.heads.0.Q_r" not in t.ids
+    t = encoder_cli.explain(LONG, model=str(deberta("absolute-only")[0]))
+    assert "relative_positions" not in t.ids and "positional" in t.ids and "layers.0.attention.heads.0.c2p" not in t.ids
+    assert "√(8 × 3)" in next(s.formula for s in t.steps if s.id == "layers.0.attention.heads.0.scaled")
 
 
 @pytest.mark.parametrize("variant", DEBERTA)
