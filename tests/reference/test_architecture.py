@@ -5,6 +5,8 @@ numbers, step by step, are held to transformers in test_families.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -31,7 +33,8 @@ def test_tensor_names_are_the_ones_the_model_saves(model_type: str) -> None:
     """Every tensor the table reads is in the state dict of a small model of the family (and, with
     the prefix, in its masked-LM model's), and of the same kind (weight or bias)."""
     family = FAMILIES[model_type]
-    small = {"hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 2, "intermediate_size": 24}
+    small: dict[str, Any] = {"hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 2}
+    small["intermediate_size"] = 24
     if model_type == "distilbert":
         small = {"dim": 16, "n_heads": 2, "n_layers": 2, "hidden_dim": 24}
     if model_type == "modernbert":  # its pad id, 50283, is past a small vocabulary
