@@ -14,7 +14,9 @@ float32 is 3e-8 off, and every score with it. With it patched to the model's flo
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from transformers.models.deberta_v2 import modeling_deberta_v2 as db
 
 import encoder_cli
 from encoder_cli.ops import log_bucket
+from tests.conftest import run
 from tests.kit.models import DEBERTA
 from tests.kit.tokenizers import HARD_STRINGS
 
@@ -181,3 +184,40 @@ def test_the_work_bound_counts_every_cell_of_a_run(deberta, variant: str) -> Non
     for sentence in ("the cat", LONG):
         trace = encoder.run(spec, sentence)
         assert encoder.cells(spec, len(trace.tokens)) == sum(s.value.size for s in trace.steps)
+
+
+def test_a_c2p_cell_names_the_row_it_read(deberta) -> None:
+    """--cell on c2p and p2c, with no edit of --cell: the worked line reads K_r (Q_r) at δ(i, j), the δ that
+    relative_positions holds for that pair; the numbers are the trace's own."""
+    folder = str(deberta("v3")[0])
+    t = encoder_cli.explain(LONG, model=folder)
+    head = "layers.0.attention.heads.1."
+    delta = int(t["relative_positions"][2, 13])
+    assert delta == -log_bucket(11, 8, 16) == -7
+    result = run("explain", LONG, "--model", folder, "-c", f"{head}c2p[2,13]", "-c", f"{head}p2c[2,13]")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    c2p, p2c = result.stdout.splitlines()
+    assert re.match(rf"{head}c2p\[.+\] = Q\[[^]]+\] · K_r\[δ = {delta}\] = ", c2p), c2p
+    assert re.match(rf"{head}p2c\[.+\] = K\[[^]]+\] · Q_r\[δ = {delta}\] = ", p2c), p2c
+    assert c2p.endswith(f" = {t[head + 'c2p'][2, 13]:.3f}") and p2c.endswith(f" = {t[head + 'p2c'][2, 13]:.3f}")
+
+
+def test_check_carries_a_slip_through_c2p_into_the_scaled_scores(deberta, tmp_path: Path) -> None:
+    """A student's Q row with one wrong number: their c2p worked from it is carried, and so is their scaled
+    score worked from that c2p, with no edit of check."""
+    folder = str(deberta("v3")[0])
+    t = encoder_cli.explain(LONG, model=folder)
+    head = "layers.0.attention.heads.1."
+    q = np.round(t[head + "Q"][2], 3)
+    q[0] += 1.0  # the slip
+    deltas = sorted({int(v) for v in t["relative_positions"].flat})
+    c2p = round(float(q @ t[head + "K_r"][deltas.index(int(t["relative_positions"][2, 13]))]), 3)
+    scaled = (t[head + "scores"][2, 13] + c2p + t[head + "p2c"][2, 13]) / math.sqrt(8 * 3)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(f"{head}Q[2]: [{', '.join(f'{v:.3f}' for v in q)}]\n{head}c2p[2,13]: {c2p:.3f}\n"
+                       f"{head}scaled[2,13]: {scaled:.3f}\n")  # fmt: skip
+    result = run("check", LONG, "--model", folder, "--answers", str(answers), "-f", "json")
+    assert result.exit_code == 1, result.stderr
+    verdicts = {(a["step"], a["col"]): a["verdict"] for a in json.loads(result.stdout)["answers"]}
+    assert verdicts[(head + "c2p", 13)] == verdicts[(head + "scaled", 13)] == "carried"
+    assert verdicts[(head + "Q", 0)] == "wrong"
