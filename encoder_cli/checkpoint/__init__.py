@@ -114,7 +114,7 @@ class Config(NamedTuple):
     relative_attention_num_buckets: int  # the rows of MPNet's relative bias table; 0 for the other families
     rope_thetas: tuple[float, ...] = ()  # ModernBERT: each layer's rotary base
     windows: tuple[int | None, ...] = ()  # ModernBERT: each layer's window either side (local_attention // 2), or None
-    absolute_positions: bool = True  # a table of positions added to the input (DeBERTa: position_biased_input)
+    absolute_positions: bool = True  # a position table added to the input (DeBERTa: position_biased_input)
     relative: Relative | None = None  # DeBERTa's disentangled attention, where relative_attention is true
     score_terms: int = 1  # the terms under the scores' root, √(d_k × terms): DeBERTa's 1 + len(pos_att_type)
 
@@ -314,6 +314,7 @@ def _config(folder: Path) -> tuple[Family, Config]:
     sizes = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "max_position_embeddings")
     out: dict[str, Any] = {key: whole(key, 1) for key in (*sizes, "vocab_size")}
     out["type_vocab_size"] = whole("type_vocab_size", 0) if family.token_types else 0
+    out["absolute_positions"] = family.positions  # DeBERTa's: position_biased_input (_disentangled)
     out["embedding_size"] = whole("embedding_size", 1) if family.projection else out["hidden_size"]
     out["pad_token_id"] = whole("pad_token_id", 0) if family.positions_after_padding else 0
     layers = out["num_hidden_layers"]

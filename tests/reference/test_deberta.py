@@ -33,6 +33,7 @@ from encoder_cli.ops import log_bucket
 from tests.conftest import run
 from tests.kit.models import DEBERTA
 from tests.kit.tokenizers import HARD_STRINGS
+from tests.reference.test_modernbert import compare
 
 TOL = {"rtol": 1e-9, "atol": 1e-9}
 LONG = "the cat sat on the mat and the dog sat on the log, and then they both went to sleep"
@@ -69,19 +70,6 @@ def reference(folder: Path, model: Any, tokenizer: Any, sentence: str, patched: 
             return ids, model(**batch, output_hidden_states=True, output_attentions=True)
 
 
-def compare(t: Any, out: Any, tol: dict[str, float]) -> None:
-    hidden = [h[0].numpy() for h in out.hidden_states]
-    np.testing.assert_allclose(t["input_norm"], hidden[0], **tol)
-    layers, heads = len(out.attentions), out.attentions[0].shape[1]
-    for i in range(layers):
-        if i < layers - 1:  # the last layer's is `output`
-            np.testing.assert_allclose(t[f"layers.{i}.norm_2"], hidden[i + 1], **tol, err_msg=f"layer {i}")
-        for h in range(heads):
-            want = out.attentions[i][0, h].numpy()
-            np.testing.assert_allclose(t[f"layers.{i}.attention.heads.{h}.weights"], want, **tol, err_msg=f"{i}.{h}")
-    np.testing.assert_allclose(t["output"], out.last_hidden_state[0].numpy(), **tol)
-
-
 @pytest.mark.parametrize("patched", [True, False], ids=["float64-patched", "unpatched"])
 @pytest.mark.parametrize("variant", DEBERTA)
 def test_every_step_that_transformers_shows_equals_it(deberta, variant: str, patched: bool) -> None:
@@ -92,7 +80,7 @@ def test_every_step_that_transformers_shows_equals_it(deberta, variant: str, pat
         t = encoder_cli.explain(sentence, model=str(folder))
         assert (t.tokens, t.token_ids) == (tokenizer.convert_ids_to_tokens(ids), ids), sentence
         assert t.tokens[0] == "[CLS]" and t.tokens[-1] == "[SEP]"
-        compare(t, out, TOL if exact else {"rtol": 1e-5, "atol": 1e-5})
+        compare(t, out, TOL if exact else {"rtol": 1e-5, "atol": 1e-5}, layer_output="norm_2")
 
 
 def test_the_patch_matters_where_the_root_is_not_whole(deberta) -> None:
