@@ -307,11 +307,11 @@ def position_terms(t: Tape, w: Layer, m: Settings, h: int, rel: Relative, Q: Var
     cols = slice(h * m.d_k, (h + 1) * m.d_k)
     part = None if m.heads == 1 else (cols.start, cols.stop)
     rows = t.within(rows=[f"δ={k}" for k in rel.deltas])
-    shared = {"c2p": (w.W_K, w.b_K, "K") if w.W_Kr is None else (w.W_Kr, w.b_Kr, "Kr"),
-              "p2c": (w.W_Q, w.b_Q, "Q") if w.W_Qr is None else (w.W_Qr, w.b_Qr, "Qr")}  # fmt: skip
+    projections = {"c2p": (w.W_K, w.b_K, "K") if w.W_Kr is None else (w.W_Kr, w.b_Kr, "Kr"),
+                   "p2c": (w.W_Q, w.b_Q, "Q") if w.W_Qr is None else (w.W_Qr, w.b_Qr, "Qr")}  # fmt: skip
     terms = []
     for term in rel.terms:
-        W, b, name = shared[term]
+        W, b, name = projections[term]
         op = ops.Linear(W[:, cols], None if b is None else b[cols], f"W_{name}", f"b_{name}", part)
         which = "K" if term == "c2p" else "Q"
         title = f"Position {'keys' if which == 'K' else 'queries'}: the relative embeddings through W_{name}"
