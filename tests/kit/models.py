@@ -106,6 +106,9 @@ HEADS: dict[str, tuple[str, dict[str, Any]]] = {
     "albert-classifier": ("albert", {"classifier": True, "id2label": {0: "no", 1: "yes"}}),
     "electra-classifier": ("electra", {"classifier": True} | SENTIMENT),
     "mpnet-classifier": ("mpnet", {"classifier": True} | SENTIMENT),
+    # DeBERTa at d_k 12 (√36: transformers' float32 root is exact): the legacy head (cls.predictions), ContextPooler
+    "deberta-v2-masked-lm": ("deberta-v2", {"masked_lm": True, **DEBERTA["v3-square"]}),
+    "deberta-v2-classifier": ("deberta-v2", {"classifier": True, **DEBERTA["v3-square"]} | SENTIMENT),
     "bert-regression": ("bert", {"classifier": True, "num_labels": 1}),  # a cross-encoder's score
     "roberta-multi-label": ("roberta", {"classifier": True, "problem_type": "multi_label_classification",
                                         "id2label": {0: "toxic", 1: "insult", 2: "threat", 3: "obscene"}}),
