@@ -523,12 +523,17 @@ class RelativePositions(Op):
     def delta(self, i: int, j: int) -> int:
         return min(max(log_bucket(i - j, self.buckets, self.max_distance), -self.span), self.span - 1)
 
+    def _by_offset(self) -> list[int]:
+        """δ for each offset i − j from −(n − 1) to n − 1: the matrix holds 2 n − 1 values."""
+        return [self.delta(max(r, 0), max(-r, 0)) for r in range(1 - self.n, self.n)]
+
     def __call__(self) -> Array:
-        return np.array([[self.delta(i, j) for j in range(self.n)] for i in range(self.n)], dtype=np.float64)
+        i = np.arange(self.n)
+        return np.array(self._by_offset(), dtype=np.float64)[i[:, None] - i[None, :] + self.n - 1]  # type: ignore[no-any-return]
 
     def deltas(self) -> list[int]:
         """The δ the sentence reads, each once (the rows of the table it uses): at most 2 n − 1."""
-        return sorted({self.delta(r, 0) if r >= 0 else self.delta(0, -r) for r in range(1 - self.n, self.n)})
+        return sorted(set(self._by_offset()))
 
     def formula(self, out: Sym | None) -> Sym:
         span = f"within −{self.span} … {self.span - 1}"
