@@ -150,7 +150,7 @@ ModelOption = Annotated[
         "-m",
         metavar="DIR|ORG/NAME",
         help="A pretrained encoder instead of --weights (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, ALBERT, "
-        "ELECTRA or MPNet): a folder in Hugging Face's layout "
+        "ELECTRA, MPNet, ModernBERT or DeBERTa-v2/v3): a folder in Hugging Face's layout "
         "(config.json, model.safetensors, tokenizer.json or vocab.txt), or a model id (org/name) from the "
         "Hugging Face cache, downloaded there when missing unless HF_HUB_OFFLINE=1.",
         show_default=False,

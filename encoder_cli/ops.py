@@ -499,6 +499,169 @@ class PositionBias(Op):
         return {"relative_attention_bias": self.table}
 
 
+def log_bucket(delta: int, buckets: int, max_distance: int) -> int:
+    """DeBERTa's relative position δ = i − j in its log buckets (transformers' make_log_bucket_position):
+    δ itself up to mid = buckets // 2 away, past it sign(δ) · (mid + ⌈(mid − 1) ln(|δ| / mid) / ln((max − 1) / mid)⌉),
+    max = max_relative_positions; no buckets (0): δ itself."""
+    mid = buckets // 2
+    if buckets == 0 or abs(delta) <= mid:
+        return delta
+    far = mid + math.ceil(math.log(abs(delta) / mid) / math.log((max_distance - 1) / mid) * (mid - 1))
+    return far if delta > 0 else -far
+
+
+class RelativePositions(Op):
+    """DeBERTa: δ(i, j), the relative position of key j to query i (i − j) in log buckets, within the table's
+    −span … span − 1 (transformers clamps the row δ + span into the table); shared by every layer and head."""
+
+    kind = "bucket"
+    cols = "tokens"
+
+    def __init__(self, n: int, buckets: int, max_distance: int, span: int) -> None:
+        self.n, self.buckets, self.max_distance, self.span = n, buckets, max_distance, span
+
+    def delta(self, i: int, j: int) -> int:
+        return min(max(log_bucket(i - j, self.buckets, self.max_distance), -self.span), self.span - 1)
+
+    def _by_offset(self) -> list[int]:
+        """δ for each offset i − j from −(n − 1) to n − 1: the matrix holds 2 n − 1 values."""
+        return [self.delta(max(r, 0), max(-r, 0)) for r in range(1 - self.n, self.n)]
+
+    def __call__(self) -> Array:
+        i = np.arange(self.n)
+        return np.array(self._by_offset(), dtype=np.float64)[i[:, None] - i[None, :] + self.n - 1]  # type: ignore[no-any-return]
+
+    def deltas(self) -> list[int]:
+        """The δ the sentence reads, each once (the rows of the table it uses): at most 2 n − 1."""
+        return sorted(set(self._by_offset()))
+
+    def formula(self, out: Sym | None) -> Sym:
+        span = f"within −{self.span} … {self.span - 1}"
+        tex_span = rf"\text{{within }} {-self.span} \dots {self.span - 1}"
+        if not self.buckets:
+            return _named(out, Sym(f"i − j, {span}", rf"i - j, \quad {tex_span}"))
+        mid, top = self.buckets // 2, self.max_distance - 1
+        return _named(
+            out,
+            Sym(
+                f"i − j up to {mid} away, past it sign(i − j) · ({mid} + ⌈{mid - 1} ln(|i − j|/{mid}) / "
+                f"ln({top}/{mid})⌉), {span}",
+                rf"\begin{{cases}} i - j & |i - j| \le {mid} \\ \mathrm{{sign}}(i - j)\left({mid} + \left\lceil "
+                rf"{mid - 1} \ln\frac{{|i - j|}}{{{mid}}} / \ln\frac{{{top}}}{{{mid}}} \right\rceil\right) & "
+                rf"\text{{otherwise}} \end{{cases}}, \quad {tex_span}",
+            ),
+        )
+
+    def work(self, c: Cell) -> Worked:
+        i, j, value = c.i, c.j, self.delta(c.i, c.j)
+        text = f"{i} − {j} = {i - j}"
+        mid = self.buckets // 2
+        if self.buckets and abs(i - j) > mid:
+            sign, top = "" if i > j else "−", self.max_distance - 1
+            text += f", past {mid}: {sign}({mid} + ⌈{mid - 1} × ln({abs(i - j)}/{mid}) / ln({top}/{mid})⌉)"
+        if value != (bucket := log_bucket(i - j, self.buckets, self.max_distance)):
+            text += f" = {bucket}" if bucket != i - j else ""
+            text += f", past the table's {-self.span} … {self.span - 1}: its edge"
+        return Worked("bucket", text, [i, j], float(value))
+
+
+class RelativeRows(Op):
+    """DeBERTa: the rows of the relative position embeddings (rel_embeddings) the sentence reads, row δ + span
+    for each relative position δ, shared by every layer."""
+
+    kind = "table"
+    looked_up = True
+
+    def __init__(self, rows: Array, deltas: Sequence[int], span: int) -> None:
+        self.table = rows  # [k, d]: rel_embeddings[δ + span] for each δ of deltas
+        self.deltas, self.span = list(deltas), span
+
+    def __call__(self) -> Array:
+        return self.table
+
+    def formula(self, out: Sym | None) -> Sym:
+        return Sym(
+            f"rel_embeddings[δ + {self.span}] for δ = {self.deltas[0]} … {self.deltas[-1]}",
+            rf"\text{{row }} \delta + {self.span} \text{{ of rel\_embeddings}}",
+        )
+
+    def work(self, c: Cell) -> Worked:
+        row = self.deltas[c.i] + self.span
+        return Worked("table", f"rel_embeddings[{row}][{c.j}]", [], float(self.table[c.i, c.j]))
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return {"rel_embeddings": self.table}
+
+
+class PositionTerm(Op):
+    """A DeBERTa head's position terms: content to position, c2p[i, j] = Q[i] · K_r[δ(i, j)], and position to
+    content, p2c[i, j] = K[j] · Q_r[δ(i, j)], where K_r and Q_r are the relative embeddings through W_K and W_Q
+    (one row per relative position δ). Both read δ(i, j), of key j to query i: transformers' p2c gathers
+    bucket(j − i) negated, which is bucket(i − j), where the paper writes δ(j, i)."""
+
+    kind = "position_term"
+    cols = "tokens"
+
+    def __init__(self, to_position: bool, deltas: Sequence[int]) -> None:
+        self.to_position = to_position  # c2p: the query's row; p2c: the key's
+        self.deltas = list(deltas)  # the δ of each row of K_r (Q_r)
+
+    def _at(self, delta: Array) -> tuple[Array, Array]:
+        """Each δ's row of K_r (Q_r), and where δ is one of them (a student's may not be)."""
+        at = np.clip(np.searchsorted(self.deltas, delta), 0, len(self.deltas) - 1)
+        return at, np.asarray(self.deltas)[at] == delta
+
+    def __call__(self, content: Array, position: Array, delta: Array) -> Array:
+        n = len(delta)
+        dots = content @ position.T  # [n, k]: each token's content with each relative position's
+        at, known = self._at(delta)
+        picked = dots[np.arange(n)[:, None], at] if self.to_position else dots[np.arange(n)[None, :], at]
+        return np.where(known, picked, np.nan)
+
+    def formula(self, out: Sym | None, content: Sym, position: Sym, delta: Sym) -> Sym:
+        k = "i" if self.to_position else "j"  # c2p: the query's content; p2c: the key's
+        text = f"{content.text}[{k}] · {position.text}[{delta.text}(i, j)]"
+        return _named(out, Sym(text, rf"{content.tex}_{k} \cdot {position.tex}_{{{delta.tex}(i,j)}}"))
+
+    def work(self, c: Cell, content: Array, position: Array, delta: Array) -> Worked:
+        d = float(delta[c.i, c.j])
+        own, mine = (c.i, c.row) if self.to_position else (c.j, c.col)
+        if d not in self.deltas:
+            return Worked("dot", f"{c.inputs[2]}[{c.row}, {c.col}] = {c.f(d)}: no such row of {c.inputs[1]}", [d],
+                          math.nan)  # fmt: skip
+        shown = f"{int(d)}"
+        names = f"{c.inputs[0]}[{mine}] · {c.inputs[1]}[δ = {shown}]"
+        return _dot(c, names, content[own], position[self.deltas.index(int(d))])
+
+
+class ScaleTerms(Op):
+    """DeBERTa: the scores' terms summed, then scaled by √(d_k × terms): (Q Kᵀ + c2p + p2c) / √(3 d_k)."""
+
+    kind = "scale"
+    cols = "same"
+
+    def __init__(self, d_k: int, terms: int) -> None:
+        self.d_k, self.terms = d_k, terms
+
+    def __call__(self, *xs: Array) -> Array:
+        return sum(xs[1:], xs[0]) / math.sqrt(self.d_k * self.terms)
+
+    def formula(self, out: Sym | None, *xs: Sym) -> Sym:
+        k, root = self.d_k * self.terms, f"{math.sqrt(self.d_k * self.terms):.4g}"
+        text, tex = " + ".join(x.text for x in xs), " + ".join(x.tex for x in xs)
+        return Sym(
+            f"({text}) / √(d_k × {self.terms}),  √({self.d_k} × {self.terms}) = √{k} = {root}",
+            rf"\frac{{{tex}}}{{\sqrt{{{self.terms}\,d_k}}}}, \quad \sqrt{{{self.terms} \cdot {self.d_k}}} = {root}",
+        )
+
+    def work(self, c: Cell, *xs: Array) -> Worked:
+        terms = [float(x[c.i, c.j]) for x in xs]
+        text = f"({_sum([c.f(t) for t in terms])}) / √({self.d_k} × {self.terms})"
+        result = math.fsum(terms) / math.sqrt(self.d_k * self.terms)
+        return Worked("divide", text, [*terms, self.d_k, self.terms], result)
+
+
 def softmax(x: Array) -> Array:  # [n, m] -> [n, m], each row sums to 1
     """softmax(x)_j = exp(x_j) / sum_k exp(x_k); shifting by the row max changes nothing but overflow."""
     e = x - x.max(axis=-1, keepdims=True)

@@ -16,6 +16,8 @@ in its file until then.
     S.gamma, S.beta                       for each LayerNorm step S (norm_1, input_norm, ...)
     input_projection.W_P, b_P             the embedding projection (ALBERT, ELECTRA)   (E x d, 1 x d)
     attention.relative_attention_bias     MPNet's relative_attention_bias             (buckets x heads)
+    rel_embeddings                        DeBERTa's relative embeddings, the rows read (δ x d)
+    layers.i.attention.W_Kr, b_Kr, ...    DeBERTa's pos_key_proj, pos_query_proj (W_Qr) where not shared
     mlm.W_T, b_T, W_vocab, b_vocab        a masked-LM head's (d x E, 1 x E, E x V, 1 x V)
     classifier.W_C, b_C, W_out, b_out     a sequence classifier's (d x d, 1 x d, d x L, 1 x L)
 """
@@ -46,6 +48,10 @@ _WHAT = {
     "b_O": "Output bias",
     "b_1": "FFN bias, first layer",
     "b_2": "FFN bias, second layer",
+    "W_Kr": "Position key weights (pos_key_proj)",
+    "b_Kr": "Position key bias",
+    "W_Qr": "Position query weights (pos_query_proj)",
+    "b_Qr": "Position query bias",
     "W_P": "Embedding projection weights",
     "b_P": "Embedding projection bias",
     "W_T": "Masked-LM head: dense weights",
@@ -98,6 +104,10 @@ def of(steps: Sequence[Step]) -> list[Param]:
             out.append(_param(s, "attention.relative_attention_bias", "Relative position bias table", sym,
                               [f"bucket {k}" for k in range(buckets)], [f"head {h}" for h in range(heads)],
                               [op.table]))  # fmt: skip
+        elif isinstance(op, ops.RelativeRows):
+            sym = Sym(f"rel_embeddings[δ + {op.span}]: given, the rows read", r"\text{rel\_embeddings: given}")
+            out.append(_param(s, "rel_embeddings", "Relative position embeddings, the rows read", sym, s.rows,
+                              s.cols, [op.table]))  # fmt: skip
         elif isinstance(op, ops.Normalise):
             for name, v in (("gamma", op.gamma), ("beta", op.beta)):
                 out.append(_param(s, f"{s.id}.{name}", _WHAT[name], _given(name, v.shape), [name], s.cols, [v]))
@@ -106,6 +116,9 @@ def of(steps: Sequence[Step]) -> list[Param]:
             scope = s.id.rsplit(".", 1)[0]  # layers.0.ffn, or a head's: layers.0.attention.heads.1
             layer = scope.rsplit(".", 2)[0] if head_of(s.id) is not None else scope  # layers.0.attention
             for name, W in op.params.items():
+                listed = f"{layer}.{name}" if op.part is None else f"{scope}.{name}"
+                if any(p.id == listed for p in out):  # DeBERTa's K_r: W_K again, listed with K
+                    continue
                 rows: Sequence[str] = [name] if W.ndim == 1 else x.cols
                 if op.part is None:  # the whole matrix (one head's columns are all of them)
                     out.append(_param(s, f"{layer}.{name}", _WHAT[name], _given(name, W.shape), rows, s.cols, [W]))

@@ -2,8 +2,8 @@
 
 Every family --model reads (checkpoint/families.py) is BERT's encoder with named differences, each
 a field of the Spec: token types or none, an embedding projection, a relative position bias,
-layers that share weights, or (ModernBERT) rotary positions, local windows, a gated FFN, pre-norm
-layers with a final norm and no biases.
+layers that share weights, (ModernBERT) rotary positions, local windows, a gated FFN, pre-norm
+layers with a final norm and no biases, or (DeBERTa) the position terms of disentangled attention.
 The checkpoint's tokenizer splits the sentence; its layers are read and widened to float64 one
 at a time, as the encoder reaches them.
 """
@@ -20,7 +20,7 @@ from encoder_cli.checkpoint import heads
 from encoder_cli.checkpoint.families import Family
 from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import Activation, Norm, Positional, Settings
-from encoder_cli.spec import Embedded, Layer, NormWeights, Source, Spec
+from encoder_cli.spec import Disentangled, Embedded, Layer, NormWeights, Source, Spec
 
 
 def load(name: str) -> Spec:
@@ -36,13 +36,15 @@ def load(name: str) -> Spec:
         settings=Settings(
             d_model=c.hidden_size,
             heads=c.num_attention_heads,
-            positional=Positional.table if family.positions else Positional.none,
+            positional=Positional.table if c.absolute_positions and family.positions else Positional.none,
             norm=Norm.post if final_norm is None else Norm.pre,
             activation=Activation(ckpt.activation),
             layer_norm_eps=c.layer_norm_eps,
         ),
         vocabulary=_Tokenizer(ckpt, masked_lm is None),
-        positional_table=_Table(c.max_position_embeddings, ckpt.position_embeddings) if family.positions else None,
+        positional_table=_Table(c.max_position_embeddings, ckpt.position_embeddings)
+        if c.absolute_positions and family.positions
+        else None,
         embedding_norm=NormWeights(*ckpt.embedding_norm()),
         layers=_Layers(ckpt),
         final_norm=None if final_norm is None else NormWeights(*final_norm),
@@ -60,21 +62,39 @@ def load(name: str) -> Spec:
         rotary=bool(c.rope_thetas),
         local_layers=sum(w is not None for w in c.windows),
         gated=family.gated,
+        disentangled=_disentangled(ckpt),
+        score_terms=c.score_terms,
     )
 
 
 def differences(family: Family, c: checkpoint.Config) -> tuple[tuple[str, str], ...]:
     """What the model does differently from the seed's encoder (its family's lines), its layers filled in:
     "a local window of ±64 tokens on layers 1, 2, 4; global on layers 0, 3"; the local layers' line only where
-    there are some."""
-    local = [i for i, w in enumerate(c.windows) if w is not None]
+    there are some, the relative terms' only where config.json has them."""
     named = {
-        "window": max((w for w in c.windows if w is not None), default=0),
-        "local": ", ".join(map(str, local)),
+        "window": str(max((w for w in c.windows if w is not None), default=0)),
+        "local": ", ".join(str(i) for i, w in enumerate(c.windows) if w is not None),
         "global": ", ".join(str(i) for i, w in enumerate(c.windows) if w is None) or "none",
         "activation": checkpoint.ACTIVATIONS[c.hidden_act],
+        "terms": " + ".join(c.relative.terms) if c.relative else "",
+        "count": str(1 + len(c.relative.terms)) if c.relative else "",
     }
-    return tuple((aspect, how.format(**named)) for aspect, how in family.differs if local or "{local}" not in how)
+    # a line naming what this model has none of (no local layers, no relative terms) is left out
+    return tuple(
+        (aspect, how.format(**named))
+        for aspect, how in family.differs
+        if all(named[key] for key in named if "{" + key + "}" in how)
+    )
+
+
+def _disentangled(ckpt: checkpoint.Checkpoint) -> Disentangled | None:
+    """DeBERTa's relative embeddings (read by rows), their LayerNorm and buckets; None for the other families."""
+    r = ckpt.config.relative
+    if r is None:
+        return None
+    norm = ckpt.relative_norm()
+    table = _Table(2 * r.span, ckpt.relative_embeddings)
+    return Disentangled(table, None if norm is None else NormWeights(*norm), r.span, r.buckets, r.max_distance, r.terms)
 
 
 @dataclass(frozen=True)
@@ -137,7 +157,7 @@ class _Layers(Sequence[Layer]):
         return Layer(w.W_Q, w.W_K, w.W_V, w.W_O, w.b_Q, w.b_K, w.b_V, w.b_O, norm_1,
                      w.W_1, w.b_1, w.W_2, w.b_2, _norm(w.norm_2_gamma, w.norm_2_beta), w.shared_with,
                      c.rope_thetas[i] if c.rope_thetas else None, c.windows[i] if c.windows else None,
-                     self.ckpt.family.gated)  # fmt: skip
+                     self.ckpt.family.gated, w.W_Kr, w.b_Kr, w.W_Qr, w.b_Qr)  # fmt: skip
 
 
 def _norm(gamma: np.ndarray, beta: np.ndarray | None) -> NormWeights:

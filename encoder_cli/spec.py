@@ -63,6 +63,12 @@ class Layer:
     rope_theta: float | None = None  # rotary positions of Q and K with this base (ModernBERT); None: none
     window: int | None = None  # local attention: token i sees j when |i − j| <= window; None: every token
     gated: bool = False  # GeGLU FFN: act(the first half of x W_1) times its second half (ModernBERT)
+    # DeBERTa's position projections of their own (share_att_key false); None: W_K, b_K and W_Q, b_Q project
+    # the relative embeddings too
+    W_Kr: Matrix | None = None  # [d, d]: c2p's position keys
+    b_Kr: Array | None = None
+    W_Qr: Matrix | None = None  # [d, d]: p2c's position queries
+    b_Qr: Array | None = None
 
     @property
     def d_ff(self) -> int:
@@ -127,6 +133,19 @@ def near(token: str, known: Iterable[str]) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class Disentangled:
+    """DeBERTa's relative positions: the score adds a content-to-position term (c2p) and a position-to-content
+    term (p2c) to Q Kᵀ, each reading row δ(i, j) + span of the relative embeddings (shared by every layer)."""
+
+    table: Rows  # [2 span, d]: rel_embeddings
+    norm: NormWeights | None  # their LayerNorm (norm_rel_ebd), or None
+    span: int  # δ runs from −span to span − 1
+    buckets: int  # position_buckets: log buckets past buckets // 2; 0: none
+    max_distance: int  # max_relative_positions, where the log buckets end
+    terms: tuple[str, ...]  # "c2p", "p2c" or both, in that order
+
+
 class Rows(Protocol):
     """A table read by rows: a numpy array, or a checkpoint's table read lazily."""
 
@@ -166,3 +185,5 @@ class Spec:
     # the input; layer 0 has no norm_1
     local_layers: int = 0  # how many layers attend within a window (Layer.window)
     gated: bool = False  # the layers' FFNs are gated (Layer.gated): d_ff is each half's width
+    disentangled: Disentangled | None = None  # DeBERTa's position terms of the scores
+    score_terms: int = 1  # the scores are scaled by √(d_k × score_terms) (DeBERTa: 1 + its position terms)

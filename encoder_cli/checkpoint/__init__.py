@@ -14,6 +14,7 @@ tensor from the shard its weight_map names; pytorch_model.bin (a pickle) is neve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
@@ -24,7 +25,15 @@ import numpy as np
 import numpy.typing as npt
 
 from encoder_cli.checkpoint import heads
-from encoder_cli.checkpoint.families import BUCKETS, FAMILIES, ROPE_THETA, Family, listed
+from encoder_cli.checkpoint.families import (
+    BUCKETS,
+    DEBERTA_GETATTR,
+    FAMILIES,
+    POSITION_PROJECTIONS,
+    ROPE_THETA,
+    Family,
+    listed,
+)
 from encoder_cli.checkpoint.folder import JSON_CAP, read_json, read_json_object, resolve
 from encoder_cli.checkpoint.safetensors_file import FLOATS, SafetensorsFile, StoredMatrix, open_weights
 from encoder_cli.errors import EncoderError, show
@@ -80,6 +89,11 @@ class LayerWeights:
     b_2: Array | None = None  # [d]
     norm_1_beta: Array | None = None
     norm_2_beta: Array | None = None
+    # DeBERTa's position projections, where they are not W_K and W_Q (share_att_key false)
+    W_Kr: StoredMatrix | None = None  # [d, d]: pos_key_proj
+    b_Kr: Array | None = None
+    W_Qr: StoredMatrix | None = None  # [d, d]: pos_query_proj
+    b_Qr: Array | None = None
 
 
 class Config(NamedTuple):
@@ -100,6 +114,20 @@ class Config(NamedTuple):
     relative_attention_num_buckets: int  # the rows of MPNet's relative bias table; 0 for the other families
     rope_thetas: tuple[float, ...] = ()  # ModernBERT: each layer's rotary base
     windows: tuple[int | None, ...] = ()  # ModernBERT: each layer's window either side (local_attention // 2), or None
+    absolute_positions: bool = True  # a position table added to the input (DeBERTa: position_biased_input)
+    relative: Relative | None = None  # DeBERTa's disentangled attention, where relative_attention is true
+    score_terms: int = 1  # the terms under the scores' root, √(d_k × terms): DeBERTa's 1 + len(pos_att_type)
+
+
+class Relative(NamedTuple):
+    """DeBERTa's relative positions, as modeling_deberta_v2.py reads config.json."""
+
+    span: int  # att_span: position_buckets, else max_relative_positions; the table has 2 span rows
+    buckets: int  # position_buckets (log buckets past buckets // 2); 0: none, δ = i − j as it is
+    max_distance: int  # max_relative_positions (max_position_embeddings when below 1)
+    terms: tuple[str, ...]  # pos_att_type's, in the order transformers adds them: c2p, then p2c
+    norm: bool  # the table through encoder.LayerNorm (norm_rel_ebd: layer_norm)
+    projections: tuple[str, ...]  # LayerWeights' W_Kr, W_Qr where share_att_key is false (pos_key_proj, ...)
 
 
 @dataclass(frozen=True)
@@ -202,6 +230,16 @@ class Checkpoint:
         """MPNet's learned biases, [buckets, heads]; None for the other families."""
         return None if self.family.relative_bias is None else self._read(self.family.relative_bias)
 
+    def relative_embeddings(self, rows: Sequence[int]) -> Array:
+        """DeBERTa: [k, d], these rows of the relative position embeddings (row δ + span for relative position δ)."""
+        assert self.family.relative_embeddings is not None
+        return self._read(self.family.relative_embeddings, rows)
+
+    def relative_norm(self) -> tuple[Array, Array] | None:
+        """DeBERTa: the relative embeddings' LayerNorm, where norm_rel_ebd names it; else None."""
+        relative, name = self.config.relative, self.family.relative_norm
+        return self._norm(name) if relative is not None and relative.norm and name is not None else None
+
     def group(self, i: int) -> int:
         """The stored layer (ALBERT: group) layer i uses: transformers' int(i / (layers / groups))."""
         c = self.config
@@ -212,7 +250,8 @@ class Checkpoint:
             raise IndexError(f"layer {i} of a {self.config.num_hidden_layers}-layer model")
         g = self.group(i)
         values: dict[str, Any] = {}
-        for key, (name, matrix) in layer_tensors(self.family, g).items():
+        relative = self.config.relative
+        for key, (name, matrix) in layer_tensors(self.family, g, relative.projections if relative else ()).items():
             values[key] = StoredMatrix(*self.tensors[name]) if matrix else self._read(name)
         if "W_QKV" in values:  # one fused matrix [d, 3d]: W_Q, W_K and W_V are its column blocks
             W, d = values.pop("W_QKV"), self.config.hidden_size
@@ -275,6 +314,7 @@ def _config(folder: Path) -> tuple[Family, Config]:
     sizes = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "max_position_embeddings")
     out: dict[str, Any] = {key: whole(key, 1) for key in (*sizes, "vocab_size")}
     out["type_vocab_size"] = whole("type_vocab_size", 0) if family.token_types else 0
+    out["absolute_positions"] = family.positions  # DeBERTa's: position_biased_input (_disentangled)
     out["embedding_size"] = whole("embedding_size", 1) if family.projection else out["hidden_size"]
     out["pad_token_id"] = whole("pad_token_id", 0) if family.positions_after_padding else 0
     layers = out["num_hidden_layers"]
@@ -312,7 +352,7 @@ def _config(folder: Path) -> tuple[Family, Config]:
     if type(eps) not in (int, float) or not 0 < eps < float("inf"):
         raise EncoderError(f"{where}: layer_norm_eps is {show(repr(eps)[:40])}; expected a small positive number")
     out["layer_norm_eps"] = float(eps)
-    position = config.get("position_embedding_type", "absolute")
+    position = "absolute" if family.relative_embeddings else config.get("position_embedding_type", "absolute")
     if position != "absolute":
         raise EncoderError(
             f'{where}: position_embedding_type {show(repr(position)[:40])} is not supported; only "absolute" is'
@@ -330,7 +370,72 @@ def _config(folder: Path) -> tuple[Family, Config]:
                 "each head's columns in pairs, so the head size must be even"
             )
         out["rope_thetas"], out["windows"] = _rotary(config, where, layers)
+    if family.relative_embeddings is not None:
+        out |= _disentangled(config, where, out)
     return family, Config(**out)
+
+
+def _disentangled(config: dict[str, Any], where: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """DeBERTa-v2's keys, read as modeling_deberta_v2.py reads them (DebertaV2Config's defaults, and
+    DEBERTA_GETATTR's for the keys it reads with getattr), and what it has that this calculator does not do."""
+
+    def get(key: str) -> Any:
+        return config.get(key, DEBERTA_GETATTR.get(key, FAMILIES["deberta-v2"].defaults.get(key)))
+
+    def refuse(key: str, what: str) -> EncoderError:
+        """`config.json: key value what`: a configuration this calculator does not read, and the fix."""
+        return EncoderError(f"{where}: {key} {show(json.dumps(config.get(key, get(key)))[:40])} {what}")
+
+    flags = {key: get(key) for key in ("relative_attention", "position_biased_input", "share_att_key")}
+    for key, v in flags.items():
+        if type(v) is not bool:
+            raise EncoderError(f"{where}: {key} is {show(repr(v)[:40])}; expected true or false")
+    whole = {key: get(key) for key in ("position_buckets", "max_relative_positions", "conv_kernel_size")}
+    for key, v in whole.items():
+        if type(v) is not int:
+            raise EncoderError(f"{where}: {key} is {show(repr(v)[:40])}; expected a whole number")
+    kinds = get("pos_att_type") or []
+    kinds = [k.strip() for k in kinds.lower().split("|")] if isinstance(kinds, str) else kinds
+    if not (isinstance(kinds, list) and all(k in ("c2p", "p2c") for k in kinds)):
+        raise refuse("pos_att_type", 'is not supported; name "c2p", "p2c" or both (a list, or "p2c|c2p")')
+    norm = get("norm_rel_ebd")
+    norms = [x.strip() for x in norm.lower().split("|")] if isinstance(norm, str) else None
+    if norms is None or not set(norms) <= {"layer_norm", "none"}:
+        raise refuse("norm_rel_ebd", 'is not supported; use "layer_norm" or "none"')
+    d = sizes["hidden_size"]
+    checks = [
+        ("conv_kernel_size", whole["conv_kernel_size"] > 0, "adds a convolution to layer 0's output, which this "
+         "calculator does not do; give a DeBERTa with conv_kernel_size 0, as DeBERTa-v3 is"),
+        ("attention_head_size", config.get("attention_head_size", d // sizes["num_attention_heads"])
+         != d // sizes["num_attention_heads"], f"is not hidden_size / num_attention_heads "
+         f"({d // sizes['num_attention_heads']}), the head size this calculator reads; remove it"),
+        ("embedding_size", config.get("embedding_size", d) != d, f"is not the hidden size {d} (embeddings projected "
+         "to it), which this calculator does not do; give a DeBERTa whose embeddings are of the hidden size"),
+        ("relative_attention", not flags["relative_attention"] and not flags["position_biased_input"],
+         "with position_biased_input false leaves the model no positions at all; set one of them true"),
+        ("pooler_hidden_act", config.get("pooler_hidden_act", "gelu") != "gelu", 'is not "gelu", the activation '
+         "of every released DeBERTa's classifier pooler, which this calculator reads; use \"gelu\""),
+    ]  # fmt: skip
+    for key, bad, what in checks:
+        if bad:
+            raise refuse(key, what)
+    out: dict[str, Any] = {"absolute_positions": flags["position_biased_input"], "score_terms": 1 + len(set(kinds))}
+    if not flags["relative_attention"]:
+        return out
+    buckets, distance = whole["position_buckets"], whole["max_relative_positions"]
+    distance = distance if distance >= 1 else sizes["max_position_embeddings"]
+    if buckets > 0 and (buckets < 2 or distance - 1 <= buckets // 2):
+        raise refuse(
+            "position_buckets",
+            f"with max_relative_positions {distance} makes no log buckets (they "
+            f"need position_buckets >= 2 and max_relative_positions > position_buckets / 2 + 1); fix them",
+        )
+    terms = tuple(k for k in ("c2p", "p2c") if k in kinds)
+    own = (("W_Kr", "c2p"), ("W_Qr", "p2c"))  # pos_key_proj, pos_query_proj: where the keys are not shared
+    projections = () if flags["share_att_key"] else tuple(k for k, term in own if term in terms)
+    span = buckets if buckets > 0 else distance
+    out["relative"] = Relative(span, max(buckets, 0), distance, terms, "layer_norm" in norms, projections)
+    return out
 
 
 def _rotary(config: dict[str, Any], where: str, layers: int) -> tuple[tuple[float, ...], tuple[int | None, ...]]:
@@ -412,11 +517,12 @@ def _tensors(
     return tensors
 
 
-def layer_tensors(family: Family, g: int) -> dict[str, tuple[str, bool]]:
-    """LayerWeights' fields (but shared_with) -> (the tensor of stored layer g, whether it is a matrix)."""
+def layer_tensors(family: Family, g: int, projections: Sequence[str] = ()) -> dict[str, tuple[str, bool]]:
+    """LayerWeights' fields (but shared_with) -> (the tensor of stored layer g, whether it is a matrix);
+    projections: DeBERTa's position projections of their own (W_Kr, W_Qr) the config calls for."""
     at = family.layer.format(i=g, g=g)
     out: dict[str, tuple[str, bool]] = {}
-    for key, module in family.tensors.items():
+    for key, module in [*family.tensors.items(), *((k, POSITION_PROJECTIONS[k]) for k in projections)]:
         if key == "norm_1" and g == 0 and family.final_norm is not None:  # pre-norm: input_norm is layer 0's
             continue
         if key.startswith("norm_"):
@@ -434,7 +540,7 @@ def _shapes(family: Family, config: Config) -> Iterator[tuple[str, tuple[int, ..
     c = config
     d, e, ff = c.hidden_size, c.embedding_size, c.intermediate_size
     yield f"{family.words}.weight", (c.vocab_size, e)
-    yield from [(POSITIONS, (c.max_position_embeddings, e))] if family.positions else []
+    yield from [(POSITIONS, (c.max_position_embeddings, e))] if c.absolute_positions else []
     yield from [(TYPES, (c.type_vocab_size, e))] if c.type_vocab_size else []
     norms = [family.embedding_norm, *([family.final_norm] if family.final_norm else [])]
     yield from ((f"{norm}.{p}", (e,)) for norm in norms for p in ("weight", "bias")[: 1 + family.biases])
@@ -442,8 +548,11 @@ def _shapes(family: Family, config: Config) -> Iterator[tuple[str, tuple[int, ..
         yield from [(f"{family.projection}.weight", (d, e)), (f"{family.projection}.bias", (d,))]
     if family.relative_bias is not None:
         yield family.relative_bias, (c.relative_attention_num_buckets, c.num_attention_heads)
+    if family.relative_embeddings is not None and c.relative is not None:
+        yield family.relative_embeddings, (2 * c.relative.span, d)
+        yield from ((f"{family.relative_norm}.{p}", (d,)) for p in ("weight", "bias")) if c.relative.norm else []
     for g in range(c.num_hidden_groups):
-        for key, (name, _) in layer_tensors(family, g).items():
+        for key, (name, _) in layer_tensors(family, g, c.relative.projections if c.relative else ()).items():
             out = {"W_1": ff * (1 + family.gated), "b_1": ff * (1 + family.gated), "W_QKV": 3 * d}.get(key, d)
             yield name, ((out, ff if key == "W_2" else d) if key.startswith("W_") else (out,))
 

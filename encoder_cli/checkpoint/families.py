@@ -15,12 +15,24 @@ default activation. A family that brings a new kind of step names it here (`proj
     electra      yes          0                 when E != d               -              own
     mpnet        -            1 + 1 (fixed)     -                         32 buckets     own
     modernbert   -            none: rotary      -                         -              own
+    deberta-v2   if any       0, or none (v3)   -                         disentangled   own
 
 ModernBERT is the one pre-norm family: x + attention(LN(x)) (layer 0's LN the identity), then
 x + FFN(LN(x)), and a final LayerNorm; no biases anywhere (LayerNorms without beta); Q, K and V in
 one fused matrix Wqkv (its column blocks); its FFN gated (GeGLU: Wi makes an input half and a
 gate half); each layer rotates Q and K by position (global theta on global layers, local theta on
 local ones), and local layers see a window of local_attention // 2 tokens either side.
+
+DeBERTa-v2 and v3 replace the seed's one score, Q Kᵀ, by three terms (disentangled attention): content to
+content Q Kᵀ, content to position (c2p: each query with the key projection of the relative position's
+embedding) and position to content (p2c: each key with the query projection of it), summed and scaled
+by √(d_k × the number of terms). The relative position of key j to query i is δ = i − j, in log buckets
+past position_buckets / 2 (make_log_bucket_position); its embedding is row δ + span of encoder.rel_embeddings
+(span: position_buckets, else max_relative_positions), normalised by encoder.LayerNorm (norm_rel_ebd), and
+shared by every layer; both c2p and p2c read row δ(i, j) + span (transformers' -r_pos in p2c is
+bucket(j − i) negated, which is bucket(i − j)). With share_att_key the position projections are W_K and
+W_Q themselves, else pos_key_proj and pos_query_proj. v3 adds no absolute positions to the input
+(position_biased_input false) and has no token types (type_vocab_size 0).
 
 A task checkpoint adds a head on the encoder's output, under its own tensor names (`masked_lm`,
 `classifier`): a masked-LM head (dense, activation, LayerNorm, then the word embeddings, tied, or
@@ -36,6 +48,7 @@ dense layer and an activation, then the labels' out projection):
     mpnet        lm_head.dense, lm_head.layer_norm           gelu         classifier.dense, tanh, classifier.out_proj
     modernbert   head.dense, head.norm (no biases), decoder  classifier_activation (gelu)
                  classifier: the [CLS] row or the mean (classifier_pooling), head.dense, act, head.norm, classifier
+    deberta-v2   cls.predictions.transform.dense, ... (legacy) hidden_act pooler.dense, gelu, classifier
 
 Each row was checked against transformers 5.25's modeling_*.py; the defaults (a key config.json
 leaves out) are the config classes' own, and tests/unit/test_families.py holds them to them.
@@ -109,6 +122,28 @@ MODERN_DEFAULTS: Mapping[str, Any] = {  # ModernBertConfig's
     "layer_norm_eps": 1e-5,
     "pad_token_id": 50283,
 }
+# DeBERTa-v2's LayerWeights' fields: BERT's layout under other names; the position projections when the keys
+# are not shared with the content (share_att_key false).
+DEBERTA_LAYER = {**BERT_LAYER, "W_Q": "attention.self.query_proj", "W_K": "attention.self.key_proj",
+                 "W_V": "attention.self.value_proj"}  # fmt: skip
+POSITION_PROJECTIONS = {"W_Kr": "attention.self.pos_key_proj", "W_Qr": "attention.self.pos_query_proj"}
+DEBERTA_DEFAULTS: Mapping[str, Any] = {  # DebertaV2Config's
+    **BERT_DEFAULTS,
+    "hidden_size": 1536,
+    "num_attention_heads": 24,
+    "num_hidden_layers": 24,
+    "intermediate_size": 6144,
+    "type_vocab_size": 0,
+    "vocab_size": 128100,
+    "layer_norm_eps": 1e-7,
+    "relative_attention": False,
+    "max_relative_positions": -1,
+    "position_biased_input": True,
+    "pos_att_type": None,
+}
+# What modeling_deberta_v2.py reads with getattr(config, key, default), keys no config class declares.
+DEBERTA_GETATTR: Mapping[str, Any] = {"position_buckets": -1, "share_att_key": False, "norm_rel_ebd": "none",
+                                      "conv_kernel_size": 0}  # fmt: skip
 BERT_MLM = MaskedLM("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
                     "cls.predictions.bias")  # fmt: skip
 LM_HEAD = MaskedLM("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias", "gelu")
@@ -134,8 +169,8 @@ class Family:
     special: tuple[str, str] = ("[CLS]", "[SEP]")  # around a sentence, for a folder with only vocab.txt
     known_as: str = ""  # checkpoints of this shape, for messages
     # What it does differently from the seed's encoder, for the header: (aspect, how), the how filled in from
-    # config.json (pretrained.differences: {window}, {local}, {global}, {activation}); a line naming {local} is
-    # left out of a model with no local layers
+    # config.json (pretrained.differences: {window}, {local}, {global}, {activation}, {terms}, {count}); a line
+    # naming what the model has none of ({local}: no local layers; {terms}: no relative terms) is left out
     differs: tuple[tuple[str, str], ...] = ()
     masked_lm: MaskedLM = BERT_MLM  # the tensors of its masked-LM head, where a checkpoint has one
     classifier: Classifier = Classifier("pooler.dense", "tanh", "classifier")  # of its sequence classifier
@@ -145,6 +180,8 @@ class Family:
     biases: bool = True  # its linear layers and LayerNorms have biases (ModernBERT: none)
     final_norm: str | None = None  # a pre-norm family's LayerNorm after the last layer (its layers are pre-norm)
     gated: bool = False  # a GeGLU FFN: W_1 [d, 2 d_ff], an input half and a gate half
+    relative_embeddings: str | None = None  # DeBERTa's relative position embeddings [2 span, d], shared by all layers
+    relative_norm: str | None = None  # their LayerNorm, where config.json's norm_rel_ebd says layer_norm
 
 
 def _without(*keys: str) -> dict[str, Any]:
@@ -302,6 +339,20 @@ FAMILIES = {
             biases=False,
             final_norm="final_norm",
             gated=True,
+        ),
+        Family(
+            "deberta-v2",
+            "DeBERTa-v2",
+            "deberta.",
+            defaults=DEBERTA_DEFAULTS,
+            tensors=DEBERTA_LAYER,
+            known_as="DeBERTa-v2, DeBERTa-v3",
+            classifier=Classifier("pooler.dense", "gelu", "classifier"),  # ContextPooler: pooler_hidden_act
+            relative_embeddings="encoder.rel_embeddings.weight",
+            relative_norm="encoder.LayerNorm",
+            differs=(
+                ("Attention", "disentangled: Q Kᵀ + {terms}, relative positions in log buckets, over √(d_k × {count})"),
+            ),
         ),
     ]
 }

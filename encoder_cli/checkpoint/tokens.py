@@ -33,7 +33,7 @@ from encoder_cli.errors import EncoderError, show
 from encoder_cli.settings import MAX_SENTENCE_CHARS, MAX_WORD_CHARS
 
 FIX = "give the model's own tokenizer files"
-SENTENCEPIECE = ("sentencepiece.bpe.model", "spiece.model")
+SENTENCEPIECE = ("sentencepiece.bpe.model", "spiece.model", "spm.model")  # XLM-R, ALBERT, DeBERTa-v2 and v3
 BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")  # a byte-fallback piece
 
 

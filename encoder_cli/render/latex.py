@@ -28,6 +28,7 @@ _TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worke
     "±": r"$\pm$",
     "⊙": r"$\odot$",
     "ε": r"$\varepsilon$",
+    "δ": r"$\delta$",  # DeBERTa's relative positions
     "·": r"\textperiodcentered{}",
     "␣": r"\textvisiblespace{}",  # a token's leading space (␣cat)
 }

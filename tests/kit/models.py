@@ -48,6 +48,28 @@ FAMILIES: dict[str, dict[str, Any]] = {
                    "max_position_embeddings": 64, "global_attn_every_n_layers": 3, "local_attention": 6,
                    "global_rope_theta": 1000.0, "local_rope_theta": 50.0, "cls_token_id": 2, "sep_token_id": 3,
                    "bos_token_id": 2, "eos_token_id": 3},  # BERT_SPECIALS: [CLS]=2, [SEP]=3
+    # DeBERTa-v3's layout (relative positions only, no token types, keys shared, the relative embeddings
+    # normalised) at d_k 8: √(d_k × 3) = √24, not a whole number; 8 log buckets (δ itself up to 4 away) ending
+    # at max_relative_positions 16, so that the test sentences reach the table's edge
+    "deberta-v2": {"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 3, "intermediate_size": 37,
+                   "max_position_embeddings": 64, "type_vocab_size": 0, "layer_norm_eps": 1e-7,
+                   "relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_buckets": 8,
+                   "max_relative_positions": 16, "norm_rel_ebd": "layer_norm", "share_att_key": True,
+                   "position_biased_input": False},
+}  # fmt: skip
+# DeBERTa's variants (tests/reference/test_deberta.py), by id: build()'s overrides.
+DEBERTA: dict[str, dict[str, Any]] = {
+    "v3": {},
+    "v3-square": {"hidden_size": 24, "num_attention_heads": 2},  # d_k 12: √(12 × 3) = 6, exact in float32
+    # DeBERTa-v2's older options: absolute positions added and token types, position keys of their own
+    # (pos_key_proj, pos_query_proj), no buckets (δ = i − j, within −6 … 5), no LayerNorm of the relative
+    # embeddings, pos_att_type written as a string
+    "v2-absolute": {"position_biased_input": True, "type_vocab_size": 2, "share_att_key": False,
+                    "position_buckets": -1, "max_relative_positions": 6, "norm_rel_ebd": "none",
+                    "pos_att_type": "c2p|p2c"},
+    "c2p-only": {"pos_att_type": ["c2p"]},  # two terms: √(d_k × 2) = 4
+    # no relative attention: absolute positions alone, the scores still over √(d_k × 3) (pos_att_type counts)
+    "absolute-only": {"relative_attention": False, "position_biased_input": True},
 }  # fmt: skip
 
 # sentence-transformers' modules where the family is used through it: (pooling mode, Normalize).
@@ -84,6 +106,9 @@ HEADS: dict[str, tuple[str, dict[str, Any]]] = {
     "albert-classifier": ("albert", {"classifier": True, "id2label": {0: "no", 1: "yes"}}),
     "electra-classifier": ("electra", {"classifier": True} | SENTIMENT),
     "mpnet-classifier": ("mpnet", {"classifier": True} | SENTIMENT),
+    # DeBERTa at d_k 12 (√36: transformers' float32 root is exact): the legacy head (cls.predictions), ContextPooler
+    "deberta-v2-masked-lm": ("deberta-v2", {"masked_lm": True, **DEBERTA["v3-square"]}),
+    "deberta-v2-classifier": ("deberta-v2", {"classifier": True, **DEBERTA["v3-square"]} | SENTIMENT),
     "bert-regression": ("bert", {"classifier": True, "num_labels": 1}),  # a cross-encoder's score
     "roberta-multi-label": ("roberta", {"classifier": True, "problem_type": "multi_label_classification",
                                         "id2label": {0: "toxic", 1: "insult", 2: "threat", 3: "obscene"}}),

@@ -13,6 +13,8 @@ real tokenizer is:
                                (RoBERTa-style pairs: all type 0, as the real ones)
     albert                     Unigram with Metaspace, lower case, [CLS] A [SEP], <pad>=0
     modernbert                 byte-level BPE, [CLS] A [SEP] / [CLS] A [SEP] B [SEP] (types 0 / 1), [PAD]=0
+    deberta-v2                 Unigram with Metaspace, [CLS] A [SEP] / [CLS] A [SEP] B [SEP] (types 0 / 1),
+                               [PAD]=0 [CLS]=1 [SEP]=2 [UNK]=3, [MASK] last (as DeBERTa-v3's)
 
 Each is trained once a session (a few milliseconds) on CORPUS, a few hundred words. The byte-level BPE
 comes out the same each time; WordPiece's and Unigram's training is not deterministic across processes
@@ -29,7 +31,18 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "albert", "electra", "mpnet", "modernbert")
+FAMILIES = (
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "camembert",
+    "distilbert",
+    "albert",
+    "electra",
+    "mpnet",
+    "modernbert",
+    "deberta-v2",
+)
 
 # Strings that tokenizers get wrong in different ways: accents (composed and combining), CJK, emoji
 # (one the corpus never shows, so byte-level BPE splits it into partial UTF-8 bytes; a skin tone; a flag;
@@ -71,14 +84,16 @@ People paid money for food, water, music, books and time; they walk, talk, think
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 ALBERT_SPECIALS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
+DEBERTA_SPECIALS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
 MASK = AddedToken("<mask>", lstrip=True, normalized=False, special=True)  # the last id; takes the space before it
 KIND = {"bert": "bert", "distilbert": "bert", "electra": "bert", "mpnet": "mpnet", "roberta": "roberta"}
 KIND |= {"xlm-roberta": "xlm-roberta", "camembert": "camembert", "albert": "albert", "modernbert": "modernbert"}
+KIND |= {"deberta-v2": "deberta-v2"}
 # The family's tokenizer class, written in tokenizer_config.json, which AutoTokenizer then uses. Not for
-# xlm-roberta, camembert and albert: in transformers 5.25 their classes rebuild the normaliser and
+# xlm-roberta, camembert, albert and deberta-v2: in transformers 5.25 their classes rebuild the normaliser and
 # pre-tokenizer from code (XLM-R's and CamemBERT's: no normaliser, WhitespaceSplit, no byte fallback;
-# ALBERT's strips accents), so they keep PreTrainedTokenizerFast's own "TokenizersBackend", which reads
-# tokenizer.json as it is.
+# ALBERT's strips accents; DeBERTa-v2's makes its own NFC normaliser and Metaspace), so they keep
+# PreTrainedTokenizerFast's own "TokenizersBackend", which reads tokenizer.json as it is.
 CLASS = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "electra": "ElectraTokenizer"}
 CLASS |= {"mpnet": "MPNetTokenizer", "roberta": "RobertaTokenizer"}
 
@@ -163,6 +178,12 @@ def _trained(kind: str) -> tuple[str, dict[str, str]]:
         tokenizer = _unigram(ALBERT_SPECIALS, "<unk>", lowercase=True, byte_fallback=False)
         tokenizer.post_processor = _template(tokenizer, "[CLS]", "[SEP]", double_sep=False)
         names = _bert_names(ALBERT_SPECIALS)
+    elif kind == "deberta-v2":  # as DeBERTa-v3's: [PAD] [CLS] [SEP] [UNK] first, [MASK] the last id
+        tokenizer = _unigram(DEBERTA_SPECIALS, "[UNK]", lowercase=False, byte_fallback=False)
+        tokenizer.add_special_tokens([AddedToken("[MASK]", normalized=False, special=True)])
+        tokenizer.post_processor = _template(tokenizer, "[CLS]", "[SEP]", double_sep=False)
+        names = {"pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]", "unk_token": "[UNK]"}
+        names |= {"mask_token": "[MASK]", "bos_token": "[CLS]", "eos_token": "[SEP]"}
     else:  # xlm-roberta, camembert
         tokenizer = _unigram(ROBERTA_SPECIALS, "<unk>", lowercase=False, byte_fallback=kind == "xlm-roberta")
         tokenizer.add_special_tokens([MASK])

@@ -1,9 +1,11 @@
 """The architecture table (encoder_cli/checkpoint/families.py) against transformers' own code:
 each family's defaults are its config class's, its tensor names are the ones its model saves,
-and MPNet's buckets are transformers' relative_position_bucket. The families' numbers, step by
-step, are held to transformers in test_families.py."""
+and MPNet's buckets are transformers' relative_position_bucket (DeBERTa's: test_deberta.py). The families'
+numbers, step by step, are held to transformers in test_families.py."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,11 +33,15 @@ def test_tensor_names_are_the_ones_the_model_saves(model_type: str) -> None:
     """Every tensor the table reads is in the state dict of a small model of the family (and, with
     the prefix, in its masked-LM model's), and of the same kind (weight or bias)."""
     family = FAMILIES[model_type]
-    small = {"hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 2, "intermediate_size": 24}
+    small: dict[str, Any] = {"hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 2}
+    small["intermediate_size"] = 24
     if model_type == "distilbert":
         small = {"dim": 16, "n_heads": 2, "n_layers": 2, "hidden_dim": 24}
     if model_type == "modernbert":  # its pad id, 50283, is past a small vocabulary
         small |= {"pad_token_id": 0}
+    if model_type == "deberta-v2":  # token types, relative embeddings and their norm, position projections of their own
+        small |= {"type_vocab_size": 2, "relative_attention": True, "position_buckets": 4, "norm_rel_ebd": "layer_norm",
+                  "pos_att_type": ["c2p", "p2c"], "share_att_key": False}  # fmt: skip
     config = AutoConfig.for_model(model_type, vocab_size=50, max_position_embeddings=20, **small)
     saved = set(AutoModel.from_config(config).state_dict())
     norms = [family.embedding_norm, *([family.final_norm] if family.final_norm else [])]
@@ -44,7 +50,10 @@ def test_tensor_names_are_the_ones_the_model_saves(model_type: str) -> None:
     ours |= {TYPES} if family.token_types else set()
     ours |= {f"{family.projection}.weight", f"{family.projection}.bias"} if family.projection else set()
     ours |= {family.relative_bias} if family.relative_bias else set()
-    ours |= {name for g in ((0,) if family.groups else (0, 1)) for name, _ in layer_tensors(family, g).values()}
+    ours |= {family.relative_embeddings} if family.relative_embeddings else set()
+    ours |= {f"{family.relative_norm}.{p}" for p in ("weight", "bias")} if family.relative_norm else set()
+    own = ("W_Kr", "W_Qr") if family.relative_embeddings else ()  # DeBERTa's pos_key_proj, pos_query_proj
+    ours |= {name for g in ((0,) if family.groups else (0, 1)) for name, _ in layer_tensors(family, g, own).values()}
     assert ours <= saved, ours - saved
     assert (TYPES in saved) == family.token_types
     assert (POSITIONS in saved) == family.positions

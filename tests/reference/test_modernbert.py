@@ -78,13 +78,15 @@ def reference(model: Any, tokenizer: Any, sentence: str, patched: bool) -> tuple
     return ids, tokenizer.convert_ids_to_tokens(ids), out
 
 
-def compare(t: Any, out: Any, tol: dict[str, float]) -> None:
+def compare(t: Any, out: Any, tol: dict[str, float], layer_output: str = "residual_2") -> None:
+    """Our run against transformers': input_norm, each layer's last step but the last's (a pre-norm layer's
+    residual_2, a post-norm layer's norm_2), every head's weights and the output."""
     hidden = [h[0].numpy() for h in out.hidden_states]
     np.testing.assert_allclose(t["input_norm"], hidden[0], **tol)
     layers, heads = len(out.attentions), out.attentions[0].shape[1]
     for i in range(layers):
         if i < layers - 1:  # the last layer's, after final_norm, is `output`
-            np.testing.assert_allclose(t[f"layers.{i}.residual_2"], hidden[i + 1], **tol, err_msg=f"layer {i}")
+            np.testing.assert_allclose(t[f"layers.{i}.{layer_output}"], hidden[i + 1], **tol, err_msg=f"layer {i}")
         for h in range(heads):
             want = out.attentions[i][0, h].numpy()
             np.testing.assert_allclose(t[f"layers.{i}.attention.heads.{h}.weights"], want, **tol, err_msg=f"{i}.{h}")

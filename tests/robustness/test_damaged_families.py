@@ -2,7 +2,7 @@
 wrong shape, a config key of the wrong type, a tokenizer that does not load. Each gets one line on
 stderr naming the file, exit 2, nothing on stdout, and the folder is left as it was. So do the
 two configurations the calculator refuses: ALBERT layers several sublayers deep and MPNet with
-fewer than the 32 relative-position buckets transformers reads."""
+fewer than the 32 relative-position buckets transformers reads, and the DeBERTa options it does not read."""
 
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ MISSING = {
     "distilbert": r"layer\.1\.ffn\.lin2\.weight",
     "mpnet": r"relative_attention_bias\.weight",
     "modernbert": r"layers\.1\.attn_norm\.weight",  # layer 0 has none: its input is input_norm
+    "deberta-v2": r"encoder\.rel_embeddings\.weight",
 }
-QUERY = r"\.0\.(attention\.(self\.query|query|q_lin|attn\.q)|attn\.Wqkv)\.weight$"
+QUERY = r"\.0\.(attention\.(self\.query|self\.query_proj|query|q_lin|attn\.q)|attn\.Wqkv)\.weight$"
 # A config key of each family, given as a string.
 WRONG_TYPE = {"distilbert": "n_heads", "albert": "num_hidden_groups", "electra": "embedding_size"}
-WRONG_TYPE |= {"mpnet": "relative_attention_num_buckets"}
+WRONG_TYPE |= {"mpnet": "relative_attention_num_buckets", "deberta-v2": "position_buckets"}
 
 
 def fails(folder: Path) -> str:
@@ -151,6 +152,24 @@ def test_modernbert_configurations_it_does_not_read_are_refused(copy, key: str, 
     assert "config.json" in message and key.split("_")[0] in message
 
 
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [({"conv_kernel_size": 3}, "conv_kernel_size"), ({"attention_head_size": 16}, "attention_head_size"),
+     ({"embedding_size": 16}, "embedding_size"), ({"relative_attention": False}, "relative_attention"),
+     ({"pos_att_type": ["c2p", "p2p"]}, "pos_att_type"), ({"norm_rel_ebd": "batch_norm"}, "norm_rel_ebd"),
+     ({"position_buckets": 40}, "position_buckets"), ({"pooler_hidden_act": "tanh"}, "pooler_hidden_act"),
+     ({"share_att_key": "yes"}, "share_att_key")],
+)  # fmt: skip
+def test_deberta_configurations_it_does_not_read_are_refused(copy, changes: dict, key: str) -> None:
+    """A convolution beside layer 0, a head size of its own, embeddings projected to the hidden size, no positions
+    at all (relative_attention false with position_biased_input false), a term other than c2p and p2c, a norm
+    other than LayerNorm, log buckets that reach past max_relative_positions, a classifier pooler other than GELU."""
+    folder = copy("deberta-v2")
+    config(folder, **changes)
+    message = fails(folder)
+    assert "config.json" in message and key in message
+
+
 # --- config.json fuzzed, family by family: each key the table reads, and the ones it does not ---------
 
 FAMILY_KEYS = sorted(
@@ -159,7 +178,9 @@ FAMILY_KEYS = sorted(
      "type_vocab_size", "vocab_size", "embedding_size", "pad_token_id", "num_hidden_groups", "inner_group_num",
      "relative_attention_num_buckets", "position_embedding_type", "hidden_activation", "norm_eps", "layer_types",
      "rope_parameters", "local_attention", "global_attn_every_n_layers", "global_rope_theta", "local_rope_theta",
-     "attention_bias", "mlp_bias", "norm_bias", "rope_scaling"}
+     "attention_bias", "mlp_bias", "norm_bias", "rope_scaling", "relative_attention", "position_biased_input",
+     "pos_att_type", "position_buckets", "max_relative_positions", "norm_rel_ebd", "share_att_key",
+     "conv_kernel_size", "attention_head_size", "pooler_hidden_act"}
 )  # fmt: skip
 CASES = int(os.environ.get("FUZZ_FAMILY_CASES", "40"))  # a long run by hand: FUZZ_FAMILY_CASES=3000
 
@@ -207,6 +228,12 @@ def test_fuzz_family_config(family: str, tiny, tmp_path: Path) -> None:
         "sliding_attention",
         ["full_attention"],
         {"full_attention": {"rope_type": "yarn"}},
+        "c2p",
+        "p2c|c2p",
+        ["p2c", "c2p"],
+        "layer_norm",
+        256,
+        512,
     ]
     for _ in range(CASES):
         changes = {rng.choice(FAMILY_KEYS): rng.choice(values) for _ in range(rng.randint(1, 3))}

@@ -21,10 +21,12 @@ LAYOUT = {
     "albert": ({"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3}, "[CLS] A [SEP] B [SEP]"),
 }
 LAYOUT |= {"distilbert": LAYOUT["bert"], "electra": LAYOUT["bert"], "camembert": LAYOUT["xlm-roberta"]}
-LAYOUT |= {"modernbert": LAYOUT["bert"]}
+LAYOUT |= {"modernbert": LAYOUT["bert"], "deberta-v2": ({"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "[UNK]": 3},
+                                                       "[CLS] A [SEP] B [SEP]")}  # fmt: skip
 MODEL = {"roberta": "BPE", "xlm-roberta": "Unigram", "camembert": "Unigram", "albert": "Unigram", "modernbert": "BPE"}
+MODEL |= {"deberta-v2": "Unigram"}
 PRE = {"roberta": "ByteLevel", "xlm-roberta": "Metaspace", "camembert": "Metaspace", "albert": "Metaspace"}
-PRE |= {"modernbert": "ByteLevel"}
+PRE |= {"modernbert": "ByteLevel", "deberta-v2": "Metaspace"}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -53,8 +55,8 @@ def test_layout_is_the_familys(family: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("with_config", [False, True])
 def test_auto_tokenizer_reads_it_as_tokenizers_does(family: str, with_config: bool, tmp_path: Path) -> None:
-    """transformers 5.25's XLMRobertaTokenizer, CamembertTokenizer and AlbertTokenizer would rebuild the
-    normaliser from code; the kit keeps them out, with or without the family's config.json beside."""
+    """transformers 5.25's XLMRobertaTokenizer, CamembertTokenizer, AlbertTokenizer and DebertaV2Tokenizer would
+    rebuild the normaliser from code; the kit keeps them out, with or without the family's config.json beside."""
     save_tokenizer(family, tmp_path)
     if with_config:
         transformers.AutoConfig.for_model(family).save_pretrained(tmp_path)

@@ -271,7 +271,7 @@ def refused(folder: Path, cls_sep: tuple[str, str] = ("[CLS]", "[SEP]")) -> str:
     return message
 
 
-@pytest.mark.parametrize("name", ["sentencepiece.bpe.model", "spiece.model"])
+@pytest.mark.parametrize("name", ["sentencepiece.bpe.model", "spiece.model", "spm.model"])
 def test_a_sentencepiece_model_alone_is_refused(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(b"\x0a\x05hello")
     message = refused(tmp_path)
@@ -419,6 +419,7 @@ def test_each_familys_pairs_are_auto_tokenizers(family: str, root: Path) -> None
         "electra",
         "albert",
         "modernbert",
+        "deberta-v2",
     ):  # [CLS] A [SEP] B [SEP], B and its [SEP] type 1
         start = pair.tokens.index("[SEP]") + 1
         assert pair.type_ids == [0] * start + [1] * (len(pair.ids) - start)
