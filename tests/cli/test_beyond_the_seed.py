@@ -10,8 +10,11 @@ import math
 import re
 from pathlib import Path
 
+import pytest
+
 import encoder_cli
 from tests.conftest import ROOT, run
+from tests.kit.models import DEBERTA
 
 SENTENCE = "The cat sat"  # [CLS] The ␣cat ␣sat [SEP]
 README = (ROOT / "README.md").read_text()
@@ -56,6 +59,21 @@ def test_a_model_with_no_local_layer_has_no_window_line(tiny) -> None:
     assert layer_kinds(folder)[1] == []
     out = run("explain", SENTENCE, "--model", str(folder), "-s", "output").stdout
     assert re.search(r"^Positions ", out, re.M) and not re.search(r"^Attention ", out, re.M)
+
+
+@pytest.mark.parametrize(
+    ("variant", "line"),
+    [("v3", "Q Kᵀ + c2p + p2c, relative positions in log buckets, over √(d_k × 3)"),
+     ("c2p-only", "Q Kᵀ + c2p, relative positions in log buckets, over √(d_k × 2)"),
+     ("absolute-only", None)],  # no relative attention: nothing disentangled to say
+)  # fmt: skip
+def test_deberta_s_header_names_the_terms_its_config_adds(tiny, variant: str, line: str | None) -> None:
+    out = run("explain", SENTENCE, "--model", str(tiny("deberta-v2", **DEBERTA[variant])), "-s", "output").stdout
+    header = " ".join(out[: out.index("Output")].split())  # the grid wraps and pads the line
+    if line is None:
+        assert "Attention " not in header and "disentangled" not in header
+    else:
+        assert f"Attention disentangled: {line}" in header
 
 
 def test_each_new_step_says_which_seed_step_it_replaces(tiny) -> None:
