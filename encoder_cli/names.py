@@ -111,8 +111,10 @@ def one(trace: Trace, name: str, *, parameters: bool = True, suggest: bool = Tru
 def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence[str]) -> list[Step]:
     """The steps a filter keeps, in order and unchanged, and the parameters its patterns name.
 
-    layer: only that layer's steps; head: no other head's steps; patterns: what each selects
-    (see `many`). Parameters count toward the work bound: asking for too many is refused.
+    layer: only that layer's steps, and the shared steps (outside every layer) that patterns name,
+    such as MPNet's position bias or DeBERTa's relative positions, which every layer reads; head:
+    no other head's steps; patterns: what each selects (see `many`). Parameters count toward the
+    work bound: asking for too many is refused.
     """
     layers, heads = trace.model.layers, trace.model.heads
     if layer is not None and not 0 <= layer < layers:
@@ -122,7 +124,9 @@ def select(trace: Trace, layer: int | None, head: int | None, patterns: Sequence
     if head is not None and not 0 <= head < heads:
         raise EncoderError(f"{head}: the model has {plural(heads, 'head')}, numbered 0 to {heads - 1}", argument="head")
     chosen = set().union(*(many(trace, p, head) for p in patterns)) if patterns else set(trace.by_id)
-    kept = [x for x in _shown(trace) if x in chosen and _kept(x, layer, head)]
+    kept = [
+        x for x in _shown(trace) if x in chosen and _kept(x, None if patterns and layer_of(x) is None else layer, head)
+    ]
     if not kept:
         raise EncoderError("these filters together keep no step; loosen one of them")
     given(trace, [x for x in kept if x in trace.parameter_ids])  # within the work bound, or refused

@@ -284,3 +284,12 @@ def test_parameters_read_one_at_a_time_count_toward_the_bound(monkeypatch) -> No
     t["layers.0.attention.W_Q"]  # read before: nothing more
     with pytest.raises(KeyError, match="these parameters hold 16 numbers"):
         t["layers.0.attention.W_K"]
+
+
+def test_layer_keeps_the_shared_steps_a_pattern_names() -> None:
+    """--layer 1 -s PE: the positions are outside every layer, read by all, and named: shown. Without
+    a pattern naming them, --layer keeps that layer's steps alone."""
+    t = encoder_cli.explain().trace
+    named = [s.id for s in names.select(t, 0, None, ["PE", "Q"])]
+    assert named == ["positional", "layers.0.attention.heads.0.Q"]
+    assert all(s.layer == 0 for s in names.select(t, 0, None, []))
