@@ -219,7 +219,11 @@ def explain(
         ),
     ] = None,
     layer: Annotated[
-        int | None, typer.Option(help="Show only this layer's steps (layers count from 0), and steps outside the layers that --step names.", show_default=False)
+        int | None,
+        typer.Option(
+            help="Show only this layer's steps (layers count from 0), and steps outside the layers that --step names.",
+            show_default=False,
+        ),
     ] = None,
     head: Annotated[
         int | None, typer.Option(help="Show no other head's steps (heads count from 0).", show_default=False)
