@@ -56,7 +56,7 @@ MEMBERS = 10_000  # a zip's members
 SHEET = 1 << 30  # one worksheet's XML, uncompressed (read as a stream)
 PART = 32 << 20  # any other member's (shared strings, styles, the workbook: read whole)
 TOTAL = 2 << 30
-RATIO = 200  # uncompressed / compressed, for a member past 1 MiB: XlsxWriter's sheets reach ~15; a zip bomb 1000
+RATIO = 200  # unpacked / packed, for a member past 1 MiB: a sheet of a million zeros is 11, a zip bomb's 1000
 SPREAD = 4  # a sheet's blocks may span this many times the trace's cells (labels, titles, gaps), plus:
 SPARE = 1_000_000
 SHOWN = 3  # the places a warning names
@@ -115,11 +115,11 @@ def read(data: bytes, source: str, trace: Trace, made_with: str | None) -> gradi
             return _Reader(source, trace, opened).read(made_with)
     except EncoderError:
         raise
-    except defusedxml.DefusedXmlException:
-        raise EncoderError(f"{source}: its XML declares entities, which a workbook never needs (an entity bomb?); "
-                           f"{SAVE}") from None  # fmt: skip
     except Exception as e:  # openpyxl on a damaged or hostile file: any of its errors is the file's
-        what = f"{type(e).__name__}: {e}"[:120]
+        if any(isinstance(c, defusedxml.DefusedXmlException) for c in _causes(e)):  # load_workbook wraps them
+            raise EncoderError(f"{source}: its XML declares entities, which a workbook never needs (an entity "
+                               f"bomb?); {SAVE}") from None  # fmt: skip
+        what = " ".join(f"{type(e).__name__}: {e}".split())[:120]
         raise EncoderError(f"{source}: not a workbook this can read ({what}); {SAVE}") from None
     finally:
         for book in books:
@@ -217,12 +217,12 @@ class _Reader:
         if about.get("kind") != "worksheet":
             raise EncoderError(f"{self.source}: made by `encoder explain -f xlsx`, which has no blanks; "
                                "give the `encoder worksheet -f xlsx` the student filled in")  # fmt: skip
-        for key, ours in (("sentence", self.trace.sentence), ("sentence_b", self.trace.sentence_b)):
+        for key, what, ours in (("sentence", "sentence", self.trace.sentence),
+                                ("sentence_b", "second sentence", self.trace.sentence_b)):  # fmt: skip
             theirs = about.get(key)
             if (None if theirs is None else str(theirs)) != ours:
-                raise EncoderError(f"{self.source}: a worksheet for the {key.replace('_b', ' b')} {theirs!r}, "
-                                   f"not {ours!r}; run check with the sentence the worksheet was made for: "
-                                   f"{theirs!r}")  # fmt: skip
+                raise EncoderError(f"{self.source}: a worksheet for the {what} {theirs!r}, not {ours!r}; "
+                                   f"run check with the {what} the worksheet was made for: {theirs!r}")  # fmt: skip
         theirs = about.get("weights", about.get("model"))
         if theirs is not None and made_with is not None and _base(str(theirs)) != _base(made_with):
             return [f"the worksheet was made with {theirs!r}, and this run uses {made_with!r}"]
@@ -369,6 +369,15 @@ class _Reader:
             return []
         more = f" (and {len(edited) - 1} more cells)" if len(edited) > 1 else ""
         return [f"an input cell was edited: {edited[0]}{more}; the answers are graded against the run's numbers"]
+
+
+def _causes(e: BaseException | None) -> Iterator[BaseException]:
+    """An exception and those it was raised from or while handling."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
 
 
 def _shown(cell: Cell) -> str:
