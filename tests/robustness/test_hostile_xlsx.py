@@ -83,8 +83,8 @@ def test_what_is_no_workbook_is_one_line(tmp_path: Path, data: bytes, expected: 
 @pytest.mark.parametrize("part", ["xl/workbook.xml", "xl/sharedStrings.xml", "xl/styles.xml", "[Content_Types].xml",
                                   "sheet", "blanks", "about"])  # fmt: skip
 def test_an_entity_bomb_is_refused_wherever_it_is(tmp_path: Path, part: str) -> None:
-    name = {"sheet": sheet_of("2 Positional encoding"), "blanks": sheet_of("blanks"), "about": sheet_of("about")}
-    name = name.get(part, part)
+    sheets = {"sheet": sheet_of("2 Positional encoding"), "blanks": sheet_of("blanks"), "about": sheet_of("about")}
+    name = sheets.get(part, part)
     xml = member(name)
     body = xml[xml.index(b"?>") + 2 :] if xml.startswith(b"<?xml") else xml
     body = body.replace(b">", b">&lol9;", 1)  # the root element's text: a billion lols
