@@ -31,6 +31,7 @@ XFD1048576, or a name spanning a million cells, costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
@@ -90,6 +91,9 @@ class Cell(NamedTuple):
     format: str
 
 
+EMPTY = Cell(None, "", "General")
+
+
 def grade(data: bytes, source: str, trace: Trace, rule: Rule, carry: bool, made_with: str | None) -> Report:
     """A workbook's report, as an answers file's; one that cannot be read is a report of that error."""
     return grading.graded(lambda: read(data, source, trace, made_with), source, trace, rule, carry)
@@ -106,24 +110,33 @@ def read(data: bytes, source: str, trace: Trace, made_with: str | None) -> gradi
 
     def opened(data_only: bool) -> Any:
         """The workbook read-only, with its formulas, or with their stored values (data_only)."""
-        books.append(openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only, keep_links=False))
+        with _openpyxl(source):
+            books.append(openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only,
+                                                keep_links=False))  # fmt: skip
         return books[-1]
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl's on what it does not support: styles, extensions
             return _Reader(source, trace, opened).read(made_with)
+    finally:
+        for book in books:
+            book.close()
+
+
+@contextlib.contextmanager
+def _openpyxl(source: str) -> Iterator[None]:
+    """Around openpyxl's reading: any error it raises on a damaged or hostile file is the file's."""
+    try:
+        yield
     except EncoderError:
         raise
-    except Exception as e:  # openpyxl on a damaged or hostile file: any of its errors is the file's
+    except Exception as e:
         if any(isinstance(c, defusedxml.DefusedXmlException) for c in _causes(e)):  # load_workbook wraps them
             raise EncoderError(f"{source}: its XML declares entities, which a workbook never needs (an entity "
                                f"bomb?); {SAVE}") from None  # fmt: skip
         what = " ".join(f"{type(e).__name__}: {e}".split())[:120]
         raise EncoderError(f"{source}: not a workbook this can read ({what}); {SAVE}") from None
-    finally:
-        for book in books:
-            book.close()
 
 
 def _zip_checked(data: bytes, source: str) -> None:
@@ -199,18 +212,19 @@ class _Reader:
 
     # --- The sheets `about` and `blanks` ------------------------------------------------------
 
-    def _sheet(self, title: str) -> Any:
+    def _rows(self, title: str, rows: int, cols: int) -> list[tuple[Any, ...]]:
+        """The values of a sheet's first rows and columns."""
         if title not in self.book.sheetnames:
             kind = "a worksheet's" if title == "blanks" else "an encoder workbook's"
             raise EncoderError(f"{self.source}: no sheet {title!r}, which {kind} has; give the workbook "
                                "`encoder worksheet -f xlsx` wrote, filled in")  # fmt: skip
-        return self.book[title]
+        with _openpyxl(self.source):
+            return list(self.book[title].iter_rows(min_row=1, max_row=rows, min_col=1, max_col=cols, values_only=True))
 
     def _about(self, made_with: str | None) -> list[str]:
         """What made the workbook, checked against this run: another sentence is an error (the
         answers would be graded against other numbers); other weights by name, a warning."""
-        rows = self._sheet("about").iter_rows(min_row=1, max_row=50, min_col=1, max_col=2, values_only=True)
-        about = {str(k).strip(): v for k, v in rows if k is not None}
+        about = {str(k).strip(): v for k, v in self._rows("about", 50, 2) if k is not None}
         if str(about.get("format")) != "1":
             raise EncoderError(f"{self.source}: a workbook of format {about.get('format')!r}, not 1; "
                                "make it again with this version's `encoder worksheet -f xlsx`")  # fmt: skip
@@ -230,8 +244,7 @@ class _Reader:
 
     def _blanks(self) -> list[tuple[str, int, int]]:
         """Each blank: (step id, row, col), as the `blanks` sheet lists them."""
-        rows = self._sheet("blanks").iter_rows(min_row=1, max_row=self.spans + 1, min_col=1, max_col=4,
-                                               values_only=True)  # fmt: skip
+        rows = iter(self._rows("blanks", self.spans + 1, 4))  # a blank per cell at most
         head = next(rows, None)
         if head is None or [str(h).strip().lower() for h in head] != ["number", "step", "row", "col"]:
             raise EncoderError(f"{self.source}: the sheet 'blanks' does not start with the row "
@@ -286,11 +299,11 @@ class _Reader:
             return None
         try:
             places = list(self.names[name].destinations)
-        except Exception:  # openpyxl's formula tokenizer, on a name that is no range
+            if len(places) != 1 or places[0][0] not in self.book.sheetnames:
+                return None
+            left, top, right, bottom = range_boundaries(places[0][1])
+        except Exception:  # openpyxl's formula tokenizer and ranges, on a name that is no range
             return None
-        if len(places) != 1 or places[0][0] not in self.book.sheetnames:
-            return None
-        left, top, right, bottom = range_boundaries(places[0][1])
         if None in (left, top, right, bottom):  # a whole row or column: A:A, 1:1
             return None
         return Box(places[0][0], top, left), (bottom - top + 1, right - left + 1)
@@ -298,7 +311,7 @@ class _Reader:
     def _cells(self, book: Any, wanted: set[tuple[str, int, int]]) -> dict[tuple[str, int, int], Cell]:
         """The wanted cells, (sheet, row, col) -> what it holds, read in one pass over each sheet's
         rectangle around them, which may not span more than the trace's blocks could need."""
-        out: dict[tuple[str, int, int], Cell] = {}
+        out = dict.fromkeys(wanted, EMPTY)  # a row the sheet's XML leaves out is empty
         for title in sorted({w[0] for w in wanted}):
             mine = {(r, c) for t, r, c in wanted if t == title}
             top, bottom = min(r for r, _ in mine), max(r for r, _ in mine)
@@ -306,12 +319,12 @@ class _Reader:
             if (bottom - top + 1) * (right - left + 1) > SPREAD * (self.spans + len(wanted)) + SPARE:
                 raise EncoderError(f"{self.source}: its blocks on the sheet {title!r} lie far apart, over "
                                    f"{bottom - top + 1:,} rows and {right - left + 1:,} columns; {SAVE}")  # fmt: skip
-            rows = book[title].iter_rows(min_row=top, max_row=bottom, min_col=left, max_col=right)
-            for r, row in enumerate(rows, start=top):
-                for c, cell in enumerate(row, start=left):
-                    if (r, c) in mine:
-                        kind = getattr(cell, "data_type", "") if cell.value is not None else ""
-                        out[(title, r, c)] = Cell(cell.value, kind, str(getattr(cell, "number_format", "General")))
+            with _openpyxl(self.source):
+                rows = book[title].iter_rows(min_row=top, max_row=bottom, min_col=left, max_col=right)
+                for r, row in enumerate(rows, start=top):
+                    for c, cell in enumerate(row, start=left):
+                        if (r, c) in mine and cell.value is not None:
+                            out[(title, r, c)] = Cell(cell.value, cell.data_type, str(cell.number_format))
         return out
 
     # --- What a cell says -----------------------------------------------------------------------
@@ -339,15 +352,15 @@ class _Reader:
         if cell.kind != "n" or isinstance(cell.value, bool):
             what = {"e": f"the error {cell.value}", "b": f"{cell.value!r}".upper(), "d": "a date"}.get(cell.kind)
             raise EncoderError(f"expected a number, got {what or repr(cell.value)}")
-        value = cell.value
-        if not math.isfinite(value):
-            raise EncoderError(f"expected a finite number, got {value!r}")
+        text = _text(cell.value)  # the shortest that reads back as the number stored: 1.3, 2, 1e-05
+        if len(text) > 100 or not math.isfinite(float(text)):
+            raise EncoderError(f"expected a finite number, got {text[:40]}")
         fixed = FIXED.fullmatch(cell.format)
         if fixed:  # as the cell shows it: rounded half away from zero, as spreadsheets round
             places = Decimal(1).scaleb(-len(fixed[1] or ""))
-            return str(Decimal(repr(value)).quantize(places, ROUND_HALF_UP, Context(prec=400)))
+            return str(Decimal(text).quantize(places, ROUND_HALF_UP, Context(prec=400)))
         general.append(place)
-        return str(value) if isinstance(value, int) else repr(value)
+        return text
 
     def _edited(
         self,
@@ -362,13 +375,18 @@ class _Reader:
             box = boxes[name]
             for (i, j), true in np.ndenumerate(step.value):
                 cell = stored.get(box.at(i, j), cells[box.at(i, j)])
-                value = cell.value if cell.kind == "n" and not isinstance(cell.value, bool) else None
-                if value is None or not math.isclose(value, true, rel_tol=RELATIVE, abs_tol=1e-12):
+                number = cell.kind == "n" and not isinstance(cell.value, bool)
+                if not (number and math.isclose(float(_text(cell.value)), true, rel_tol=RELATIVE, abs_tol=1e-12)):
                     edited.append(f"{name} at {box.place(i, j)} holds {_shown(cell)}, the run's is {true:.6g}")
         if not edited:
             return []
         more = f" (and {len(edited) - 1} more cells)" if len(edited) > 1 else ""
         return [f"an input cell was edited: {edited[0]}{more}; the answers are graded against the run's numbers"]
+
+
+def _text(value: float) -> str:
+    """A stored number as text: an int (openpyxl's for '2') in full, a float as repr writes it."""
+    return str(value) if isinstance(value, int) else repr(value)
 
 
 def _causes(e: BaseException | None) -> Iterator[BaseException]:

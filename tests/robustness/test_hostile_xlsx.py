@@ -242,3 +242,38 @@ def test_a_workbook_without_its_sheets(tmp_path: Path) -> None:
         assert refused(tmp_path, renamed) == (
             f"no sheet '{title}', which {kind} has; give the workbook `encoder worksheet -f xlsx` wrote, filled in"
         )
+
+
+def test_rows_the_sheet_leaves_out_are_empty(tmp_path: Path) -> None:
+    """A sheet's XML that ends before the last rows a block spans (X'[sat]'s, row 11, and X'[cat]'s,
+    the blanks' row 10): those cells are empty, and the blanks there not attempted. Found by the fuzz."""
+    name = sheet_of("2 Positional encoding")
+    xml, cut = re.subn(r'<row r="1[01]"[^>]*>.*?</row>', "", member(name).decode())
+    assert cut == 2
+    path = tmp_path / "student.xlsx"
+    path.write_bytes(with_member(GOOD, name, xml.encode()))
+    result = run("check", "--answers", str(path))
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "1 checked: 1 right, 0 carried, 0 wrong; 8 not attempted" in result.stdout
+
+
+def test_a_number_too_large_for_a_float(tmp_path: Path) -> None:
+    """400 nines, which openpyxl reads as an int: in a blank, a malformed entry; in W_Q, an edited
+    input. Found by the fuzz (float() of such an int overflows)."""
+    nines = "9" * 400
+    data = GOOD
+    for title, ref in (("2 Positional encoding", "B4"), ("3 Multi-head self-attention", "B3")):
+        name = sheet_of(title)
+        xml, count = re.subn(rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)', f'<c r="{ref}"><v>{nines}</v></c>',
+                             member(name, data).decode())  # fmt: skip
+        assert count == 1
+        data = with_member(data, name, xml.encode())
+    path = tmp_path / "student.xlsx"
+    path.write_bytes(data)
+    result = run("check", "--answers", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"warning: {path}: an input cell was edited: layers.0.attention.W_Q at '3 Multi-head self-attention'!B3 "
+        f"holds {nines[:40]}, the run's is 0.1; the answers are graded against the run's numbers",
+        f"error: {path}: '2 Positional encoding'!B4: expected a finite number, got {nines[:40]}",
+    ]
