@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 import defusedxml
 import numpy as np
 import openpyxl
-from openpyxl.utils import get_column_letter, quote_sheetname, range_boundaries
+from openpyxl.utils import get_column_letter, range_boundaries
 
 from encoder_cli import address, grading
 from encoder_cli.errors import EncoderError
@@ -79,8 +79,9 @@ class Box(NamedTuple):
         return (self.sheet, self.row + i, self.col + j)
 
     def place(self, i: int, j: int) -> str:
-        """Cell (i, j) of the block, as a spreadsheet names it: Attention!D12."""
-        return f"{quote_sheetname(self.sheet)}!{get_column_letter(self.col + j)}{self.row + i}"
+        """Cell (i, j) of the block, as a spreadsheet names it: Attention!D12, 'Add & Norm'!B3."""
+        sheet = self.sheet if re.fullmatch(r"[A-Za-z_]\w*", self.sheet) else "'" + self.sheet.replace("'", "''") + "'"
+        return f"{sheet}!{get_column_letter(self.col + j)}{self.row + i}"
 
 
 class Cell(NamedTuple):

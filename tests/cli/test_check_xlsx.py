@@ -215,3 +215,11 @@ def test_check_help_names_workbooks_and_yaml_answers_import_no_openpyxl(tmp_path
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.splitlines() == ["0", "[]"] and "1 right" in done.stdout
+
+
+def test_a_cell_is_named_as_a_spreadsheet_names_it() -> None:
+    from encoder_cli.answers_xlsx import Box
+
+    assert Box("Attention", 12, 4).place(0, 0) == "Attention!D12"
+    assert Box("Add & Norm", 3, 2).place(1, 26) == "'Add & Norm'!AB4"
+    assert Box("Ann's", 1, 1).place(0, 0) == "'Ann''s'!A1"  # a quote doubled, as in a formula
