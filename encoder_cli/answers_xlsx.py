@@ -41,10 +41,10 @@ from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, NamedTuple
 
-import defusedxml
+import defusedxml  # type: ignore[import-untyped]
 import numpy as np
-import openpyxl
-from openpyxl.utils import get_column_letter, range_boundaries
+import openpyxl  # type: ignore[import-untyped]
+from openpyxl.utils import get_column_letter, range_boundaries  # type: ignore[import-untyped]
 
 from encoder_cli import address, grading
 from encoder_cli.errors import EncoderError

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import xlsxwriter
+import xlsxwriter  # type: ignore[import-untyped]
 
 from encoder_cli import worksheet
 from encoder_cli.trace import STAGES, Step, Trace
@@ -138,8 +138,8 @@ def _cell(r: int, c: int) -> str:
 def fill(path: Path, answers: Mapping[CellKey, Any]) -> None:
     """Fill blanks in as a student does in another program: openpyxl loads the workbook and saves it
     with these values typed in (which drops every stored formula value, as openpyxl does)."""
-    import openpyxl
-    from openpyxl.utils import range_boundaries
+    import openpyxl  # type: ignore[import-untyped]
+    from openpyxl.utils import range_boundaries  # type: ignore[import-untyped]
 
     book = openpyxl.load_workbook(path)
     for (step_id, i, j), value in answers.items():
