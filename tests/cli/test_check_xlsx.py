@@ -147,6 +147,43 @@ def test_a_workbook_filled_in_by_another_program(tmp_path: Path) -> None:
     assert doc["summary"]["not_attempted"] == 4
 
 
+# LibreOffice recalculates an xlsx on load only when its profile says so (OOXMLRecalcMode 0: always).
+PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def test_a_workbook_saved_by_libreoffice(tmp_path: Path) -> None:
+    """A real spreadsheet program's file: LibreOffice opens the filled-in workbook, calculates the
+    formula the student typed (stored with no value) and saves it as .xlsx in its own dialect (its
+    styles, shared strings, defined names, hidden sheets, numbers in its own digits). It grades as
+    the same answers in a YAML, and no input reads as edited."""
+    answers: dict = student()
+    yaml_text = "".join(f"{s}[{i},{j}]: {v:.2f}\n" for (s, i, j), v in answers.items())
+    answers[(PE, 1, 0)] = Formula("=SIN(1)", "")  # 0.84 at the cell's 0.00, once calculated
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "student.xlsx").write_bytes(workbook(TRACE, BLANKS, filled=answers))
+    (tmp_path / "profile" / "user").mkdir(parents=True)
+    (tmp_path / "profile" / "user" / "registrymodifications.xcu").write_text(PROFILE)
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless", "--convert-to", "xlsx",
+         "--outdir", str(tmp_path / "out"), str(tmp_path / "in" / "student.xlsx")],
+        capture_output=True, check=True, timeout=300,
+    )  # fmt: skip
+    saved = tmp_path / "out" / "student.xlsx"
+    assert saved.read_bytes() != (tmp_path / "in" / "student.xlsx").read_bytes()
+    (tmp_path / "student.yaml").write_text(yaml_text)
+    book = run("check", "--answers", str(saved), "-f", "json")
+    yaml = run("check", "--answers", str(tmp_path / "student.yaml"), "-f", "json")
+    assert book.stderr == "" and "warnings" not in json.loads(book.stdout)
+    assert [(a["written"], a["verdict"]) for a in json.loads(book.stdout)["answers"]] == [
+        (a["written"], a["verdict"]) for a in json.loads(yaml.stdout)["answers"]
+    ]
+
+
 def test_nothing_filled_in_is_nothing_attempted(tmp_path: Path) -> None:
     result = check(tmp_path, workbook(TRACE, BLANKS))
     assert result.exit_code == 1 and result.stderr == ""
