@@ -135,13 +135,15 @@ def test_formulas_text_and_what_is_no_number(tmp_path: Path) -> None:
 
 
 def test_a_workbook_filled_in_by_another_program(tmp_path: Path) -> None:
-    """openpyxl, as a student's spreadsheet program: the values typed in, the blanks' formats kept."""
+    """openpyxl, as a student's spreadsheet program: the values typed in, the blanks' formats kept,
+    every formula's stored value dropped."""
     path = tmp_path / "student.xlsx"
     path.write_bytes(workbook(TRACE, BLANKS))
     fill(path, {(PE, 1, j): round(true(PE, 1, j), 2) for j in range(4)} | {(Q, 1, 0): "=2.44"})
     result = run("check", "--answers", str(path), "-f", "json")
     doc = json.loads(result.stdout)
     assert {a["verdict"] for a in doc["answers"]} == {"right"} and len(doc["answers"]) == 4
+    assert "warnings" not in doc  # X's lookups lost their stored values: not known, so not edited
     assert doc["answers"][0]["written"] == "0.84"  # 0.84 kept its 0.00, and claims two decimals
     assert [m["message"][:30] for m in doc["malformed"]] == ["a formula with no stored value"]
     assert doc["summary"]["not_attempted"] == 4

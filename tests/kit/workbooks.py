@@ -6,9 +6,9 @@ name equal to its id; a blank is an empty cell with a fill and the sheet's decim
 format; a hidden sheet `blanks` lists them (number, step, row, col), a hidden sheet `about` says
 what made the workbook. Here every stage is a sheet; each block has its title and column labels
 above it and its row labels left of it; a parameter comes just before the step that first uses
-it; a cell shown is a formula with its value stored where it is worked out (in this kit, the
-formula is the number itself), a plain value where it is given; a cell that depends on a blank
-is left empty.
+it; a parameter's cell is a value, a step's a formula with its value stored (as the writer's
+embeddings are lookups of the table's rows; in this kit the formula is the number itself); a cell
+that depends on a blank is left empty.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def workbook(
                     _write(ws, r, c, filled.get(key), blank_format(formats.get(key, fixed)))
                 elif key in edits:
                     _write(ws, r, c, edits[key], None)
-                elif mark == worksheet.SHOWN:
-                    if given or block.op.looked_up:
+                elif mark == worksheet.SHOWN:  # a parameter a value; a step (X's lookups too) a formula
+                    if given:
                         ws.write_number(r, c, value)
                     else:
                         ws.write_formula(r, c, f"={value!r}", None, value)
