@@ -37,7 +37,7 @@ import math
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, NamedTuple
 
@@ -93,6 +93,27 @@ class Cell(NamedTuple):
 
 
 EMPTY = Cell(None, "", "General")
+
+
+class Pass(NamedTuple):
+    """What one pass over a workbook's blocks read."""
+
+    numbers: dict[str, np.ndarray]  # each block's plain numbers; NaN where a cell holds none
+    formulas: dict[str, np.ndarray]  # where each block's cells hold formulas
+    kept: dict[tuple[str, int, int], Cell]  # the cells asked for whole: (step id, row, col) -> what it holds
+
+    def read(self, name: str, i: int, row: Sequence[Any], keep: set[tuple[str, int, int]]) -> None:
+        """Row i of block `name`, its cells as openpyxl read them."""
+        for j, cell in enumerate(row):
+            if cell.value is None:
+                continue
+            if cell.data_type == "f":
+                self.formulas[name][i, j] = True
+            elif cell.data_type == "n" and not isinstance(cell.value, bool):
+                value = cell.value  # an int (rare) through its text: one too large for a float is inf
+                self.numbers[name][i, j] = value if isinstance(value, float) else float(_text(value))
+            if (name, i, j) in keep:
+                self.kept[(name, i, j)] = Cell(cell.value, cell.data_type, str(cell.number_format))
 
 
 def grade(data: bytes, source: str, trace: Trace, rule: Rule, carry: bool, made_with: str | None) -> Report:
@@ -177,32 +198,32 @@ class _Reader:
         about = self._about(made_with)
         blanks = self._blanks()
         inputs = dict(self._inputs())
-        boxes = {name: self._box(name) for name in {*(b[0] for b in blanks), *inputs}}
-        wanted = {boxes[name].at(i, j) for name, i, j in blanks}
-        for name, step in inputs.items():
-            wanted |= {boxes[name].at(i, j) for i in range(step.value.shape[0]) for j in range(step.value.shape[1])}
-        cells = self._cells(self.book, wanted)
-        formulas = {k for k, c in cells.items() if c.kind == "f"}
-        stored = self._cells(self.opened(True), formulas) if formulas else {}
+        steps = {step_id: self.trace.by_id[step_id] for step_id, _, _ in blanks} | inputs
+        boxes = {name: self._box(name, step) for name, step in steps.items()}
+        first = self._pass(self.book, boxes, set(blanks))  # formulas as written
+        computed = {name: box for name, box in boxes.items() if first.formulas[name].any()}
+        asked = {b for b in blanks if first.formulas[b[0]][b[1:]]}
+        stored = self._pass(self.opened(True), computed, asked) if computed else Pass({}, {}, {})  # their values
         answers: list[Answer] = []
         malformed: list[Malformed] = []
         skipped = 0
         general: list[str] = []  # the places read at the stored number's decimals
         commas: list[str] = []  # the places of text with a decimal comma
-        for step_id, i, j in blanks:
-            step, box = self.trace.by_id[step_id], boxes[step_id]
-            place = box.place(i, j)
+        for blank in blanks:
+            step_id, i, j = blank
+            place = boxes[step_id].place(i, j)
             try:
-                text = self._written(cells[box.at(i, j)], stored.get(box.at(i, j)), general, commas, place)
+                cell, value = first.kept.get(blank, EMPTY), stored.kept.get(blank, EMPTY)
+                text = self._written(cell, value, general, commas, place)
             except EncoderError as e:
                 malformed.append(Malformed(place, str(e)))
                 continue
             if text is None:
                 skipped += 1
                 continue
-            name = address.named(self.trace, step, i, j)
-            answers.append(Answer(name, place, step, i, j, text, float(text)))
-        notes = [*about, *self._edited(inputs, boxes, cells, stored)]
+            step = steps[step_id]
+            answers.append(Answer(address.named(self.trace, step, i, j), place, step, i, j, text, float(text)))
+        notes = [*about, *self._edited(inputs, boxes, first, stored)]
         if general:
             notes.append("read at the decimals of the number stored, as no fixed-decimals number format is set, "
                          "and a workbook stores 1.30 as 1.3 (format the cells 0.00 to claim two decimals): "
@@ -283,9 +304,8 @@ class _Reader:
             if block is not None and block[1] == (len(p.rows), len(p.cols)):
                 yield p.id, self.trace.given(p.id)
 
-    def _box(self, name: str) -> Box:
+    def _box(self, name: str, step: Step) -> Box:
         """A step's (or a parameter's) block, which must have the step's shape."""
-        step = self.trace.by_id.get(name) or self.trace.given(name)
         block = self._block(name)
         if block is None or block[1] != step.value.shape:
             got = "missing, or not one block of cells" if block is None else f"{block[1][0]} x {block[1][1]} cells"
@@ -309,34 +329,39 @@ class _Reader:
             return None
         return Box(places[0][0], top, left), (bottom - top + 1, right - left + 1)
 
-    def _cells(self, book: Any, wanted: set[tuple[str, int, int]]) -> dict[tuple[str, int, int], Cell]:
-        """The wanted cells, (sheet, row, col) -> what it holds, read in one pass over each sheet's
-        rectangle around them, which may not span more than the trace's blocks could need."""
-        out = dict.fromkeys(wanted, EMPTY)  # a row the sheet's XML leaves out is empty
-        for title in sorted({w[0] for w in wanted}):
-            mine = {(r, c) for t, r, c in wanted if t == title}
-            top, bottom = min(r for r, _ in mine), max(r for r, _ in mine)
-            left, right = min(c for _, c in mine), max(c for _, c in mine)
-            if (bottom - top + 1) * (right - left + 1) > SPREAD * (self.spans + len(wanted)) + SPARE:
+    def _pass(self, book: Any, boxes: dict[str, Box], keep: set[tuple[str, int, int]]) -> Pass:
+        """One pass over each sheet's rectangle around these blocks (which may not span more than the
+        trace's blocks could need): each block's plain numbers and where its formulas are, and the
+        whole of the cells to keep (step id, row, col)."""
+        shapes = {name: self._shape(name) for name in boxes}
+        found = Pass({n: np.full(shapes[n], np.nan) for n in boxes}, {n: np.zeros(shapes[n], bool) for n in boxes}, {})
+        for title in sorted({box.sheet for box in boxes.values()}):
+            mine = {name: box for name, box in boxes.items() if box.sheet == title}
+            top, bottom = min(b.row for b in mine.values()), max(b.row + shapes[n][0] - 1 for n, b in mine.items())
+            left, right = min(b.col for b in mine.values()), max(b.col + shapes[n][1] - 1 for n, b in mine.items())
+            needed = self.spans + sum(found.numbers[n].size for n in mine)
+            if (bottom - top + 1) * (right - left + 1) > SPREAD * needed + SPARE:
                 raise EncoderError(f"{self.source}: its blocks on the sheet {title!r} lie far apart, over "
                                    f"{bottom - top + 1:,} rows and {right - left + 1:,} columns; {SAVE}")  # fmt: skip
             with _openpyxl(self.source):
                 rows = book[title].iter_rows(min_row=top, max_row=bottom, min_col=left, max_col=right)
                 for r, row in enumerate(rows, start=top):
-                    for c, cell in enumerate(row, start=left):
-                        if (r, c) in mine and cell.value is not None:
-                            out[(title, r, c)] = Cell(cell.value, cell.data_type, str(cell.number_format))
-        return out
+                    for name, box in mine.items():
+                        if box.row <= r < box.row + shapes[name][0]:
+                            found.read(name, r - box.row, row[box.col - left : box.col - left + shapes[name][1]], keep)
+        return found
+
+    def _shape(self, name: str) -> tuple[int, int]:
+        step = self.trace.by_id.get(name) or self.trace.given(name)
+        return step.value.shape
 
     # --- What a cell says -----------------------------------------------------------------------
 
-    def _written(
-        self, cell: Cell, stored: Cell | None, general: list[str], commas: list[str], place: str
-    ) -> str | None:
+    def _written(self, cell: Cell, stored: Cell, general: list[str], commas: list[str], place: str) -> str | None:
         """A blank's answer as written ("1.30"), or None when it is empty; EncoderError when it
         holds no number."""
         if cell.kind == "f":
-            if stored is None or stored.kind == "":
+            if stored.kind == "":
                 raise EncoderError("a formula with no stored value: open and save it in a spreadsheet program "
                                    "that calculates, or type the number")  # fmt: skip
             cell = stored._replace(format=cell.format)
@@ -363,28 +388,24 @@ class _Reader:
         general.append(place)
         return text
 
-    def _edited(
-        self,
-        inputs: dict[str, Step],
-        boxes: dict[str, Box],
-        cells: dict[tuple[str, int, int], Cell],
-        stored: dict[tuple[str, int, int], Cell],
-    ) -> list[str]:
-        """One warning naming the input cells that no longer hold the run's values, if any."""
-        edited: list[str] = []
+    def _edited(self, inputs: dict[str, Step], boxes: dict[str, Box], first: Pass, stored: Pass) -> list[str]:
+        """One warning naming the input cells that no longer hold the run's values, if any. A formula
+        (X's lookups of the table) is judged by its stored number, and not at all without one."""
+        edited: list[tuple[str, int, int, float]] = []
         for name, step in inputs.items():
-            box = boxes[name]
-            for (i, j), true in np.ndenumerate(step.value):
-                cell = stored.get(box.at(i, j), cells[box.at(i, j)])  # a formula's stored value (X's lookups)
-                if box.at(i, j) in stored and cell.kind == "":
-                    continue  # a formula that nothing calculated: its number is not known
-                number = cell.kind == "n" and not isinstance(cell.value, bool)
-                if not (number and math.isclose(float(_text(cell.value)), true, rel_tol=RELATIVE, abs_tol=1e-12)):
-                    edited.append(f"{name} at {box.place(i, j)} holds {_shown(cell)}, the run's is {true:.6g}")
+            values, formulas = first.numbers[name], first.formulas[name]
+            if name in stored.numbers:
+                values = np.where(formulas, stored.numbers[name], values)
+            known = ~formulas | ~np.isnan(values)
+            for i, j in np.argwhere(known & ~np.isclose(values, step.value, rtol=RELATIVE, atol=1e-12)):
+                edited.append((name, int(i), int(j), float(values[i, j])))
         if not edited:
             return []
+        name, i, j, value = edited[0]
+        holds = "no number" if math.isnan(value) else f"{value:.6g}"
         more = f" (and {len(edited) - 1} more cells)" if len(edited) > 1 else ""
-        return [f"an input cell was edited: {edited[0]}{more}; the answers are graded against the run's numbers"]
+        return [f"an input cell was edited: {name} at {boxes[name].place(i, j)} holds {holds}, the run's is "
+                f"{inputs[name].value[i, j]:.6g}{more}; the answers are graded against the run's numbers"]  # fmt: skip
 
 
 def _text(value: float) -> str:
@@ -399,10 +420,6 @@ def _causes(e: BaseException | None) -> Iterator[BaseException]:
         seen.add(id(e))
         yield e
         e = e.__cause__ or e.__context__
-
-
-def _shown(cell: Cell) -> str:
-    return "nothing" if cell.kind == "" else repr(cell.value)[:40]
 
 
 def _some(places: list[str]) -> str:

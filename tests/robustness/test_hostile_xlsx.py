@@ -148,8 +148,8 @@ def test_names_that_are_missing_or_not_the_steps_block(tmp_path: Path) -> None:
 def test_blocks_far_apart_are_refused_before_their_cells_are_read(tmp_path: Path) -> None:
     """A name moved to the sheet's far corner: the rectangle around the blocks would be 17 billion cells."""
     far = defined(GOOD, "positional", "'2 Positional encoding'!$XFA$1048574:$XFD$1048576")
-    assert refused(tmp_path, far) == (  # from X'[cat]'s blanks in B10:E10 to PE[cat]'s in XFA1048575:XFD1048575
-        "its blocks on the sheet '2 Positional encoding' lie far apart, over 1,048,566 rows and 16,383 columns; " + SAVE
+    assert refused(tmp_path, far) == (  # from X''s block in B9:E11 to PE's in XFA1048574:XFD1048576
+        "its blocks on the sheet '2 Positional encoding' lie far apart, over 1,048,568 rows and 16,383 columns; " + SAVE
     )
 
 
@@ -259,7 +259,7 @@ def test_rows_the_sheet_leaves_out_are_empty(tmp_path: Path) -> None:
 
 def test_a_number_too_large_for_a_float(tmp_path: Path) -> None:
     """400 nines, which openpyxl reads as an int: in a blank, a malformed entry; in W_Q, an edited
-    input. Found by the fuzz (float() of such an int overflows)."""
+    input (read as a float, inf). Found by the fuzz (float() of such an int overflows)."""
     nines = "9" * 400
     data = GOOD
     for title, ref in (("2 Positional encoding", "B4"), ("3 Multi-head self-attention", "B3")):
@@ -274,6 +274,6 @@ def test_a_number_too_large_for_a_float(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"warning: {path}: an input cell was edited: layers.0.attention.W_Q at '3 Multi-head self-attention'!B3 "
-        f"holds {nines[:40]}, the run's is 0.1; the answers are graded against the run's numbers",
+        "holds inf, the run's is 0.1; the answers are graded against the run's numbers",
         f"error: {path}: '2 Positional encoding'!B4: expected a finite number, got {nines[:40]}",
     ]
