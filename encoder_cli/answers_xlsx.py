@@ -74,10 +74,6 @@ class Box(NamedTuple):
     row: int
     col: int
 
-    def at(self, i: int, j: int) -> tuple[str, int, int]:
-        """Cell (i, j) of the block: (sheet, row, column), 1-based."""
-        return (self.sheet, self.row + i, self.col + j)
-
     def place(self, i: int, j: int) -> str:
         """Cell (i, j) of the block, as a spreadsheet names it: Attention!D12, 'Add & Norm'!B3."""
         sheet = self.sheet if re.fullmatch(r"[A-Za-z_]\w*", self.sheet) else "'" + self.sheet.replace("'", "''") + "'"
@@ -180,7 +176,7 @@ def _zip_checked(data: bytes, source: str) -> None:
                 raise EncoderError(f"{source}: unpacks to more than {TOTAL >> 30} GiB (a zip bomb?); {SAVE}")
             if "mimetype" in zf.namelist() and zf.read("mimetype").strip() == ODS:
                 raise EncoderError(f"{source}: an OpenDocument spreadsheet (.ods) named .xlsx; {SAVE}")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
         raise EncoderError(f"{source}: not an .xlsx workbook (not a zip file); {SAVE}") from None
 
 

@@ -58,6 +58,19 @@ def bomb(size: int) -> bytes:
     return out.getvalue()
 
 
+def encrypted(data: bytes, name: str) -> bytes:
+    """The zip with one member marked encrypted (bit 0 of its flags, in both of its headers)."""
+    out = bytearray(data)
+    at = out.find(b"PK\x01\x02")
+    while at != -1:
+        size = int.from_bytes(out[at + 28 : at + 30], "little")
+        if out[at + 46 : at + 46 + size] == name.encode():
+            out[at + 8] |= 1
+            out[int.from_bytes(out[at + 42 : at + 46], "little") + 6] |= 1
+        at = out.find(b"PK\x01\x02", at + 1)
+    return bytes(out)
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -71,6 +84,9 @@ def bomb(size: int) -> bytes:
         (bomb(8 << 20), "its member 'xl/worksheets/sheet1.xml' unpacks to 8,388,608 bytes from 8,"),
         (with_member(GOOD, "xl/sharedStrings.xml", b" " * (40 << 20)), "its member 'xl/sharedStrings.xml' unpacks "
          "to 41,943,040 bytes"),
+        (encrypted(with_member(GOOD, "mimetype", b"x"), "mimetype"), f"not an .xlsx workbook (not a zip file); {SAVE}"),
+        (encrypted(GOOD, "xl/workbook.xml"), "not a workbook this can read (RuntimeError: File 'xl/workbook.xml' is "
+         "encrypted, password "),
         (with_member(GOOD, "xl/workbook.xml", b"<workbook"), "not a workbook this can read (ParseError: "),
         (with_member(GOOD, "xl/workbook.xml", b""), "not a workbook this can read ("),
         (with_member(GOOD, "[Content_Types].xml", b"<Types/>"), "not a workbook this can read ("),
