@@ -246,9 +246,14 @@ class _Reader:
         if str(about.get("format")) != "1":
             raise EncoderError(f"{self.source}: a workbook of format {about.get('format')!r}, not 1; "
                                "make it again with this version's `encoder worksheet -f xlsx`")  # fmt: skip
-        if about.get("kind") != "worksheet":
-            raise EncoderError(f"{self.source}: made by `encoder explain -f xlsx`, which has no blanks; "
-                               "give the `encoder worksheet -f xlsx` the student filled in")  # fmt: skip
+        kind = about.get("kind")
+        if kind != "worksheet":
+            made = (
+                "made by `encoder explain -f xlsx`, which has no blanks"
+                if kind == "explain"
+                else (f"a workbook of kind {kind!r}, not a worksheet")
+            )
+            raise EncoderError(f"{self.source}: {made}; give the `encoder worksheet -f xlsx` the student filled in")
         for key, what, ours in (("sentence", "sentence", self.trace.sentence),
                                 ("sentence_b", "second sentence", self.trace.sentence_b)):  # fmt: skip
             theirs = about.get(key)

@@ -240,6 +240,8 @@ def test_a_blanks_sheet_naming_what_the_run_has_not(tmp_path: Path, rows: list, 
          "`encoder worksheet -f xlsx`"),
         ([["format", 1], ["kind", "explain"], ["sentence", "The cat sat"]], "made by `encoder explain -f xlsx`, "
          "which has no blanks; give the `encoder worksheet -f xlsx` the student filled in"),
+        ([["format", 1], ["sentence", "The cat sat"]], "a workbook of kind None, not a worksheet; give the "
+         "`encoder worksheet -f xlsx` the student filled in"),
         ([["format", 1], ["kind", "worksheet"]], "a worksheet for the sentence None, not 'The cat sat'; run check "
          "with the sentence the worksheet was made for: None"),
         ([["format", 1], ["kind", "worksheet"], ["sentence", "The cat sat"], ["sentence_b", "and a pair"]], "a "
