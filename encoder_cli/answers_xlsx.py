@@ -248,11 +248,9 @@ class _Reader:
                                "make it again with this version's `encoder worksheet -f xlsx`")  # fmt: skip
         kind = about.get("kind")
         if kind != "worksheet":
-            made = (
-                "made by `encoder explain -f xlsx`, which has no blanks"
-                if kind == "explain"
-                else (f"a workbook of kind {kind!r}, not a worksheet")
-            )
+            made = f"a workbook of kind {kind!r}, not a worksheet"
+            if kind == "explain":
+                made = "made by `encoder explain -f xlsx`, which has no blanks"
             raise EncoderError(f"{self.source}: {made}; give the `encoder worksheet -f xlsx` the student filled in")
         for key, what, ours in (("sentence", "sentence", self.trace.sentence),
                                 ("sentence_b", "second sentence", self.trace.sentence_b)):  # fmt: skip
