@@ -27,9 +27,14 @@ EXAMPLE_NAME = "the-cat-sat.yaml (built-in example)"
 
 
 def read_text(path: str | Path, what: str = "a YAML file") -> str:
-    """A file's text, read whole but never past MAX_FILE_BYTES (a FIFO or /dev/zero has no
-    size to trust), as UTF-8 with or without a BOM. Never writes. A FIFO is opened without
-    blocking (an open blocks until a writer comes) and given output.FIFO_WAIT seconds to be written."""
+    """A file's text, as UTF-8 with or without a BOM (see read_bytes)."""
+    return decode(read_bytes(path, what), str(path))
+
+
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """A file's bytes, read whole but never past MAX_FILE_BYTES + 1 (a FIFO or /dev/zero has no
+    size to trust). Never writes. A FIFO is opened without blocking (an open blocks until a
+    writer comes) and given output.FIFO_WAIT seconds to be written."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with open(fd, "rb") as stream:
@@ -46,7 +51,7 @@ def read_text(path: str | Path, what: str = "a YAML file") -> str:
         raise EncoderError(f"{path}: cannot be read ({e.strerror}); give {what} as a file you can read") from None
     except ValueError:  # a NUL in the name
         raise EncoderError(f"{path!r}: not a possible file name; check the path given for {what}") from None
-    return decode(data, str(path))
+    return data
 
 
 def decode(data: bytes, source: str) -> str:

@@ -558,7 +558,8 @@ def check(
             "-a",
             metavar="FILE|DIR",
             help="YAML answers: cell addresses and what was worked out by hand, e.g. 'Q[0,0]: 2.30'; '-' reads "
-            "stdin. Repeat it, or give a folder (its *.yaml and *.yml), to grade a whole class.",
+            "stdin; or a worksheet -f xlsx filled in (.xlsx). Repeat it, or give a folder (its *.yaml, *.yml "
+            "and *.xlsx), to grade a whole class.",
             show_default=False,
         ),
     ] = None,
@@ -615,9 +616,12 @@ def check(
         if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
         result, inputs = _run(sentence, weights, model, sentence_b)
-        reports = [_graded(name, result, tolerance, carry, decimals) for name in files]
+        reports = [_graded(name, result, tolerance, carry, decimals, weights or model) for name in files]
     except EncoderError as e:
         _fail(e)
+    for r in reports:
+        for warning in r.warnings:
+            _say(f"warning: {r.source}: {warning}")
     errors = [line for r in reports for line in r.errors]
     for line in errors[:SHOWN_ERRORS]:
         _say(f"error: {line}")
@@ -652,7 +656,8 @@ SHOWN_ERRORS = 20  # check's stderr: the first malformed entries, then how many 
 
 
 def _answer_files(given: list[str]) -> list[str]:
-    """The answers files: each given file, and a folder's *.yaml and *.yml, sorted; stdin at most once."""
+    """The answers files: each given file, and a folder's *.yaml, *.yml and *.xlsx (not the ~$ file Excel
+    keeps beside a workbook it has open), sorted; stdin at most once."""
     if not given:
         raise EncoderError("give the answers file: --answers FILE (or a folder, or - for stdin)")
     if given.count("-") > 1:
@@ -669,22 +674,33 @@ def _answer_files(given: list[str]) -> list[str]:
         if entries is None:
             files.append(name)
             continue
-        found = sorted(str(Path(name, e)) for e in entries if Path(e).suffix in (".yaml", ".yml"))
+        found = sorted(str(Path(name, e)) for e in entries if Path(e).suffix in ANSWERS and not e.startswith("~$"))
         found = [f for f in found if not os.path.isdir(f)]  # what cannot be looked at stays, for its read to report
         if not found:
-            raise EncoderError(f"{name}: a folder with no *.yaml or *.yml answers files in it")
+            raise EncoderError(f"{name}: a folder with no *.yaml, *.yml or *.xlsx answers files in it")
         files += found
     return files
 
 
-def _graded(name: str, trace: Trace, tolerance: float | None, carry: bool, least: int | None) -> grading.Report:
-    """One file's report; a file that cannot be read is a report of that one error."""
-    from encoder_cli import grading
+ANSWERS = (".yaml", ".yml", ".xlsx")  # a folder's answers files
 
+
+def _graded(
+    name: str, trace: Trace, tolerance: float | None, carry: bool, least: int | None, made_with: str | None
+) -> grading.Report:
+    """One file's report; a file that cannot be read is a report of that one error. made_with: the
+    run's --weights or --model, which a workbook names too."""
+    from encoder_cli import api, grading
+
+    rule = grading.Rule(tolerance, least)
     try:
+        if name.lower().endswith(".xlsx"):
+            from encoder_cli import answers_xlsx  # openpyxl: only for a workbook
+
+            return answers_xlsx.grade(api.read_bytes(name, "--answers"), name, trace, rule, carry, made_with)
         text, source = _read_text(name, "--answers")
     except EncoderError as e:
-        return grading.Report(name, [], 0, [grading.Malformed(None, str(e))], grading.Rule(tolerance, least), False)
+        return grading.Report(name, [], 0, [grading.Malformed(None, str(e))], rule, False)
     return grading.grade_file(text, source, trace, tolerance, carry, least)
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -58,6 +58,7 @@ _WRITTEN = re.compile(
 )
 SUGGESTIONS = 5  # a file's first unknown step names get a did-you-mean; the rest are only named
 CellKey = tuple[str, int, int]  # (step id, row, col): an answered cell
+Place = int | str  # where an answer is written: an answers file's line, or a workbook's cell ("Attention!D12")
 
 
 class Verdict(Choice):
@@ -89,8 +90,8 @@ class Summary(NamedTuple):
 class Answer:
     """One number a student wrote."""
 
-    key: str  # the answers file's key, as written
-    line: int
+    key: str  # the answers file's key, as written (a workbook's: the cell's name, Q[cat,d0])
+    place: Place
     step: Step
     row: int
     col: int
@@ -120,15 +121,20 @@ class Claim(Answer):
 
     @classmethod
     def of(cls, a: Answer, true: float, right: bool, verdict: Verdict, expected: float, **more: Any) -> Claim:
-        return cls(a.key, a.line, a.step, a.row, a.col, a.text, a.written, true, right, verdict, expected, **more)
+        return cls(a.key, a.place, a.step, a.row, a.col, a.text, a.written, true, right, verdict, expected, **more)
 
 
 @dataclass(frozen=True)
 class Malformed:
-    """An entry that could not be graded: its line (None: the whole file) and what is wrong."""
+    """An entry that could not be graded: its place (None: the whole file) and what is wrong."""
 
-    line: int | None
+    place: Place | None
     message: str
+
+
+def place_name(place: Place | None) -> str:
+    """A place as the reports name it: 'line 7', 'Attention!D12', or 'the file'."""
+    return "the file" if place is None else f"line {place}" if isinstance(place, int) else place
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ class Report:
     malformed: list[Malformed]  # each entry that could not be graded; the others are
     rule: Rule = Rule()
     usable: bool = True  # False: the file could not be read as answers at all
+    warnings: Sequence[str] = ()  # what the reader noticed that a teacher should know (a workbook's edited inputs)
 
     @property
     def summary(self) -> Summary:
@@ -197,8 +204,12 @@ class Report:
 
     @property
     def errors(self) -> list[str]:
-        """One line per malformed entry: 'file:line: what'."""
-        return [m.message if m.line is None else f"{self.source}:{m.line}: {m.message}" for m in self.malformed]
+        """One line per malformed entry: 'file:line: what', or 'file: Sheet!B7: what'."""
+        return [m.message if m.place is None else f"{self.where(m.place)}: {m.message}" for m in self.malformed]
+
+    def where(self, place: Place) -> str:
+        """'file:7', or 'file: Sheet!B7'."""
+        return f"{self.source}:{place}" if isinstance(place, int) else f"{self.source}: {place}"
 
 
 def decimals(text: str) -> int:
@@ -214,12 +225,19 @@ def grade_file(
 ) -> Report:
     """The report of one answers file: every valid entry graded, every malformed one listed.
     least: the decimals the teacher asks for (--decimals)."""
-    rule = Rule(tolerance, least)
+    return graded(lambda: (*read(text, source, trace), ()), source, trace, Rule(tolerance, least), carry)
+
+
+Read = tuple[list[Answer], int, list[Malformed], Sequence[str]]  # answers, cells not attempted, malformed, warnings
+
+
+def graded(reader: Callable[[], Read], source: str, trace: Trace, rule: Rule, carry: bool) -> Report:
+    """The report of what a reader reads; a reader's EncoderError is a file not usable at all."""
     try:
-        answers, skipped, malformed = read(text, source, trace)
+        answers, skipped, malformed, warnings = reader()
     except EncoderError as e:
         return Report(source, [], 0, [Malformed(None, str(e))], rule, usable=False)
-    return Report(source, list(_judged(trace, answers, rule, carry)), skipped, malformed, rule)
+    return Report(source, list(_judged(trace, answers, rule, carry)), skipped, malformed, rule, warnings=warnings)
 
 
 def read(text: str, source: str, trace: Trace) -> tuple[list[Answer], int, list[Malformed]]:

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from encoder_cli.address import named
 from encoder_cli.errors import printable
-from encoder_cli.grading import VERDICTS, Claim, Report, Summary, Verdict, decimals
+from encoder_cli.grading import VERDICTS, Claim, Place, Report, Summary, Verdict, decimals, place_name
 from encoder_cli.render import fmt, json_doc, work
 from encoder_cli.render.terminal import Caption, WorkedLine
 from encoder_cli.trace import Trace, columns, labels
@@ -79,6 +79,8 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
     """The rule; per step, each answer with the true value and its verdict, and under the table
     the worked arithmetic of each one not right; the malformed entries; last, the summary."""
     yield rule_line([report])
+    for warning in report.warnings:  # a workbook's: edited inputs, how its numbers were read
+        yield Text(printable(f"warning: {warning}"), style="yellow")
     yield Text()
     for step in trace.steps:
         claims = [c for c in report.claims if c.step is step]
@@ -107,8 +109,7 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
     if report.malformed:
         yield Caption(Text("Malformed entries", style="bold"))
         for m in report.malformed:
-            where = "the file" if m.line is None else f"line {m.line}"
-            yield WorkedLine(f"✗ malformed   {where}: {m.message}", indent="  ")
+            yield WorkedLine(f"✗ malformed   {place_name(m.place)}: {m.message}", indent="  ")
         yield Text()
     yield summary(report)
 
@@ -151,7 +152,7 @@ def document(trace: Trace, report: Report, precision: int) -> dict[str, Any]:
     for c in report.claims:
         answer: dict[str, Any] = {
             "key": c.key,
-            "line": c.line,
+            **_place(c.place),
             "step": c.step.id,
             "row": c.row,
             "col": c.col,
@@ -168,14 +169,20 @@ def document(trace: Trace, report: Report, precision: int) -> dict[str, Any]:
         if c.verdict != Verdict.right:
             answer["work"] = worked(trace, c, precision).json()
         answers.append(answer)
-    malformed = [{"line": m.line, "message": m.message} for m in report.malformed]
+    malformed = [_place(m.place) | {"message": m.message} for m in report.malformed]
     summary = report.summary._asdict() | {"score": report.score}
     return json_doc.head(trace) | {
         "rule": str(report.rule),
         "answers": answers,
         "malformed": malformed,
+        **({"warnings": list(report.warnings)} if report.warnings else {}),
         "summary": summary,
     }
+
+
+def _place(place: Place | None) -> dict[str, Place | None]:
+    """Where the JSON says an entry is: {"line": 7} in an answers file, {"cell": "Attention!D12"} in a workbook."""
+    return {"cell": place} if isinstance(place, str) else {"line": place}
 
 
 def files_document(trace: Trace, reports: Sequence[Report], precision: int) -> dict[str, Any]:
@@ -204,7 +211,9 @@ def table(trace: Trace, reports: Sequence[Report]) -> str:
     )
     for r in reports:
         verdicts = {c.cell: c.verdict for c in r.claims}
-        malformed = " | ".join(m.message if m.line is None else f"line {m.line}: {m.message}" for m in r.malformed)
+        malformed = " | ".join(
+            m.message if m.place is None else f"{place_name(m.place)}: {m.message}" for m in r.malformed
+        )
         writer.writerow([r.source, *r.summary, _score(r), str(r.rule), malformed,
                          *(verdicts.get(cell, "") for cell in cells)])  # fmt: skip
     return out.getvalue()
