@@ -790,7 +790,7 @@ class GELU(ActivationOp):
     sym = Sym("gelu(h)", r"\mathrm{GELU}(h)")
 
     def __call__(self, h: Array) -> Array:
-        z = -h / math.sqrt(2.0)  # math.erfc number by number (numpy has none), over a list: 2x frompyfunc's speed
+        z = -h / math.sqrt(2.0)  # math.erfc on each number (numpy has none), over a list: faster than frompyfunc
         return 0.5 * h * np.fromiter(map(math.erfc, z.ravel().tolist()), np.float64, z.size).reshape(z.shape)
 
     def formula(self, out: Sym | None, h: Sym) -> Sym:
