@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from encoder_cli import encoder, names, output, weights_file
+from encoder_cli import encoder, names, output
 from encoder_cli.errors import EncoderError, utf8
 from encoder_cli.settings import EXAMPLE_SENTENCE, MAX_FILE_BYTES
 from encoder_cli.trace import Step, Trace
@@ -113,6 +113,8 @@ def run(
 
         assert sentence is not None  # check() refuses a model without one
         return encoder.run(pretrained.load(str(model)), sentence, pair, predict_all)
+    from encoder_cli import weights_file  # with yaml: only weights need them, a checkpoint's run does not
+
     if weights is None:
         spec, where = weights_file.parse(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE_NAME)
     elif isinstance(weights, Mapping):

@@ -324,8 +324,8 @@ class Linear(Op):
     def product(x: Array, W: Matrix) -> Array:  # [n, inputs] x [inputs, outputs] -> [n, outputs]
         """x W, a block of W's columns at a time (each read from its file and widened only then), so
         that a checkpoint's W is never held whole in float64. Column j is x · W[:, j] whatever the
-        blocks; BLAS may sum a block's edge in another order (a few ulps), and a W of at most
-        PRODUCT_BLOCK numbers (every real model's) is one block."""
+        blocks; BLAS may sum a block's edge in another order (a few ulps); a W of at most
+        PRODUCT_BLOCK numbers (a head's columns of W_Q) is one block."""
         inputs, outputs = W.shape
         step = max(1, PRODUCT_BLOCK // max(1, inputs))
         y = np.empty((x.shape[0], outputs))
@@ -942,9 +942,6 @@ class ReLU(ActivationOp):
         return Worked("relu", f"max(0, {f(h)})", [h], max(0.0, h))
 
 
-_erfc = np.frompyfunc(math.erfc, 1, 1)
-
-
 class GELU(ActivationOp):
     """GELU(x) = x Φ(x) = x/2 · (1 + erf(x / √2)), the exact form.
 
@@ -956,7 +953,8 @@ class GELU(ActivationOp):
     sym = Sym("gelu(h)", r"\mathrm{GELU}(h)")
 
     def __call__(self, h: Array) -> Array:
-        return 0.5 * h * np.asarray(_erfc(-h / math.sqrt(2.0)), dtype=np.float64)
+        z = -h / math.sqrt(2.0)  # math.erfc on each number (numpy has none), over a list: faster than frompyfunc
+        return 0.5 * h * np.fromiter(map(math.erfc, z.ravel().tolist()), np.float64, z.size).reshape(z.shape)
 
     def formula(self, out: Sym | None, h: Sym) -> Sym:
         return Sym(

@@ -32,7 +32,7 @@ import numpy as np
 from encoder_cli import ops
 from encoder_cli.ops import Sym
 from encoder_cli.settings import UNK
-from encoder_cli.trace import Param, Step, head_of
+from encoder_cli.trace import Param, Step, head_of, numbered
 
 Array = np.ndarray
 _WHAT = {
@@ -135,7 +135,7 @@ def of(steps: Sequence[Step]) -> list[Param]:
                 wholes[whole].append(W)
                 sym = Sym(f"{name}[:, {a}:{b}]: given, head {head_of(s.id)}'s columns d{a}–d{b - 1}",
                           rf"{name}[{a}{{:}}{b}]:\ \text{{given, head {head_of(s.id)}'s columns}}")  # fmt: skip
-                cols = [f"d{k}" for k in range(a, b)]
+                cols = numbered("d", b)[a:]  # d{a} … d{b - 1}
                 out.append(
                     _param(s, f"{scope}.{name}", _WHAT[name] + s.title[s.title.rfind(" (") :], sym, rows, cols, [W])
                 )

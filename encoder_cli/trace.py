@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -275,8 +275,14 @@ class Tape:
         if cols == "tokens":
             return self.rows
         if isinstance(cols, str):  # a prefix: "d" -> d0, d1, ...
-            return tuple(f"{cols}{j}" for j in range(width))
+            return numbered(cols, width)
         return cols
+
+
+@lru_cache(maxsize=64)
+def numbered(prefix: str, width: int) -> tuple[str, ...]:
+    """d0, d1, ..., made once for each prefix and width (MPNet's 1,330 steps need a few)."""
+    return tuple(f"{prefix}{j}" for j in range(width))
 
 
 def labels(tokens: Sequence[str], width: Callable[[str], int] = len) -> list[str]:

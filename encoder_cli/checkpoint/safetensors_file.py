@@ -68,7 +68,7 @@ class SafetensorsFile:
         row, row_bytes = entry.shape[1:], math.prod(entry.shape[1:]) * np.dtype(FLOATS[entry.dtype]).itemsize
         if rows is None:
             stored = self._at(entry.begin, entry.shape, entry.dtype)
-        elif not all(0 <= r < entry.shape[0] for r in rows):
+        elif len(rows) and not 0 <= min(rows) <= max(rows) < entry.shape[0]:
             raise IndexError(f"rows of {name} past its {entry.shape[0]}")
         elif isinstance(rows, range) and rows.step == 1:  # a block: one read
             stored = self._at(entry.begin + rows.start * row_bytes, (len(rows), *row), entry.dtype)
@@ -78,12 +78,11 @@ class SafetensorsFile:
                 stored[k] = self._at(entry.begin + r * row_bytes, row, entry.dtype)
         if entry.dtype == "BF16":  # bfloat16 is the top half of a float32
             stored = (stored.astype(np.uint32) << 16).view(np.float32)
-        values = stored.astype(np.float64)
-        values = values.T if transpose else values
-        if not np.isfinite(values).all():
-            bad = "NaN" if np.isnan(values).any() else "infinity"
+        if not np.isfinite(stored).all():  # checked as stored: half the bytes of float64, still in the cache
+            bad = "NaN" if np.isnan(stored).any() else "infinity"
             raise EncoderError(f"{show(self.path)}: tensor {show(name)} holds {bad}; the checkpoint is damaged, {FIX}")
-        return values
+        values = stored.astype(np.float64)
+        return values.T if transpose else values
 
     def _at(self, offset: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
         """The array of `shape` stored at `offset`, read (os.preadv) into memory of its own."""

@@ -21,6 +21,7 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
+from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
 
 from encoder_cli import checkpoint
@@ -458,6 +459,35 @@ def test_nan_and_infinity_are_named_when_read(tmp_path: Path) -> None:
     with pytest.raises(EncoderError, match="holds NaN"):
         W_2[:, 3]  # stored [3, 4] is W_2[4, 3]
     ck.word_embeddings(ck.tokenize("the cat").ids)  # rows without the infinity are fine
+    with pytest.raises(EncoderError, match="holds infinity"):
+        ck.word_embeddings(ck.tokenize("the cat sat").ids)
+
+
+def test_rows_are_read_only_within_the_tensor(tmp_path: Path) -> None:
+    expected = synthetic(tmp_path / "m")["embeddings.word_embeddings.weight"]  # 14 rows
+    file = SafetensorsFile(tmp_path / "m" / "model.safetensors")
+    name = "embeddings.word_embeddings.weight"
+    np.testing.assert_array_equal(file.read(name, range(10, 14)), expected[10:14])
+    np.testing.assert_array_equal(file.read(name, [13, 0, 13]), expected[[13, 0, 13]])
+    for rows in (range(10, 15), [3, 14], [-1, 3], range(-1, 2)):
+        with pytest.raises(IndexError, match="past its 14"):
+            file.read(name, rows)
+
+
+@pytest.mark.parametrize("dtype", ["F16", "BF16"])
+def test_nan_and_infinity_are_named_in_half_precision(tmp_path: Path, dtype: str) -> None:
+    """A tensor is checked as stored, before it is widened: a half's NaN and infinity are found as a float32's."""
+    folder = tmp_path / "m"
+    synthetic(folder, dtype=dtype)
+    tensors = load_torch(str(folder / "model.safetensors"))
+    tensors["encoder.layer.1.output.dense.weight"][3, 4] = float("nan")
+    tensors["embeddings.word_embeddings.weight"][7] = float("inf")  # row 7 is "sat"
+    save_torch(tensors, str(folder / "model.safetensors"))
+    ck = load(str(folder))
+    np.asarray(ck.layer(0).W_2)
+    with pytest.raises(EncoderError, match=r"tensor encoder.layer.1.output.dense.weight holds NaN"):
+        np.asarray(ck.layer(1).W_2)
+    ck.word_embeddings(ck.tokenize("the cat").ids)
     with pytest.raises(EncoderError, match="holds infinity"):
         ck.word_embeddings(ck.tokenize("the cat sat").ids)
 
