@@ -224,7 +224,7 @@ def test_the_filters_are_explains() -> None:
     for args, message in (
         (["--head", "2"], "error: --head 2: the model has 2 heads, numbered 0 to 1"),
         (["-s", "nope"], "error: --step 'nope' is not a step or parameter"),
-        (["--layer", "1", "-s", "embeddings"], "error: these filters together keep no step"),
+        (["--layer", "1", "-s", "layers.0.ffn.W_1"], "error: these filters together keep no step"),
     ):
         result, explained = run(*HEAD_1, *args), run("explain", *MAT[1:], *args)
         assert result.exit_code == 2 and result.stdout == "" and result.stderr == explained.stderr, result.stderr
