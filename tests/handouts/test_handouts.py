@@ -326,7 +326,8 @@ FILTERS = ("--layer", "1", "--head", "1", "-s", "heads.*", "-s", "norm_2", "-s",
 def test_every_handout_honours_the_filters_precision_and_worked_cells(form: str, tmp_path: Path) -> None:
     doc = explain(MAT, form, *FILTERS)
     steps = json_steps(MAT, *FILTERS)
-    assert len(steps) == 8 and all(s["id"].startswith("layers.1.") or s["id"] == "output" for s in steps.values())
+    assert len(steps) == 9 and all(s["id"].startswith("layers.1.") or s["id"] == "output" for s in steps.values())
+    assert "output" in steps  # outside every layer, and named: --layer keeps it
     tokens = _labels(json.loads(explain(MAT, "json"))["tokens"])
     blocks = html_blocks(doc) if form == "html" else tex_blocks(doc, form)
     agree(blocks, steps, 2, tokens)
