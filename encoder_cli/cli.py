@@ -209,7 +209,8 @@ def explain(
             "--format",
             "-f",
             help="terminal: Rich tables; json: one JSON document; svg: the terminal view as a picture, for slides; "
-            "markdown, latex, html: a handout (Markdown with $$ LaTeX $$, a pdflatex document, a page to print).",
+            "markdown, latex, html: a handout (Markdown with $$ LaTeX $$, a pdflatex document, a page to print); "
+            "safetensors: every step as a tensor; xlsx: a live workbook, every computed cell a formula (-o FILE).",
         ),
     ] = "terminal",
     output: Annotated[
@@ -447,7 +448,10 @@ def worksheet(
         ),
     ] = None,
     format: Annotated[
-        SheetFormat, typer.Option("--format", "-f", help="terminal, or a handout: markdown, latex, html.")
+        SheetFormat,
+        typer.Option(
+            "--format", "-f", help="terminal, or a handout: markdown, latex, html; xlsx: a workbook to fill in."
+        ),
     ] = "terminal",
     output: Annotated[
         Path | None,

@@ -459,13 +459,13 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
     next_row: dict[str, int] = {}
     stage_of: dict[str, int] = {}
     blocks: dict[str, Block] = {}
+    breaks: dict[str, list[int]] = {}
     numbered: list[tuple[int, str, int, int]] = []
     for name in sorted({item.sheet: None for item in items}, key=lambda name: name == NEEDED):  # hidden: last
         sheets[name] = ws = book.add_worksheet(name)
         ws.set_column(0, 0, 22)
         ws.set_column(LABELS, 16383, precision + 6)
-        ws.set_paper(9)  # A4, landscape, as wide as its widest block
-        ws.set_landscape()
+        ws.set_paper(9)  # A4, as wide as its widest block, a page from each stage on
         ws.fit_to_pages(1, 0)
         next_row[name] = 0
     for item in items:
@@ -473,6 +473,7 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
         row = next_row[item.sheet]
         if s.stage != stage_of.get(item.sheet) and item.sheet != NEEDED:
             stage_of[item.sheet] = s.stage
+            breaks.setdefault(item.sheet, []).append(row)
             ws.write_string(row, 0, f"{s.stage} · {STAGES[s.stage]}", style.stage)
             row += 2
         block = Block(item.sheet, row + HEAD, LABELS, *s.value.shape)
@@ -496,6 +497,8 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
         user = trace.by_id[p.before].op
         if p.id not in blocks and isinstance(user, ops.Linear) and user.part and _whole_param(p.id) in blocks:
             book.define_name(p.id, blocks[_whole_param(p.id)].name(user.part[0], user.part[1] - 1))
+    for name, rows in breaks.items():
+        sheets[name].set_h_pagebreaks(rows[1:])
     if NEEDED in sheets:
         sheets[NEEDED].hide()
     if marks is not None:
@@ -517,9 +520,11 @@ def _cells(ws: Any, trace: Trace, s: Step, block: Block, blocks: dict[str, Block
     for (i, j), v in np.ndenumerate(value):
         r, c = block.top + i, block.left + j
         mark = marked.get((i, j))
-        if mark is not None and mark.kind is MarkKind.blank:
+        if mark is not None and mark.kind.boxed:  # a blank, or the key's answer to it
             numbered.append((mark.n, s.id, i, j))
+        if mark is not None and mark.kind is MarkKind.blank:
             ws.write_blank(r, c, None, style.blank)
+            ws.write_comment(r, c, f"blank {mark.n}")  # as the other formats number it
         elif mark is not None and mark.kind is MarkKind.out:
             ws.write_blank(r, c, None, style.out)
         elif mark is not None and mark.kind is MarkKind.same:  # a copy of a blank: shows it once filled in

@@ -349,3 +349,22 @@ def test_start_up_imports_no_workbook_library() -> None:
 
     assert not imported("explain") & {"xlsxwriter", "openpyxl", "defusedxml"}
     assert "xlsxwriter" in imported("explain", "-f", "xlsx", "-o", os.devnull)
+
+
+def test_the_key_and_a_copy_of_a_blank(tmp_path: Path) -> None:
+    """The key lists the same blanks, each a formula; a pass-through's copy of a blank shows it once filled in."""
+    blank = ["worksheet", "The cat sat", "-b", "layers.0.attention.heads.0.output[cat]", "-f", "xlsx", "-o"]
+    books = []
+    for extra in ([], ["--key"]):
+        path = tmp_path / f"sheet{len(extra)}.xlsx"
+        assert run(*blank, str(path), *extra).exit_code == 0
+        books.append(openpyxl.load_workbook(path))
+    sheet, key = books
+    assert list(sheet["blanks"].values) == list(key["blanks"].values) and key["blanks"].max_row == 5
+    assert where(sheet, "layers.0.attention.heads.0.output", 1, 2).value is None
+    assert where(key, "layers.0.attention.heads.0.output", 1, 2).value.startswith("=MMULT(")
+    copy, source = (
+        where(sheet, "layers.0.attention.concat", 1, 2),
+        where(sheet, "layers.0.attention.heads.0.output", 1, 2),
+    )
+    assert copy.value == f'=IF(ISBLANK({source.coordinate}),"",{source.coordinate})'
