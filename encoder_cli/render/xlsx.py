@@ -452,8 +452,9 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
     refuse(trace, items)
     hidden = {} if marks is None else left_out(trace, marks)
     decimals = next((int(v) for k, v in about if k == "decimals" and v), precision)
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
+    buffer = io.BytesIO()  # the zip; each sheet's rows go to a temporary file as they are written (constant_memory)
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_numbers": False,
+                                        "strings_to_formulas": False})  # fmt: skip
     style = styles(book, precision, decimals)
     sheets: dict[str, Any] = {}
     next_row: dict[str, int] = {}
@@ -483,10 +484,8 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
         ws.write_string(row + 2, 0, f"id: {s.id}", style.id)
         for j, label in enumerate(columns(s)):
             ws.write_string(row + 3, LABELS + j, label, style.label)
-        for i, label in enumerate(labels(s.rows) if not item.param else s.rows):
-            ws.write_string(block.top + i, 0, label, style.row)
         marked = (marks or {}).get(s.id, {}) if item.sheet != NEEDED else hidden.get(s.id, {})
-        _cells(ws, trace, s, block, blocks, style, marked, numbered)
+        _cells(ws, s, labels(s.rows) if not item.param else s.rows, block, blocks, style, marked, numbered)
         if s.op.heatmap and not s.op.vocabulary:
             ws.conditional_format(block.top, block.left, block.top + block.rows - 1, block.left + block.cols - 1,
                                   {"type": "2_color_scale", "min_type": "num", "min_value": 0, "min_color": "#FFFFFF",
@@ -508,9 +507,10 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
     out.write(buffer.getvalue())
 
 
-def _cells(ws: Any, trace: Trace, s: Step, block: Block, blocks: dict[str, Block], style: Styles,
+def _cells(ws: Any, s: Step, rows: Sequence[str], block: Block, blocks: dict[str, Block], style: Styles,
            marked: Any, numbered: list[tuple[int, str, int, int]]) -> None:  # fmt: skip
-    """The step's cells: values, or formulas with their values; a worksheet's marks as the contract says."""
+    """The step's cells, a row at a time after its label (the workbook keeps only the row being written):
+    values, or formulas with their values; a worksheet's marks as the contract says."""
     make = None if isinstance(s.op, VALUES) else formula(s.op)
     refs = None
     if make is not None:
@@ -519,6 +519,8 @@ def _cells(ws: Any, trace: Trace, s: Step, block: Block, blocks: dict[str, Block
     value = s.value
     for (i, j), v in np.ndenumerate(value):
         r, c = block.top + i, block.left + j
+        if j == 0:
+            ws.write_string(r, 0, rows[i], style.row)
         mark = marked.get((i, j))
         if mark is not None and mark.kind.boxed:  # a blank, or the key's answer to it
             numbered.append((mark.n, s.id, i, j))
