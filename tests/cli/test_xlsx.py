@@ -44,6 +44,7 @@ FAMILY_CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
                                         "id2label": {0: "a", 1: "b"}}, ["the cat sat"]),  # sigmoid
 }  # fmt: skip
 GENERATED = (1, 2, 4, 24)  # none PE with 3 layers and a final norm; tanh-GELU with a table; 8 heads, no W_O; 1 head
+COPIED = "layers.0.attention.heads.0.output[cat]"  # concat copies it
 PEAKS: dict[str, float] = {}  # MiB, of the workbooks written in a process of their own
 PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -158,6 +159,11 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: An
     assert done.exit_code == 0, done.stderr
     fill(sheet, tmp / "filled.xlsx", document())
     books["filled"] = (tmp / "filled.xlsx", [])
+    copied = tmp / "copied.xlsx"  # a blank that the next step passes through: its copy shows it once filled in
+    done = run("worksheet", "The cat sat", "-b", COPIED, "-f", "xlsx", "-o", str(copied))
+    assert done.exit_code == 0, done.stderr
+    fill(copied, tmp / "filled-copied.xlsx", document())
+    books["filled-copied"] = (tmp / "filled-copied.xlsx", [])
     done = recalc([path for path, _ in books.values()])
     return {name: (after, args) for (name, (_, args)), after in zip(books.items(), done, strict=True)} | {
         "zeroed, before": (tmp / "zeroed.xlsx", [])
@@ -167,7 +173,7 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: An
 def test_fixtures_recalculate_to_the_json(recalculated: dict[str, tuple[Path, list[str]]]) -> None:
     """LibreOffice's recalculation of every defined name equals the JSON's values within 1e-9."""
     for name, (path, args) in recalculated.items():
-        if name in ("zeroed", "zeroed, before", "edited", "minilm-layer-0", "filled"):  # below
+        if name in ("zeroed", "zeroed, before", "edited", "minilm-layer-0", "filled", "filled-copied"):  # below
             continue
         doc = document(*args)
         assert held(path, doc) == len(doc["steps"]), name
@@ -332,10 +338,14 @@ def test_worksheet_blanks_as_the_contract_says(tmp_path: Path) -> None:
     assert where(book, "positional", 2, 0).value.startswith("=SIN(")  # a shown cell: live
 
 
-def test_a_filled_worksheet_recalculates_to_the_run(recalculated: dict[str, tuple[Path, list[str]]]) -> None:
-    """Filled in with the right numbers, every cell the worksheet shows or asks for is the run's."""
+@pytest.mark.parametrize("name", ["filled", "filled-copied"])
+def test_a_filled_worksheet_recalculates_to_the_run(recalculated: dict[str, tuple[Path, list[str]]], name: str) -> None:
+    """Filled in with the right numbers, every cell the worksheet shows or asks for is the run's (a copy of a
+    blank, concat's row cat after head 0's output[cat], included)."""
     doc = document()
-    got = blocks(recalculated["filled"][0])
+    got = blocks(recalculated[name][0])
+    if name == "filled-copied":
+        assert all(isinstance(v, float) for v in got["layers.0.attention.concat"][1])
     compared = 0
     for s in doc["steps"]:
         if s["id"] not in got:
@@ -361,7 +371,7 @@ def test_start_up_imports_no_workbook_library() -> None:
 
 def test_the_key_and_a_copy_of_a_blank(tmp_path: Path) -> None:
     """The key lists the same blanks, each a formula; a pass-through's copy of a blank shows it once filled in."""
-    blank = ["worksheet", "The cat sat", "-b", "layers.0.attention.heads.0.output[cat]", "-f", "xlsx", "-o"]
+    blank = ["worksheet", "The cat sat", "-b", COPIED, "-f", "xlsx", "-o"]
     books = []
     for extra in ([], ["--key"]):
         path = tmp_path / f"sheet{len(extra)}.xlsx"
