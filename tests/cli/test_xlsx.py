@@ -327,6 +327,7 @@ def test_worksheet_blanks_as_the_contract_says(tmp_path: Path) -> None:
     trace = api.explain("The cat sat").trace
     expected = [(n, s.id, i, j) for n, (s, i, j) in enumerate(worksheet.make(trace, WORKSHEET[3::2]).blanks(), 1)]
     assert rows[1:] == expected and len(expected) == BLANKS
+    assert all(type(x) is int for n, _, i, j in rows[1:] for x in (n, i, j))  # 1, never 1.0
     for _, step_id, i, j in expected:
         cell = where(book, step_id, i, j)
         assert cell.value is None and cell.number_format == "0.00" and cell.fill.fgColor.rgb == "FFFFF2A8"
@@ -386,3 +387,16 @@ def test_the_key_and_a_copy_of_a_blank(tmp_path: Path) -> None:
         where(sheet, "layers.0.attention.heads.0.output", 1, 2),
     )
     assert copy.value == f'=IF(ISBLANK({source.coordinate}),"",{source.coordinate})'
+
+
+def test_inputs_are_written_exactly(tmp_path: Path) -> None:
+    """Every input reads back as the run's float64, bit for bit (XlsxWriter alone writes 16 digits, which
+    changes 0.1 + 0.2 = 0.30000000000000004 and many random numbers)."""
+    g = generate(1)
+    weights = tmp_path / "w.yaml"
+    weights.write_text(g.yaml())
+    path = workbook(tmp_path, "exact", g.sentence, "-w", str(weights))
+    table = blocks(path)["embeddings.table"].astype(np.float64)
+    rows = {tuple(v) for v in g.data["embeddings"].values()}
+    assert {tuple(row) for row in table.tolist()} <= rows and len(table) > 1
+    assert any(len(repr(v)) > 18 for row in table.tolist() for v in row)  # numbers that need 17 digits
