@@ -326,19 +326,21 @@ def embedding_rows(s: Step) -> list[int]:
     return [first[key] for key in keys]
 
 
-def whole(s: Step, name: str) -> str:
-    """The id of the parameter `name` of a step's Linear, whole (every head's columns): layers.0.attention.W_Q."""
-    scope = s.id.rsplit(".", 1)[0]
-    return f"{scope.rsplit('.', 2)[0] if head_of(s.id) is not None else scope}.{name}"
+def whole(pid: str) -> str:
+    """A parameter's id, whole: a head's columns (layers.0.attention.heads.1.W_Q) are layers.0.attention.W_Q."""
+    if head_of(pid) is None:
+        return pid
+    scope, name = pid.rsplit(".", 1)
+    return f"{scope.rsplit('.', 2)[0]}.{name}"
 
 
 def uses(s: Step) -> dict[str, tuple[str, int]]:
     """The parameters a step's formulas read, by role: their ids, and the first column it reads."""
     op = s.op
     if isinstance(op, ops.Linear):
-        first = (op.part or (0, 0))[0]
-        return {role: (whole(s, name), first) for role, name in zip(PARAMETER_ROLES, (op.W_name, op.b_name),
-                                                                     strict=True) if name in op.params}  # fmt: skip
+        first, scope = (op.part or (0, 0))[0], s.id.rsplit(".", 1)[0]  # W_Q of layers.0.attention.heads.1
+        names = zip(PARAMETER_ROLES, (op.W_name, op.b_name), strict=True)
+        return {role: (whole(f"{scope}.{name}"), first) for role, name in names if name in op.params}
     if isinstance(op, ops.Normalise):
         return {name: (f"{s.id}.{name}", 0) for name in op.names}
     table = {ops.Lookup: "embeddings.table", ops.Table: "positional.table", ops.TokenType: "token_types.table",
@@ -369,7 +371,7 @@ class Item:
 def plan(trace: Trace, kept: Sequence[Step]) -> list[Item]:
     """Every block, in computation order, each parameter just before the first step that reads it:
     the kept steps on their sheets, what they need (steps and parameters) on the hidden sheet."""
-    shown = {_whole_param(s.id) if s.id in trace.parameter_ids else s.id for s in kept}
+    shown = {whole(s.id) if s.id in trace.parameter_ids else s.id for s in kept}
     needed: set[str] = set()
     todo = [x for x in shown if x in trace.by_id]
     while todo:  # every step a kept step is worked from, and so on
@@ -393,14 +395,6 @@ def plan(trace: Trace, kept: Sequence[Step]) -> list[Item]:
         if s.id in needed:
             items.append(Item(s.id, sheet_of(s) if s.id in shown else NEEDED, False, s.value.size))
     return items
-
-
-def _whole_param(pid: str) -> str:
-    """A head's columns of a parameter (layers.0.attention.heads.1.W_Q) name its whole: layers.0.attention.W_Q."""
-    if head_of(pid) is None:
-        return pid
-    scope, name = pid.rsplit(".", 1)
-    return f"{scope.rsplit('.', 2)[0]}.{name}"
 
 
 def cells(items: Sequence[Item]) -> int:
@@ -494,8 +488,8 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
         next_row[item.sheet] = block.top + block.rows + 2
     for p in trace.parameters:  # a head's columns of W_Q (b_Q): a name for those columns of the whole
         user = trace.by_id[p.before].op
-        if p.id not in blocks and isinstance(user, ops.Linear) and user.part and _whole_param(p.id) in blocks:
-            book.define_name(p.id, blocks[_whole_param(p.id)].name(user.part[0], user.part[1] - 1))
+        if p.id not in blocks and isinstance(user, ops.Linear) and user.part and whole(p.id) in blocks:
+            book.define_name(p.id, blocks[whole(p.id)].name(user.part[0], user.part[1] - 1))
     for name, rows in breaks.items():
         sheets[name].set_h_pagebreaks(rows[1:])
     if NEEDED in sheets:

@@ -331,6 +331,7 @@ def test_worksheet_blanks_as_the_contract_says(tmp_path: Path) -> None:
     for _, step_id, i, j in expected:
         cell = where(book, step_id, i, j)
         assert cell.value is None and cell.number_format == "0.00" and cell.fill.fgColor.rgb == "FFFFF2A8"
+    assert [where(book, s, i, j).comment.text for n, s, i, j in expected[:2]] == ["blank 1", "blank 2"]
     about = {r[0].value: r[1].value for r in book["about"].iter_rows()}
     assert about == {"format": 1, "sentence": "The cat sat", "decimals": 2, "kind": "worksheet"}
     # left out: what depends on a blank and is none (the weights' rows The and sat, after weights[cat]): empty, grey
