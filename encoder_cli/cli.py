@@ -209,7 +209,8 @@ def explain(
             "--format",
             "-f",
             help="terminal: Rich tables; json: one JSON document; svg: the terminal view as a picture, for slides; "
-            "markdown, latex, html: a handout (Markdown with $$ LaTeX $$, a pdflatex document, a page to print).",
+            "markdown, latex, html: a handout (Markdown with $$ LaTeX $$, a pdflatex document, a page to print); "
+            "safetensors: every step as a tensor; xlsx: a live workbook, every computed cell a formula (-o FILE).",
         ),
     ] = "terminal",
     output: Annotated[
@@ -347,7 +348,8 @@ def explain(
             else:
                 if view.note is not None and (note := view.note(steps)):
                     _say(note)
-                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color, top=top)
+                job = views.Job(result, steps, precision, full, show_work, overview, no_color=no_color, top=top,
+                                about=_made_from(weights, model))  # fmt: skip
                 views.write(format, job, out)
     except EncoderError as e:
         _fail(e)
@@ -450,7 +452,10 @@ def worksheet(
         ),
     ] = None,
     format: Annotated[
-        SheetFormat, typer.Option("--format", "-f", help="terminal, or a handout: markdown, latex, html.")
+        SheetFormat,
+        typer.Option(
+            "--format", "-f", help="terminal, or a handout: markdown, latex, html; xlsx: a workbook to fill in."
+        ),
     ] = "terminal",
     output: Annotated[
         Path | None,
@@ -532,7 +537,8 @@ def worksheet(
 
         title = f"{'Answer key' if key else 'Worksheet'}: {page.TITLE}"
         asks = [] if decimals is None else [("Answers", sheets.ask(decimals))]
-        job = views.Job(result, steps, precision, marks=marks, title=title, asks=asks, no_color=no_color)
+        made = [*_made_from(weights, model), ("decimals", "" if decimals is None else str(decimals))]
+        job = views.Job(result, steps, precision, marks=marks, title=title, asks=asks, no_color=no_color, about=made)
         with writing(output, [*inputs, *([str(answers_template)] if answers_template else [])]) as out:
             views.write(format, job, out)
     except EncoderError as e:
@@ -794,6 +800,11 @@ def _example(ctx: typer.Context) -> str:
     if given:
         raise EncoderError(f"--example writes the built-in example as it is; drop {given[0]}, or drop --example")
     return api.EXAMPLE.read_text(encoding="utf-8")
+
+
+def _made_from(weights: str | None, model: str | None) -> list[tuple[str, str]]:
+    """The weights file or the model, as given (none: the built-in example): a workbook records it."""
+    return [("weights", weights)] if weights else [("model", model)] if model else []
 
 
 def _run(

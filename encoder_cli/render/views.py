@@ -56,6 +56,7 @@ class Job:
     asks: Sequence[tuple[str, str]] = ()  # what a worksheet asks of the answers
     no_color: bool = False
     top: int = 5  # words shown of each row of a step over the vocabulary (a masked-LM head's), unless full
+    about: Sequence[tuple[str, str]] = ()  # what the run was made from (weights, model, decimals): a workbook keeps it
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,13 @@ def _safetensors(job: Job, out: TextIO) -> None:
     tensors.write(job.trace, job.steps, out.buffer)
 
 
+def _xlsx(job: Job, out: TextIO) -> None:
+    from encoder_cli.render import xlsx
+
+    out.flush()
+    xlsx.write(job.trace, job.steps, job.precision, out.buffer, job.marks, job.about)
+
+
 def _json_size(steps: Sequence[Step]) -> str | None:
     from encoder_cli.render import json_doc
 
@@ -230,4 +238,5 @@ VIEWS: dict[str, View] = {
     "latex": View(_latex, Needs.PAGE, ".tex", sheet=True),
     "html": View(_html, Needs.PAGE, ".html", sheet=True),
     "safetensors": View(_safetensors, Needs.STEPS, ".safetensors", terminal=False),
+    "xlsx": View(_xlsx, Needs.STEPS, ".xlsx", terminal=False, sheet=True),
 }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 import safetensors.numpy
 
@@ -23,9 +24,9 @@ from encoder_cli.output import writing
 from encoder_cli.render import views
 from tests.conftest import WORKSHEET, run
 
-EXPLAINED = ["terminal", "json", "svg", "markdown", "latex", "html", "safetensors"]  # issues #18, #20: explain's
-TEXTS = EXPLAINED[:-1]  # the formats a terminal may show
-SHEETS = ["terminal", "markdown", "latex", "html"]  # and worksheet's
+EXPLAINED = ["terminal", "json", "svg", "markdown", "latex", "html", "safetensors", "xlsx"]  # #18, #20, #22: explain's
+TEXTS = EXPLAINED[:-2]  # the formats a terminal may show
+SHEETS = ["terminal", "markdown", "latex", "html", "xlsx"]  # and worksheet's
 
 # What a file of each MIME type holds, read by its own reader where Python has one.
 READS: dict[str, Callable[[str], bool]] = {
@@ -37,7 +38,10 @@ READS: dict[str, Callable[[str], bool]] = {
     "text/html": lambda text: text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n"),
 }
 # A binary file, read by its own reader: by suffix, for no MIME type names it.
-BINARIES: dict[str, Callable[[bytes], bool]] = {".safetensors": lambda data: "output" in safetensors.numpy.load(data)}
+BINARIES: dict[str, Callable[[bytes], bool]] = {
+    ".safetensors": lambda data: "output" in safetensors.numpy.load(data),
+    ".xlsx": lambda data: "output" in openpyxl.load_workbook(io.BytesIO(data)).defined_names,
+}
 
 
 def choices(command: str) -> list[str]:
@@ -64,7 +68,7 @@ def test_explain_writes_every_format_of_the_table(name: str) -> None:
     assert READS[kind](result.stdout)
 
 
-@pytest.mark.parametrize("name", SHEETS)
+@pytest.mark.parametrize("name", SHEETS[:-1])  # xlsx: tests/cli/test_xlsx.py
 def test_worksheet_writes_every_format_of_the_table_with_its_blanks_numbered(name: str) -> None:
     result = run(*WORKSHEET, "--format", name)
     assert result.exit_code == 0, result.stderr
@@ -79,7 +83,7 @@ def test_worksheet_refuses_a_format_that_draws_no_blanks(name: str) -> None:
     result = run(*WORKSHEET, "--format", name)
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert f"'{name}' is not one of 'terminal', 'markdown', 'latex', 'html'" in result.stderr
+    assert f"'{name}' is not one of 'terminal', 'markdown', 'latex', 'html', 'xlsx'" in result.stderr
 
 
 def test_every_suffix_names_a_type_that_its_writer_writes(tmp_path: Path) -> None:
