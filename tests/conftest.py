@@ -203,6 +203,40 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return Built(tmp_path_factory.mktemp("tiny"))
 
 
+# --- LibreOffice, which recalculates the workbooks (#22) ------------------------------
+# It does not recalculate an xlsx on load by default: this profile sets OOXMLRecalcMode to 0
+# (always). One profile for the session, and one soffice at a time (it locks its profile).
+LIBREOFFICE_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+
+
+@pytest.fixture(scope="session")
+def recalc(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """recalc(workbooks): each recalculated by LibreOffice and saved again as xlsx (in its own
+    dialect), one soffice for the batch; the paths of the saved copies."""
+    profile = tmp_path_factory.mktemp("libreoffice")
+    (profile / "user").mkdir()
+    (profile / "user" / "registrymodifications.xcu").write_text(LIBREOFFICE_PROFILE)
+
+    def convert(books: list[Path]) -> list[Path]:
+        out = tmp_path_factory.mktemp("recalculated")
+        subprocess.run(
+            ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "xlsx",
+             "--outdir", str(out), *map(str, books)],
+            capture_output=True, timeout=600, check=True,
+        )  # fmt: skip
+        done = [out / b.name for b in books]
+        assert all(p.exists() for p in done), [p for p in done if not p.exists()]
+        return done
+
+    return convert
+
+
 # --- A skipped test is not a passing test: any skip fails the run. -----------------
 _skipped: list[str] = []
 

@@ -273,6 +273,30 @@ def _position_bias(s: Step, r: Refs, i: int, j: int) -> str:  # relative_attenti
     return f"INDEX({block.span(0, 0, block.rows - 1, block.cols - 1, r.here)},{r.x(0, i, j)}+1,{op.h + 1})"
 
 
+def _relative_positions(s: Step, r: Refs, i: int, j: int) -> str:  # DeBERTa's δ(i, j): i − j in log buckets
+    op = s.op
+    assert isinstance(op, ops.RelativePositions)
+    mid, top, distance = op.buckets // 2, op.max_distance - 1, abs(i - j)
+    delta = f"{i}-{j}"
+    if op.buckets and distance > mid:  # sign(i − j) · (mid + ⌈(mid − 1) ln(|i − j|/mid) / ln(top/mid)⌉); ⌈y⌉ = −INT(−y)
+        delta = f"{'' if i > j else '-'}({mid}-INT(-LN({distance}/{mid})/LN({top}/{mid})*{mid - 1}))"
+    return f"MIN(MAX({delta},{-op.span}),{op.span - 1})"  # within the table's rows
+
+
+def _position_term(s: Step, r: Refs, i: int, j: int) -> str:  # c2p: Q[i] · K_r[δ(i, j)]; p2c: K[j] · Q_r[δ(i, j)]
+    op = s.op
+    assert isinstance(op, ops.PositionTerm)
+    rows = r.ins[1].span(0, 0, r.ins[1].rows - 1, r.ins[1].cols - 1, r.here)
+    at = f"MATCH({r.x(2, i, j)},{{{','.join(map(str, op.deltas))}}},0)"  # the row of K_r (Q_r) that holds δ
+    return f"SUMPRODUCT({r.row(0, i if op.to_position else j)},INDEX({rows},{at},0))"
+
+
+def _scale_terms(s: Step, r: Refs, i: int, j: int) -> str:  # (c2c + c2p + p2c) / √(d_k × terms)
+    op = s.op
+    assert isinstance(op, ops.ScaleTerms)
+    return f"({'+'.join(r.x(k, i, j) for k in range(len(r.ins)))})/SQRT({op.d_k}*{op.terms})"
+
+
 FORMULAS: dict[type[ops.Op], Formula] = {
     ops.Lookup: _lookup,
     ops.Sinusoidal: _sinusoidal,
@@ -306,8 +330,11 @@ FORMULAS: dict[type[ops.Op], Formula] = {
     ops.WindowMask: _window_mask,
     ops.RelativeBuckets: _buckets,
     ops.PositionBias: _position_bias,
+    ops.RelativePositions: _relative_positions,
+    ops.PositionTerm: _position_term,
+    ops.ScaleTerms: _scale_terms,
 }
-VALUES = (ops.Zero, ops.Given)  # written as numbers: nothing to work out
+VALUES = (ops.Zero, ops.Given, ops.RelativeRows)  # written as numbers: nothing to work out (DeBERTa's rows: read)
 
 
 def formula(op: ops.Op) -> Formula | None:

