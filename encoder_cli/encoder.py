@@ -48,8 +48,9 @@ def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trac
     rel = Relative(relative_bias(s2, spec, n), score_terms=spec.score_terms)
     if not spec.rotary:  # ModernBERT adds no positions to the input: each layer rotates Q and K instead
         x = encoder_input(s2, spec, embedded, x)
-    if spec.embedding_norm is not None:
-        x = layer_norm(s2, "input_norm", x, spec.embedding_norm, m.layer_norm_eps)
+    if spec.embedding_norm is not None:  # stage 1's where nothing was added to X (ModernBERT, DeBERTa-v3)
+        x = layer_norm(t if x.id == "embeddings" else s2, "input_norm", "Embeddings, layer-normalised", x,
+                       spec.embedding_norm, m.layer_norm_eps)  # fmt: skip
     if spec.embedding_projection is not None:  # embeddings of size E, projected to d (ALBERT, ELECTRA)
         W, b = spec.embedding_projection
         x = x.called("input_norm", r"\mathrm{input\_norm}") if spec.embedding_norm is not None else x
@@ -64,7 +65,7 @@ def _run(spec: Spec, sentence: str, pair: str | None, predict_all: bool) -> Trac
     # Stage 7: the output, and the sentence embedding where the model declares one.
     s7 = t.within(stage=7)
     if spec.final_norm is not None:
-        x = layer_norm(s7, "final_norm", x, spec.final_norm, m.layer_norm_eps)
+        x = layer_norm(s7, "final_norm", "Final layer normalisation", x, spec.final_norm, m.layer_norm_eps)
     x = s7("output", "Encoder output", ops.Copy(), x)
     if spec.pooling is not None:
         pooled = s7("pooled", "Sentence embedding", ops.Pool(spec.pooling), x, sym=Sym("pooled", r"\mathrm{pooled}"))
@@ -179,9 +180,10 @@ def relative_embeddings(t: Tape, r: Disentangled, n: int, eps: float, score_term
     title = "Relative position embeddings, the rows read"
     table = ops.RelativeRows(np.asarray(r.table[[k + r.span for k in deltas]]), deltas, r.span)
     name = "relative_embeddings" if r.norm is None else "relative_table"
-    e = rows(name, title, table, sym=Sym("rel", r"\mathrm{rel}"))
+    e = rows(name, title, table)
     if r.norm is not None:
-        e = layer_norm(rows, "relative_embeddings", e, r.norm, eps).called("rel", r"\mathrm{rel}")
+        e = layer_norm(rows, "relative_embeddings", "Relative embeddings, layer-normalised", e, r.norm, eps)
+    e = e.called("relative_embeddings", r"\mathrm{relative\_embeddings}")  # as K_r's formula and worked cell say
     return Relative([], delta, e, tuple(deltas), r.terms, score_terms)
 
 
@@ -200,13 +202,13 @@ def relative_bias(t: Tape, spec: Spec, n: int) -> list[Var]:
     return biases
 
 
-def layer_norm(t: Tape, name: str, x: Var, norm: NormWeights, eps: float) -> Var:
+def layer_norm(t: Tape, name: str, title: str, x: Var, norm: NormWeights, eps: float) -> Var:
     """LayerNorm(x) = (x − μ) / √(σ² + ε) · γ + β, per row, with its μ and σ² as steps of their own."""
     mean = t(f"{name}.mean", "Mean of each row", ops.Mean(), x)  # [n, 1]
     var = t(f"{name}.variance", "Variance of each row", ops.Variance(), x, mean)  # [n, 1]
     word, _, k = name.partition("_")  # norm_1: how later formulas name it, \mathrm{norm}_1
     sym = Sym(name, rf"\mathrm{{{word}}}_{k}") if word == "norm" else None
-    return t(name, "Layer normalisation", ops.Normalise(norm.gamma, norm.beta, eps), x, mean, var, sym=sym)
+    return t(name, title, ops.Normalise(norm.gamma, norm.beta, eps), x, mean, var, sym=sym)
 
 
 def post_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, rel: Relative) -> Var:
@@ -220,9 +222,10 @@ def post_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, rel: Relative) -> Va
 def pre_norm_layer(t: Tape, x: Var, w: Layer, m: Settings, rel: Relative) -> Var:
     """x -> x + MHA(LN(x)) -> · + FFN(LN(·)); the next LayerNorm is the next layer's (or final_norm)."""
     mha, add_1, ffn_, add_2 = (t.within(stage=k) for k in (3, 4, 5, 6))
-    a = x if w.norm_1 is None else layer_norm(mha, "norm_1", x, w.norm_1, m.layer_norm_eps).called("x")
-    x = residual(add_1, 1, x, attention(mha, a, w, m, rel))
-    f = layer_norm(add_1, "norm_2", x, w.norm_2, m.layer_norm_eps).called("x")
+    before = "Layer normalisation before "
+    a = x if w.norm_1 is None else layer_norm(mha, "norm_1", before + "attention", x, w.norm_1, m.layer_norm_eps)
+    x = residual(add_1, 1, x, attention(mha, a.called("x"), w, m, rel))
+    f = layer_norm(add_1, "norm_2", before + "the FFN", x, w.norm_2, m.layer_norm_eps).called("x")
     return residual(add_2, 2, x, ffn(ffn_, f, w, m))
 
 
@@ -233,7 +236,7 @@ def residual(t: Tape, k: int, x: Var, sublayer: Var) -> Var:
 
 def add_norm(t: Tape, k: int, x: Var, sublayer: Var, norm: NormWeights, eps: float) -> Var:
     """LayerNorm(x + sublayer(x))."""
-    return layer_norm(t, f"norm_{k}", residual(t, k, x, sublayer), norm, eps)
+    return layer_norm(t, f"norm_{k}", "Layer normalisation", residual(t, k, x, sublayer), norm, eps)
 
 
 def attention(t: Tape, x: Var, w: Layer, m: Settings, rel: Relative) -> Var:  # [n, d] -> [n, d]
@@ -253,7 +256,7 @@ def attention(t: Tape, x: Var, w: Layer, m: Settings, rel: Relative) -> Var:  # 
 
 def rotary_tables(t: Tape, n: int, d_k: int, theta: float) -> list[Var]:
     """ModernBERT's rotary positions: each position's angle for each pair of a head's columns, their cos and sin."""
-    title = f"Rotary angles, θ = {theta:g}, in place of the seed's sinusoidal PE"
+    title = "Rotary angles, in place of the seed's sinusoidal PE"  # θ: in the formula
     angles = t("angles", title, ops.RopeAngles(n, d_k, theta), sym=Sym("angles", r"\phi"))
     cos = t("cos", "Cosines of the rotary angles", ops.Trig(sine=False), angles, sym=Sym("cos", r"\cos\phi"))
     sin = t("sin", "Sines of the rotary angles", ops.Trig(sine=True), angles, sym=Sym("sin", r"\sin\phi"))
@@ -277,18 +280,18 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, rel: Relative, mask: Va
     V = project("V", "Values", w.W_V, w.b_V)
     if rotary:  # rotary positions, in place of the seed's PE added to the input
         title = "rotated by position, in place of adding PE"
-        Q = t("Q.rotated", f"Queries {title}", ops.Rotary(), Q, *rotary, sym=Sym("Q_rot", "Q_{rot}"))
-        K = t("K.rotated", f"Keys {title}", ops.Rotary(), K, *rotary, sym=Sym("K_rot", "K_{rot}"))
+        Q = t("Q.rotated", f"Queries {title}", ops.Rotary(), Q, *rotary, lhs=Sym("Q_rot", "Q_{rot}"))
+        K = t("K.rotated", f"Keys {title}", ops.Rotary(), K, *rotary, lhs=Sym("K_rot", "K_{rot}"))
     scaled_sym = Sym("scaled", r"\mathrm{scaled}")
     if rel.score_terms == 1:
         scores = t("scores", "Attention scores", ops.MatmulT(), Q, K)  # Q Kᵀ [n, n]
         scaled = t("scaled", "Scaled scores", ops.Scale(m.d_k), scores, sym=scaled_sym)  # / √d_k
     else:  # DeBERTa: Q Kᵀ, content to content, plus its position terms, over √(d_k × terms)
         c2c = Sym("c2c", r"\mathrm{c2c}")
-        scores = t("scores", "Attention scores, content to content (c2c)", ops.MatmulT(), Q, K, sym=c2c)
+        scores = t("scores", "Attention scores, content to content: c2c", ops.MatmulT(), Q, K, sym=c2c)
         terms = position_terms(t, w, m, h, rel, Q, K)
-        what = "content + position terms" if terms else "Q Kᵀ (pos_att_type counts, relative_attention false)"
-        title = f"Scaled scores: {what} over √(d_k × {rel.score_terms}), in place of Q Kᵀ / √d_k"
+        what = " + ".join(["c2c", *rel.terms]) if terms else "Q Kᵀ"  # relative_attention false: pos_att_type counts
+        title = f"Scaled scores, {what} over √(d_k × {rel.score_terms}), in place of Q Kᵀ/√d_k"
         scaled = t("scaled", title, ops.ScaleTerms(m.d_k, rel.score_terms), scores, *terms, sym=scaled_sym)
     if rel.bias:  # MPNet: + the learned bias of each pair's relative position
         scaled = t("biased", "Scaled scores plus position bias", ops.Add(), scaled, rel.bias[h])
@@ -318,10 +321,10 @@ def position_terms(t: Tape, w: Layer, m: Settings, h: int, rel: Relative, Q: Var
         title = f"Position {'keys' if which == 'K' else 'queries'}: the relative embeddings through W_{name}"
         projected = rows(f"{which}_r", title, op, rel.embeddings, lhs=Sym(f"{which}_r", f"{which}^r"))
         content = Q if term == "c2p" else K
-        what = "Content-to-position scores (c2p)" if term == "c2p" else "Position-to-content scores (p2c)"
+        what = "Content-to-position" if term == "c2p" else "Position-to-content"
         op_term = ops.PositionTerm(term == "c2p", rel.deltas)
-        terms.append(t(term, f"{what}: {which}_r read at δ(i, j) (the seed has Q Kᵀ alone)", op_term, content,
-                       projected, rel.delta, sym=Sym(term, rf"\mathrm{{{term}}}")))  # fmt: skip
+        terms.append(t(term, f"{what} term {term}, new: {which}_r read at δ(i, j)", op_term, content, projected,
+                       rel.delta, sym=Sym(term, rf"\mathrm{{{term}}}")))  # fmt: skip
     return terms
 
 
@@ -332,12 +335,13 @@ def ffn(t: Tape, x: Var, w: Layer, m: Settings) -> Var:  # [n, d] -> [n, d]
     h = t("hidden", "FFN hidden layer", ops.Linear(w.W_1, w.b_1, "W_1", "b_1"), x, lhs=Sym("h", "h"), cols="f")
     if w.gated:  # GeGLU: act(the first half) ⊙ the second half (the gate), in place of act(h)
         title = "FFN input half (GeGLU), activated in place of the whole hidden layer"
-        hidden, h = h, t("input", title, ops.Half(False), h, sym=Sym("h", "h"), cols="f")
+        hidden, h = h, t("input", title, ops.Half(False), h, sym=Sym("input", r"\mathrm{input}"), cols="f")
         title = "FFN gate half (GeGLU), new: it scales the activation"
         gate = t("gate", title, ops.Half(True), hidden, sym=Sym("gate", r"\mathrm{gate}"), cols="f")
-    a = t("activation", f"FFN activation ({m.activation})", act, h, sym=act.sym)
+    a = t("activation", f"FFN activation ({m.activation})", act, h, sym=act.of(h.sym))
     if w.gated:
-        title = f"Gated activation, {m.activation}(input) ⊙ gate, in place of the activation alone"
-        a = t("product", title, ops.Product(), a, gate, sym=Sym("a", "a"))
+        a = t(
+            "product", "Gated activation, in place of the activation alone", ops.Product(), a, gate, lhs=Sym("a", "a")
+        )
     out = Sym("FFN output", r"\text{FFN output}")
     return t("output", "FFN output", ops.Linear(w.W_2, w.b_2, "W_2", "b_2"), a, sym=out)

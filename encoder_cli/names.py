@@ -89,6 +89,7 @@ MEANINGS = {
 # The last parts of parameter ids; the last three are the families' (ALBERT's and ELECTRA's projection, MPNet's bias).
 PARAMETERS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O", "W_1", "b_1", "W_2", "b_2", "gamma", "beta",
               "table", "W_P", "b_P", "relative_attention_bias")  # fmt: skip
+HEADS = ("mlm", "classifier")  # the scopes of a task checkpoint's heads (tasks.py)
 SUGGESTED_AMONG = 2000  # a did-you-mean compares the name with at most this many names
 LONGEST = 200  # a name or pattern; ids are under 60 characters (a longer glob costs fnmatch quadratic time)
 _HEAD_PART = re.compile(r"\.heads\.\d+\.")
@@ -314,8 +315,11 @@ def _fold(text: str) -> str:
 
 
 def _ends(step_id: str) -> list[str]:
-    """'layers.0.norm_1' -> ['norm_1', 'layers.0.norm_1']: the ends of an id that start with a name."""
+    """'layers.0.norm_1' -> ['norm_1', 'layers.0.norm_1']: the ends of an id that start with a name. A task
+    head's ids end nowhere short of the head (mlm.dense, classifier.dense): both heads have a dense, logits…"""
     parts = step_id.split(".")
+    if parts[0] in HEADS:
+        return [step_id]
     return [".".join(parts[k:]) for k in range(len(parts) - 1, -1, -1) if not parts[k].isdigit()]
 
 

@@ -45,7 +45,7 @@ class Cell(NamedTuple):
 
 
 class Worked(NamedTuple):
-    kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, mean, variance,
+    kind: str  # dot, sum, sine, cosine, lookup, table, zero, divide, softmax, masked, mean, variance,
     # layer_norm, relu, gelu, gelu_tanh, copy, bucket, norm, difference, tanh, sigmoid, angle, rotate, mask, product
     text: str  # the arithmetic, at the display precision: "Q[The] · K[cat] = (0.20 × 0.10) + (1.40 × 0.20)"
     terms: list[Any]  # the numbers it is made of (pairs for a dot product), full precision
@@ -115,6 +115,12 @@ def _subscript(name: str) -> str:
     r"""A weight's name in TeX: W_Q as it is, W_vocab as W_{\mathrm{vocab}} (W_vocab is W_v, then "ocab")."""
     symbol, _, sub = name.partition("_")
     return rf"{symbol}_{{\mathrm{{{sub}}}}}" if len(sub) > 1 else name
+
+
+def _col(c: Cell, k: int) -> str:
+    """Column k labelled as the worked cell's own column is (d4, f21): the inputs of a step whose columns are its
+    input's (Rotary, Half) are labelled alike."""
+    return c.col.rstrip("0123456789") + str(k)
 
 
 def _dot(c: Cell, names: str, a: Array, w: Array, bias: float | None = None) -> Worked:
@@ -710,7 +716,7 @@ class MaskedSoftmax(Softmax):
     def work(self, c: Cell, s: Array, mask: Array) -> Worked:  # type: ignore[override]
         inside = np.flatnonzero(mask[c.i] > 0)
         if mask[c.i, c.j] <= 0:
-            return Worked("softmax", f"{c.inputs[1]}[{c.row}, {c.col}] = 0: outside the window", [], 0.0)
+            return Worked("masked", f"{c.inputs[1]}[{c.row}, {c.col}] = 0: outside the window", [], 0.0)
         return super().work(c._replace(i=0, j=int(np.searchsorted(inside, c.j))), s[c.i][inside][None, :])
 
 
@@ -796,8 +802,9 @@ class Rotary(Op):
         other, sign, op = (j + half, -1.0, "−") if j < half else (j - half, 1.0, "+")
         a, b, co, si = float(q[c.i, j]), float(q[c.i, other]), float(cos[c.i, j]), float(sin[c.i, j])
         x, cs, sn = c.inputs
+        at, there = f"[{c.row}, {_col(c, j)}]", f"[{c.row}, {_col(c, other)}]"
         text = (
-            f"{x}[{c.row}, {j}] × {cs}[{c.row}, {j}] {op} {x}[{c.row}, {other}] × {sn}[{c.row}, {j}] = "
+            f"{x}{at} × {cs}{at} {op} {x}{there} × {sn}{at} = "
             f"{c.f(a)} × {_paren(c.f(co))} {op} {_paren(c.f(b))} × {_paren(c.f(si))}"
         )
         return Worked("rotate", text, [a, b, co, si], a * co + sign * b * si)
@@ -822,9 +829,8 @@ class WindowMask(Op):
     def work(self, c: Cell) -> Worked:
         distance = abs(c.i - c.j)
         inside = distance <= self.w
-        return Worked(
-            "mask", f"|{c.i} − {c.j}| = {distance} {'≤' if inside else '>'} {self.w}", [c.i, c.j], float(inside)
-        )
+        said = f"≤ {self.w}: inside the window" if inside else f"> {self.w}: outside the window"
+        return Worked("mask", f"|{c.i} − {c.j}| = {distance} {said}", [c.i, c.j], float(inside))
 
 
 class Concat(Op):
@@ -920,7 +926,11 @@ class ActivationOp(Op):
     kind = "activation"
     cols = "same"
     name: ClassVar[Activation]
-    sym: ClassVar[Sym]  # how the FFN's output formula writes it: relu(h)
+    function: ClassVar[Sym]  # how the formula after it writes it: relu, of its input: relu(h)
+
+    def of(self, h: Sym) -> Sym:
+        """Its result as the formula after it writes it: relu(h), gelu(input)."""
+        return Sym(f"{self.function.text}({h.text})", rf"{self.function.tex}({h.tex})")
 
     def work(self, c: Cell, h: Array) -> Worked:
         return self.worked(c.f, float(h[c.i, c.j]))
@@ -930,13 +940,13 @@ class ActivationOp(Op):
 
 class ReLU(ActivationOp):
     name = Activation.relu
-    sym = Sym("relu(h)", r"\mathrm{ReLU}(h)")
+    function = Sym("relu", r"\mathrm{ReLU}")
 
     def __call__(self, h: Array) -> Array:
         return np.maximum(h, 0.0)  # type: ignore[no-any-return]
 
     def formula(self, out: Sym | None, h: Sym) -> Sym:
-        return Sym("ReLU(h) = max(0, h)", r"\mathrm{ReLU}(h) = \max(0, h)")
+        return Sym(f"ReLU({h.text}) = max(0, {h.text})", rf"\mathrm{{ReLU}}({h.tex}) = \max(0, {h.tex})")
 
     def worked(self, f: Callable[[float], str], h: float) -> Worked:
         return Worked("relu", f"max(0, {f(h)})", [h], max(0.0, h))
@@ -950,16 +960,17 @@ class GELU(ActivationOp):
     """
 
     name = Activation.gelu
-    sym = Sym("gelu(h)", r"\mathrm{GELU}(h)")
+    function = Sym("gelu", r"\mathrm{GELU}")
 
     def __call__(self, h: Array) -> Array:
         z = -h / math.sqrt(2.0)  # math.erfc on each number (numpy has none), over a list: faster than frompyfunc
         return 0.5 * h * np.fromiter(map(math.erfc, z.ravel().tolist()), np.float64, z.size).reshape(z.shape)
 
     def formula(self, out: Sym | None, h: Sym) -> Sym:
+        x, t = h
         return Sym(
-            "GELU(h) = h/2 · (1 + erf(h / √2))",
-            r"\mathrm{GELU}(h) = \frac{h}{2} \left(1 + \mathrm{erf}\left(h / \sqrt{2}\right)\right)",
+            f"GELU({x}) = {x}/2 · (1 + erf({x} / √2))",
+            rf"\mathrm{{GELU}}({t}) = \frac{{{t}}}{{2}} \left(1 + \mathrm{{erf}}\left({t} / \sqrt{{2}}\right)\right)",
         )
 
     def worked(self, f: Callable[[float], str], h: float) -> Worked:
@@ -975,7 +986,7 @@ class GELUTanh(ActivationOp):
     """
 
     name = Activation.gelu_tanh
-    sym = Sym("gelu_tanh(h)", r"\mathrm{GELU}(h)")
+    function = Sym("gelu_tanh", r"\mathrm{GELU}")
 
     def __call__(self, h: Array) -> Array:
         two_u = 2.0 * math.sqrt(2.0 / math.pi) * (h + 0.044715 * h**3)
@@ -983,10 +994,11 @@ class GELUTanh(ActivationOp):
         return h * np.where(two_u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
     def formula(self, out: Sym | None, h: Sym) -> Sym:
+        x, t = h
         return Sym(
-            "GELU(h) ≈ h/2 · (1 + tanh(√(2/π) · (h + 0.044715 h³)))",
-            r"\mathrm{GELU}(h) \approx \frac{h}{2} "
-            r"\left(1 + \tanh\left(\sqrt{2/\pi}\,(h + 0.044715\,h^3)\right)\right)",
+            f"GELU({x}) ≈ {x}/2 · (1 + tanh(√(2/π) · ({x} + 0.044715 {x}³)))",
+            rf"\mathrm{{GELU}}({t}) \approx \frac{{{t}}}{{2}} "
+            rf"\left(1 + \tanh\left(\sqrt{{2/\pi}}\,({t} + 0.044715\,{t}^3)\right)\right)",
         )
 
     def worked(self, f: Callable[[float], str], h: float) -> Worked:
@@ -1019,7 +1031,7 @@ class Half(Op):
 
     def work(self, c: Cell, h: Array) -> Worked:
         k = c.j + (h.shape[1] // 2 if self.second else 0)
-        return Worked("copy", f"{c.inputs[0]}[{c.row}, {k}]", [], float(h[c.i, k]))
+        return Worked("copy", f"{c.inputs[0]}[{c.row}, {_col(c, k)}]", [], float(h[c.i, k]))
 
 
 class Product(Op):
@@ -1225,8 +1237,8 @@ class Pick(Op):
         return x[self.positions]
 
     def formula(self, out: Sym | None, x: Sym) -> Sym:
-        at = ", ".join(map(str, self.positions))
-        return _named(out, Sym(f"the output's rows {at}", rf"\text{{the output's rows {at}}}"))
+        at = f"row{'s' * (len(self.positions) > 1)} {', '.join(map(str, self.positions))}"
+        return _named(out, Sym(f"the output's {at}", rf"\text{{the output's {at}}}"))
 
     def work(self, c: Cell, x: Array) -> Worked:
         p = self.positions[c.i]

@@ -108,8 +108,9 @@ def masked_lm(t: Tape, head: MaskedLM, x: Var, positions: Sequence[int], eps: fl
     rows = t("rows", "Rows to predict", ops.Pick(positions), x, lhs=Sym("x_p", "x_p"))
     h = t("dense", "Masked-LM head: dense layer", ops.Linear(head.W, head.b, "W_T", "b_T"), rows, lhs=Sym("h", "h"))
     act = ops.ACTIVATIONS[head.activation]
-    a = t("activation", f"Masked-LM head: activation ({head.activation.value})", act, h, sym=act.sym)
-    y = layer_norm(t, "transform", a, head.norm, eps).called("transform", r"\mathrm{transform}")
+    a = t("activation", f"Masked-LM head: activation ({head.activation.value})", act, h, sym=act.of(h.sym))
+    y = layer_norm(t, "transform", "Masked-LM head: layer normalisation", a, head.norm, eps)
+    y = y.called("transform", r"\mathrm{transform}")
     tied = "the word embeddings, tied" if head.tied else "the decoder"
     logits = t("logits", f"Logits: each word's score ({tied})", ops.WordLogits(head.W_vocab, head.b_vocab, "W_vocab",
                "b_vocab"), y, cols=head.words(), sym=Sym("logits", r"\mathrm{logits}"))  # fmt: skip
@@ -128,7 +129,8 @@ def classify(t: Tape, head: Classifier, x: Var, eps: float) -> None:
     pooled = t("pooled", f"Pooled ({head.activation})", POOLING[head.activation], h,
                sym=Sym("pooled", r"\mathrm{pooled}"))  # fmt: skip
     if head.norm is not None:  # ModernBERT: LayerNorm(pooled)
-        pooled = layer_norm(t, "norm", pooled, head.norm, eps).called("pooled", r"\mathrm{pooled}")
+        pooled = layer_norm(t, "norm", "Classifier: layer normalisation", pooled, head.norm, eps)
+        pooled = pooled.called("norm", r"\mathrm{norm}")
     if head.problem is Problem.regression:
         t("logits", "Score (a regression: no softmax)", ops.Score(head.W_out, head.b_out, "W_out", "b_out"), pooled,
           cols=head.labels)  # fmt: skip

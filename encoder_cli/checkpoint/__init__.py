@@ -457,14 +457,18 @@ def _rotary(config: dict[str, Any], where: str, layers: int) -> tuple[tuple[floa
         )
     params = config.get("rope_parameters") or {}
     old = {"full_attention": config.get("global_rope_theta"), "sliding_attention": config.get("local_rope_theta")}
+    if scaling := config.get("rope_scaling"):  # older configs: {"rope_type": "yarn", ...} (or "type")
+        said = scaling.get("rope_type", scaling.get("type", scaling)) if isinstance(scaling, dict) else scaling
+        raise EncoderError(f"{where}: rope_scaling is {show(repr(said)[:40])}, not the default rotary embedding; "
+                           "this calculator reads default rotary positions: remove rope_scaling")  # fmt: skip
     thetas = {}
     for kind in ROPE_THETA:
         rope = (params.get(kind) or {}) if isinstance(params, dict) else None
         kind_of = rope.get("rope_type", "default") if isinstance(rope, dict) else rope
-        if kind_of != "default" or config.get("rope_scaling"):
+        if kind_of != "default":
             raise EncoderError(
-                f"{where}: the rotary embedding of the {kind} layers is not the default (rope_parameters "
-                f"{show(repr(kind_of)[:40])}, or rope_scaling); this calculator reads default rotary positions"
+                f"{where}: the rope_type of rope_parameters' {kind} is {show(repr(kind_of)[:40])}, not the "
+                "default rotary embedding; this calculator reads default rotary positions"
             )
         assert isinstance(rope, dict)
         theta: Any = rope.get("rope_theta", old[kind] if old[kind] is not None else ROPE_THETA[kind])

@@ -1,6 +1,7 @@
 """The LaTeX handout: a standalone article for pdflatex, with packages every TeX distribution
 has (amsmath, geometry, fontenc, lmodern). Matrices are summarised or split to fit the page
-(page.py); characters its fonts lack print as their code point, [U+4E2D]. No line breaks after
+(page.py); the characters beyond Latin that the tool writes (␣, Greek, ≤, ⊙, ᵀ…) are declared as
+LaTeX symbols (_SYMBOLS), any other its fonts lack prints as its code point, [U+4E2D]. No line breaks after
 a hyphen (\\exhyphenpenalty): in the worked arithmetic it is a minus sign, exp(-0.927)."""
 
 from __future__ import annotations
@@ -19,19 +20,22 @@ _TEXT = {  # text mode: LaTeX's special characters, and the symbols of the worke
     "'": r"\textquotesingle{}",  # straight, as typed: 'The', not a curly quote
     "`": r"\textasciigrave{}",
     "×": r"$\times$",
-    "−": r"$-$",
-    "√": r"$\surd$",
     "²": r"\textsuperscript{2}",
     "³": r"\textsuperscript{3}",
     "…": r"\dots{}",
-    "π": r"$\pi$",
     "±": r"$\pm$",
-    "⊙": r"$\odot$",
-    "ε": r"$\varepsilon$",
-    "δ": r"$\delta$",  # DeBERTa's relative positions
     "·": r"\textperiodcentered{}",
-    "␣": r"\textvisiblespace{}",  # a token's leading space (␣cat)
 }
+# The characters beyond Latin in the tool's titles, worked cells and labels, which Latin Modern lacks:
+# each declared (\DeclareUnicodeCharacter) as LaTeX that prints it, in text and in a label's \texttt alike.
+_MATH = {  # in math mode: Greek, relations, ᵀ and subscripts, a tick and a cross (check's verdicts)
+    "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "θ": r"\theta", "μ": r"\mu", "π": r"\pi",
+    "σ": r"\sigma", "φ": r"\phi", "Σ": r"\Sigma", "Φ": r"\Phi", "≤": r"\leq", "≥": r"\geq", "≈": r"\approx",
+    "⊙": r"\odot", "→": r"\rightarrow", "∞": r"\infty", "√": r"\surd", "‖": r"\Vert", "⌊": r"\lfloor",
+    "⌋": r"\rfloor", "⌈": r"\lceil", "⌉": r"\rceil", "⋯": r"\cdots", "⋮": r"\vdots", "⋱": r"\ddots", "ᵢ": r"_i",
+    "ⱼ": r"_j", "ₖ": r"_k", "₂": r"_2", "ᵀ": r"^{\mathsf{T}}", "−": r"-", "′": r"'", "✓": r"\surd", "✗": r"\times",
+}  # fmt: skip
+_SYMBOLS = {"␣": r"\textvisiblespace{}", **{c: rf"\ensuremath{{{m}}}" for c, m in _MATH.items()}}  # ␣: ␣cat
 _WORD = re.compile(r"(\s+)")
 _LONG_WORD = 40  # characters (at most 10 pt each) that fit a line; a longer word may break anywhere
 
@@ -89,8 +93,8 @@ def _glance(g: page.Glance) -> str:
 
 
 def width(label: str) -> int:
-    """A row label's width in digits, each character the fonts lack printed as [U+4E2D]. Past
-    trace.LABEL, where labels are cut, it stops counting: a 60,000-character token is measured
+    """A row label's width in digits, each character the fonts lack printed as [U+4E2D] (a symbol, ␣δ, as
+    one). Past trace.LABEL, where labels are cut, it stops counting: a 60,000-character token is measured
     once for each character cut off, and counted whole that is minutes."""
     total = 0
     for c in label:
@@ -102,12 +106,13 @@ def width(label: str) -> int:
 
 def _lacks(char: str) -> bool:
     """Whether pdflatex's fonts (T1, Latin Modern) lack a character: all beyond Latin (Greek,
-    CJK, emoji…) but the punctuation of U+2010–U+2027 (dashes, quotes, bullet, ellipsis)."""
-    return ord(char) >= 0x370 and not 0x2010 <= ord(char) <= 0x2027
+    CJK, emoji…) but the punctuation of U+2010–U+2027 (dashes, quotes, bullet, ellipsis) and the _SYMBOLS."""
+    return ord(char) >= 0x370 and not 0x2010 <= ord(char) <= 0x2027 and char not in _SYMBOLS
 
 
 def _unicode(body: str) -> str:
-    """Declarations for the characters beyond Latin (Greek, CJK, emoji…) that pdflatex's fonts lack."""
-    missing = sorted(set(filter(_lacks, body)))
-    code = [f"{ord(c):04X}" for c in missing]
-    return "".join(rf"\DeclareUnicodeCharacter{{{u}}}{{\texttt{{[U+{u}]}}\allowbreak}}" + "\n" for u in code)
+    """Declarations for the characters beyond Latin (Greek, CJK, emoji…) that pdflatex's fonts lack: a symbol
+    for those the tool writes, the code point for the rest."""
+    declared = [(c, _SYMBOLS[c]) for c in sorted(set(body) & _SYMBOLS.keys())]
+    declared += [(c, rf"\texttt{{[U+{ord(c):04X}]}}\allowbreak") for c in sorted(set(filter(_lacks, body)))]
+    return "".join(rf"\DeclareUnicodeCharacter{{{ord(c):04X}}}{{{latex}}}" + "\n" for c, latex in declared)

@@ -19,6 +19,8 @@ from encoder_cli.ops import Cell
 from encoder_cli.render.fmt import number
 from encoder_cli.trace import Step, Trace, columns, labels
 
+SAID = ("given", "mask", "masked")  # kinds whose text says why the value is what it is, not arithmetic that ends in it
+
 
 @dataclass(frozen=True)
 class Work:
@@ -52,7 +54,8 @@ def cell(trace: Trace, step: Step, i: int, j: int, precision: int, inputs: Seque
     value = number(worked.result, precision)
     one_row = step.id not in trace.by_id and len(step.rows) == 1  # a parameter such as b_1: b_1[f0]
     name = f"{names.name(trace, step.id)}[{col if one_row else f'{row}, {col}'}]"
-    text = f"{name} = {value} ({worked.text})" if worked.kind == "given" else f"{name} = {worked.text} = {value}"
+    said = worked.kind in SAID  # the value, then why: mask[cat, mat] = 0.000 (|2 − 6| = 4 > 3: outside the window)
+    text = f"{name} = {value} ({worked.text})" if said else f"{name} = {worked.text} = {value}"
     return Work(step.id, i, j, worked.kind, text, worked.terms, float(worked.result))
 
 

@@ -159,3 +159,91 @@ def test_the_readme_shows_what_modernbert_base_s_header_says(tiny) -> None:
     out = run("explain", SENTENCE, "--model", str(folder), "-s", "output").stdout  # COLUMNS 100
     header = "\n".join(line.rstrip() for line in out[: out.index("Output")].splitlines())
     assert f"\n{block[1]}" in header
+
+
+def _json(folder: Path, sentence: str = SENTENCE, *more: str) -> dict[str, dict]:
+    doc = json.loads(run("explain", sentence, "--model", str(folder), "-f", "json", "--show-work", *more).stdout)
+    return {s["id"]: s for s in doc["steps"]}
+
+
+@pytest.mark.parametrize("family", ["modernbert", "deberta-v2"])
+def test_titles_name_which_norm_and_hold_one_aside_at_most(tiny, family: str) -> None:
+    """Each LayerNorm says which it is; a title has at most one parenthetical besides its head's, and does not repeat
+    its formula; the seed's stage 2 (positional encoding) holds position steps only, never the embeddings' norm."""
+    steps = _json(tiny(family))
+    titles = {i: s["title"] for i, s in steps.items()}
+    for title in titles.values():
+        assert re.sub(r" \(head \d+\)$", "", title).count(" (") <= 1, title
+    stages = {s.id: s.stage for s in encoder_cli.explain(SENTENCE, model=str(tiny(family))).trace.steps}
+    assert titles["input_norm"] == "Embeddings, layer-normalised" and stages["input_norm"] == 1
+    assert {i for i, stage in stages.items() if stage == 2} <= {i for i in steps if i.startswith("relative_")}
+    if family == "modernbert":  # pre-norm, a final norm, no norm_1 in layer 0
+        assert titles["layers.1.norm_1"] == "Layer normalisation before attention"
+        assert titles["layers.1.norm_2"] == "Layer normalisation before the FFN"
+        assert titles["final_norm"] == "Final layer normalisation"
+        theta = json.loads((tiny(family) / "config.json").read_text())["rope_parameters"]["full_attention"]
+        assert f"θ = {theta['rope_theta']:g}" in steps["layers.0.attention.angles"]["formula"]
+        assert "θ" not in titles["layers.0.attention.angles"]
+    else:  # post-norm: the seed's Add & Norm
+        assert titles["layers.1.norm_1"] == "Layer normalisation"
+        assert titles["relative_embeddings"] == "Relative embeddings, layer-normalised"
+        scaled = steps["layers.1.attention.heads.0.scaled"]  # the title sums what the formula sums
+        assert scaled["title"].startswith("Scaled scores, c2c + c2p + p2c over √(d_k × 3)")
+        assert scaled["formula"].startswith("(c2c + c2p + p2c) / √(d_k × 3)")
+
+
+def test_formulas_name_the_steps_they_read(tiny) -> None:
+    """A formula's symbols are its inputs': GeGLU's activation is of `input` (not the hidden layer h), its product
+    is named `a` before the FFN output reads it; DeBERTa's position keys read `relative_embeddings`; ModernBERT's
+    classifier logits read its LayerNorm; the masked-LM head's one row is a row."""
+    modern, deberta = _json(tiny("modernbert")), _json(tiny("deberta-v2"))
+    assert modern["layers.1.ffn.activation"]["inputs"] == ["layers.1.ffn.input"]
+    assert modern["layers.1.ffn.activation"]["formula"] == "GELU(input) = input/2 · (1 + erf(input / √2))"
+    assert modern["layers.1.ffn.product"]["formula"] == "a = gelu(input) ⊙ gate"
+    assert modern["layers.1.ffn.output"]["formula"] == "a W_2"
+    assert modern["layers.1.attention.heads.0.Q.rotated"]["formula"].startswith("Q_rot = Q ⊙ cos")
+    assert modern["layers.1.attention.heads.0.scores"]["formula"] == "Q_rot K_rotᵀ"
+    k_r = deberta["layers.1.attention.heads.0.K_r"]
+    assert k_r["inputs"] == ["relative_embeddings"] and k_r["formula"].startswith("K_r = relative_embeddings W_K")
+    labels = {0: "no", 1: "yes"}
+    classifier = _json(tiny("modernbert", classifier=True, id2label=labels))
+    assert classifier["classifier.logits"]["inputs"] == ["classifier.norm"]
+    assert classifier["classifier.logits"]["formula"].startswith("norm W_out")
+    folder = tiny("modernbert", masked_lm=True)
+    tokens = json.loads(run("explain", "The cat [MASK]", "--model", str(folder), "-f", "json").stdout)["tokens"]
+    rows = _json(folder, "The cat [MASK]")["mlm.rows"]
+    assert rows["formula"] == f"x_p = the output's row {tokens.index('[MASK]')}"
+
+
+def test_a_head_s_cells_are_named_with_the_head(tiny) -> None:
+    """mlm.dense and classifier.dense, as the docs name them: never a bare `dense` or `logits`."""
+    labels = {0: "no", 1: "yes"}
+    for folder, head in ((tiny("modernbert", classifier=True, id2label=labels), "classifier"),
+                         (tiny("modernbert", masked_lm=True), "mlm")):  # fmt: skip
+        steps = _json(folder, "The cat [MASK]")
+        heads = [s for i, s in steps.items() if i.startswith(f"{head}.")]
+        assert len(heads) >= 6
+        for step in heads:
+            assert step["work"]["text"].startswith(f"{step['id']}["), step["work"]["text"]
+
+
+def test_worked_cells_label_columns_as_the_tables_do(tiny) -> None:
+    """A rotation's pair and a GeGLU half's column are named by their columns' labels (d5, f21), each a column of
+    the step it names; the window's mask and a weight outside it say why they are 0, with no false chain of =."""
+    folder = tiny("modernbert")
+    _, local, window = layer_kinds(folder)
+    sentence = "The cat sat on the mat"  # [CLS] The ␣cat ␣sat ␣on ␣the ␣mat [SEP]: ␣cat is 2, ␣mat 6
+    steps = _json(folder, sentence)
+    p = f"layers.{local[0]}."
+    lines = run("explain", sentence, "--model", str(folder), "-c", f"{p}attention.heads.0.Q.rotated[␣cat,d1]",
+                "-c", f"{p}ffn.gate[␣cat,f2]", "-c", f"{p}attention.mask[␣cat,␣mat]",
+                "-c", f"{p}attention.heads.0.weights[␣cat,␣mat]").stdout.splitlines()  # fmt: skip
+    d_k, d_ff = len(steps[f"{p}attention.heads.0.Q"]["cols"]), len(steps[f"{p}ffn.gate"]["cols"])
+    assert f"Q[␣cat, d1] × cos[␣cat, d1] − Q[␣cat, d{1 + d_k // 2}] × sin[␣cat, d1]" in lines[0]
+    assert f" = hidden[␣cat, f{2 + d_ff}] = " in lines[1] and f"f{2 + d_ff}" in steps[f"{p}ffn.hidden"]["cols"]
+    assert window < 6 - 2  # ␣mat is outside ␣cat's window
+    assert lines[2] == f"{p}attention.mask[␣cat, ␣mat] = 0.000 (|2 − 6| = 4 > {window}: outside the window)"
+    assert lines[3] == f"{p}attention.heads.0.weights[␣cat, ␣mat] = 0.000 (mask[␣cat, ␣mat] = 0: outside the window)"
+    doc = json.loads(run("explain", sentence, "--model", str(folder), "-f", "json",
+                         "-c", f"{p}attention.heads.0.weights[␣cat,␣mat]").stdout)  # fmt: skip
+    assert [(c["kind"], c["terms"], c["result"]) for c in doc["cells"]] == [("masked", [], 0.0)]

@@ -106,7 +106,7 @@ def test_a_cell_of_the_logits_is_worked_out(folder):
     assert r.exit_code == 0, r.stderr
     ours = encoder_cli.explain(SENTENCE, model=model)
     j = ours.trace.by_id["mlm.logits"].cols.index("the")
-    assert r.stdout.startswith("logits[[MASK] (3), the] = transform[[MASK] (3)] · W_vocab[:, ")
+    assert r.stdout.startswith("mlm.logits[[MASK] (3), the] = transform[[MASK] (3)] · W_vocab[:, ")
     assert r.stdout.rstrip().endswith(f" = {ours['mlm.logits'][0, j]:.6f}")
 
 

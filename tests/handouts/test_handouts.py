@@ -396,3 +396,25 @@ def test_the_readme_shows_the_html_handout_and_the_terminal_view() -> None:
     readme = (ROOT / "README.md").read_text()
     for picture, magic in (("docs/handout.png", b"\x89PNG\r\n\x1a\n"), ("docs/terminal.svg", b"<svg")):
         assert f"]({picture})" in readme and (ROOT / picture).read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("family", ["modernbert", "deberta-v2"])
+def test_a_checkpoints_latex_prints_every_symbol_and_token(family: str, tiny: Any, tmp_path: Path) -> None:
+    """ModernBERT's and DeBERTa's steps (rotary θ, the window's ≤, δ, Q Kᵀ, ␣cat) print in Latin Modern, none
+    as a code point; a token with a leading space (␣cat) heads its column whole, as it heads its row."""
+    sentence, model = "The cat sat on the mat", str(tiny(family))
+    args = ("--model", model, "--layer", "1", "--head", "0", "--show-work")
+    doc = run("explain", sentence, *args, "-f", "latex").stdout
+    text = pdf_text(pdflatex(doc, tmp_path))
+    assert "[U+" not in text and "␣cat" in text
+    steps = {s["id"]: s for s in json.loads(run("explain", sentence, *args, "-f", "json").stdout)["steps"]}
+    square = {
+        step: blocks for step, blocks in tex_blocks(doc, "latex").items() if steps[step]["cols"] == steps[step]["rows"]
+    }
+    assert "layers.1.attention.heads.0.weights" in square  # and ModernBERT's mask
+    for step, blocks in square.items():
+        assert {c for _, cols, _ in blocks for c in cols} - {"⋯"} <= set(steps[step]["rows"]), step  # whole tokens
+    position, text = 0, plain(text).replace("ᵀ", "T")
+    for step in steps.values():  # in order, with its title and its worked first cell, as written
+        position = text.index(step["id"], position)
+        assert plain(step["title"]).replace("ᵀ", "T") in text and plain(step["work"]["text"]) in text, step["id"]

@@ -153,6 +153,21 @@ def test_modernbert_configurations_it_does_not_read_are_refused(copy, key: str, 
 
 
 @pytest.mark.parametrize(
+    ("changes", "named"),
+    [({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "rope_scaling is 'yarn'"),
+     ({"rope_scaling": {"type": "dynamic", "factor": 2.0}}, "rope_scaling is 'dynamic'"),
+     ({"rope_parameters": {"sliding_attention": {"rope_type": "linear", "rope_theta": 10.0}}},
+      "rope_type of rope_parameters' sliding_attention is 'linear'")],
+)  # fmt: skip
+def test_a_rotary_embedding_other_than_the_default_is_named(copy, changes: dict, named: str) -> None:
+    """The refusal quotes the rope_type that is not the default (old configs' rope_scaling too), not 'default'."""
+    folder = copy("modernbert")
+    config(folder, **changes)
+    message = fails(folder)
+    assert named in message and "'default'" not in message, message
+
+
+@pytest.mark.parametrize(
     ("changes", "key"),
     [({"conv_kernel_size": 3}, "conv_kernel_size"), ({"attention_head_size": 16}, "attention_head_size"),
      ({"embedding_size": 16}, "embedding_size"), ({"relative_attention": False}, "relative_attention"),

@@ -42,14 +42,16 @@ def test_rotary_cells(n: int, half: int, theta: float, data: st.DataObject) -> N
 
 
 def test_rotary_cell_names_its_pair() -> None:
-    """rotate_half pairs column 1 with column 1 + d_k/2 = 3, not with its neighbour."""
+    """rotate_half pairs column 1 with column 1 + d_k/2 = 3, not with its neighbour; each named as the columns are."""
     q = np.arange(12.0).reshape(3, 4)
     angles = ops.RopeAngles(3, 4, 100.0)()
     assert angles[2, 1] == 2 * 100.0 ** (-2 / 4)  # 0.2
     cos, sin = ops.Trig(sine=False)(angles), ops.Trig(sine=True)(angles)
     cell = ops.Cell(2, 1, lambda v: f"{v:.3f}", ["Q", "cos", "sin"], "cat", "d1")
     worked = ops.Rotary().work(cell, q, cos, sin)
-    assert worked.text.startswith("Q[cat, 1] × cos[cat, 1] − Q[cat, 3] × sin[cat, 1] = 9.000 × 0.980 − 11.000 × 0.199")
+    assert worked.text.startswith(
+        "Q[cat, d1] × cos[cat, d1] − Q[cat, d3] × sin[cat, d1] = 9.000 × 0.980 − 11.000 × 0.199"
+    )
     assert math.isclose(worked.result, 9.0 * math.cos(0.2) - 11.0 * math.sin(0.2), rel_tol=1e-15)
     assert (
         ops.Trig(sine=False).work(cell._replace(j=3, inputs=["angles"]), angles).text
