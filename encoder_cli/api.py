@@ -264,12 +264,14 @@ class Explanation:
 
     def save(self, path: str | Path) -> None:
         """Exactly the file `encoder explain --format safetensors` writes: every step as a float64
-        tensor named by its id. Never replaces a file the run read."""
+        tensor named by its id; or, for a path ending in .xlsx, the workbook `--format xlsx` writes.
+        Never replaces a file the run read."""
         from encoder_cli.render import views
 
         target = Path(_path(path, "path", "a file's path (str or pathlib.Path)"))
+        binary = [name for name, view in views.VIEWS.items() if not view.terminal and view.suffix == target.suffix]
         with output.writing(target, self.inputs) as out:
-            views.write("safetensors", views.Job(self.trace, self.trace.steps, 3), out)
+            views.write(binary[0] if binary else "safetensors", views.Job(self.trace, self.trace.steps, 3), out)
 
     def _repr_html_(self) -> str:
         """What Jupyter shows: the HTML view as a fragment, its styles scoped to it, summarised."""

@@ -408,3 +408,18 @@ def test_inputs_are_written_exactly(tmp_path: Path) -> None:
     rows = {tuple(v) for v in g.data["embeddings"].values()}
     assert {tuple(row) for row in table.tolist()} <= rows and len(table) > 1
     assert any(len(repr(v)) > 18 for row in table.tolist() for v in row)  # numbers that need 17 digits
+
+
+def test_save_writes_a_workbook_for_a_path_ending_in_xlsx(tmp_path: Path) -> None:
+    """The API's save: a .xlsx path gets the workbook -f xlsx writes (every step a defined name holding its
+    values); any other, the safetensors trace, as the contract says."""
+    import encoder_cli
+
+    t = encoder_cli.explain()
+    t.save(tmp_path / "lesson.xlsx")
+    t.save(tmp_path / "trace.bin")
+    held = blocks(tmp_path / "lesson.xlsx")
+    for step in t.steps:
+        assert np.abs(held[step.id].astype(np.float64) - step.values).max() <= 1e-12, step.id
+    header = int.from_bytes((tmp_path / "trace.bin").read_bytes()[:8], "little")
+    assert json.loads((tmp_path / "trace.bin").read_bytes()[8 : 8 + header])["output"]["dtype"] == "F64"
