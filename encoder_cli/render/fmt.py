@@ -86,7 +86,8 @@ def shown(count: int, room: int, keep: Collection[int] = ()) -> list[int | None]
     edge = max(1, (room - 1) // 2)
     while True:
         picked = {*range(edge), *range(count - edge, count), *keep}
-        picked |= {k for k in range(count) if k - 1 in picked and k + 1 in picked}  # "…" for one saves nothing
+        ends = {-1, count}  # "…" for one index saves nothing: show it
+        picked |= {k for k in range(count) if {k - 1, k + 1} <= picked | ends}
         line: list[int | None] = []
         for k in range(count):  # None (…) for each run of indices left out
             if k in picked or not line or line[-1] is not None:

@@ -12,6 +12,7 @@ import pytest
 import encoder_cli
 from encoder_cli import grading, worksheet
 from encoder_cli.errors import EncoderError
+from encoder_cli.render import fmt
 from encoder_cli.trace import Mark, MarkKind
 from tests.conftest import FIXTURES
 
@@ -197,3 +198,22 @@ def test_a_weight_outside_the_window_is_no_blank_and_a_mask_takes_none(tiny) -> 
                            ("layers.1.attention.mask[␣cat,␣mat]", "only 0s and 1s")):  # fmt: skip
         with pytest.raises(EncoderError, match=message):
             worksheet.make(trace, [blank])
+
+
+@pytest.mark.parametrize("room", [2, 5, 14])
+def test_a_summary_keeps_the_indices_it_is_given(room: int) -> None:
+    """fmt.shown: without keep, the first and last around at most one None; with keep, every
+    kept index, each run left out one None (never for a single index), in the room while the kept
+    ones leave space for one first and one last, and past it only when they alone fill it."""
+    for count in (room + 1, 38):
+        plain = fmt.shown(count, room)
+        assert plain.count(None) <= 1 and plain[0] == 0 and plain[-1] == count - 1 and len(plain) <= max(room, 3)
+        for keep in ({min(10, count - 1)}, {1, 2}, {count - 2}, set(range(0, count, 3))):
+            line = fmt.shown(count, room, keep)
+            indices = [k for k in line if k is not None]
+            assert keep <= set(indices) and indices == sorted(indices), (count, keep, line)
+            gaps = [b - a for a, b in zip([-1, *indices], [*indices, count], strict=True) if b - a > 1]
+            assert line.count(None) == len(gaps) and 2 not in gaps, line  # one … a run, never for one index
+            assert "None, None" not in repr(line)
+            if len(keep) + 2 * len(gaps) + 2 <= room:
+                assert len(line) <= room, (count, keep, line)
