@@ -2,8 +2,10 @@
 
 STEP is any name names.py resolves to one step or parameter (an id, one of the seed's names
 such as `X'` or `softmax`, or the end of exactly one id such as `Q`). Rows are token positions
-or tokens (`cat`); columns are indices or column labels (`d0`, `f3`, or a token for n x n
-steps). A parameter of one row (b_1, γ) takes its column alone: `b_1[f3]`.
+or tokens (`cat`, and for a checkpoint's `␣cat` also `Ġcat`); columns are indices or column
+labels (`d0`, `f3`, or a token for n x n steps, named as rows are). Rows that are relative
+positions are named by δ: `K_r[-7,d3]` or `K_r[δ=-7,d3]` (a number there is a δ, not a position).
+A parameter of one row (b_1, γ) takes its column alone: `b_1[f3]`.
 A token that holds brackets, a comma or quotes, or looks like a number, is quoted:
 `weights['[CLS]', ',']`, `X["0", d1]` (inside quotes it is always a name, never a position).
 Addresses are read in one pass, in time linear in their length.
@@ -42,14 +44,29 @@ def parse(trace: Trace, text: str, *, parameters: bool = True, suggest: bool = T
     cols = columns(step)
     if len(items) == 1 and step.id not in trace.by_id and len(step.rows) == 1:
         items = [_Item(step.rows[0], True), items[0]]  # b_1[f3], b_1[3]: a one-row parameter's column
-    rows = [list(step.rows)]
-    if list(step.rows) == trace.labels and trace.labels != trace.tokens:  # a checkpoint's tokens, shown readably:
-        rows += [trace.tokens, [label.removeprefix("␣") for label in trace.labels]]  # also Ġcat, and cat for ␣cat
-    row = _index(text, items[0] if items else None, labels(step.rows), rows, "row")
-    col = _index(text, items[1] if len(items) > 1 else None, cols, [list(step.cols)], "column")
+    by_delta = _relative(step.rows)  # relative positions: a number is a δ, not a position
+    row = _index(text, items[0] if items else None, labels(step.rows), _names(trace, step.rows), "row", by_delta)
+    col = _index(text, items[1] if len(items) > 1 else None, cols, _names(trace, step.cols), "column")
     if row is not None and col is None and len(cols) == 1:
         col = 0  # a per-token statistic (mean, variance): the row is the cell
     return Address(step, row, col)
+
+
+def _names(trace: Trace, shown: tuple[str, ...]) -> list[list[str]]:
+    """What rows (columns) with these labels may be called: the labels; where they are a checkpoint's
+    tokens shown readably, also the tokens (Ġcat) and the words (cat for ␣cat); where they are relative
+    positions (δ=-7), also the δ alone (-7)."""
+    names = [list(shown)]
+    if list(shown) == trace.labels and trace.labels != trace.tokens:
+        names += [trace.tokens, [label.removeprefix("␣") for label in trace.labels]]
+    if _relative(shown):
+        names.append([label.removeprefix("δ=") for label in shown])
+    return names
+
+
+def _relative(shown: tuple[str, ...]) -> bool:
+    """Whether these rows are relative positions, labelled δ=-7 … (DeBERTa's K_r, Q_r)."""
+    return all(label.startswith("δ=") for label in shown)
 
 
 def _split(text: str) -> tuple[str, list[_Item]]:
@@ -99,12 +116,14 @@ def cell(trace: Trace, text: str) -> tuple[Step, int, int]:
     return where.step, where.row, where.col
 
 
-def _index(text: str, written: _Item | None, shown: list[str], names: list[list[str]], axis: str) -> int | None:
-    """An index from a position (ASCII digits, unquoted), a label as shown, or a name (token or column
-    label; the first of the lists of names in which it is found)."""
+def _index(
+    text: str, written: _Item | None, shown: list[str], names: list[list[str]], axis: str, by_name: bool = False
+) -> int | None:
+    """An index from a position (ASCII digits, unquoted; unless by_name), a label as shown, or a name
+    (token or column label; the first of the lists of names in which it is found)."""
     if written is None:
         return None
-    if not written.quoted and written.text.isascii() and written.text.isdigit():
+    if not by_name and not written.quoted and written.text.isascii() and written.text.isdigit():
         index = int(written.text[:7])  # (a longer number is out of range whatever it says)
         if len(written.text) > 6 or index >= len(shown):
             raise EncoderError(

@@ -159,6 +159,10 @@ ModelOption = Annotated[
 Precision = Annotated[
     int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown (JSON always has full precision).")
 ]
+Full = Annotated[
+    bool,
+    typer.Option("--full", help="Show every row and column, however large (handouts split wide matrices into parts)."),
+]
 NoColor = Annotated[
     bool,
     typer.Option(
@@ -251,12 +255,7 @@ def explain(
     ] = None,
     show_work: Annotated[bool, typer.Option("--show-work", help="Under every table, work out its first cell.")] = False,
     precision: Precision = 3,
-    full: Annotated[
-        bool,
-        typer.Option(
-            "--full", help="Show every row and column, however large (handouts split wide matrices into parts)."
-        ),
-    ] = False,
+    full: Full = False,
     overview: Annotated[
         bool,
         typer.Option(
@@ -495,6 +494,7 @@ def worksheet(
     precision: Annotated[
         int, typer.Option("--precision", "-p", min=0, max=15, help="Decimals shown in the sheet and the key.")
     ] = 3,
+    full: Full = False,
     no_color: NoColor = False,
 ) -> None:
     """Print an exercise: the run with blanks to fill in, and nothing that gives them away.
@@ -503,7 +503,9 @@ def worksheet(
     blank becomes a blank too (stderr says so); any other cell that depends on a blank is left
     out. Each blank step shows the parameter columns its blanks use. A step that passes its
     input through unchanged (one head's concat, an attention output without W_O) is marked
-    "same as" the blank it copies, not blanked again. --layer, --head and --step keep fewer
+    "same as" the blank it copies, not blanked again, and so is any cell that holds a blank's
+    number by construction (cos d5 is cos d1). Blanks, and what they are worked from, are never
+    summarised away. --layer, --head and --step keep fewer
     steps, as in explain; the steps with blanks, and the steps they are worked from, stay.
     """
     import shlex
@@ -538,7 +540,9 @@ def worksheet(
         title = f"{'Answer key' if key else 'Worksheet'}: {page.TITLE}"
         asks = [] if decimals is None else [("Answers", sheets.ask(decimals))]
         made = [*_made_from(weights, model), ("decimals", "" if decimals is None else str(decimals))]
-        job = views.Job(result, steps, precision, marks=marks, title=title, asks=asks, no_color=no_color, about=made)
+        job = views.Job(
+            result, steps, precision, full, marks=marks, title=title, asks=asks, no_color=no_color, about=made
+        )
         with writing(output, [*inputs, *([str(answers_template)] if answers_template else [])]) as out:
             views.write(format, job, out)
     except EncoderError as e:

@@ -705,7 +705,8 @@ class MaskedSoftmax(Softmax):
     """softmax over the window only: a masked-out score (mask 0) weighs 0 (transformers adds −∞ to it)."""
 
     def __call__(self, s: Array, mask: Array) -> Array:  # type: ignore[override]
-        return softmax(np.where(mask > 0, s, -np.inf))
+        # 0 outside the window whatever s holds (a NaN, in a worksheet, reaches only the window's weights)
+        return np.where(mask > 0, softmax(np.where(mask > 0, s, -np.inf)), 0.0)
 
     def formula(self, out: Sym | None, s: Sym, mask: Sym) -> Sym:  # type: ignore[override]
         return Sym(

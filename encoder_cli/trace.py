@@ -114,7 +114,8 @@ class MarkKind(Enum):
     blank = "blank"  # a box to fill in, numbered
     key = "key"  # the blank filled in: the teacher's key
     out = "out"  # left out: it depends on a blank and no blank needs it
-    same = "same"  # a pass-through's copy of a blank: "=[n]"
+    same = "same"  # a copy of a blank (a pass-through's, or a cell that holds its number): "=[n]"
+    given = "given"  # a number a blank is worked from: shown as it is, and never summarised away
 
     @property
     def boxed(self) -> bool:

@@ -12,11 +12,18 @@ step also prints the parameters its blanks use (the columns of W_Q, b_Q, γ, β�
 A step that passes its one input through unchanged (one head's concat, an attention output with
 no W_O, the encoder's output) holds the same numbers as the step it copies: a blank there is the
 blank of that step, worked out once, and the copies mark it "same as" rather than count it again.
+So does any other cell that holds a blank's number by construction, which would give it away:
+- in the blank's step, a cell equal to it bit for bit and worked from the same numbers (cos d5 is
+  cos d1: rotate_half's pair shares its angle; c2p[cat, [SEP]] reads the same δ row as c2p[cat, mat]);
+- a step equal to the blank's bit for bit, the same op (a later layer's cos table, of the same θ).
+Such a copy is shown "=[n]" and stands for blank n: what is worked from it is left out too.
+A cell that depends on none of its step's inputs (a weight outside the window: 0 whatever the
+scores) is no blank, and a step of only 0s and 1s (a mask) takes none: each cell gives the others away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -25,7 +32,8 @@ from encoder_cli import address, names
 from encoder_cli.errors import EncoderError, printable
 from encoder_cli.trace import Mark, MarkKind, Step, Trace, plural
 
-SHOWN, BLANK, LEFT_OUT, SAME = 0, 1, 2, 3  # SAME: a pass-through of a blank, "same as" it
+SHOWN, BLANK, LEFT_OUT, SAME = 0, 1, 2, 3  # SAME: a copy of a blank, "same as" it
+Cell = tuple[str, int, int]  # a step's id, a row, a column
 
 
 @dataclass(frozen=True)
@@ -35,11 +43,14 @@ class Sheet:
     added: list[str] = field(default_factory=list)  # the blanks the sheet added, and why
     given_away: list[str] = field(default_factory=list)  # blanks that the rest of their row gives away
     same: dict[str, str] = field(default_factory=dict)  # a pass-through step's id -> the step it copies
+    copies: dict[Cell, Cell] = field(default_factory=dict)  # a SAME cell -> the blank whose number it holds
+    needed: set[Cell] = field(default_factory=set)  # the cells the blanks are worked from
+    copied: list[str] = field(default_factory=list)  # the steps with cells that would give a blank away
 
     @property
     def notes(self) -> list[str]:
         """What a teacher should know of the sheet."""
-        return [*self.added, *self.given_away]
+        return [*self.added, *self.given_away, *self.copied]
 
     @property
     def steps(self) -> list[Step]:
@@ -79,15 +90,18 @@ def view(
             title = f"{name}: the columns the blanks use"
             steps.append(replace(s, id=f"{s.id}.{name}", title=title, formula=name, tex=name, value=np.atleast_2d(p),
                                  rows=rows, cols=_columns(s, used), inputs=()))  # fmt: skip
+            n, m = steps[-1].value.shape  # every row and column of it is used: a mark in each keeps them all
+            marks[steps[-1].id] = {cell: Mark(MarkKind.given) for cell in [*((i, 0) for i in range(n)),
+                                                                         *((0, j) for j in range(m))]}  # fmt: skip
         cells = sheet.cells[s.id]
-        marked = {(int(i), int(j)): Mark(MarkKind.out) for i, j in np.argwhere(cells == LEFT_OUT)}
+        marked = {(i, j): Mark(MarkKind.given) for t, i, j in sheet.needed if t == s.id and cells[i, j] == SHOWN}
+        marked |= {(int(i), int(j)): Mark(MarkKind.out) for i, j in np.argwhere(cells == LEFT_OUT)}
         for i, j in np.argwhere(cells == BLANK):
             marked[(int(i), int(j))] = Mark(MarkKind.key if key else MarkKind.blank, numbers[(s.id, int(i), int(j))])
-        if (cells == SAME).any():  # the same numbers as a blank step's: its blanks' numbers, "=[9]"
-            source = sheet.trace.by_id[sheet.same[s.id]]
-            s = replace(s, title=f"{s.title}: the same numbers as {source.title}")
-            for i, j in [] if key else np.argwhere(cells == SAME):
-                marked[(int(i), int(j))] = Mark(MarkKind.same, numbers[(source.id, int(i), int(j))])
+        if s.id in sheet.same and (cells == SAME).any():  # the same numbers as a blank step's
+            s = replace(s, title=f"{s.title}: the same numbers as {sheet.trace.by_id[sheet.same[s.id]].title}")
+        for i, j in [] if key else np.argwhere(cells == SAME):  # a blank's number: "=[9]"
+            marked[(int(i), int(j))] = Mark(MarkKind.same, numbers[sheet.copies[(s.id, int(i), int(j))]])
         steps.append(s)
         marks[s.id] = marked
     return steps, marks
@@ -112,23 +126,45 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
                 f"{text!r}: {step.id} is looked up from the printed parameters; nothing to work out there",
                 argument="blank",
             )
-        rows = slice(None) if where.row is None else where.row
-        cols = slice(None) if where.col is None else where.col
-        cells[step.id][rows, cols] = BLANK
+        if np.isin(step.value, (0.0, 1.0)).all():
+            raise EncoderError(
+                f"{text!r}: {step.id} holds only 0s and 1s, so each of its cells gives the others away; "
+                "blank a step that is worked out from numbers",
+                argument="blank",
+            )
+        asked = np.zeros(step.value.shape, dtype=bool)
+        asked[slice(None) if where.row is None else where.row, slice(None) if where.col is None else where.col] = True
+        asked &= _reached(trace, step)  # a cell no input reaches (a weight outside the window) is no blank
+        if not asked.any():
+            raise EncoderError(
+                f"{text!r}: no input of {step.id} changes it (a weight outside the window is 0 whatever the "
+                "scores); nothing to work out: blank a cell worked out from its inputs",
+                argument="blank",
+            )
+        cells[step.id][asked] = BLANK
     added: list[tuple[Step, int, int]] = []
-    while True:  # close: a cell a blank needs that depends on a blank is a blank too
+    copies: dict[Cell, Cell] = {}
+    while True:  # close: a copy of a blank stands for it; a cell a blank needs that depends on a blank is a blank too
+        more_copies = _copies(trace, cells, copies)
+        for t, i, j in more_copies:
+            cells[t][i, j] = SAME
+        copies |= more_copies
         tainted = _depends_on_blanks(trace, cells)
-        more = [(s, i, j) for s, i, j in _needed(trace, cells) if tainted[s.id][i, j] and cells[s.id][i, j] == SHOWN]
-        if not more:
+        needed = _needed(trace, cells)
+        more = [(s, i, j) for s, i, j in needed if tainted[s.id][i, j] and cells[s.id][i, j] == SHOWN]
+        if not more and not more_copies:
             break
         for s, i, j in more:
             cells[s.id][i, j] = BLANK
         added += more
+    found = list(copies)  # (the pass-throughs' copies join below)
     given_away: list[str] = []
     for s in trace.steps:  # left out: what depends on a blank but is no blank
-        cells[s.id][(tainted[s.id]) & (cells[s.id] != BLANK)] = LEFT_OUT
+        cells[s.id][tainted[s.id] & (cells[s.id] == SHOWN)] = LEFT_OUT
         if s.id in same:  # a copy of a blank is no blank of its own: "same as" it
-            cells[s.id][cells[same[s.id]] == BLANK] = SAME
+            for i, j in map(tuple, np.argwhere(np.isin(cells[same[s.id]], (BLANK, SAME))).tolist()):
+                cells[s.id][i, j] = SAME
+                copies[(s.id, i, j)] = copies.get((same[s.id], i, j), (same[s.id], i, j))
         if s.op.kind == "softmax":
             for r in np.flatnonzero((cells[s.id] == BLANK).sum(axis=1) == 1):
                 if (cells[s.id][r] == SHOWN).all(where=cells[s.id][r] != BLANK):
@@ -136,7 +172,8 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
     added = [(s, i, j) for s, i, j in added if cells[s.id][i, j] == BLANK]
     said = [_added(trace, step, [(i, j) for t, i, j in added if t.id == step.id])
             for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
-    return Sheet(trace, cells, said, given_away, same)
+    copied = [_copied(trace, step, count) for step in trace.steps if (count := sum(t == step.id for t, _, _ in found))]
+    return Sheet(trace, cells, said, given_away, same, copies, {(s.id, i, j) for s, i, j in needed}, copied)
 
 
 def _pass_throughs(trace: Trace) -> dict[str, str]:
@@ -164,37 +201,89 @@ def _added(trace: Trace, step: Step, cells: list[tuple[int, int]]) -> str:
     )
 
 
+def _copied(trace: Trace, step: Step, count: int) -> str:
+    """The note on a step's cells that hold a blank's number: 'Cosines … (cos): 1 cell equal to a blank …'."""
+    return (
+        f"{step.title} ({names.name(trace, step.id)}): {plural(count, 'cell')} equal to a blank by construction, "
+        f"shown as =[n] (blank n), and what is worked from {'it' if count == 1 else 'them'} left out"
+    )
+
+
 def _depends_on_blanks(trace: Trace, cells: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Which cells of every step a blank reaches: the blanks made NaN, the trace recomputed."""
+    """Which cells of every step a blank reaches: the blanks (and their copies) made NaN, the trace recomputed."""
     values: dict[str, np.ndarray] = {}
     tainted: dict[str, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for s in trace.steps:
             value = s.op(*(values[k] for k in s.inputs)).copy() if s.inputs else s.value.copy()
-            value[cells[s.id] == BLANK] = np.nan
-            values[s.id], tainted[s.id] = value, np.isnan(value) & (cells[s.id] != BLANK)
-            tainted[s.id] |= cells[s.id] == BLANK
+            value[np.isin(cells[s.id], (BLANK, SAME))] = np.nan
+            values[s.id], tainted[s.id] = value, np.isnan(value)
     return tainted
+
+
+def _probes(trace: Trace, s: Step) -> Iterator[tuple[int, int, int, np.ndarray]]:
+    """Each cell of the step's inputs made NaN in turn: which input, its row and column, and which
+    of the step's cells it reaches."""
+    truths = trace.inputs(s)
+    for k in range(len(truths)):
+        for i, j in np.ndindex(*truths[k].shape):
+            marked = [t if m != k else t.copy() for m, t in enumerate(truths)]
+            marked[k][i, j] = np.nan
+            with np.errstate(all="ignore"):
+                yield k, i, j, np.isnan(s.op(*marked))
+
+
+def _reached(trace: Trace, s: Step) -> np.ndarray:
+    """The cells of a step that some cell of its inputs reaches (all of a step with no inputs)."""
+    reached = np.full(s.value.shape, not s.inputs)
+    for *_, out in _probes(trace, s):
+        reached |= out
+    return reached
 
 
 def _needed(trace: Trace, cells: dict[str, np.ndarray]) -> list[tuple[Step, int, int]]:
     """The input cells the blanks use, each once (X'[cat] is used through Q and through K): each
     made NaN in turn, does it reach a blank?"""
-    out: dict[tuple[str, int, int], tuple[Step, int, int]] = {}
+    out: dict[Cell, tuple[Step, int, int]] = {}
     for s in trace.steps:
         blank = cells[s.id] == BLANK
-        if not blank.any() or not s.inputs:
-            continue
-        truths = trace.inputs(s)
-        for k, input_id in enumerate(s.inputs):
-            source = trace.by_id[input_id]
-            for i, j in np.ndindex(*truths[k].shape):
-                marked = [t if m != k else t.copy() for m, t in enumerate(truths)]
-                marked[k][i, j] = np.nan
-                with np.errstate(all="ignore"):
-                    if np.isnan(s.op(*marked))[blank].any():
-                        out[(source.id, i, j)] = (source, i, j)
+        if blank.any():
+            for k, i, j, reached in _probes(trace, s):
+                if reached[blank].any():
+                    out[(s.inputs[k], i, j)] = (trace.by_id[s.inputs[k]], i, j)
     return list(out.values())
+
+
+def _copies(trace: Trace, cells: dict[str, np.ndarray], known: dict[Cell, Cell]) -> dict[Cell, Cell]:
+    """The shown cells that hold a blank's number by construction, each with that blank (known: the
+    copies found so far, which a copied step copies too):
+    - of the blank's step, equal to it bit for bit and reached by the same input numbers (the same
+      cells, or cells that hold the same numbers: c2p's δ read from two cells of one bucket);
+    - of a step equal to the blank's bit for bit, of the same op: the blank's cell and its copies'."""
+    found: dict[Cell, Cell] = {}
+    for s in trace.steps:
+        blank = cells[s.id] == BLANK
+        if not blank.any():
+            continue
+        twins = (cells[s.id] == SHOWN) & np.isin(s.value, s.value[blank])
+        if twins.any():
+            read: dict[tuple[int, int], list[tuple[int, float]]] = {}  # a cell -> the input numbers it is made from
+            inputs = trace.inputs(s)
+            for k, i, j, reached in _probes(trace, s):
+                for cell in map(tuple, np.argwhere(reached & (twins | blank))):
+                    read.setdefault(cell, []).append((k, float(inputs[k][i, j])))
+            made = {(float(s.value[b]), tuple(sorted(read.get(b, [])))): b for b in map(tuple, np.argwhere(blank))}
+            for i, j in np.argwhere(twins):
+                b = made.get((float(s.value[i, j]), tuple(sorted(read.get((i, j), [])))))
+                if b is not None:
+                    found[(s.id, int(i), int(j))] = (s.id, int(b[0]), int(b[1]))
+        stands = np.isin(cells[s.id], (BLANK, SAME))
+        for t in trace.steps:
+            if t is not s and type(t.op) is type(s.op) and np.array_equal(t.value, s.value):
+                for i, j in np.argwhere(stands & (cells[t.id] == SHOWN)):
+                    cell = (s.id, int(i), int(j))
+                    found[(t.id, int(i), int(j))] = known.get(cell, found.get(cell, cell))
+    return found
 
 
 def ask(decimals: int) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
-from encoder_cli.trace import ELLIPSIS, STAGES, Step, Trace, cut_label, plural
+from encoder_cli.trace import ELLIPSIS, STAGES, Marked, MarkKind, Step, Trace, cut_label, plural
 
 # Viridis, from 0 (dark purple) to 1 (yellow): readable on dark and light backgrounds alike.
 _VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
@@ -77,12 +77,31 @@ def spark(level: float) -> str:
     return SPARKS[min(int(level * len(SPARKS)), len(SPARKS) - 1)]
 
 
-def shown(count: int, room: int) -> list[int | None]:
-    """Indices to show out of `count` in `room` slots, NumPy style: first, None (…), last."""
+def shown(count: int, room: int, keep: Collection[int] = ()) -> list[int | None]:
+    """Indices to show out of `count` in `room` slots, NumPy style: first, None (…), last; and every
+    index in keep (a worksheet's blanks and what they are worked from), the first and last fewer to
+    make room for them, past the room if they alone fill it."""
     if count <= room:
         return list(range(count))
     edge = max(1, (room - 1) // 2)
-    return [*range(edge), None, *range(count - edge, count)]
+    while True:
+        picked = {*range(edge), *range(count - edge, count), *keep}
+        ends = {-1, count}  # "…" for one index saves nothing: show it
+        picked |= {k for k in range(count) if {k - 1, k + 1} <= picked | ends}
+        line: list[int | None] = []
+        for k in range(count):  # None (…) for each run of indices left out
+            if k in picked or not line or line[-1] is not None:
+                line.append(k if k in picked else None)
+        if len(line) <= room or edge == 0 or not keep:
+            return line
+        edge -= 1
+
+
+def kept(marked: Marked | None) -> tuple[set[int], set[int]]:
+    """The rows and the columns of a worksheet's marked cells, but those left out (its blanks, their
+    copies and the numbers they are worked from): shown() keeps them."""
+    cells = [cell for cell, mark in (marked or {}).items() if mark.kind != MarkKind.out]
+    return {i for i, _ in cells}, {j for _, j in cells}
 
 
 def heading(step: Step) -> str:

@@ -92,7 +92,7 @@ def _style(p: page.Page, precision: int, root: str) -> str:
         for section in p.sections
         for shown in section.steps
         for cell, mark in (shown.marks or {}).items()
-        if mark.kind != MarkKind.out
+        if mark.kind not in (MarkKind.out, MarkKind.given)
     ]
     digits = max(map(len, [*answers, fmt.number(-8.0, precision)]))
     return STYLE.replace("ROOT", root) + f"{root} {{ --digits: {digits}; }}\n"
@@ -155,7 +155,9 @@ def _td(shown: page.Shown, i: int | None, j: int | None, precision: int) -> str:
     step = shown.step
     v = float(step.value[i, j])
     mark = (shown.marks or {}).get((i, j))
-    if mark is not None:  # a worksheet: a numbered blank box, its answer in the key, left out, or same as blank n
+    if (
+        mark is not None and mark.kind != MarkKind.given
+    ):  # a worksheet: a numbered blank box, its answer in the key, left out, or same as blank n
         kind, n = mark
         text = {MarkKind.blank: f'<span class="n">{n}</span>', MarkKind.key: fmt.number(v, precision)}.get(kind)
         box = "" if text is None else f'<span class="box">{text}</span>'  # a blank's box, drawn as wide as any

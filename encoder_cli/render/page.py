@@ -21,6 +21,7 @@ WIDTH = 90  # characters (digits of the body font) across a page: A4, portrait
 # padding (.9rem, 14.4 px: two digits of its 12 px type, 7.2 px each)
 GAP = 2
 ROWS = 40  # matrix rows that one page holds with its title and formula
+BOX = 3  # digits a blank's box takes past its number: LaTeX's \fboxsep and rules, and the blank's number under it
 TOKENS = 60  # tokens listed in the facts
 
 
@@ -104,30 +105,35 @@ def layout(
         worked = printable(work.first(trace, step, precision).text) if show_work else None
         marked = (marks or {}).get(step.id)
         summary = step.op.vocabulary and not full and not marked  # its top words
-        shown = _shown(fmt.top(trace, step, top) if summary else step, width, precision, full, worked)
+        shown = _shown(fmt.top(trace, step, top) if summary else step, width, precision, full, worked, marked)
         said = None if marked else fmt.verdict(step, precision)  # a classifier's label, unless it is asked
         sections[-1].steps.append(replace(shown, marks=marked, caption=shown.caption + (f" · {said}" if said else "")))
     return Page(title, facts, sections)
 
 
-def _shown(step: Step, width: Callable[[str], int], precision: int, full: bool, worked: str | None) -> Shown:
+def _shown(
+    step: Step, width: Callable[[str], int], precision: int, full: bool, worked: str | None, marked: Marked | None
+) -> Shown:
+    """The step's matrix summarised, or (full, or a worksheet's cells that the summary cannot hold,
+    blanks and what they are worked from, never left out) split into parts."""
     n, m = step.value.shape
     rows = [printable(label) for label in labels(step.rows, width)]
-    cols = rows if step.cols == step.rows else list(step.cols)  # n x n: the tokens across too
+    whole = rows if step.cols == step.rows else list(step.cols)  # n x n: the tokens across too
+    box = BOX if any(mark.kind.boxed for mark in (marked or {}).values()) else 0  # a worksheet's numbered boxes
 
     def fits(cell: int) -> int:
-        return fmt.room(WIDTH, max(map(width, rows)), cell, GAP)
+        return fmt.room(WIDTH, max(map(width, rows)), cell + box, GAP)
 
-    if full:  # split into parts, every label whole
-        fit = fits(fmt.cell_width(step, precision, cols, width))
-    else:  # summarised: columns as wide as their numbers, if that shows more of them
-        _, fit, cols = fmt.sized(step, precision, cols, fits, width)
     caption = f"{n} × {m}"
-    if not full:
-        block = Block(fmt.shown(n, ROWS), fmt.shown(m, fit), "")
+    _, fit, cols = fmt.sized(step, precision, whole, fits, width)  # columns as wide as their numbers, if more show
+    keep_rows, keep_cols = fmt.kept(marked)
+    block = Block(fmt.shown(n, ROWS, keep_rows), fmt.shown(m, fit, keep_cols), "")
+    if not full and len(block.rows) <= max(ROWS, 3) and len(block.cols) <= max(fit, 3):
         if None in block.rows or None in block.cols:
             caption += " · summarised: --full shows every row and column"
         return Shown(step, rows, cols, [block], caption, worked)
+    cols = whole  # split into parts, every label whole
+    fit = fits(fmt.cell_width(step, precision, cols, width))
     parts = [(r, c) for r in _chunks(n, ROWS) for c in _chunks(m, fit)]
     if len(parts) > 1:
         caption += f" · in {len(parts)} parts"

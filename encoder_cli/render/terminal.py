@@ -127,7 +127,9 @@ def _table(step: Step, precision: int, width: int | None, max_rows: int | None, 
     cols = [printable(label) for label in columns(step)]  # n x n: tokens
     fits = (lambda cell: m) if width is None else (lambda cell: fmt.room(width, max(map(len, rows)), cell))
     cell, room_cols, cols = fmt.sized(step, precision, cols, fits, cell_len)
-    show_rows, show_cols = fmt.shown(n, n if max_rows is None else max_rows), fmt.shown(m, room_cols)
+    keep_rows, keep_cols = fmt.kept(marked)  # a worksheet's blanks, and what they are worked from
+    show_rows = fmt.shown(n, n if max_rows is None else max_rows, keep_rows)
+    show_cols = fmt.shown(m, room_cols, keep_cols)
 
     title = Text.assemble((step.title, "bold"), "   ", (step.formula, "cyan"))
     caption = Text.assemble((step.id, "green"), f"   {n} × {m}", style="dim")
@@ -165,8 +167,8 @@ def _cell(
         return ELLIPSIS, None
     v = float(value[i, j])
     mark = marked.get((i, j)) if marked else None
-    if mark is not None:  # a worksheet's blank [n] or its answer in the key [0.841] (MatrixView adds the [ ]), left
-        kind, number = mark  # out, or the same as blank n: =[n]
+    if mark is not None and mark.kind != MarkKind.given:  # a worksheet's blank [n] or its answer in the key
+        kind, number = mark  # [0.841] (MatrixView adds the [ ]), left out, or the same as blank n: =[n]
         text = {MarkKind.blank: str(number), MarkKind.key: fmt.number(v, precision), MarkKind.out: "",
                 MarkKind.same: f"=[{number}]"}[kind]  # fmt: skip
         return text, BLANK if kind.boxed else None

@@ -51,7 +51,7 @@ def _cell(shown: Shown, i: int | None, j: int | None, precision: int) -> str:
         return r"\cdots"
     number = fmt.number(float(shown.step.value[i, j]), precision)
     mark = (shown.marks or {}).get((i, j))
-    if mark is None:
+    if mark is None or mark.kind == MarkKind.given:
         return number
     kind, n = mark
     if kind == MarkKind.blank:  # an empty box, numbered, as wide whatever the number (its width says nothing)

@@ -151,7 +151,7 @@ def _print(job: Job, console: Console, svg: bool = False) -> int:
         if job.full and isinstance(part, Group):  # a matrix prints at its own width, if wider
             console.width = max(fit, Measurement.get(console, console.options.update_width(10**6), part).maximum)
             widest = max(widest, console.width)
-        console.print(part)
+        console.print(part, crop=job.marks is None)  # a worksheet's matrix keeps its blanks past the width
         console.print()
         console.width = fit
     return widest

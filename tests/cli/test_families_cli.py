@@ -48,6 +48,38 @@ def test_a_byte_level_row_is_named_as_shown_as_stored_or_bare(tiny) -> None:
     assert result.exit_code == 2 and "no row 'dog'" in result.stderr
 
 
+def test_a_token_column_is_named_as_a_row_is(tiny) -> None:
+    """An n x n step's columns are the tokens: ␣mat, Ġmat, mat or 6, as its rows take them. The
+    worked cell names the mask's positions: |2 − 6| is ␣cat's and ␣mat's."""
+    folder = str(tiny("modernbert"))
+    worked = set()
+    for col in ("␣mat", "Ġmat", "mat", "6"):
+        result = run(
+            "explain", "The cat sat on the mat", "--model", folder, "-c", f"layers.1.attention.mask[cat,{col}]"
+        )
+        assert result.exit_code == 0, (col, result.stderr)
+        worked.add(result.stdout)
+    assert worked == {"layers.1.attention.mask[␣cat, ␣mat] = |2 − 6| = 4 > 3 = 0.000\n"}
+
+
+def test_a_relative_position_row_is_named_by_its_delta(tiny) -> None:
+    """DeBERTa's K_r rows are labelled δ=-6 … : -6 and δ=-6 name the row whose label says so, and a
+    number there is always a δ, never a position (row 0 is δ=-6, not δ=0); a δ the table has not is refused."""
+    mat = ["explain", "The cat sat on the mat", "--model", str(tiny("deberta-v2"))]
+    document = json.loads(run(*mat, "-s", "heads.1.K_r", "-f", "json").stdout)
+    step = next(s for s in document["steps"] if s["id"] == "layers.0.attention.heads.1.K_r")
+    for delta in (-6, 0):
+        row = step["rows"].index(f"δ={delta}")
+        for written in (str(delta), f"δ={delta}"):
+            cell = f"layers.0.attention.heads.1.K_r[{written},d3]"
+            result = run(*mat, "-c", cell)
+            assert result.exit_code == 0, (cell, result.stderr)
+            assert result.stdout.startswith(f"layers.0.attention.heads.1.K_r[δ={delta}, d3] = ")
+            assert result.stdout.rstrip().endswith(f"= {step['values'][row][3]:.3f}")
+    far = run(*mat, "-c", "layers.0.attention.heads.1.K_r[9,d3]")
+    assert far.exit_code == 2 and far.stdout == "" and "no row '9'; the rows are δ=" in far.stderr
+
+
 def test_distilbert_s_config_may_use_bert_s_names_as_transformers_takes_them(tiny, tmp_path: Path) -> None:
     """transformers reads hidden_size, num_attention_heads, num_hidden_layers as DistilBERT's dim,
     n_heads, n_layers (its attribute_map); so does the calculator."""

@@ -332,3 +332,32 @@ def test_the_help_speaks_of_what_worksheet_writes() -> None:
     assert "JSON" not in text  # (config.json and tokenizer.json, in --model's help, are files it reads)
     for option in ("--layer", "--head", "--step", "--decimals N", "Decimals shown in the sheet and the key."):
         assert option in text, option
+
+
+@pytest.mark.parametrize("form", ["terminal", "html"])
+def test_a_summarised_matrix_keeps_every_blank_and_what_it_is_worked_from(tiny, form: str, tmp_path: Path) -> None:
+    """The trial's sheet on ModernBERT's layer 1, head 0: Q.rotated[␣cat] (8 columns, wider than 80
+    characters) and ffn.product[␣cat, f2] (19 columns, summarised). Every blank the template lists is
+    drawn, numbered in order; the activation's and the gate's column f2, which product[␣cat, f2] is
+    worked from, is shown; and --full, which the caption of a summarised matrix names, is taken."""
+    template = tmp_path / "answers.yaml"
+    blanks = ["--blank", "layers.1.attention.heads.0.Q.rotated[␣cat]", "--blank", "layers.1.ffn.product[␣cat,f2]"]
+    args = ["worksheet", "The cat sat on the mat", "--model", str(tiny("modernbert")), "--layer", "1", "--head", "0"]
+    args += blanks
+    result = run(*args, "-f", form, "--answers-template", str(template), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    count = sum(line.split("#")[0].count("~") for line in template.read_text().splitlines())
+    assert count > 8 + 1  # the premise: the two steps' 9 blanks, and those added
+    if form == "html":
+        cells = Cells()
+        cells.feed(result.stdout)
+        assert [int(n) for n in cells.cells["blank"]] == list(range(1, count + 1))
+    else:
+        assert [int(n) for n in re.findall(r"(?<!=)\[(\d+)\]", result.stdout)] == list(range(1, count + 1))
+        assert "…" in result.stdout and "summarised: --full" in result.stdout  # the premise: it summarises
+        for name in ("activation", "gate"):
+            table = next(t for t in result.stdout.split("\n\n") if re.search(rf"^layers\.1\.ffn\.{name}   ", t, re.M))
+            header = table.splitlines()[len(_caption(table))]  # the column labels, under the title and formula
+            assert "f2" in header.split() and "…" in header.split(), header
+    full = run(*args, "-f", form, "--full", env={"COLUMNS": "80"})
+    assert full.exit_code == 0 and "summarised" not in full.stdout and "…" not in full.stdout, full.stderr

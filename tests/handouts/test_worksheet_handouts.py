@@ -153,3 +153,18 @@ def test_same_as_marks_and_the_decimals_asked_read_in_pdflatex_and_mathjax(tmp_p
     assert sum(m.count("{=}[") for m in math) == 8
     pdflatex(math_document(math), tmp_path)
     assert mathjax_errors(math, tmp_path) == {"errors": [], "typeset": len(math), "merror": 0}
+
+
+def test_a_wide_sheet_keeps_every_blank_and_fits_the_page(tiny, tmp_path: Path) -> None:
+    """ModernBERT's layer 1 (24 columns, 38 in the FFN's hidden layer): Q.rotated[␣cat] and
+    ffn.product[␣cat, f2], with the blanks they add, in LaTeX: every blank is boxed, numbered in
+    order, and the page compiles with no box past its margin (a matrix whose blanks and givens the
+    summary cannot hold is split into parts)."""
+    args = ["worksheet", "The cat sat on the mat", "--model", str(tiny("modernbert")), "--layer", "1", "--head", "0"]
+    args += ["--blank", "layers.1.attention.heads.0.Q.rotated[␣cat]", "--blank", "layers.1.ffn.product[␣cat,f2]"]
+    template = tmp_path / "answers.yaml"
+    result = run(*args, "-f", "latex", "--answers-template", str(template))
+    assert result.exit_code == 0, result.stderr
+    count = sum(line.split("#")[0].count("~") for line in template.read_text().splitlines())
+    assert count > 9 and boxes(result.stdout) == [(r"\phantom{-8.000}", str(n)) for n in range(1, count + 1)]
+    pdflatex(result.stdout, tmp_path)

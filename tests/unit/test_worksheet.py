@@ -12,6 +12,7 @@ import pytest
 import encoder_cli
 from encoder_cli import grading, worksheet
 from encoder_cli.errors import EncoderError
+from encoder_cli.render import fmt
 from encoder_cli.trace import Mark, MarkKind
 from tests.conftest import FIXTURES
 
@@ -118,3 +119,101 @@ def test_a_copy_of_a_blank_is_marked_same_as_it_and_never_counted(trace) -> None
     assert marks["layers.0.attention.concat"][(2, 3)] == Mark(
         MarkKind.same, 8
     )  # sat's d3: blank 8, on the weighted sum
+
+
+def _shown_equal_to_a_blank(sheet) -> list[str]:
+    """The shown cells of a blank's step that hold a blank's number bit for bit."""
+    return [s.id for s in sheet.trace.steps
+            if np.isin(s.value[sheet.cells[s.id] == S], s.value[sheet.cells[s.id] == B]).any()]  # fmt: skip
+
+
+def test_a_cell_that_holds_a_blanks_number_by_construction_is_same_as_it(tiny) -> None:
+    """ModernBERT's cos table repeats its columns (rotate_half pairs d1 with d5), and its local
+    layers 1 and 2 share one θ: blank cos[␣cat, d1] and layer 1's d5, layer 2's d1 and d5 hold its
+    number, "=[1]"; what is worked from them (each head's Q.rotated and K.rotated [␣cat, d5]) is left
+    out. The sine table, of other numbers, is shown."""
+    trace = encoder_cli.explain("The cat sat on the mat", model=str(tiny("modernbert"))).trace
+    cos = trace.by_id["layers.1.attention.cos"].value
+    assert cos[2, 5] == cos[2, 1] and np.array_equal(cos, trace.by_id["layers.2.attention.cos"].value)  # the premise
+    sheet = worksheet.make(trace, ["layers.1.attention.cos[␣cat,d1]"])
+    same = worksheet.SAME
+    assert np.argwhere(sheet.cells["layers.1.attention.cos"] != S).tolist() == [[2, 1], [2, 5]]
+    assert sheet.cells["layers.1.attention.cos"][2, 1] == B and sheet.cells["layers.1.attention.cos"][2, 5] == same
+    assert sheet.cells["layers.2.attention.cos"][2].tolist() == [S, same, S, S, S, same, S, S]
+    assert (sheet.cells["layers.0.attention.cos"] == S).all() and (sheet.cells["layers.1.attention.sin"] == S).all()
+    for h in range(3):
+        for name in ("Q.rotated", "K.rotated"):
+            assert sheet.cells[f"layers.2.attention.heads.{h}.{name}"][2, 5] == L, (h, name)
+    assert _shown_equal_to_a_blank(sheet) == [] and len(sheet.blanks()) == 1
+    marks = worksheet.view(sheet)[1]
+    assert marks["layers.1.attention.cos"][(2, 5)] == marks["layers.2.attention.cos"][(2, 1)] == Mark(MarkKind.same, 1)
+    assert [n.split(":")[0] for n in sheet.notes] == [
+        "Cosines of the rotary angles (layers.1.attention.cos)",
+        "Cosines of the rotary angles (layers.2.attention.cos)",
+    ]
+
+
+def test_a_position_term_read_at_the_same_delta_is_same_as_the_blank(tiny) -> None:
+    """DeBERTa's c2p[i, j] = Q[i] · K_r[δ(i, j)], p2c[i, j] = K[j] · Q_r[δ(i, j)]: a cell of the same
+    query (key) at the same δ holds the blank's number; the trial's ␣cat, ␣mat and [SEP] share a bucket."""
+    trace = encoder_cli.explain("The cat sat on the mat", model=str(tiny("deberta-v2"))).trace
+    delta = trace.by_id["relative_positions"].value
+    cat, mat = trace.labels.index("␣cat"), trace.labels.index("␣mat")
+    head = "layers.0.attention.heads.1."
+    sheet = worksheet.make(trace, [f"{head}c2p[␣cat,␣mat]", f"{head}p2c[␣cat,␣mat]", f"{head}scaled[␣cat,␣mat]"])
+    c2p = {int(j) for j in np.flatnonzero(delta[cat] == delta[cat, mat])} - {mat}  # the same query, the same δ
+    p2c = {int(i) for i in np.flatnonzero(delta[:, mat] == delta[cat, mat])} - {cat}  # the same key, the same δ
+    assert c2p and p2c  # the premise: the trial's [SEP] (c2p) and `he` (p2c)
+    assert set(np.flatnonzero(sheet.cells[f"{head}c2p"][cat] == worksheet.SAME)) == c2p
+    assert set(np.flatnonzero(sheet.cells[f"{head}p2c"][:, mat] == worksheet.SAME)) == p2c
+    assert _shown_equal_to_a_blank(sheet) == []
+    numbers = {(s.id, i, j): n for n, (s, i, j) in enumerate(sheet.blanks(), start=1)}
+    marks = worksheet.view(sheet)[1]
+    assert {marks[f"{head}c2p"][(cat, j)] for j in c2p} == {Mark(MarkKind.same, numbers[(f"{head}c2p", cat, mat)])}
+
+
+def test_equal_numbers_that_are_not_made_alike_are_shown(trace) -> None:
+    """ReLU makes many zeros: a blank on one (activation[cat, f1]) leaves the others, made from other
+    numbers, shown; and every blank is numbered once."""
+    activation = trace.by_id["layers.0.ffn.activation"].value
+    assert activation[1, 1] == 0 and (activation == 0).sum() > 5  # the premise
+    sheet = worksheet.make(trace, ["layers.0.ffn.activation[cat,f1]"])
+    cells = sheet.cells["layers.0.ffn.activation"]
+    assert (cells == B).sum() == 1 and (cells[activation == 0] == S).sum() == (activation == 0).sum() - 1
+    assert not any((cells == worksheet.SAME).any() for cells in sheet.cells.values()) and sheet.copied == []
+
+
+def test_a_weight_outside_the_window_is_no_blank_and_a_mask_takes_none(tiny) -> None:
+    """On ModernBERT's local layer 1 (±3 tokens), ␣cat (2) sees [CLS] … ␣the (0–5): its weights for
+    ␣mat and [SEP] are 0 whatever the scores. Blanking the row blanks the six inside; blanking the
+    scores and the weighted sum of its row adds the six, not the two; a blank on one of the two, or on
+    the mask of 0s and 1s, is refused."""
+    trace = encoder_cli.explain("The cat sat on the mat", model=str(tiny("modernbert"))).trace
+    head = "layers.1.attention.heads.0."
+    inside = [B] * 6 + [S] * 2
+    assert worksheet.make(trace, [f"{head}weights[␣cat]"]).cells[head + "weights"][2].tolist() == inside
+    closed = worksheet.make(trace, [f"{head}scaled[␣cat]", f"{head}output[␣cat]"])
+    assert closed.cells[head + "weights"][2].tolist() == inside
+    for blank, message in ((f"{head}weights[␣cat,␣mat]", "nothing to work out"),
+                           ("layers.1.attention.mask[␣cat,␣mat]", "only 0s and 1s")):  # fmt: skip
+        with pytest.raises(EncoderError, match=message):
+            worksheet.make(trace, [blank])
+
+
+@pytest.mark.parametrize("room", [2, 5, 14])
+def test_a_summary_keeps_the_indices_it_is_given(room: int) -> None:
+    """fmt.shown: without keep, the first and last around at most one None; with keep, every
+    kept index, each run left out one None (never for a single index), in the room while the kept
+    ones leave space for one first and one last, and past it only when they alone fill it."""
+    for count in (room + 1, 38):
+        plain = fmt.shown(count, room)
+        assert plain.count(None) <= 1 and plain[0] == 0 and plain[-1] == count - 1 and len(plain) <= max(room, 3)
+        for keep in ({min(10, count - 1)}, {1, 2}, {count - 2}, set(range(0, count, 3))):
+            line = fmt.shown(count, room, keep)
+            indices = [k for k in line if k is not None]
+            assert keep <= set(indices) and indices == sorted(indices), (count, keep, line)
+            gaps = [b - a for a, b in zip([-1, *indices], [*indices, count], strict=True) if b - a > 1]
+            assert line.count(None) == len(gaps) and 2 not in gaps, line  # one … a run, never for one index
+            assert "None, None" not in repr(line)
+            if len(keep) + 2 * len(gaps) + 2 <= room:
+                assert len(line) <= room, (count, keep, line)
