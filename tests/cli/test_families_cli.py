@@ -59,7 +59,7 @@ def test_a_token_column_is_named_as_a_row_is(tiny) -> None:
         )
         assert result.exit_code == 0, (col, result.stderr)
         worked.add(result.stdout)
-    assert worked == {"layers.1.attention.mask[␣cat, ␣mat] = |2 − 6| = 4 > 3 = 0.000\n"}
+    assert worked == {"layers.1.attention.mask[␣cat, ␣mat] = 0.000 (|2 − 6| = 4 > 3: outside the window)\n"}
 
 
 def test_a_relative_position_row_is_named_by_its_delta(tiny) -> None:
