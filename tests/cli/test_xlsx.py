@@ -293,7 +293,7 @@ def fill(
 ) -> None:
     """The worksheet filled in with the right numbers (but for these slips), as a student types them."""
     values = {s["id"]: s["values"] for s in doc["steps"]}
-    blanks = list(openpyxl.load_workbook(source, read_only=True)["blanks"].iter_rows(values_only=True))[1:]
+    blanks = list(openpyxl.load_workbook(source)["blanks"].iter_rows(values_only=True))[1:]
     shutil.copyfile(source, target)
     typed = {(step_id, i, j): values[step_id][i][j] for _, step_id, i, j in blanks}
     kit.fill(target, typed | (slips or {}))
