@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -118,12 +119,14 @@ def class_view(trace: Trace, reports: Sequence[Report], most: int = 10) -> Itera
     """A whole class: the rule, one line per answers file, then the cells most often not right."""
     yield rule_line(reports)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("file", overflow="fold")  # a long path folds; the counts stay whole
-    table.add_column("answers", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    for r in reports:
-        answers = summary(r) if r.usable else Text(printable(r.errors[0]), style="red")
-        table.add_row(Text(printable(r.source)), answers, _score(r))
+    names = [printable(r.source) for r in reports]
+    # the file and the score stay whole, on one line; the summary (or a long error) wraps
+    table.add_column("file", no_wrap=True, min_width=max(cell_len(n) for n in names))
+    table.add_column("answers", overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True, min_width=len("score"))
+    for r, name in zip(reports, names, strict=True):
+        answers = summary(r) if r.usable else Text(printable(r.errors[0].removeprefix(f"{r.source}: ")), style="red")
+        table.add_row(Text(name), answers, _score(r))
     yield table
     missed: Counter[tuple[str, Verdict]] = Counter(
         (named(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != Verdict.right

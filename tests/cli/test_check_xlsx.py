@@ -246,3 +246,24 @@ def test_a_cell_is_named_as_a_spreadsheet_names_it() -> None:
     assert Box("Attention", 12, 4).place(0, 0) == "Attention!D12"
     assert Box("Add & Norm", 3, 2).place(1, 26) == "'Add & Norm'!AB4"
     assert Box("Ann's", 1, 1).place(0, 0) == "'Ann''s'!A1"  # a quote doubled, as in a formula
+
+
+@pytest.mark.parametrize("width", ["80", "160"])
+def test_the_class_table_keeps_file_names_and_scores_whole_and_wraps_the_summary(
+    tmp_path: Path, width: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("class").mkdir()
+    names = ["class/alice-with-a-rather-long-name.xlsx", "class/bob.yaml", "class/dave-also-quite-long.yaml"]
+    Path(names[0]).write_bytes(b"not a zip at all, and so a long error message " * 3)
+    Path(names[1]).write_text("PE[cat,d0]: 0.84\n")
+    Path(names[2]).write_text("PE[cat,d0]: 0.1\n")
+    result = run("check", "--answers", "class", env={"COLUMNS": width})
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["file", "answers", "score"]
+    for name, score in zip(names, ["0.000", "1.000", "0.000"], strict=True):
+        (line,) = [line for line in lines if name in line]  # whole, on one line
+        assert line.rstrip().endswith(score)
+    assert all(len(line) <= int(width) for line in lines)
+    assert lines[3].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, without the file's name again
+    assert "Excel workbook (.xlsx)" in result.stdout
