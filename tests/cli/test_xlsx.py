@@ -121,6 +121,7 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: An
         made.append((path.stem, [g.sentence, "-w", str(path)]))
     made += [(name, [*sentences, "--model", str(tiny(family, **arguments))])
              for name, (family, arguments, sentences) in FAMILY_CASES.items()]  # fmt: skip
+    made.append(("mat-layer-1-head-1", [SENTENCES[MAT], "-w", str(MAT), "--layer", "1", "--head", "1"]))
     books = {name: (workbook(tmp, name, *args), args) for name, args in made}
     minilm = ["The cat sat", "--model", MINILM, "--layer", "0"]
     layer_0 = tmp / "minilm-layer-0.xlsx"
@@ -188,6 +189,29 @@ def test_minilm_layer_0_with_what_it_needs_hidden(recalculated: dict[str, tuple[
     assert "layers.1.attention.heads.0.Q" not in book.defined_names
     # 1.8 million cells written a row at a time (XlsxWriter's constant_memory): 111 MiB measured; all held, 600
     assert PEAKS["minilm-layer-0"] < 200
+
+
+def test_a_parameter_is_shown_before_the_first_shown_step_that_reads_it(
+    recalculated: dict[str, tuple[Path, list[str]]],
+) -> None:
+    """--head 1: head 0's Q reads W_Q first, but is hidden; W_Q (and b_Q, W_K, ...) is shown before
+    head 1's Q, as W_O is before its step; what only hidden steps read stays hidden. It recalculates
+    (test_fixtures_recalculate_to_the_json)."""
+    path, _ = recalculated["mat-layer-1-head-1"]
+    book = openpyxl.load_workbook(path)
+    at = {}  # a defined name -> its sheet and its block's first row
+    for name, defined in book.defined_names.items():
+        ((sheet, ref),) = defined.destinations
+        at[name] = (sheet, range_boundaries(ref.replace("$", ""))[1])
+    attention = "layers.1.attention"
+    params = [f"{attention}.{w}" for w in ("W_Q", "W_K", "W_V", "b_Q", "b_K", "b_V", "W_O") if f"{attention}.{w}" in at]
+    assert len(params) >= 4
+    for pid in params:
+        assert at[pid][0] == "layer 1", pid
+    for w in "QKV":
+        if f"{attention}.W_{w}" in at:  # just before head 1's step, after head 0's (hidden)
+            assert at[f"{attention}.W_{w}"][1] < at[f"{attention}.heads.1.{w}"][1], w
+    assert at[f"{attention}.heads.0.Q"][0] == "needed" and at["layers.0.attention.W_Q"][0] == "needed"
 
 
 # --- Live: an embedding changed in the workbook ------------------------------------------------------
@@ -293,7 +317,9 @@ def fill(
 ) -> None:
     """The worksheet filled in with the right numbers (but for these slips), as a student types them."""
     values = {s["id"]: s["values"] for s in doc["steps"]}
-    blanks = list(openpyxl.load_workbook(source, read_only=True)["blanks"].iter_rows(values_only=True))[1:]
+    book = openpyxl.load_workbook(source, read_only=True)  # holds the file open until closed
+    blanks = list(book["blanks"].iter_rows(values_only=True))[1:]
+    book.close()
     shutil.copyfile(source, target)
     typed = {(step_id, i, j): values[step_id][i][j] for _, step_id, i, j in blanks}
     kit.fill(target, typed | (slips or {}))
