@@ -615,7 +615,12 @@ def refuse(trace: Trace, items: Sequence[Item]) -> None:
         return
     layers = range(trace.model.layers)
     fits = [f"--layer {k}" for k in layers if cells(plan(trace, [s for s in trace.steps if s.layer == k])) <= MAX_CELLS]
-    fix = f"keep fewer steps: {fits[0]} fits" if fits else "keep fewer steps with --layer, --head or --step"
+    why = "keep fewer steps: a layer needs every earlier layer on the hidden sheet, so"
+    if fits:
+        names = fits[0] if len(fits) == 1 else f"{', '.join(fits[:-1])} or {fits[-1]}"
+        fix = f"{why} for this model only {names} {'fits' if len(fits) == 1 else 'fit'}"
+    else:
+        fix = f"{why} for this model no layer fits; keep fewer with --step"
     raise EncoderError(
         f"xlsx: the workbook would hold {count:,} cells, past the {MAX_CELLS:,} a workbook may hold; {fix}",
         argument="format",

@@ -252,8 +252,13 @@ def test_refused_on_a_terminal_and_past_the_bound(tmp_path: Path) -> None:
     done = run("explain", "The cat sat", "--model", MINILM, "-f", "xlsx", "-o", str(tmp_path / "all.xlsx"))
     assert done.exit_code == 2 and done.stdout == ""
     assert done.stderr.startswith("error: --format xlsx: the workbook would hold ")
-    assert done.stderr.endswith("; keep fewer steps: --layer 0 fits\n") and done.stderr.count("\n") == 1
+    fix = "; keep fewer steps: a layer needs every earlier layer on the hidden sheet, so for this model only --layer 0"
+    fix += " fits"
+    assert done.stderr.endswith(fix + "\n") and done.stderr.count("\n") == 1
     assert not (tmp_path / "all.xlsx").exists()
+    later = run("explain", "The cat sat", "--model", MINILM, "--layer", "3", "--head", "2", "-f", "xlsx", "-o",
+                str(tmp_path / "l3.xlsx"))  # fmt: skip
+    assert later.exit_code == 2 and later.stderr.endswith(fix + "\n") and not (tmp_path / "l3.xlsx").exists()
 
 
 def test_formulas_and_stored_values(tmp_path: Path) -> None:
