@@ -49,7 +49,7 @@ from openpyxl.utils import get_column_letter, range_boundaries  # type: ignore[i
 from encoder_cli import address, grading
 from encoder_cli.errors import EncoderError
 from encoder_cli.grading import Answer, Malformed, Report, Rule
-from encoder_cli.trace import Step, Trace
+from encoder_cli.trace import Step, Trace, plural
 
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted .xlsx, or an old .xls
 ODS = b"application/vnd.oasis.opendocument.spreadsheet"  # an OpenDocument spreadsheet's mimetype member
@@ -63,6 +63,7 @@ SPARE = 1_000_000
 SHOWN = 3  # the places a warning names
 FIXED = re.compile(r"(?:#,##)?0(?:\.(0+))?")  # a number format of fixed decimals: 0, 0.00, #,##0.000
 COMMA = re.compile(r"[-+]?[0-9]*,[0-9]+")  # 1,34: a decimal comma
+LOGICAL = re.compile(r"=\s*(TRUE|FALSE)\s*(?:\(\s*\))?\s*", re.IGNORECASE)  # =TRUE(), a logical value
 SAVE = "save it from a spreadsheet program as an Excel workbook (.xlsx)"
 RELATIVE = 1e-9  # an input cell is edited when it is further than this from the run's value
 
@@ -204,7 +205,7 @@ class _Reader:
         malformed: list[Malformed] = []
         skipped = 0
         general: list[str] = []  # the places read at the stored number's decimals
-        commas: list[str] = []  # the places of text with a decimal comma
+        commas: list[tuple[str, str, str]] = []  # text with a decimal comma: its place, the text, as read
         for blank in blanks:
             step_id, i, j = blank
             place = boxes[step_id].place(i, j)
@@ -225,7 +226,10 @@ class _Reader:
                          "and a workbook stores 1.30 as 1.3 (format the cells 0.00 to claim two decimals): "
                          f"{_some(general)}")  # fmt: skip
         if commas:
-            notes.append(f"text with a decimal comma read as a number, '1,34' as 1.34: {_some(commas)}")
+            _, text, number = commas[0]
+            more = f" (and {plural(len(commas) - 1, 'more cell')})" if len(commas) > 1 else ""
+            notes.append(f"text with a decimal comma read as a number, {text!r} as {number}{more}: "
+                         f"{_some([place for place, _, _ in commas])}")  # fmt: skip
         return answers, skipped, malformed, notes
 
     # --- The sheets `about` and `blanks` ------------------------------------------------------
@@ -356,10 +360,14 @@ class _Reader:
 
     # --- What a cell says -----------------------------------------------------------------------
 
-    def _written(self, cell: Cell, stored: Cell, general: list[str], commas: list[str], place: str) -> str | None:
+    def _written(self, cell: Cell, stored: Cell, general: list[str], commas: list[tuple[str, str, str]],
+                 place: str) -> str | None:  # fmt: skip
         """A blank's answer as written ("1.30"), or None when it is empty; EncoderError when it
         holds no number."""
         if cell.kind == "f":
+            logical = LOGICAL.fullmatch(str(cell.value))
+            if logical:  # TRUE typed in, as LibreOffice saves it: =TRUE() with the number 1 stored
+                raise EncoderError(f"expected a number, got {logical[1].upper()}")
             if stored.kind == "":
                 raise EncoderError("a formula with no stored value: open and save it in a spreadsheet program "
                                    "that calculates, or type the number")  # fmt: skip
@@ -369,8 +377,8 @@ class _Reader:
         if cell.kind == "s":
             text = str(cell.value).strip()
             if COMMA.fullmatch(text):
-                commas.append(place)
                 text = text.replace(",", ".")
+                commas.append((place, str(cell.value)[:40], text))
             if len(text) > 100 or not grading._WRITTEN.fullmatch(text) or not math.isfinite(float(text)):
                 raise EncoderError(f"expected a number, got the text {str(cell.value)[:40]!r}")
             return text
@@ -402,7 +410,7 @@ class _Reader:
             return []
         name, i, j, value = edited[0]
         holds = "no number" if math.isnan(value) else f"{value:.6g}"
-        more = f" (and {len(edited) - 1} more cells)" if len(edited) > 1 else ""
+        more = f" (and {plural(len(edited) - 1, 'more cell')})" if len(edited) > 1 else ""
         return [f"an input cell was edited: {name} at {boxes[name].place(i, j)} holds {holds}, the run's is "
                 f"{inputs[name].value[i, j]:.6g}{more}; the answers are graded against the run's numbers"]  # fmt: skip
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def test_formulas_text_and_what_is_no_number(tmp_path: Path) -> None:
         ("'2 Positional encoding'!B10", "expected a number, got TRUE"),
         ("'2 Positional encoding'!D10", "expected a number, got the text '1,234.5'"),
     ]  # fmt: skip
-    assert doc["warnings"] == ["text with a decimal comma read as a number, '1,34' as 1.34: '2 Positional encoding'!C4"]
+    assert doc["warnings"] == ["text with a decimal comma read as a number, '0,54' as 0.54: '2 Positional encoding'!C4"]
     assert result.exit_code == 1 and result.stderr.count("\n") == 5  # 4 malformed, 1 warning
 
 
@@ -267,3 +268,36 @@ def test_the_class_table_keeps_file_names_and_scores_whole_and_wraps_the_summary
     assert all(len(line) <= int(width) for line in lines)
     assert lines[3].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, without the file's name again
     assert "Excel workbook (.xlsx)" in result.stdout
+
+
+def test_the_decimal_comma_warning_quotes_the_cells_own_text(tmp_path: Path) -> None:
+    filled = {(PE, 1, 0): " 1,52", (PE, 1, 1): "0,3", (PE, 1, 2): "-0,25"}
+    doc = json.loads(check(tmp_path, workbook(TRACE, BLANKS, filled=filled), "-f", "json").stdout)
+    assert doc["warnings"] == [
+        "text with a decimal comma read as a number, ' 1,52' as 1.52 (and 2 more cells): "
+        "'2 Positional encoding'!B4, '2 Positional encoding'!C4, '2 Positional encoding'!D4"
+    ]
+    assert [a["written"] for a in doc["answers"]] == ["1.52", "0.3", "-0.25"]
+
+
+def test_a_logical_value_is_malformed_as_a_formula_too(tmp_path: Path, recalc) -> None:
+    """TRUE typed in and saved by LibreOffice is the formula =TRUE() with the number 1 stored (t="n"):
+    malformed, as TRUE itself is; so is a formula whose stored value is a logical one (t="b", as
+    Excel stores =1>0)."""
+    filled = {(PE, 1, 0): True, (PE, 1, 2): Formula("=FALSE()", 0)}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "student.xlsx").write_bytes(workbook(TRACE, BLANKS, filled=filled))
+    (saved,) = recalc([tmp_path / "in" / "student.xlsx"])
+    with zipfile.ZipFile(saved) as z:  # LibreOffice's own way of saving TRUE
+        assert b'<f aca="false">TRUE()</f><v>1</v>' in z.read("xl/worksheets/sheet2.xml")
+    saved.rename(tmp_path / "saved.xlsx")
+    (tmp_path / "excel.xlsx").write_bytes(workbook(TRACE, BLANKS, filled={(PE, 1, 1): Formula("=1>0", True)}))
+    result = run("check", "--answers", str(tmp_path / "saved.xlsx"), "--answers", str(tmp_path / "excel.xlsx"),
+                 "-f", "json")  # fmt: skip
+    docs = json.loads(result.stdout)["files"]
+    assert [a for doc in docs for a in doc["answers"]] == []
+    assert [(m["cell"], m["message"]) for doc in docs for m in doc["malformed"]] == [
+        ("'2 Positional encoding'!B4", "expected a number, got TRUE"),
+        ("'2 Positional encoding'!D4", "expected a number, got FALSE"),
+        ("'2 Positional encoding'!C4", "expected a number, got TRUE"),
+    ]
