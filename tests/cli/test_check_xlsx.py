@@ -36,10 +36,10 @@ def student() -> dict[tuple[str, int, int], float]:
     return answers
 
 
-def check(tmp_path: Path, data: bytes, *more: str, name: str = "student.xlsx"):
+def check(tmp_path: Path, data: bytes, *more: str, name: str = "student.xlsx", env: dict[str, str] | None = None):
     path = tmp_path / name
     path.write_bytes(data)
-    return run("check", "--answers", str(path), *more)
+    return run("check", "--answers", str(path), *more, env=env)
 
 
 def graded(result) -> dict[tuple[str, int, int], dict]:
@@ -174,7 +174,21 @@ def test_a_workbook_saved_by_libreoffice(tmp_path: Path, recalc) -> None:
 def test_nothing_filled_in_is_nothing_attempted(tmp_path: Path) -> None:
     result = check(tmp_path, workbook(TRACE, BLANKS))
     assert result.exit_code == 1 and result.stderr == ""
-    assert "nothing attempted (9 cells marked ~)" in result.stdout
+    assert "nothing attempted (9 blanks left empty)" in result.stdout
+    one = check(tmp_path, workbook(TRACE, ["Q[cat,d0]"]))
+    assert "nothing attempted (1 blank left empty)" in one.stdout
+    (tmp_path / "one.yaml").write_text("Q[cat,d0]: ~\n")
+    assert "nothing attempted (1 cell marked ~)" in run("check", "--answers", str(tmp_path / "one.yaml")).stdout
+
+
+def test_a_workbooks_warnings_are_one_line_each_on_stderr_not_wrapped_into_the_report(tmp_path: Path) -> None:
+    edits = {("layers.0.attention.W_Q", 1, 0): 0.5, ("layers.0.attention.W_Q", 2, 0): 0.5}
+    filled = {(PE, 1, 0): " 0,84"}
+    result = check(tmp_path, workbook(TRACE, BLANKS, filled=filled, edits=edits), env={"COLUMNS": "80"})
+    assert "warning" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"warning: {tmp_path / 'student.xlsx'}: ") for line in lines)
+    assert "(and 1 more cell)" in lines[0] and lines[1].endswith("' 0,84' as 0.84: '2 Positional encoding'!B4")
 
 
 def test_decimals_and_no_carry_apply_as_to_yaml(tmp_path: Path) -> None:
