@@ -458,7 +458,7 @@ def styles(book: Any, precision: int, decimals: int) -> Styles:
         value=book.add_format({"num_format": number}),
         blank=book.add_format({"num_format": asked, "bg_color": "#FFF2A8", "border": 1, "border_color": "#B8860B"}),
         out=book.add_format({"pattern": 7, "fg_color": "#BBBBBB", "bg_color": "#EEEEEE"}),
-        key=book.add_format({"num_format": number, "bg_color": "#C6EFCE", "border": 1}),
+        key=book.add_format({"num_format": asked, "bg_color": "#C6EFCE", "border": 1}),
         stage=book.add_format({"bold": True, "font_size": 14, "font_color": "#1F4E79"}),
     )
 

@@ -411,13 +411,16 @@ def test_start_up_imports_no_workbook_library() -> None:
 
 def test_the_key_and_a_copy_of_a_blank(tmp_path: Path) -> None:
     """The key lists the same blanks, each a formula; a pass-through's copy of a blank shows it once filled in."""
-    blank = ["worksheet", "The cat sat", "-b", COPIED, "-f", "xlsx", "-o"]
+    blank = ["worksheet", "The cat sat", "-b", COPIED, "--decimals", "2", "-p", "3", "-f", "xlsx", "-o"]
     books = []
     for extra in ([], ["--key"]):
         path = tmp_path / f"sheet{len(extra)}.xlsx"
         assert run(*blank, str(path), *extra).exit_code == 0
         books.append(openpyxl.load_workbook(path))
     sheet, key = books
+    for book in books:  # a blank, and the key's answer in it, at the sheet's --decimals, not -p
+        assert where(book, "layers.0.attention.heads.0.output", 1, 2).number_format == "0.00"
+    assert where(key, "layers.0.attention.heads.0.output", 0, 2).number_format == "0.000"  # no blank: -p
     assert list(sheet["blanks"].values) == list(key["blanks"].values) and key["blanks"].max_row == 5
     assert where(sheet, "layers.0.attention.heads.0.output", 1, 2).value is None
     assert where(key, "layers.0.attention.heads.0.output", 1, 2).value.startswith("=MMULT(")
