@@ -867,12 +867,20 @@ def _read_text(name: str, option: str) -> tuple[str, str]:
     from encoder_cli import api
 
     if name != "-":
-        return api.read_text(name, option), name
-    if sys.stdin is None or sys.stdin.closed:
+        data, source = api.read_bytes(name, option), name
+    elif sys.stdin is None or sys.stdin.closed:
         raise EncoderError(f"{option} -: reads the file from stdin, but there is no stdin")
-    if sys.stdin.isatty():
+    elif sys.stdin.isatty():
         raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
-    return api.decode(sys.stdin.buffer.read(settings.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
+    else:
+        data, source = sys.stdin.buffer.read(settings.MAX_FILE_BYTES + 1), "<stdin>"
+    if option == "--answers" and data.startswith(ZIP):  # a workbook, read as YAML by its name
+        fix = "give it as a file named *.xlsx" if name == "-" else "rename it to .xlsx"
+        raise EncoderError(f"{source}: an .xlsx workbook (a zip file), which is read from a file named *.xlsx; {fix}")
+    return api.decode(data, source), source
+
+
+ZIP = b"PK\x03\x04"  # a zip's first bytes, and so an .xlsx workbook's
 
 
 def _terminated(signum: int, frame: FrameType | None) -> NoReturn:

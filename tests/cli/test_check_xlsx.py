@@ -315,3 +315,18 @@ def test_a_logical_value_is_malformed_as_a_formula_too(tmp_path: Path, recalc) -
         ("'2 Positional encoding'!D4", "expected a number, got FALSE"),
         ("'2 Positional encoding'!C4", "expected a number, got TRUE"),
     ]
+
+
+def test_a_workbook_read_as_yaml_is_named_for_what_it_is(tmp_path: Path) -> None:
+    data = workbook(TRACE, BLANKS, filled=student())
+    piped = run("check", "--answers", "-", input=data)
+    assert piped.exit_code == 2 and piped.stdout == ""
+    assert piped.stderr == (
+        "error: <stdin>: an .xlsx workbook (a zip file), which is read from a file named *.xlsx; "
+        "give it as a file named *.xlsx\n"
+    )
+    renamed = check(tmp_path, data, name="alice.yaml")
+    assert renamed.exit_code == 2 and renamed.stderr == (
+        f"error: {tmp_path / 'alice.yaml'}: an .xlsx workbook (a zip file), which is read from a file named "
+        "*.xlsx; rename it to .xlsx\n"
+    )
