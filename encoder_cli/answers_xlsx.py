@@ -115,10 +115,10 @@ class Pass(NamedTuple):
 
 def grade(data: bytes, source: str, trace: Trace, rule: Rule, carry: bool, made_with: str | None) -> Report:
     """A workbook's report, as an answers file's; one that cannot be read is a report of that error."""
-    return grading.graded(lambda: read(data, source, trace, made_with), source, trace, rule, carry)
+    return grading.graded(lambda: read(data, source, trace, made_with, rule.decimals), source, trace, rule, carry)
 
 
-def read(data: bytes, source: str, trace: Trace, made_with: str | None) -> grading.Read:
+def read(data: bytes, source: str, trace: Trace, made_with: str | None, asked: int | None = None) -> grading.Read:
     """The answers, the blanks not attempted, the malformed blanks and the warnings; raises
     EncoderError for a file that is not a worksheet workbook of this run."""
     _zip_checked(data, source)
@@ -137,7 +137,7 @@ def read(data: bytes, source: str, trace: Trace, made_with: str | None) -> gradi
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl's on what it does not support: styles, extensions
-            return _Reader(source, trace, opened).read(made_with)
+            return _Reader(source, trace, opened).read(made_with, asked)
     finally:
         for book in books:
             book.close()
@@ -190,9 +190,10 @@ class _Reader:
         self.book = opened(False)  # formulas as written; their stored values only with data_only
         self.names = self.book.defined_names
         self.spans = sum(s.value.size for s in trace.steps)  # the cells the trace's blocks hold
+        self.fix: str | None = None  # what the `about` sheet says to run check with, when this run differs
 
-    def read(self, made_with: str | None) -> grading.Read:
-        about = self._about(made_with)
+    def read(self, made_with: str | None, asked: int | None) -> grading.Read:
+        about = self._about(made_with, asked)
         blanks = self._blanks()
         inputs = dict(self._inputs())
         steps = {step_id: self.trace.by_id[step_id] for step_id, _, _ in blanks} | inputs
@@ -243,9 +244,10 @@ class _Reader:
         with _openpyxl(self.source):
             return list(self.book[title].iter_rows(min_row=1, max_row=rows, min_col=1, max_col=cols, values_only=True))
 
-    def _about(self, made_with: str | None) -> list[str]:
+    def _about(self, made_with: str | None, asked: int | None) -> list[str]:
         """What made the workbook, checked against this run: another sentence is an error (the
-        answers would be graded against other numbers); other weights by name, a warning."""
+        answers would be graded against other numbers); other weights by name (or none), and
+        --decimals other than the worksheet's, a warning."""
         about = {str(k).strip(): v for k, v in self._rows("about", 50, 2) if k is not None}
         if str(about.get("format")) != "1":
             raise EncoderError(f"{self.source}: a workbook of format {about.get('format')!r}, not 1; "
@@ -262,10 +264,19 @@ class _Reader:
             if (None if theirs is None else str(theirs)) != ours:
                 raise EncoderError(f"{self.source}: a worksheet for the {what} {theirs!r}, not {ours!r}; "
                                    f"run check with the {what} the worksheet was made for: {theirs!r}")  # fmt: skip
-        theirs = about.get("weights", about.get("model"))
-        if theirs is not None and made_with is not None and _base(str(theirs)) != _base(made_with):
-            return [f"the worksheet was made with {theirs!r}, and this run uses {made_with!r}"]
-        return []
+        notes = []
+        decimals = about.get("decimals")
+        if asked is not None and decimals not in (None, "") and _index(decimals, 100) != asked:
+            notes.append(f"the worksheet asked for {decimals} decimals, and this run grades with --decimals {asked}, "
+                         f"so an answer with fewer is too coarse; run check with --decimals {decimals}")  # fmt: skip
+        flag, theirs = next(((f, about[k]) for k, f in (("weights", "-w"), ("model", "--model")) if about.get(k)),
+                            (None, None))  # fmt: skip
+        if theirs is not None and (made_with is None or _base(str(theirs)) != _base(made_with)):
+            self.fix = f"this worksheet was made with {flag} {theirs}; run check with it"
+            uses, other = ("the built-in example", "") if made_with is None else (repr(made_with), " if they differ")
+            notes.append(f"the worksheet was made with {flag} {str(theirs)!r}, and this run uses {uses}; "
+                         f"run check with {flag} {theirs}{other}")  # fmt: skip
+        return notes
 
     def _blanks(self) -> list[tuple[str, int, int]]:
         """Each blank: (step id, row, col), as the `blanks` sheet lists them."""
@@ -284,7 +295,7 @@ class _Reader:
             step = self.trace.by_id.get(step_id) if isinstance(step_id, str) else None
             if step is None:
                 raise EncoderError(f"{where}: names the step {step_id!r}, which this run does not have; "
-                                   "was the worksheet made with other weights?")  # fmt: skip
+                                   f"{self.fix or 'was the worksheet made with other weights?'}")  # fmt: skip
             n, m = step.value.shape
             if _index(i, n) is None or _index(j, m) is None:
                 raise EncoderError(f"{where}: expected a row below {n} and a column below {m} of {step_id}, "
@@ -314,7 +325,7 @@ class _Reader:
             got = "missing, or not one block of cells" if block is None else f"{block[1][0]} x {block[1][1]} cells"
             n, m = step.value.shape
             raise EncoderError(f"{self.source}: the defined name {name!r} is {got}, where the step is {n} x {m}; "
-                               "was the worksheet made for another sentence or model?")  # fmt: skip
+                               f"{self.fix or 'was the worksheet made for another sentence or model?'}")  # fmt: skip
         return block[0]
 
     def _block(self, name: str) -> tuple[Box, tuple[int, int]] | None:

@@ -223,8 +223,12 @@ def test_a_worksheet_for_another_sentence_is_refused_and_other_weights_are_said(
     (tmp_path / "class.yaml").write_text(api.read_text(api.EXAMPLE))
     result = check(tmp_path, data, "The cat sat", "-w", str(tmp_path / "class.yaml"))
     assert result.exit_code == 1 and result.stderr == (
-        f"warning: {tmp_path / 'student.xlsx'}: the worksheet was made with 'lesson/other.yaml', "
-        f"and this run uses '{tmp_path / 'class.yaml'}'\n"
+        f"warning: {tmp_path / 'student.xlsx'}: the worksheet was made with -w 'lesson/other.yaml', "
+        f"and this run uses '{tmp_path / 'class.yaml'}'; run check with -w lesson/other.yaml if they differ\n"
+    )
+    assert check(tmp_path, data).stderr == (  # no -w: the built-in example
+        f"warning: {tmp_path / 'student.xlsx'}: the worksheet was made with -w 'lesson/other.yaml', "
+        "and this run uses the built-in example; run check with -w lesson/other.yaml\n"
     )
     data = workbook(TRACE, BLANKS, filled=student(), about={"weights": "lesson/class.yaml"})
     assert check(tmp_path, data, "The cat sat", "-w", str(tmp_path / "class.yaml")).stderr == ""  # the same name
@@ -330,3 +334,23 @@ def test_a_workbook_read_as_yaml_is_named_for_what_it_is(tmp_path: Path) -> None
         f"error: {tmp_path / 'alice.yaml'}: an .xlsx workbook (a zip file), which is read from a file named "
         "*.xlsx; rename it to .xlsx\n"
     )
+
+
+def test_a_forgotten_w_or_other_decimals_name_what_the_worksheet_was_made_with(tmp_path: Path) -> None:
+    from tests.conftest import MAT
+
+    sheet = tmp_path / "mat.xlsx"
+    made = run("worksheet", "The cat sat", "-w", str(MAT), "-b", "layers.1.attention.heads.1.Q[cat]",
+               "--decimals", "2", "-f", "xlsx", "-o", str(sheet))  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    forgot = run("check", "The cat sat", "--answers", str(sheet))  # the example has one layer
+    assert forgot.exit_code == 2 and forgot.stderr.splitlines()[-1] == (
+        f"error: {sheet}: blanks!A2: names the step 'layers.1.attention.heads.1.Q', which this run does not have; "
+        f"this worksheet was made with -w {MAT}; run check with it"
+    )
+    finer = run("check", "The cat sat", "--answers", str(sheet), "-w", str(MAT), "--decimals", "3")
+    assert finer.stderr == (
+        f"warning: {sheet}: the worksheet asked for 2 decimals, and this run grades with --decimals 3, so an answer "
+        "with fewer is too coarse; run check with --decimals 2\n"
+    )
+    assert run("check", "The cat sat", "--answers", str(sheet), "-w", str(MAT), "--decimals", "2").stderr == ""
