@@ -192,8 +192,8 @@ class _Reader:
         self.spans = sum(s.value.size for s in trace.steps)  # the cells the trace's blocks hold
         self.fix: str | None = None  # what the `about` sheet says to run check with, when this run differs
 
-    def read(self, made_with: str | None, asked: int | None) -> grading.Read:
-        about = self._about(made_with, asked)
+    def read(self, made_with: str | None, least: int | None) -> grading.Read:
+        about = self._about(made_with, least)
         blanks = self._blanks()
         inputs = dict(self._inputs())
         steps = {step_id: self.trace.by_id[step_id] for step_id, _, _ in blanks} | inputs
