@@ -269,8 +269,7 @@ class _Reader:
         if asked is not None and decimals not in (None, "") and _index(decimals, 100) != asked:
             notes.append(f"the worksheet asked for {decimals} decimals, and this run grades with --decimals {asked}, "
                          f"so an answer with fewer is too coarse; run check with --decimals {decimals}")  # fmt: skip
-        flag, theirs = next(((f, about[k]) for k, f in (("weights", "-w"), ("model", "--model")) if about.get(k)),
-                            (None, None))  # fmt: skip
+        flag, theirs = _made(about)
         if theirs is not None and (made_with is None or _base(str(theirs)) != _base(made_with)):
             self.fix = f"this worksheet was made with {flag} {theirs}; run check with it"
             uses, other = ("the built-in example", "") if made_with is None else (repr(made_with), " if they differ")
@@ -424,6 +423,26 @@ class _Reader:
         more = f" (and {plural(len(edited) - 1, 'more cell')})" if len(edited) > 1 else ""
         return [f"an input cell was edited: {name} at {boxes[name].place(i, j)} holds {holds}, the run's is "
                 f"{inputs[name].value[i, j]:.6g}{more}; the answers are graded against the run's numbers"]  # fmt: skip
+
+
+def made_with(data: bytes, source: str) -> str | None:
+    """What a workbook's `about` sheet says it was made with: '-w lesson.yaml', '--model X', or None
+    (the built-in example, or no `about` sheet)."""
+    _zip_checked(data, source)
+    with _openpyxl(source), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, keep_links=False)
+        try:
+            rows = book["about"].iter_rows(max_row=50, max_col=2, values_only=True) if "about" in book else []
+            flag, theirs = _made({str(k).strip(): v for k, v in rows if k is not None})
+        finally:
+            book.close()
+    return None if theirs is None else f"{flag} {theirs}"
+
+
+def _made(about: dict[str, Any]) -> tuple[str | None, Any]:
+    """('-w', its weights) or ('--model', its model) from the `about` sheet's rows; (None, None)."""
+    return next(((f, about[k]) for k, f in (("weights", "-w"), ("model", "--model")) if about.get(k)), (None, None))
 
 
 def _text(value: float) -> str:

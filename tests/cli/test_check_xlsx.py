@@ -354,3 +354,23 @@ def test_a_forgotten_w_or_other_decimals_name_what_the_worksheet_was_made_with(t
         "with fewer is too coarse; run check with --decimals 2\n"
     )
     assert run("check", "The cat sat", "--answers", str(sheet), "-w", str(MAT), "--decimals", "2").stderr == ""
+
+
+def test_a_forgotten_w_that_the_example_cannot_run_names_the_worksheets_weights(tmp_path: Path) -> None:
+    from tests.conftest import PRE, SENTENCES
+
+    sheet = tmp_path / "pre.xlsx"
+    made = run("worksheet", SENTENCES[PRE], "-w", str(PRE), "-b", "X'[dog]", "-f", "xlsx", "-o", str(sheet))
+    assert made.exit_code == 0, made.stderr
+    assert "no embedding for the token 'a'" in run("check", SENTENCES[PRE], "--answers", "-", input="X'[dog]: ~").stderr
+    forgot = run("check", SENTENCES[PRE], "--answers", str(sheet))
+    assert (
+        forgot.exit_code == 2
+        and forgot.stdout == ""
+        and forgot.stderr
+        == (
+            f"error: {sheet}: this worksheet was made with -w {PRE}, and the built-in example cannot run its sentence; "
+            f"run check with -w {PRE}\n"
+        )
+    )
+    assert run("check", SENTENCES[PRE], "--answers", str(sheet), "-w", str(PRE)).exit_code == 1  # nothing attempted
