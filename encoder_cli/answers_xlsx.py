@@ -49,7 +49,7 @@ from openpyxl.utils import get_column_letter, range_boundaries  # type: ignore[i
 from encoder_cli import address, grading
 from encoder_cli.errors import EncoderError
 from encoder_cli.grading import Answer, Malformed, Report, Rule
-from encoder_cli.trace import Step, Trace
+from encoder_cli.trace import Step, Trace, plural
 
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted .xlsx, or an old .xls
 ODS = b"application/vnd.oasis.opendocument.spreadsheet"  # an OpenDocument spreadsheet's mimetype member
@@ -63,6 +63,7 @@ SPARE = 1_000_000
 SHOWN = 3  # the places a warning names
 FIXED = re.compile(r"(?:#,##)?0(?:\.(0+))?")  # a number format of fixed decimals: 0, 0.00, #,##0.000
 COMMA = re.compile(r"[-+]?[0-9]*,[0-9]+")  # 1,34: a decimal comma
+LOGICAL = re.compile(r"=\s*(TRUE|FALSE)\s*(?:\(\s*\))?\s*", re.IGNORECASE)  # =TRUE(), a logical value
 SAVE = "save it from a spreadsheet program as an Excel workbook (.xlsx)"
 RELATIVE = 1e-9  # an input cell is edited when it is further than this from the run's value
 
@@ -114,10 +115,10 @@ class Pass(NamedTuple):
 
 def grade(data: bytes, source: str, trace: Trace, rule: Rule, carry: bool, made_with: str | None) -> Report:
     """A workbook's report, as an answers file's; one that cannot be read is a report of that error."""
-    return grading.graded(lambda: read(data, source, trace, made_with), source, trace, rule, carry)
+    return grading.graded(lambda: read(data, source, trace, made_with, rule.decimals), source, trace, rule, carry)
 
 
-def read(data: bytes, source: str, trace: Trace, made_with: str | None) -> grading.Read:
+def read(data: bytes, source: str, trace: Trace, made_with: str | None, asked: int | None = None) -> grading.Read:
     """The answers, the blanks not attempted, the malformed blanks and the warnings; raises
     EncoderError for a file that is not a worksheet workbook of this run."""
     _zip_checked(data, source)
@@ -136,7 +137,7 @@ def read(data: bytes, source: str, trace: Trace, made_with: str | None) -> gradi
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl's on what it does not support: styles, extensions
-            return _Reader(source, trace, opened).read(made_with)
+            return _Reader(source, trace, opened).read(made_with, asked)
     finally:
         for book in books:
             book.close()
@@ -189,9 +190,10 @@ class _Reader:
         self.book = opened(False)  # formulas as written; their stored values only with data_only
         self.names = self.book.defined_names
         self.spans = sum(s.value.size for s in trace.steps)  # the cells the trace's blocks hold
+        self.fix: str | None = None  # what the `about` sheet says to run check with, when this run differs
 
-    def read(self, made_with: str | None) -> grading.Read:
-        about = self._about(made_with)
+    def read(self, made_with: str | None, least: int | None) -> grading.Read:
+        about = self._about(made_with, least)
         blanks = self._blanks()
         inputs = dict(self._inputs())
         steps = {step_id: self.trace.by_id[step_id] for step_id, _, _ in blanks} | inputs
@@ -204,7 +206,7 @@ class _Reader:
         malformed: list[Malformed] = []
         skipped = 0
         general: list[str] = []  # the places read at the stored number's decimals
-        commas: list[str] = []  # the places of text with a decimal comma
+        commas: list[tuple[str, str, str]] = []  # text with a decimal comma: its place, the text, as read
         for blank in blanks:
             step_id, i, j = blank
             place = boxes[step_id].place(i, j)
@@ -225,7 +227,10 @@ class _Reader:
                          "and a workbook stores 1.30 as 1.3 (format the cells 0.00 to claim two decimals): "
                          f"{_some(general)}")  # fmt: skip
         if commas:
-            notes.append(f"text with a decimal comma read as a number, '1,34' as 1.34: {_some(commas)}")
+            _, text, number = commas[0]
+            more = f" (and {plural(len(commas) - 1, 'more cell')})" if len(commas) > 1 else ""
+            notes.append(f"text with a decimal comma read as a number, {text!r} as {number}{more}: "
+                         f"{_some([place for place, _, _ in commas])}")  # fmt: skip
         return answers, skipped, malformed, notes
 
     # --- The sheets `about` and `blanks` ------------------------------------------------------
@@ -239,9 +244,10 @@ class _Reader:
         with _openpyxl(self.source):
             return list(self.book[title].iter_rows(min_row=1, max_row=rows, min_col=1, max_col=cols, values_only=True))
 
-    def _about(self, made_with: str | None) -> list[str]:
+    def _about(self, made_with: str | None, asked: int | None) -> list[str]:
         """What made the workbook, checked against this run: another sentence is an error (the
-        answers would be graded against other numbers); other weights by name, a warning."""
+        answers would be graded against other numbers); other weights by name (or none), and
+        --decimals other than the worksheet's, a warning."""
         about = {str(k).strip(): v for k, v in self._rows("about", 50, 2) if k is not None}
         if str(about.get("format")) != "1":
             raise EncoderError(f"{self.source}: a workbook of format {about.get('format')!r}, not 1; "
@@ -258,10 +264,18 @@ class _Reader:
             if (None if theirs is None else str(theirs)) != ours:
                 raise EncoderError(f"{self.source}: a worksheet for the {what} {theirs!r}, not {ours!r}; "
                                    f"run check with the {what} the worksheet was made for: {theirs!r}")  # fmt: skip
-        theirs = about.get("weights", about.get("model"))
-        if theirs is not None and made_with is not None and _base(str(theirs)) != _base(made_with):
-            return [f"the worksheet was made with {theirs!r}, and this run uses {made_with!r}"]
-        return []
+        notes = []
+        decimals = about.get("decimals")
+        if asked is not None and decimals not in (None, "") and _index(decimals, 100) != asked:
+            notes.append(f"the worksheet asked for {decimals} decimals, and this run grades with --decimals {asked}, "
+                         f"so an answer with fewer is too coarse; run check with --decimals {decimals}")  # fmt: skip
+        flag, theirs = _made(about)
+        if theirs is not None and (made_with is None or _base(str(theirs)) != _base(made_with)):
+            self.fix = f"this worksheet was made with {flag} {theirs}; run check with it"
+            uses, other = ("the built-in example", "") if made_with is None else (repr(made_with), " if they differ")
+            notes.append(f"the worksheet was made with {flag} {str(theirs)!r}, and this run uses {uses}; "
+                         f"run check with {flag} {theirs}{other}")  # fmt: skip
+        return notes
 
     def _blanks(self) -> list[tuple[str, int, int]]:
         """Each blank: (step id, row, col), as the `blanks` sheet lists them."""
@@ -280,7 +294,7 @@ class _Reader:
             step = self.trace.by_id.get(step_id) if isinstance(step_id, str) else None
             if step is None:
                 raise EncoderError(f"{where}: names the step {step_id!r}, which this run does not have; "
-                                   "was the worksheet made with other weights?")  # fmt: skip
+                                   f"{self.fix or 'was the worksheet made with other weights?'}")  # fmt: skip
             n, m = step.value.shape
             if _index(i, n) is None or _index(j, m) is None:
                 raise EncoderError(f"{where}: expected a row below {n} and a column below {m} of {step_id}, "
@@ -310,7 +324,7 @@ class _Reader:
             got = "missing, or not one block of cells" if block is None else f"{block[1][0]} x {block[1][1]} cells"
             n, m = step.value.shape
             raise EncoderError(f"{self.source}: the defined name {name!r} is {got}, where the step is {n} x {m}; "
-                               "was the worksheet made for another sentence or model?")  # fmt: skip
+                               f"{self.fix or 'was the worksheet made for another sentence or model?'}")  # fmt: skip
         return block[0]
 
     def _block(self, name: str) -> tuple[Box, tuple[int, int]] | None:
@@ -356,10 +370,14 @@ class _Reader:
 
     # --- What a cell says -----------------------------------------------------------------------
 
-    def _written(self, cell: Cell, stored: Cell, general: list[str], commas: list[str], place: str) -> str | None:
+    def _written(self, cell: Cell, stored: Cell, general: list[str], commas: list[tuple[str, str, str]],
+                 place: str) -> str | None:  # fmt: skip
         """A blank's answer as written ("1.30"), or None when it is empty; EncoderError when it
         holds no number."""
         if cell.kind == "f":
+            logical = LOGICAL.fullmatch(str(cell.value))
+            if logical:  # TRUE typed in, as LibreOffice saves it: =TRUE() with the number 1 stored
+                raise EncoderError(f"expected a number, got {logical[1].upper()}")
             if stored.kind == "":
                 raise EncoderError("a formula with no stored value: open and save it in a spreadsheet program "
                                    "that calculates, or type the number")  # fmt: skip
@@ -369,8 +387,8 @@ class _Reader:
         if cell.kind == "s":
             text = str(cell.value).strip()
             if COMMA.fullmatch(text):
-                commas.append(place)
                 text = text.replace(",", ".")
+                commas.append((place, str(cell.value)[:40], text))
             if len(text) > 100 or not grading._WRITTEN.fullmatch(text) or not math.isfinite(float(text)):
                 raise EncoderError(f"expected a number, got the text {str(cell.value)[:40]!r}")
             return text
@@ -402,9 +420,29 @@ class _Reader:
             return []
         name, i, j, value = edited[0]
         holds = "no number" if math.isnan(value) else f"{value:.6g}"
-        more = f" (and {len(edited) - 1} more cells)" if len(edited) > 1 else ""
+        more = f" (and {plural(len(edited) - 1, 'more cell')})" if len(edited) > 1 else ""
         return [f"an input cell was edited: {name} at {boxes[name].place(i, j)} holds {holds}, the run's is "
                 f"{inputs[name].value[i, j]:.6g}{more}; the answers are graded against the run's numbers"]  # fmt: skip
+
+
+def made_with(data: bytes, source: str) -> str | None:
+    """What a workbook's `about` sheet says it was made with: '-w lesson.yaml', '--model X', or None
+    (the built-in example, or no `about` sheet)."""
+    _zip_checked(data, source)
+    with _openpyxl(source), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, keep_links=False)
+        try:
+            rows = book["about"].iter_rows(max_row=50, max_col=2, values_only=True) if "about" in book else []
+            flag, theirs = _made({str(k).strip(): v for k, v in rows if k is not None})
+        finally:
+            book.close()
+    return None if theirs is None else f"{flag} {theirs}"
+
+
+def _made(about: dict[str, Any]) -> tuple[str | None, Any]:
+    """('-w', its weights) or ('--model', its model) from the `about` sheet's rows; (None, None)."""
+    return next(((f, about[k]) for k, f in (("weights", "-w"), ("model", "--model")) if about.get(k)), (None, None))
 
 
 def _text(value: float) -> str:

@@ -625,7 +625,14 @@ def check(
         files = _answer_files(answers or [])
         if "-" in files and weights == "-":
             raise EncoderError("--weights - and --answers - both read stdin; give one of them as a file")
-        result, inputs = _run(sentence, weights, model, sentence_b)
+        try:
+            result, inputs = _run(sentence, weights, model, sentence_b)
+        except EncoderError as e:  # a forgotten -w: say what a workbook was made with
+            made = None if weights or model else _made_with(files)
+            if made is None:
+                raise
+            raise EncoderError(f"{made[0]}: this worksheet was made with {made[1]}, and the built-in example "
+                               f"cannot run its sentence; run check with {made[1]}") from e  # fmt: skip
         reports = [_graded(name, result, tolerance, carry, decimals, weights or model) for name in files]
     except EncoderError as e:
         _fail(e)
@@ -693,6 +700,20 @@ def _answer_files(given: list[str]) -> list[str]:
 
 
 ANSWERS = (".yaml", ".yml", ".xlsx")  # a folder's answers files
+
+
+def _made_with(files: list[str]) -> tuple[str, str] | None:
+    """The first workbook that names what it was made with, and that: ('alice.xlsx', '-w lesson.yaml')."""
+    from encoder_cli import api
+
+    for name in (f for f in files if f.lower().endswith(".xlsx")):
+        from encoder_cli import answers_xlsx  # openpyxl: only for a workbook
+
+        with contextlib.suppress(EncoderError):
+            made = answers_xlsx.made_with(api.read_bytes(name, "--answers"), name)
+            if made is not None:
+                return name, made
+    return None
 
 
 def _graded(
@@ -871,12 +892,20 @@ def _read_text(name: str, option: str) -> tuple[str, str]:
     from encoder_cli import api
 
     if name != "-":
-        return api.read_text(name, option), name
-    if sys.stdin is None or sys.stdin.closed:
+        data, source = api.read_bytes(name, option), name
+    elif sys.stdin is None or sys.stdin.closed:
         raise EncoderError(f"{option} -: reads the file from stdin, but there is no stdin")
-    if sys.stdin.isatty():
+    elif sys.stdin.isatty():
         raise EncoderError(f"{option} -: reads the file from stdin, but stdin is a terminal")
-    return api.decode(sys.stdin.buffer.read(settings.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
+    else:
+        data, source = sys.stdin.buffer.read(settings.MAX_FILE_BYTES + 1), "<stdin>"
+    if option == "--answers" and data.startswith(ZIP):  # a workbook, read as YAML by its name
+        fix = "give it as a file named *.xlsx" if name == "-" else "rename it to .xlsx"
+        raise EncoderError(f"{source}: an .xlsx workbook (a zip file), which is read from a file named *.xlsx; {fix}")
+    return api.decode(data, source), source
+
+
+ZIP = b"PK\x03\x04"  # a zip's first bytes, and so an .xlsx workbook's
 
 
 def _terminated(signum: int, frame: FrameType | None) -> NoReturn:

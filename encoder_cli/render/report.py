@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -25,7 +26,7 @@ from encoder_cli.errors import printable
 from encoder_cli.grading import VERDICTS, Claim, Place, Report, Summary, Verdict, decimals, place_name
 from encoder_cli.render import fmt, json_doc, work
 from encoder_cli.render.terminal import Caption, WorkedLine
-from encoder_cli.trace import Trace, columns, labels
+from encoder_cli.trace import Trace, columns, labels, plural
 
 MARKS = {
     Verdict.right: ("✓ right", "green"),
@@ -64,7 +65,10 @@ def summary(report: Report) -> Text:
     are any; '; 2 not attempted'), or why nothing was graded."""
     count = report.summary
     if not count.checked and not count.malformed:
-        return Text(f"nothing attempted ({count.not_attempted} cells marked ~)", style="bold red")
+        book = report.source.lower().endswith(".xlsx")  # a workbook's blanks are empty cells, not ~
+        left = f"{plural(count.not_attempted, 'blank')} left empty" if book else (
+            f"{plural(count.not_attempted, 'cell')} marked ~")  # fmt: skip
+        return Text(f"nothing attempted ({left})", style="bold red")
     text = Text.assemble((f"{count.checked} checked: ", "bold"))
     shown = zip((*VERDICTS, Verdict.malformed), count[1:-1], strict=True)  # the counts in Summary's order
     for k, (verdict, n) in enumerate(v for v in shown if v[0] in (*OWN, Verdict.wrong) or v[1]):
@@ -78,9 +82,7 @@ def summary(report: Report) -> Text:
 def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableType]:
     """The rule; per step, each answer with the true value and its verdict, and under the table
     the worked arithmetic of each one not right; the malformed entries; last, the summary."""
-    yield rule_line([report])
-    for warning in report.warnings:  # a workbook's: edited inputs, how its numbers were read
-        yield Text(printable(f"warning: {warning}"), style="yellow")
+    yield rule_line([report])  # a workbook's warnings are on stderr, a line each
     yield Text()
     for step in trace.steps:
         claims = [c for c in report.claims if c.step is step]
@@ -118,12 +120,14 @@ def class_view(trace: Trace, reports: Sequence[Report], most: int = 10) -> Itera
     """A whole class: the rule, one line per answers file, then the cells most often not right."""
     yield rule_line(reports)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("file", overflow="fold")  # a long path folds; the counts stay whole
-    table.add_column("answers", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    for r in reports:
-        answers = summary(r) if r.usable else Text(printable(r.errors[0]), style="red")
-        table.add_row(Text(printable(r.source)), answers, _score(r))
+    names = [printable(r.source) for r in reports]
+    # the file and the score stay whole, on one line; the summary (or a long error) wraps
+    table.add_column("file", no_wrap=True, min_width=max(cell_len(n) for n in names))
+    table.add_column("answers", overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True, min_width=len("score"))
+    for r, name in zip(reports, names, strict=True):
+        answers = summary(r) if r.usable else Text(printable(r.errors[0].removeprefix(f"{r.source}: ")), style="red")
+        table.add_row(Text(name), answers, _score(r))
     yield table
     missed: Counter[tuple[str, Verdict]] = Counter(
         (named(trace, c.step, c.row, c.col), c.verdict) for r in reports for c in r.claims if c.verdict != Verdict.right

@@ -396,8 +396,9 @@ class Item:
 
 
 def plan(trace: Trace, kept: Sequence[Step]) -> list[Item]:
-    """Every block, in computation order, each parameter just before the first step that reads it:
-    the kept steps on their sheets, what they need (steps and parameters) on the hidden sheet."""
+    """Every block, in computation order, each parameter just before the first shown step that reads it
+    (on the hidden sheet before the first step that does, when no shown step does): the kept steps on
+    their sheets, what they need (steps and parameters) on the hidden sheet."""
     shown = {whole(s.id) if s.id in trace.parameter_ids else s.id for s in kept}
     needed: set[str] = set()
     todo = [x for x in shown if x in trace.by_id]
@@ -406,9 +407,9 @@ def plan(trace: Trace, kept: Sequence[Step]) -> list[Item]:
         if x not in needed:
             needed.add(x)
             todo += trace.by_id[x].inputs
-    before: dict[str, str] = {}  # a parameter's id -> the first needed step that reads it
-    for s in trace.steps:
-        for pid, _ in uses(s).values() if s.id in needed else ():
+    before: dict[str, str] = {}  # a parameter's id -> the first shown step that reads it, else the first needed
+    for s in sorted((s for s in trace.steps if s.id in needed), key=lambda s: s.id not in shown):  # a stable sort
+        for pid, _ in uses(s).values():
             before.setdefault(pid, s.id)
     for p in trace.parameters:  # a parameter asked for by name (-s W_Q), read by no kept step
         if p.id in shown:
@@ -457,7 +458,7 @@ def styles(book: Any, precision: int, decimals: int) -> Styles:
         value=book.add_format({"num_format": number}),
         blank=book.add_format({"num_format": asked, "bg_color": "#FFF2A8", "border": 1, "border_color": "#B8860B"}),
         out=book.add_format({"pattern": 7, "fg_color": "#BBBBBB", "bg_color": "#EEEEEE"}),
-        key=book.add_format({"num_format": number, "bg_color": "#C6EFCE", "border": 1}),
+        key=book.add_format({"num_format": asked, "bg_color": "#C6EFCE", "border": 1}),
         stage=book.add_format({"bold": True, "font_size": 14, "font_color": "#1F4E79"}),
     )
 
@@ -490,16 +491,22 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
         ws.set_paper(9)  # A4, as wide as its widest block, a page from each stage on
         ws.fit_to_pages(1, 0)
         next_row[name] = 0
-    for item in items:
-        ws, s = sheets[item.sheet], trace.given(item.id) if item.param else trace.by_id[item.id]
+    layout: list[tuple[Item, Step, bool, Block]] = []  # every block's place first: a hidden step may read a
+    for item in items:  # parameter shown later, before the first shown step that reads it
+        s = trace.given(item.id) if item.param else trace.by_id[item.id]
         row = next_row[item.sheet]
-        if s.stage != stage_of.get(item.sheet) and item.sheet != NEEDED:
+        staged = s.stage != stage_of.get(item.sheet) and item.sheet != NEEDED
+        if staged:
             stage_of[item.sheet] = s.stage
             breaks.setdefault(item.sheet, []).append(row)
-            ws.write_string(row, 0, f"{s.stage} · {STAGES[s.stage]}", style.stage)
             row += 2
-        block = Block(item.sheet, row + HEAD, LABELS, *s.value.shape)
-        blocks[s.id] = block
+        blocks[s.id] = Block(item.sheet, row + HEAD, LABELS, *s.value.shape)
+        next_row[item.sheet] = row + HEAD + s.value.shape[0] + 2
+        layout.append((item, s, staged, blocks[s.id]))
+    for item, s, staged, block in layout:
+        ws, row = sheets[item.sheet], block.top - HEAD
+        if staged:
+            ws.write_string(row - 2, 0, f"{s.stage} · {STAGES[s.stage]}", style.stage)
         ws.write_string(row, 0, s.title, style.title)
         ws.write_string(row + 1, 0, s.formula, style.formula)
         ws.write_string(row + 2, 0, f"id: {s.id}", style.id)
@@ -512,7 +519,6 @@ def write(trace: Trace, kept: Sequence[Step], precision: int, out: BinaryIO, mar
                                   {"type": "2_color_scale", "min_type": "num", "min_value": 0, "min_color": "#FFFFFF",
                                    "max_type": "num", "max_value": 1, "max_color": "#F8696B"})  # fmt: skip
         book.define_name(s.id, block.name())
-        next_row[item.sheet] = block.top + block.rows + 2
     for p in trace.parameters:  # a head's columns of W_Q (b_Q): a name for those columns of the whole
         user = trace.by_id[p.before].op
         if p.id not in blocks and isinstance(user, ops.Linear) and user.part and whole(p.id) in blocks:
@@ -609,7 +615,12 @@ def refuse(trace: Trace, items: Sequence[Item]) -> None:
         return
     layers = range(trace.model.layers)
     fits = [f"--layer {k}" for k in layers if cells(plan(trace, [s for s in trace.steps if s.layer == k])) <= MAX_CELLS]
-    fix = f"keep fewer steps: {fits[0]} fits" if fits else "keep fewer steps with --layer, --head or --step"
+    why = "keep fewer steps: a layer needs every earlier layer on the hidden sheet, so"
+    if fits:
+        names = fits[0] if len(fits) == 1 else f"{', '.join(fits[:-1])} or {fits[-1]}"
+        fix = f"{why} for this model only {names} {'fits' if len(fits) == 1 else 'fit'}"
+    else:
+        fix = f"{why} for this model no layer fits; keep fewer with --step"
     raise EncoderError(
         f"xlsx: the workbook would hold {count:,} cells, past the {MAX_CELLS:,} a workbook may hold; {fix}",
         argument="format",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,10 @@ def student() -> dict[tuple[str, int, int], float]:
     return answers
 
 
-def check(tmp_path: Path, data: bytes, *more: str, name: str = "student.xlsx"):
+def check(tmp_path: Path, data: bytes, *more: str, name: str = "student.xlsx", env: dict[str, str] | None = None):
     path = tmp_path / name
     path.write_bytes(data)
-    return run("check", "--answers", str(path), *more)
+    return run("check", "--answers", str(path), *more, env=env)
 
 
 def graded(result) -> dict[tuple[str, int, int], dict]:
@@ -130,7 +131,7 @@ def test_formulas_text_and_what_is_no_number(tmp_path: Path) -> None:
         ("'2 Positional encoding'!B10", "expected a number, got TRUE"),
         ("'2 Positional encoding'!D10", "expected a number, got the text '1,234.5'"),
     ]  # fmt: skip
-    assert doc["warnings"] == ["text with a decimal comma read as a number, '1,34' as 1.34: '2 Positional encoding'!C4"]
+    assert doc["warnings"] == ["text with a decimal comma read as a number, '0,54' as 0.54: '2 Positional encoding'!C4"]
     assert result.exit_code == 1 and result.stderr.count("\n") == 5  # 4 malformed, 1 warning
 
 
@@ -173,7 +174,21 @@ def test_a_workbook_saved_by_libreoffice(tmp_path: Path, recalc) -> None:
 def test_nothing_filled_in_is_nothing_attempted(tmp_path: Path) -> None:
     result = check(tmp_path, workbook(TRACE, BLANKS))
     assert result.exit_code == 1 and result.stderr == ""
-    assert "nothing attempted (9 cells marked ~)" in result.stdout
+    assert "nothing attempted (9 blanks left empty)" in result.stdout
+    one = check(tmp_path, workbook(TRACE, ["Q[cat,d0]"]))
+    assert "nothing attempted (1 blank left empty)" in one.stdout
+    (tmp_path / "one.yaml").write_text("Q[cat,d0]: ~\n")
+    assert "nothing attempted (1 cell marked ~)" in run("check", "--answers", str(tmp_path / "one.yaml")).stdout
+
+
+def test_a_workbooks_warnings_are_one_line_each_on_stderr_not_wrapped_into_the_report(tmp_path: Path) -> None:
+    edits = {("layers.0.attention.W_Q", 1, 0): 0.5, ("layers.0.attention.W_Q", 2, 0): 0.5}
+    filled = {(PE, 1, 0): " 0,84"}
+    result = check(tmp_path, workbook(TRACE, BLANKS, filled=filled, edits=edits), env={"COLUMNS": "80"})
+    assert "warning" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"warning: {tmp_path / 'student.xlsx'}: ") for line in lines)
+    assert "(and 1 more cell)" in lines[0] and lines[1].endswith("' 0,84' as 0.84: '2 Positional encoding'!B4")
 
 
 def test_decimals_and_no_carry_apply_as_to_yaml(tmp_path: Path) -> None:
@@ -208,8 +223,12 @@ def test_a_worksheet_for_another_sentence_is_refused_and_other_weights_are_said(
     (tmp_path / "class.yaml").write_text(api.read_text(api.EXAMPLE))
     result = check(tmp_path, data, "The cat sat", "-w", str(tmp_path / "class.yaml"))
     assert result.exit_code == 1 and result.stderr == (
-        f"warning: {tmp_path / 'student.xlsx'}: the worksheet was made with 'lesson/other.yaml', "
-        f"and this run uses '{tmp_path / 'class.yaml'}'\n"
+        f"warning: {tmp_path / 'student.xlsx'}: the worksheet was made with -w 'lesson/other.yaml', "
+        f"and this run uses '{tmp_path / 'class.yaml'}'; run check with -w lesson/other.yaml if they differ\n"
+    )
+    assert check(tmp_path, data).stderr == (  # no -w: the built-in example
+        f"warning: {tmp_path / 'student.xlsx'}: the worksheet was made with -w 'lesson/other.yaml', "
+        "and this run uses the built-in example; run check with -w lesson/other.yaml\n"
     )
     data = workbook(TRACE, BLANKS, filled=student(), about={"weights": "lesson/class.yaml"})
     assert check(tmp_path, data, "The cat sat", "-w", str(tmp_path / "class.yaml")).stderr == ""  # the same name
@@ -246,3 +265,112 @@ def test_a_cell_is_named_as_a_spreadsheet_names_it() -> None:
     assert Box("Attention", 12, 4).place(0, 0) == "Attention!D12"
     assert Box("Add & Norm", 3, 2).place(1, 26) == "'Add & Norm'!AB4"
     assert Box("Ann's", 1, 1).place(0, 0) == "'Ann''s'!A1"  # a quote doubled, as in a formula
+
+
+@pytest.mark.parametrize("width", ["80", "160"])
+def test_the_class_table_keeps_file_names_and_scores_whole_and_wraps_the_summary(
+    tmp_path: Path, width: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("class").mkdir()
+    names = ["class/alice-with-a-rather-long-name.xlsx", "class/bob.yaml", "class/dave-also-quite-long.yaml"]
+    Path(names[0]).write_bytes(b"not a zip at all, and so a long error message " * 3)
+    Path(names[1]).write_text("PE[cat,d0]: 0.84\n")
+    Path(names[2]).write_text("PE[cat,d0]: 0.1\n")
+    result = run("check", "--answers", "class", env={"COLUMNS": width})
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["file", "answers", "score"]
+    for name, score in zip(names, ["0.000", "1.000", "0.000"], strict=True):
+        (line,) = [line for line in lines if name in line]  # whole, on one line
+        assert line.rstrip().endswith(score)
+    assert all(len(line) <= int(width) for line in lines)
+    assert lines[3].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, without the file's name again
+    assert "Excel workbook (.xlsx)" in result.stdout
+
+
+def test_the_decimal_comma_warning_quotes_the_cells_own_text(tmp_path: Path) -> None:
+    filled = {(PE, 1, 0): " 1,52", (PE, 1, 1): "0,3", (PE, 1, 2): "-0,25"}
+    doc = json.loads(check(tmp_path, workbook(TRACE, BLANKS, filled=filled), "-f", "json").stdout)
+    assert doc["warnings"] == [
+        "text with a decimal comma read as a number, ' 1,52' as 1.52 (and 2 more cells): "
+        "'2 Positional encoding'!B4, '2 Positional encoding'!C4, '2 Positional encoding'!D4"
+    ]
+    assert [a["written"] for a in doc["answers"]] == ["1.52", "0.3", "-0.25"]
+
+
+def test_a_logical_value_is_malformed_as_a_formula_too(tmp_path: Path, recalc) -> None:
+    """TRUE typed in and saved by LibreOffice is the formula =TRUE() with the number 1 stored (t="n"):
+    malformed, as TRUE itself is; so is a formula whose stored value is a logical one (t="b", as
+    Excel stores =1>0)."""
+    filled = {(PE, 1, 0): True, (PE, 1, 2): Formula("=FALSE()", 0)}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "student.xlsx").write_bytes(workbook(TRACE, BLANKS, filled=filled))
+    (saved,) = recalc([tmp_path / "in" / "student.xlsx"])
+    with zipfile.ZipFile(saved) as z:  # LibreOffice's own way of saving TRUE
+        assert b'<f aca="false">TRUE()</f><v>1</v>' in z.read("xl/worksheets/sheet2.xml")
+    saved.rename(tmp_path / "saved.xlsx")
+    (tmp_path / "excel.xlsx").write_bytes(workbook(TRACE, BLANKS, filled={(PE, 1, 1): Formula("=1>0", True)}))
+    result = run("check", "--answers", str(tmp_path / "saved.xlsx"), "--answers", str(tmp_path / "excel.xlsx"),
+                 "-f", "json")  # fmt: skip
+    docs = json.loads(result.stdout)["files"]
+    assert [a for doc in docs for a in doc["answers"]] == []
+    assert [(m["cell"], m["message"]) for doc in docs for m in doc["malformed"]] == [
+        ("'2 Positional encoding'!B4", "expected a number, got TRUE"),
+        ("'2 Positional encoding'!D4", "expected a number, got FALSE"),
+        ("'2 Positional encoding'!C4", "expected a number, got TRUE"),
+    ]
+
+
+def test_a_workbook_read_as_yaml_is_named_for_what_it_is(tmp_path: Path) -> None:
+    data = workbook(TRACE, BLANKS, filled=student())
+    piped = run("check", "--answers", "-", input=data)
+    assert piped.exit_code == 2 and piped.stdout == ""
+    assert piped.stderr == (
+        "error: <stdin>: an .xlsx workbook (a zip file), which is read from a file named *.xlsx; "
+        "give it as a file named *.xlsx\n"
+    )
+    renamed = check(tmp_path, data, name="alice.yaml")
+    assert renamed.exit_code == 2 and renamed.stderr == (
+        f"error: {tmp_path / 'alice.yaml'}: an .xlsx workbook (a zip file), which is read from a file named "
+        "*.xlsx; rename it to .xlsx\n"
+    )
+
+
+def test_a_forgotten_w_or_other_decimals_name_what_the_worksheet_was_made_with(tmp_path: Path) -> None:
+    from tests.conftest import MAT
+
+    sheet = tmp_path / "mat.xlsx"
+    made = run("worksheet", "The cat sat", "-w", str(MAT), "-b", "layers.1.attention.heads.1.Q[cat]",
+               "--decimals", "2", "-f", "xlsx", "-o", str(sheet))  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    forgot = run("check", "The cat sat", "--answers", str(sheet))  # the example has one layer
+    assert forgot.exit_code == 2 and forgot.stderr.splitlines()[-1] == (
+        f"error: {sheet}: blanks!A2: names the step 'layers.1.attention.heads.1.Q', which this run does not have; "
+        f"this worksheet was made with -w {MAT}; run check with it"
+    )
+    finer = run("check", "The cat sat", "--answers", str(sheet), "-w", str(MAT), "--decimals", "3")
+    assert finer.stderr == (
+        f"warning: {sheet}: the worksheet asked for 2 decimals, and this run grades with --decimals 3, so an answer "
+        "with fewer is too coarse; run check with --decimals 2\n"
+    )
+    assert run("check", "The cat sat", "--answers", str(sheet), "-w", str(MAT), "--decimals", "2").stderr == ""
+
+
+def test_a_forgotten_w_that_the_example_cannot_run_names_the_worksheets_weights(tmp_path: Path) -> None:
+    from tests.conftest import PRE, SENTENCES
+
+    sheet = tmp_path / "pre.xlsx"
+    made = run("worksheet", SENTENCES[PRE], "-w", str(PRE), "-b", "X'[dog]", "-f", "xlsx", "-o", str(sheet))
+    assert made.exit_code == 0, made.stderr
+    assert "no embedding for the token 'a'" in run("check", SENTENCES[PRE], "--answers", "-", input="X'[dog]: ~").stderr
+    forgot = run("check", SENTENCES[PRE], "--answers", str(sheet))
+    assert (
+        forgot.exit_code == 2
+        and forgot.stdout == ""
+        and forgot.stderr
+        == (
+            f"error: {sheet}: this worksheet was made with -w {PRE}, and the built-in example cannot run its sentence; "
+            f"run check with -w {PRE}\n"
+        )
+    )
+    assert run("check", SENTENCES[PRE], "--answers", str(sheet), "-w", str(PRE)).exit_code == 1  # nothing attempted

@@ -121,6 +121,7 @@ def recalculated(recalc: Any, tmp_path_factory: pytest.TempPathFactory, tiny: An
         made.append((path.stem, [g.sentence, "-w", str(path)]))
     made += [(name, [*sentences, "--model", str(tiny(family, **arguments))])
              for name, (family, arguments, sentences) in FAMILY_CASES.items()]  # fmt: skip
+    made.append(("mat-layer-1-head-1", [SENTENCES[MAT], "-w", str(MAT), "--layer", "1", "--head", "1"]))
     books = {name: (workbook(tmp, name, *args), args) for name, args in made}
     minilm = ["The cat sat", "--model", MINILM, "--layer", "0"]
     layer_0 = tmp / "minilm-layer-0.xlsx"
@@ -190,6 +191,29 @@ def test_minilm_layer_0_with_what_it_needs_hidden(recalculated: dict[str, tuple[
     assert PEAKS["minilm-layer-0"] < 200
 
 
+def test_a_parameter_is_shown_before_the_first_shown_step_that_reads_it(
+    recalculated: dict[str, tuple[Path, list[str]]],
+) -> None:
+    """--head 1: head 0's Q reads W_Q first, but is hidden; W_Q (and b_Q, W_K, ...) is shown before
+    head 1's Q, as W_O is before its step; what only hidden steps read stays hidden. It recalculates
+    (test_fixtures_recalculate_to_the_json)."""
+    path, _ = recalculated["mat-layer-1-head-1"]
+    book = openpyxl.load_workbook(path)
+    at = {}  # a defined name -> its sheet and its block's first row
+    for name, defined in book.defined_names.items():
+        ((sheet, ref),) = defined.destinations
+        at[name] = (sheet, range_boundaries(ref.replace("$", ""))[1])
+    attention = "layers.1.attention"
+    params = [f"{attention}.{w}" for w in ("W_Q", "W_K", "W_V", "b_Q", "b_K", "b_V", "W_O") if f"{attention}.{w}" in at]
+    assert len(params) >= 4
+    for pid in params:
+        assert at[pid][0] == "layer 1", pid
+    for w in "QKV":
+        if f"{attention}.W_{w}" in at:  # just before head 1's step, after head 0's (hidden)
+            assert at[f"{attention}.W_{w}"][1] < at[f"{attention}.heads.1.{w}"][1], w
+    assert at[f"{attention}.heads.0.Q"][0] == "needed" and at["layers.0.attention.W_Q"][0] == "needed"
+
+
 # --- Live: an embedding changed in the workbook ------------------------------------------------------
 
 EDITED = ("cat", 2, 0.25)  # embeddings.table's row of "cat", column d2: 0.9 -> 0.25
@@ -228,8 +252,13 @@ def test_refused_on_a_terminal_and_past_the_bound(tmp_path: Path) -> None:
     done = run("explain", "The cat sat", "--model", MINILM, "-f", "xlsx", "-o", str(tmp_path / "all.xlsx"))
     assert done.exit_code == 2 and done.stdout == ""
     assert done.stderr.startswith("error: --format xlsx: the workbook would hold ")
-    assert done.stderr.endswith("; keep fewer steps: --layer 0 fits\n") and done.stderr.count("\n") == 1
+    fix = "; keep fewer steps: a layer needs every earlier layer on the hidden sheet, so for this model only --layer 0"
+    fix += " fits"
+    assert done.stderr.endswith(fix + "\n") and done.stderr.count("\n") == 1
     assert not (tmp_path / "all.xlsx").exists()
+    later = run("explain", "The cat sat", "--model", MINILM, "--layer", "3", "--head", "2", "-f", "xlsx", "-o",
+                str(tmp_path / "l3.xlsx"))  # fmt: skip
+    assert later.exit_code == 2 and later.stderr.endswith(fix + "\n") and not (tmp_path / "l3.xlsx").exists()
 
 
 def test_formulas_and_stored_values(tmp_path: Path) -> None:
@@ -380,13 +409,16 @@ def test_start_up_imports_no_workbook_library() -> None:
 
 def test_the_key_and_a_copy_of_a_blank(tmp_path: Path) -> None:
     """The key lists the same blanks, each a formula; a pass-through's copy of a blank shows it once filled in."""
-    blank = ["worksheet", "The cat sat", "-b", COPIED, "-f", "xlsx", "-o"]
+    blank = ["worksheet", "The cat sat", "-b", COPIED, "--decimals", "2", "-p", "3", "-f", "xlsx", "-o"]
     books = []
     for extra in ([], ["--key"]):
         path = tmp_path / f"sheet{len(extra)}.xlsx"
         assert run(*blank, str(path), *extra).exit_code == 0
         books.append(openpyxl.load_workbook(path))
     sheet, key = books
+    for book in books:  # a blank, and the key's answer in it, at the sheet's --decimals, not -p
+        assert where(book, "layers.0.attention.heads.0.output", 1, 2).number_format == "0.00"
+    assert where(key, "layers.0.attention.heads.0.output", 0, 2).number_format == "0.000"  # no blank: -p
     assert list(sheet["blanks"].values) == list(key["blanks"].values) and key["blanks"].max_row == 5
     assert where(sheet, "layers.0.attention.heads.0.output", 1, 2).value is None
     assert where(key, "layers.0.attention.heads.0.output", 1, 2).value.startswith("=MMULT(")
