@@ -72,6 +72,7 @@ def of(steps: Sequence[Step]) -> list[Param]:
     by_id = {s.id: s for s in steps}
     out: list[Param] = []
     wholes: dict[str, list[Any]] = {}  # layers.i.attention.W_Q -> its heads' columns, in order
+    linear: set[str] = set()  # the ids of the linear layers' parameters listed so far
     for s in steps:
         op = s.op
         if isinstance(op, ops.Lookup):
@@ -117,8 +118,9 @@ def of(steps: Sequence[Step]) -> list[Param]:
             layer = scope.rsplit(".", 2)[0] if head_of(s.id) is not None else scope  # layers.0.attention
             for name, W in op.params.items():
                 listed = f"{layer}.{name}" if op.part is None else f"{scope}.{name}"
-                if any(p.id == listed for p in out):  # DeBERTa's K_r: W_K again, listed with K
+                if listed in linear:  # DeBERTa's K_r: W_K again, listed with K
                     continue
+                linear.add(listed)
                 rows: Sequence[str] = [name] if W.ndim == 1 else x.cols
                 if op.part is None:  # the whole matrix (one head's columns are all of them)
                     out.append(_param(s, f"{layer}.{name}", _WHAT[name], _given(name, W.shape), rows, s.cols, [W]))
