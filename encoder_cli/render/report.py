@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -116,14 +117,29 @@ def marked(trace: Trace, report: Report, precision: int) -> Iterator[RenderableT
     yield summary(report)
 
 
+NAME_ROOM, ANSWERS_ROOM = 40, 24  # a class table's columns keep this much room at least: a longer name wraps
+
+
+def _folder(sources: Sequence[str]) -> str:
+    """The folder every answers file is in, when there are several and they share one ('' otherwise)."""
+    try:
+        folder = os.path.commonpath([os.path.dirname(s) or "." for s in sources]) if len(sources) > 1 else ""
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return "" if folder in ("", ".") else folder
+
+
 def class_view(trace: Trace, reports: Sequence[Report], most: int = 10) -> Iterator[RenderableType]:
     """A whole class: the rule, one line per answers file, then the cells most often not right."""
     yield rule_line(reports)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    names = [printable(r.source) for r in reports]
-    # the file and the score stay whole, on one line; the summary (or a long error) wraps
-    table.add_column("file", no_wrap=True, min_width=max(cell_len(n) for n in names))
-    table.add_column("answers", overflow="fold")
+    folder = _folder([r.source for r in reports])
+    if folder:  # the class's folder said once, its files named within it
+        yield Text(f"files in {printable(folder)}{os.sep}", overflow="fold")
+    names = [printable(os.path.relpath(r.source, folder) if folder else r.source) for r in reports]
+    # the file (up to NAME_ROOM) and the score stay whole, on one line; the summary (or a long error) wraps
+    table.add_column("file", overflow="fold", min_width=min(NAME_ROOM, max(cell_len(n) for n in names)))
+    table.add_column("answers", overflow="fold", min_width=ANSWERS_ROOM)
     table.add_column("score", justify="right", no_wrap=True, min_width=len("score"))
     for r, name in zip(reports, names, strict=True):
         answers = summary(r) if r.usable else Text(printable(r.errors[0].removeprefix(f"{r.source}: ")), style="red")

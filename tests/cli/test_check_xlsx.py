@@ -5,6 +5,8 @@ cannot (formulas, text, edited inputs, a sentence of its own) said in one line e
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -277,15 +279,19 @@ def test_the_class_table_keeps_file_names_and_scores_whole_and_wraps_the_summary
     Path(names[0]).write_bytes(b"not a zip at all, and so a long error message " * 3)
     Path(names[1]).write_text("PE[cat,d0]: 0.84\n")
     Path(names[2]).write_text("PE[cat,d0]: 0.1\n")
-    result = run("check", "--answers", "class", env={"COLUMNS": width})
-    lines = result.stdout.splitlines()
-    assert lines[1].split() == ["file", "answers", "score"]
-    for name, score in zip(names, ["0.000", "1.000", "0.000"], strict=True):
-        (line,) = [line for line in lines if name in line]  # whole, on one line
-        assert line.rstrip().endswith(score)
-    assert all(len(line) <= int(width) for line in lines)
-    assert lines[3].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, without the file's name again
-    assert "Excel workbook (.xlsx)" in result.stdout
+    folder = tmp_path / ("a-teachers-folder-with-a-long-name-" * 2) / "class"  # a long absolute path
+    shutil.copytree("class", folder)
+    for given in ("class", str(folder)):
+        result = run("check", "--answers", given, env={"COLUMNS": width})
+        lines = result.stdout.splitlines()
+        top = next(k for k, line in enumerate(lines) if line.split() == ["file", "answers", "score"])
+        assert "".join(lines[1:top]) == f"files in {given}{os.sep}"  # said once (folded); the files named within it
+        for name, score in zip(names, ["0.000", "1.000", "0.000"], strict=True):
+            (line,) = [line for line in lines if Path(name).name in line]  # whole, on one line
+            assert line.rstrip().endswith(score)
+        assert all(len(line) <= int(width) for line in lines)
+        assert lines[top + 2].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, without the file's name again
+        assert "Excel workbook (.xlsx)" in " ".join(result.stdout.split())  # whole, however wrapped
 
 
 def test_the_decimal_comma_warning_quotes_the_cells_own_text(tmp_path: Path) -> None:
