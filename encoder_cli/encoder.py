@@ -173,7 +173,7 @@ class Relative(NamedTuple):
 def relative_embeddings(t: Tape, r: Disentangled, n: int, eps: float, score_terms: int) -> Relative:
     """DeBERTa: δ(i, j) (i − j in log buckets), and the rows of rel_embeddings it reads, through their LayerNorm."""
     op = ops.RelativePositions(n, r.buckets, r.max_distance, r.span)
-    delta = t("relative_positions", "Relative positions δ(i, j) (the seed adds absolute positions instead)", op,
+    delta = t("relative_positions", "Relative positions δ(i, j), in place of the seed's absolute ones", op,
               sym=Sym("δ", r"\delta"))  # fmt: skip
     deltas = op.deltas()  # the rows read: at most 2 n − 1
     rows = t.within(rows=[f"δ={k}" for k in deltas])
@@ -291,7 +291,7 @@ def head(t: Tape, x: Var, w: Layer, m: Settings, h: int, rel: Relative, mask: Va
         scores = t("scores", "Attention scores, content to content: c2c", ops.MatmulT(), Q, K, sym=c2c)
         terms = position_terms(t, w, m, h, rel, Q, K)
         what = " + ".join(["c2c", *rel.terms]) if terms else "Q Kᵀ"  # relative_attention false: pos_att_type counts
-        title = f"Scaled scores, {what} over √(d_k × {rel.score_terms}), in place of Q Kᵀ/√d_k"
+        title = f"Scaled scores, {what}, in place of Q Kᵀ/√d_k"
         scaled = t("scaled", title, ops.ScaleTerms(m.d_k, rel.score_terms), scores, *terms, sym=scaled_sym)
     if rel.bias:  # MPNet: + the learned bias of each pair's relative position
         scaled = t("biased", "Scaled scores plus position bias", ops.Add(), scaled, rel.bias[h])
@@ -323,7 +323,7 @@ def position_terms(t: Tape, w: Layer, m: Settings, h: int, rel: Relative, Q: Var
         content = Q if term == "c2p" else K
         what = "Content-to-position" if term == "c2p" else "Position-to-content"
         op_term = ops.PositionTerm(term == "c2p", rel.deltas)
-        terms.append(t(term, f"{what} term {term}, new: {which}_r read at δ(i, j)", op_term, content, projected,
+        terms.append(t(term, f"{what} term {term}, new: {which}_r read at each δ", op_term, content, projected,
                        rel.delta, sym=Sym(term, rf"\mathrm{{{term}}}")))  # fmt: skip
     return terms
 

@@ -188,7 +188,7 @@ def test_titles_name_which_norm_and_hold_one_aside_at_most(tiny, family: str) ->
         assert titles["layers.1.norm_1"] == "Layer normalisation"
         assert titles["relative_embeddings"] == "Relative embeddings, layer-normalised"
         scaled = steps["layers.1.attention.heads.0.scaled"]  # the title sums what the formula sums
-        assert scaled["title"].startswith("Scaled scores, c2c + c2p + p2c over √(d_k × 3)")
+        assert scaled["title"].startswith("Scaled scores, c2c + c2p + p2c, in place of")  # the root: in the formula
         assert scaled["formula"].startswith("(c2c + c2p + p2c) / √(d_k × 3)")
 
 
