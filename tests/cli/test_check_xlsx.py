@@ -290,7 +290,7 @@ def test_the_class_table_keeps_file_names_and_scores_whole_and_wraps_the_summary
             (line,) = [line for line in lines if Path(name).name in line]  # whole, on one line
             assert line.rstrip().endswith(score)
         assert all(len(line) <= int(width) for line in lines)
-        assert lines[top + 2].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, without the file's name again
+        assert lines[top + 2].split()[1:4] == ["not", "an", ".xlsx"]  # the error, wrapped, not naming the file
         assert "Excel workbook (.xlsx)" in " ".join(result.stdout.split())  # whole, however wrapped
 
 
