@@ -522,7 +522,7 @@ def worksheet(
         sheet = sheets.make(result, blank)
         steps, marks = sheets.view(sheet, key, {s.id for s in kept})
         steps = trace.printed_whole(steps, None, "a worksheet prints every cell: use a shorter sentence")
-        for note in sheet.notes:
+        for note in sheet.notes({s.id for s in steps}):
             _say(f"note: {note}")
         if answers_template is not None:
             given = [

@@ -45,12 +45,11 @@ class Sheet:
     same: dict[str, str] = field(default_factory=dict)  # a pass-through step's id -> the step it copies
     copies: dict[Cell, Cell] = field(default_factory=dict)  # a SAME cell -> the blank whose number it holds
     needed: set[Cell] = field(default_factory=set)  # the cells the blanks are worked from
-    copied: list[str] = field(default_factory=list)  # the steps with cells that would give a blank away
+    copied: dict[str, str] = field(default_factory=dict)  # step id -> the note on its cells that hold a blank's
 
-    @property
-    def notes(self) -> list[str]:
-        """What a teacher should know of the sheet."""
-        return [*self.added, *self.given_away, *self.copied]
+    def notes(self, shown: Collection[str] | None = None) -> list[str]:
+        """What a teacher should know of the sheet: of the steps shown, where the filters keep fewer."""
+        return [*self.added, *self.given_away, *(n for x, n in self.copied.items() if shown is None or x in shown)]
 
     @property
     def steps(self) -> list[Step]:
@@ -172,7 +171,8 @@ def make(trace: Trace, blanks: Sequence[str]) -> Sheet:
     added = [(s, i, j) for s, i, j in added if cells[s.id][i, j] == BLANK]
     said = [_added(trace, step, [(i, j) for t, i, j in added if t.id == step.id])
             for step in trace.steps if any(t.id == step.id for t, _, _ in added)]  # fmt: skip
-    copied = [_copied(trace, step, count) for step in trace.steps if (count := sum(t == step.id for t, _, _ in found))]
+    copied = {step.id: _copied(trace, step, count) for step in trace.steps
+              if (count := sum(t == step.id for t, _, _ in found))}  # fmt: skip
     return Sheet(trace, cells, said, given_away, same, copies, {(s.id, i, j) for s, i, j in needed}, copied)
 
 

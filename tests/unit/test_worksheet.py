@@ -47,7 +47,7 @@ def test_the_issues_example(trace) -> None:
     # Said so, in the order they are computed, with the rows and counts: X'[cat], K[cat], scores and scaled [cat].
     said = [re.search(r", row (\w+) \((\S+)\): (\d+) more blanks,", note).groups() for note in sheet.added]  # type: ignore[union-attr]
     assert said == [("cat", "X'", "4"), ("cat", "K", "4"), ("cat", "scores", "3"), ("cat", "scaled", "3")]
-    assert set(sheet.added) <= set(sheet.notes)
+    assert set(sheet.added) <= set(sheet.notes())
 
 
 def test_params_are_only_the_columns_a_blank_uses(trace) -> None:
@@ -65,7 +65,7 @@ def test_a_lookup_is_no_blank(trace) -> None:
 
 def test_a_lone_softmax_blank_is_given_away_by_its_row(trace) -> None:
     sheet = worksheet.make(trace, ["weights[cat,sat]"])
-    assert any("sums to 1" in note for note in sheet.notes)
+    assert any("sums to 1" in note for note in sheet.notes())
 
 
 def test_the_template_loads_and_grades_as_nothing_attempted(trace) -> None:
@@ -147,10 +147,12 @@ def test_a_cell_that_holds_a_blanks_number_by_construction_is_same_as_it(tiny) -
     assert _shown_equal_to_a_blank(sheet) == [] and len(sheet.blanks()) == 1
     marks = worksheet.view(sheet)[1]
     assert marks["layers.1.attention.cos"][(2, 5)] == marks["layers.2.attention.cos"][(2, 1)] == Mark(MarkKind.same, 1)
-    assert [n.split(":")[0] for n in sheet.notes] == [
+    assert [n.split(":")[0] for n in sheet.notes()] == [
         "Cosines of the rotary angles (layers.1.attention.cos)",
         "Cosines of the rotary angles (layers.2.attention.cos)",
     ]
+    shown = {s.id for s in trace.steps if s.layer == 1}  # --layer 1: layer 2's copies are not on the sheet
+    assert [n.split(":")[0] for n in sheet.notes(shown)] == ["Cosines of the rotary angles (layers.1.attention.cos)"]
 
 
 def test_a_position_term_read_at_the_same_delta_is_same_as_the_blank(tiny) -> None:
@@ -180,7 +182,7 @@ def test_equal_numbers_that_are_not_made_alike_are_shown(trace) -> None:
     sheet = worksheet.make(trace, ["layers.0.ffn.activation[cat,f1]"])
     cells = sheet.cells["layers.0.ffn.activation"]
     assert (cells == B).sum() == 1 and (cells[activation == 0] == S).sum() == (activation == 0).sum() - 1
-    assert not any((cells == worksheet.SAME).any() for cells in sheet.cells.values()) and sheet.copied == []
+    assert not any((cells == worksheet.SAME).any() for cells in sheet.cells.values()) and sheet.copied == {}
 
 
 def test_a_weight_outside_the_window_is_no_blank_and_a_mask_takes_none(tiny) -> None:
