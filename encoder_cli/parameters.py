@@ -67,6 +67,12 @@ _WHAT = {
 }
 
 
+# The id of the table a lookup step reads its rows from (the other parameters are named by their step's scope).
+TABLES: dict[type[ops.Op], str] = {ops.Lookup: "embeddings.table", ops.Table: "positional.table",
+                                   ops.TokenType: "token_types.table",
+                                   ops.PositionBias: "attention.relative_attention_bias"}  # fmt: skip
+
+
 def of(steps: Sequence[Step]) -> list[Param]:
     """Every parameter the steps used, each listed just before the step that first uses it."""
     by_id = {s.id: s for s in steps}
@@ -83,7 +89,7 @@ def of(steps: Sequence[Step]) -> list[Param]:
             sym = Sym("rows of the embedding table", r"\text{rows of the embedding table}")
             table = op.X[list(first.values())]
             out.append(
-                _param(s, "embeddings.table", "Embedding table, the sentence's rows", sym, first, s.cols, [table])
+                _param(s, TABLES[ops.Lookup], "Embedding table, the sentence's rows", sym, first, s.cols, [table])
             )
         elif isinstance(op, ops.Table):
             a, b = op.positions[0], op.positions[-1]
@@ -92,17 +98,17 @@ def of(steps: Sequence[Step]) -> list[Param]:
             )
             positions = [str(p) for p in op.positions]
             title = "Positional table, the rows used"
-            out.append(_param(s, "positional.table", title, sym, positions, s.cols, [op.table]))
+            out.append(_param(s, TABLES[ops.Table], title, sym, positions, s.cols, [op.table]))
         elif isinstance(op, ops.TokenType):
             used = ", ".join(map(str, op.used))
             sym = Sym(f"row{'s' * (len(op.used) > 1)} {used} of the token type embeddings",
                       rf"\text{{row{'s' * (len(op.used) > 1)} {used} of the token type embeddings}}")  # fmt: skip
             types = [f"type {k}" for k in op.used]
-            out.append(_param(s, "token_types.table", "Token type embedding", sym, types, s.cols, [op.table]))
+            out.append(_param(s, TABLES[ops.TokenType], "Token type embedding", sym, types, s.cols, [op.table]))
         elif isinstance(op, ops.PositionBias) and op.h == 0:  # the table every head and layer reads
             sym = Sym("relative_attention_bias: given, buckets × heads", r"\text{relative\_attention\_bias: given}")
             buckets, heads = op.table.shape
-            out.append(_param(s, "attention.relative_attention_bias", "Relative position bias table", sym,
+            out.append(_param(s, TABLES[ops.PositionBias], "Relative position bias table", sym,
                               [f"bucket {k}" for k in range(buckets)], [f"head {h}" for h in range(heads)],
                               [op.table]))  # fmt: skip
         elif isinstance(op, ops.RelativeRows):

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from encoder_cli import ops
+from encoder_cli import ops, parameters
 from encoder_cli.errors import EncoderError
 from encoder_cli.settings import UNK, Pooling
 from encoder_cli.trace import STAGES, Mark, MarkKind, Marks, Step, Trace, columns, head_of, labels
@@ -370,8 +370,7 @@ def uses(s: Step) -> dict[str, tuple[str, int]]:
         return {role: (whole(f"{scope}.{name}"), first) for role, name in names if name in op.params}
     if isinstance(op, ops.Normalise):
         return {name: (f"{s.id}.{name}", 0) for name in op.names}
-    table = {ops.Lookup: "embeddings.table", ops.Table: "positional.table", ops.TokenType: "token_types.table",
-             ops.PositionBias: "attention.relative_attention_bias"}.get(type(op))  # fmt: skip
+    table = parameters.TABLES.get(type(op))
     return {} if table is None else {"table": (table, 0)}
 
 
